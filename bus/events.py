@@ -1,0 +1,200 @@
+"""Client-facing session events: what travels on ``.in`` (client -> session actor) and
+``.out`` (session actor -> client), and over the browser WebSocket as JSON text frames.
+
+Every message is a tagged msgspec ``Struct`` (``{"type": "...", ...}``). Decode with the
+module-level decoders, created once: :func:`decode_client_event` and
+:func:`decode_server_event` raise :class:`bus.errors.BadMessage` with a clear reason on
+malformed JSON, an unknown ``type`` or a wrong field.
+
+Audio never travels here: it is binary (see ``docs/protocol.md``).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AnswerText",
+    "Attach",
+    "ClientEvent",
+    "Detach",
+    "End",
+    "Error",
+    "Hello",
+    "Ping",
+    "Pong",
+    "Question",
+    "Ready",
+    "Report",
+    "ServerEvent",
+    "Speaking",
+    "Start",
+    "State",
+    "StopAudio",
+    "Transcript",
+    "decode_client_event",
+    "decode_server_event",
+    "encode",
+]
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from bus.errors import BadMessage
+
+Language = Literal["en", "ko"]
+Difficulty = Literal["junior", "mid", "senior"]
+Role = Literal["backend", "frontend", "data", "product", "general"]
+
+MAX_TEXT = 4000
+MAX_DOC = 20000
+
+ShortText = Annotated[str, msgspec.Meta(max_length=MAX_TEXT)]
+DocText = Annotated[str, msgspec.Meta(max_length=MAX_DOC)]
+SessionId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
+Seq = Annotated[int, msgspec.Meta(ge=0)]
+
+
+class _Base(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, frozen=True):
+    pass
+
+
+# --- client -> server -------------------------------------------------------------------
+
+
+class Hello(_Base, tag="hello"):
+    """First frame of a connection. Without ``session_id`` a new session is created; with it
+    (and its ``token``) the connection resumes it, replaying events after ``last_seq``."""
+
+    session_id: SessionId | None = None
+    token: Annotated[str, msgspec.Meta(max_length=512)] | None = None
+    last_seq: Seq = 0
+
+
+class Start(_Base, tag="start"):
+    role: Role = "general"
+    language: Language = "en"
+    difficulty: Difficulty = "mid"
+    questions: Annotated[int, msgspec.Meta(ge=1, le=10)] = 3
+    resume_text: DocText = ""
+    job_posting: DocText = ""
+
+
+class AnswerText(_Base, tag="answer_text"):
+    """A typed answer, used instead of speech."""
+
+    text: ShortText
+
+
+class End(_Base, tag="end"):
+    """The candidate ends the interview early; the report is still produced."""
+
+
+class Pong(_Base, tag="pong"):
+    id: int
+
+
+class Attach(_Base, tag="attach"):
+    """Sent by the edge (never by a browser) when a client connects to the session."""
+
+    last_seq: Seq = 0
+
+
+class Detach(_Base, tag="detach"):
+    """Sent by the edge (never by a browser) when the client's socket closes."""
+
+
+ClientEvent = Hello | Start | AnswerText | End | Pong | Attach | Detach
+
+# --- server -> client -------------------------------------------------------------------
+
+
+class Ready(_Base, tag="ready"):
+    session_id: str
+    token: str = ""
+    resumed: bool = False
+    seq: int = 0
+
+
+class State(_Base, tag="state"):
+    """Interview phase: idle, greeting, asking, listening, thinking, closing, reporting,
+    finished."""
+
+    state: str
+    seq: int = 0
+
+
+class Question(_Base, tag="question"):
+    turn: int
+    text: str
+    kind: Literal["greeting", "main", "followup", "closing", "repeat"] = "main"
+    index: int = 0
+    total: int = 0
+    seq: int = 0
+
+
+class Transcript(_Base, tag="transcript"):
+    turn: int
+    text: str
+    final: bool = False
+    seq: int = 0
+
+
+class Speaking(_Base, tag="speaking"):
+    """Interviewer audio for ``turn`` follows as binary frames."""
+
+    turn: int
+    seq: int = 0
+
+
+class StopAudio(_Base, tag="stop_audio"):
+    """Stop playback now (barge-in or the turn was superseded)."""
+
+    turn: int
+    seq: int = 0
+
+
+class Report(_Base, tag="report"):
+    report: dict[str, Any]
+    seq: int = 0
+
+
+class Ping(_Base, tag="ping"):
+    id: int
+    seq: int = 0
+
+
+class Error(_Base, tag="error"):
+    code: str
+    message: str
+    seq: int = 0
+
+
+ServerEvent = Ready | State | Question | Transcript | Speaking | StopAudio | Report | Ping | Error
+
+_client_decoder = msgspec.json.Decoder(ClientEvent)
+_server_decoder = msgspec.json.Decoder(ServerEvent)
+_encoder = msgspec.json.Encoder()
+
+
+def decode_client_event(data: bytes | str) -> ClientEvent:
+    """Decode one client event; raise :class:`BadMessage` (code ``bad_json`` or
+    ``bad_message``) with a readable reason otherwise."""
+    try:
+        return _client_decoder.decode(data)
+    except msgspec.ValidationError as exc:
+        raise BadMessage("bad_message", str(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise BadMessage("bad_json", str(exc)) from None
+
+
+def decode_server_event(data: bytes | str) -> ServerEvent:
+    try:
+        return _server_decoder.decode(data)
+    except msgspec.ValidationError as exc:
+        raise BadMessage("bad_message", str(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise BadMessage("bad_json", str(exc)) from None
+
+
+def encode(event: msgspec.Struct) -> bytes:
+    return _encoder.encode(event)

@@ -1,0 +1,197 @@
+"""Job and result messages exchanged with the model actors (msgpack on the wire).
+
+A session actor publishes a :data:`Job` to ``interview.jobs.<kind>`` with the job id as
+``Nats-Msg-Id`` (see :func:`bus.requests.request_job`). A model actor answers on the
+session's result subject with one or more :data:`Result` messages; streamed kinds send
+pieces (``LlmSentence``, ``TtsChunk``) and then exactly one terminal message
+(``LlmDone``, ``TtsDone``, ``SttResult``, ``EmbedResult`` or ``JobError``).
+
+Job ids are deterministic, ``<sid>:<turn>:<kind>[:<n>]``, so a re-activated session that
+re-requests the same work is deduplicated by JetStream.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "EmbedJob",
+    "EmbedResult",
+    "Exchange",
+    "Job",
+    "JobError",
+    "LlmDone",
+    "LlmJob",
+    "LlmSentence",
+    "Result",
+    "SttJob",
+    "SttResult",
+    "TtsChunk",
+    "TtsDone",
+    "TtsJob",
+    "decode_job",
+    "decode_result",
+    "encode",
+    "is_terminal",
+]
+
+from typing import Any, Literal
+
+import msgspec
+
+from bus.errors import BadMessage
+
+
+class _Msg(msgspec.Struct, tag_field="t", frozen=True, kw_only=True):
+    job_id: str
+
+
+# --- jobs -------------------------------------------------------------------------------
+
+
+class SttJob(_Msg, tag="stt"):
+    """Transcribe one speech segment (PCM16LE mono). ``prompt`` is the text already heard in
+    this answer, given to Whisper as context."""
+
+    session_id: str
+    language: str
+    pcm: bytes
+    sample_rate: int = 16000
+    prompt: str = ""
+    segment: int = 0
+
+
+class Exchange(msgspec.Struct, frozen=True):
+    """One question and the candidate's answer, as context for the LLM."""
+
+    question: str
+    answer: str = ""
+
+
+LlmTask = Literal["question", "followup", "assess"]
+
+
+class LlmJob(_Msg, tag="llm"):
+    """``question``: the next main question. ``followup``: decide whether the last answer
+    needs a follow-up and, if so, ask it (an empty ``LlmDone.text`` means no follow-up).
+    ``assess``: score ``answer`` to ``question`` against the rubric (``LlmDone.data``).
+    Candidate text in ``answer``/``history`` is data, never instructions."""
+
+    session_id: str
+    task: LlmTask
+    language: str
+    role: str
+    difficulty: str = "mid"
+    context: list[str] = []
+    history: list[Exchange] = []
+    asked: list[str] = []
+    question: str = ""
+    answer: str = ""
+    max_tokens: int = 96
+
+
+class TtsJob(_Msg, tag="tts"):
+    session_id: str
+    language: str
+    text: str
+    voice: str = ""
+
+
+class EmbedJob(_Msg, tag="embed"):
+    """``ingest``: chunk, embed and store ``texts`` for the session as ``doc_kind``.
+    ``search``: return the ``k`` chunks nearest ``query`` (the session's documents and the
+    question bank, in ``language``)."""
+
+    session_id: str
+    op: Literal["ingest", "search"]
+    language: str
+    texts: list[str] = []
+    doc_kind: str = ""
+    query: str = ""
+    k: int = 4
+
+
+Job = SttJob | LlmJob | TtsJob | EmbedJob
+
+# --- results ----------------------------------------------------------------------------
+
+
+class SttResult(_Msg, tag="stt_result"):
+    text: str
+    no_speech: bool = False
+    segment: int = 0
+    audio_ms: int = 0
+    latency_ms: int = 0
+
+
+class LlmSentence(_Msg, tag="llm_sentence"):
+    index: int
+    text: str
+
+
+class LlmDone(_Msg, tag="llm_done"):
+    text: str
+    data: dict[str, Any] | None = None
+    sentences: int = 0
+    ttft_ms: int = 0
+    latency_ms: int = 0
+
+
+class TtsChunk(_Msg, tag="tts_chunk"):
+    index: int
+    sample_rate: int
+    pcm: bytes
+
+
+class TtsDone(_Msg, tag="tts_done"):
+    chunks: int
+    audio_ms: int = 0
+    cached: bool = False
+    latency_ms: int = 0
+
+
+class EmbedResult(_Msg, tag="embed_result"):
+    chunks: list[str] = []
+    stored: int = 0
+
+
+class JobError(_Msg, tag="job_error"):
+    kind: str
+    code: str
+    message: str
+
+
+Result = (
+    SttResult | LlmSentence | LlmDone | TtsChunk | TtsDone | EmbedResult | JobError
+)
+
+_TERMINAL = (SttResult, LlmDone, TtsDone, EmbedResult, JobError)
+
+_job_decoder = msgspec.msgpack.Decoder(Job)
+_result_decoder = msgspec.msgpack.Decoder(Result)
+_encoder = msgspec.msgpack.Encoder()
+
+
+def is_terminal(result: Result) -> bool:
+    """True for the last message a job sends."""
+    return isinstance(result, _TERMINAL)
+
+
+def decode_job(data: bytes) -> Job:
+    try:
+        return _job_decoder.decode(data)
+    except msgspec.ValidationError as exc:
+        raise BadMessage("bad_message", str(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise BadMessage("bad_msgpack", str(exc)) from None
+
+
+def decode_result(data: bytes) -> Result:
+    try:
+        return _result_decoder.decode(data)
+    except msgspec.ValidationError as exc:
+        raise BadMessage("bad_message", str(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise BadMessage("bad_msgpack", str(exc)) from None
+
+
+def encode(msg: msgspec.Struct) -> bytes:
+    return _encoder.encode(msg)

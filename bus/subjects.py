@@ -1,0 +1,95 @@
+"""Every NATS subject, stream, bucket and header name Parley uses, in one place.
+
+Operators read these with the ``nats`` CLI (see ``docs/operating.md``)::
+
+    interview.session.<sid>.in       edge -> session actor, client events (core NATS request)
+    interview.session.<sid>.out      session actor -> edge, client events (JetStream, OUT)
+    interview.session.<sid>.audio    session actor -> edge, TTS audio frames (core NATS)
+    interview.session.<sid>.result   model actors -> session actor, job results (JetStream)
+    interview.jobs.<kind>            work queue per model kind (JetStream, JOBS)
+    interview.activate               edge -> any session node (queue group): activate a session
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ACTIVATE",
+    "HDR_DEADLINE",
+    "HDR_JOB_KIND",
+    "HDR_MSG_ID",
+    "HDR_REPLY_TO",
+    "JOB_KINDS",
+    "KV_OWNERS",
+    "OBJ_AUDIO",
+    "SESSION_NODES_QUEUE",
+    "STREAM_JOBS",
+    "STREAM_OUT",
+    "STREAM_RESULTS",
+    "job",
+    "job_consumer",
+    "session_audio",
+    "session_in",
+    "session_out",
+    "session_result",
+    "valid_session_id",
+]
+
+import re
+
+JOB_KINDS: tuple[str, ...] = ("stt", "llm", "tts", "embed")
+
+STREAM_JOBS = "JOBS"
+STREAM_RESULTS = "RESULTS"
+STREAM_OUT = "OUT"
+KV_OWNERS = "session_owners"
+OBJ_AUDIO = "audio"
+
+ACTIVATE = "interview.activate"
+SESSION_NODES_QUEUE = "session-nodes"
+
+HDR_MSG_ID = "Nats-Msg-Id"
+HDR_REPLY_TO = "Parley-Reply-To"
+HDR_DEADLINE = "Parley-Deadline"
+HDR_JOB_KIND = "Parley-Job-Kind"
+
+_SID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+def valid_session_id(sid: str) -> bool:
+    """True when ``sid`` is safe to embed in a subject (no dots, wildcards or spaces)."""
+    return bool(_SID.match(sid))
+
+
+def _check(sid: str) -> str:
+    if not valid_session_id(sid):
+        raise ValueError(f"invalid session id {sid!r}")
+    return sid
+
+
+def session_in(sid: str) -> str:
+    return f"interview.session.{_check(sid)}.in"
+
+
+def session_out(sid: str) -> str:
+    return f"interview.session.{_check(sid)}.out"
+
+
+def session_audio(sid: str) -> str:
+    return f"interview.session.{_check(sid)}.audio"
+
+
+def session_result(sid: str) -> str:
+    return f"interview.session.{_check(sid)}.result"
+
+
+def job(kind: str) -> str:
+    if kind not in JOB_KINDS:
+        raise ValueError(f"unknown job kind {kind!r}")
+    return f"interview.jobs.{kind}"
+
+
+def job_consumer(kind: str) -> str:
+    """Durable pull consumer shared by every worker of ``kind``."""
+    if kind not in JOB_KINDS:
+        raise ValueError(f"unknown job kind {kind!r}")
+    return f"workers-{kind}"
