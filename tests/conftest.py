@@ -1,0 +1,109 @@
+"""Shared fixtures: real nats-server and Postgres+pgvector on free loopback ports, started
+by the same code as ``parley up``; a leak check after every async test."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import pytest
+import pytest_asyncio
+from nats.aio.client import Client
+
+from bus.connection import connect
+from bus.embedded import EmbeddedNats
+from bus.provision import BusLayout, provision
+from persistence.embedded import EmbeddedPostgres
+from persistence.migrate import migrate
+from persistence.pool import create_pool
+
+REPO = Path(__file__).resolve().parents[1]
+
+#: Scale for durations in tests, so a slow machine can stretch them (PARLEY_TEST_TIME=2).
+TIME = float(os.environ.get("PARLEY_TEST_TIME", "1"))
+
+
+@dataclass
+class Servers:
+    root: Path
+    nats: EmbeddedNats
+    pg: EmbeddedPostgres
+
+    @property
+    def nats_url(self) -> str:
+        return self.nats.url
+
+    @property
+    def dsn(self) -> str:
+        return self.pg.dsn
+
+
+def _tmp_root() -> Path:
+    root = Path(tempfile.mkdtemp(prefix="parley-test-"))
+    root.chmod(0o755)  # the unprivileged Postgres user must reach its data dir
+    return root
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[Servers]:
+    root = _tmp_root()
+    nats = EmbeddedNats(root / "nats" / "js", config=REPO / "nats.conf")
+    pg = EmbeddedPostgres(root / "pg", durable=False)
+    nats.start()
+    try:
+        pg.start()
+        asyncio.run(migrate(pg.dsn))
+        yield Servers(root, nats, pg)
+    finally:
+        pg.stop()
+        nats.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest_asyncio.fixture
+async def nc(servers: Servers) -> AsyncIterator[Client]:
+    client = await connect(servers.nats_url, "test")
+    try:
+        yield client
+    finally:
+        await client.drain()
+
+
+@pytest_asyncio.fixture
+async def layout(nc: Client) -> BusLayout:
+    return await provision(nc.jetstream(), owner_ttl=2.0)
+
+
+@pytest_asyncio.fixture
+async def pool(servers: Servers) -> AsyncIterator[asyncpg.Pool]:
+    p = await create_pool(servers.dsn, min_size=1, max_size=4)
+    try:
+        yield p
+    finally:
+        await asyncio.wait_for(p.close(), 10)
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def _no_leaked_tasks() -> AsyncIterator[None]:
+    """Fail a test that leaves a task running or lets a task die with an exception."""
+    loop = asyncio.get_running_loop()
+    errors: list[dict[str, object]] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, ctx: errors.append(ctx))
+    before = set(asyncio.all_tasks())
+    yield
+    current = asyncio.current_task()
+    for _ in range(50):
+        leaked = [t for t in asyncio.all_tasks() - before if t is not current and not t.done()]
+        if not leaked:
+            break
+        await asyncio.sleep(0.02)
+    loop.set_exception_handler(previous)
+    assert not leaked, f"tasks left running: {leaked}"
+    assert not errors, f"unhandled errors in tasks: {errors}"
