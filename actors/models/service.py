@@ -1,0 +1,407 @@
+"""The async model actors: each wraps one engine and serves one job kind from JetStream.
+
+Start-up order is the point: the engine loads (and warms with one real inference) in a
+worker thread *before* the actor binds to its kind's durable consumer, so a model that
+is not loaded takes no work. Readiness is visible as a NATS micro service
+``parley-<kind>`` (``nats micro ls|info|stats``) registered only when ready; ``/readyz``
+pings it.
+
+Inference always runs off the event loop, on one thread per engine (engines are not
+thread-safe), so heartbeats and other sessions keep their timing while a model is busy.
+"""
+
+from __future__ import annotations
+
+__all__ = ["EmbedActor", "LlmActor", "ModelActor", "SttActor", "TtsActor", "chunk_text"]
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import struct
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import asyncpg
+import nats.micro
+from nats.aio.client import Client
+from nats.js.object_store import ObjectStore
+
+from actors.models.engines import Embedder, LlmEngine, SttEngine, TtsEngine
+from bus import jobs
+from bus.worker import BadJob, JobContext, JobWorker
+from persistence import chunks
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+_END = object()
+
+
+class ModelActor:
+    """Base: one engine thread, one or more JobWorkers, one micro service."""
+
+    kind: str = ""
+
+    def __init__(self, nc: Client, engine_name: str, *, concurrency: int = 1) -> None:
+        self.nc = nc
+        self.js = nc.jetstream()
+        self.engine_name = engine_name
+        self.concurrency = concurrency
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.kind}-engine")
+        self.workers: list[JobWorker] = []
+        self.service: Any = None
+        self.ready = False
+        self.load_s = 0.0
+
+    async def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    async def stream_sync(self, make: Callable[[], Iterator[T]],
+                          cancel: threading.Event | None = None) -> AsyncIterator[T]:
+        """Run a blocking generator on the engine thread and yield its items here."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue(64)
+
+        def produce() -> None:
+            try:
+                for item in make():
+                    asyncio.run_coroutine_threadsafe(queue.put(item), loop).result()
+                    if cancel is not None and cancel.is_set():
+                        break
+            except BaseException as exc:  # handed to the consumer
+                asyncio.run_coroutine_threadsafe(queue.put(exc), loop).result()
+            finally:
+                asyncio.run_coroutine_threadsafe(queue.put(_END), loop).result()
+
+        fut = loop.run_in_executor(self.executor, produce)
+        try:
+            while True:
+                item = await queue.get()
+                if item is _END:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            if cancel is not None:
+                cancel.set()
+            while not fut.done():  # unblock the producer and let it finish
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    queue.get_nowait()
+                await asyncio.sleep(0.01)
+
+    async def load(self) -> None:
+        """Load and warm the engine. Subclasses implement :meth:`_load_sync`."""
+        started = time.perf_counter()
+        log.info("%s: loading %s ...", self.kind, self.engine_name)
+        await self.run_sync(self._load_sync)
+        self.load_s = time.perf_counter() - started
+        log.info("%s: %s ready in %.1fs", self.kind, self.engine_name, self.load_s)
+
+    def _load_sync(self) -> None:
+        raise NotImplementedError
+
+    def handlers(self) -> list[JobWorker]:
+        raise NotImplementedError
+
+    async def start(self) -> None:
+        """Load, then join the consumer(s), then announce readiness."""
+        await self.load()
+        self.workers = self.handlers()
+        for w in self.workers:
+            await w.start()
+        self.ready = True
+        self.service = await nats.micro.add_service(
+            self.nc, name=f"parley-{self.kind}", version="0.1.0",
+            description=f"Parley {self.kind} model actor ({self.engine_name})",
+            metadata={"engine": self.engine_name, "kind": self.kind},
+            stats_handler=lambda _ep: self.stats(),
+        )
+        await self.service.add_endpoint(name="status", subject=f"parley.{self.kind}.status",
+                                        handler=self._status)
+
+    async def _status(self, req: Any) -> None:
+        import msgspec
+
+        await req.respond(msgspec.json.encode(self.stats()))
+
+    def stats(self) -> dict[str, Any]:
+        done = sum(w.stats.done for w in self.workers)
+        lat = sorted(x for w in self.workers for x in w.stats.latency_ms)
+        return {
+            "ready": self.ready,
+            "engine": self.engine_name,
+            "jobs_done": done,
+            "jobs_failed": sum(w.stats.failed for w in self.workers),
+            "jobs_expired": sum(w.stats.expired for w in self.workers),
+            "jobs_redelivered": sum(w.stats.redelivered for w in self.workers),
+            "busy": sum(w.busy for w in self.workers),
+            "latency_ms_p50": lat[len(lat) // 2] if lat else 0,
+            "load_s": round(self.load_s, 2),
+        }
+
+    async def stop(self) -> None:
+        self.ready = False
+        if self.service is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.service.stop(), 2.0)
+        for w in self.workers:
+            await w.stop()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _ms(since: float) -> int:
+    return int((time.perf_counter() - since) * 1000)
+
+
+# --- STT ----------------------------------------------------------------------------------
+
+
+class SttActor(ModelActor):
+    kind = "stt"
+
+    def __init__(self, nc: Client, engine: SttEngine, **kw: Any) -> None:
+        super().__init__(nc, engine.name, **kw)
+        self.engine = engine
+
+    def _load_sync(self) -> None:
+        self.engine.load()
+        self.engine.transcribe(b"\0\0" * 16000, 16000, "en")  # warm-up
+
+    def handlers(self) -> list[JobWorker]:
+        return [JobWorker(self.js, "stt", self.handle, concurrency=self.concurrency)]
+
+    async def handle(self, job: jobs.Job, ctx: JobContext) -> AsyncIterator[jobs.Result]:
+        if not isinstance(job, jobs.SttJob):
+            raise BadJob("stt actor got a non-stt job")
+        if len(job.pcm) % 2 or job.sample_rate != 16000:
+            raise BadJob("stt needs PCM16LE mono at 16 kHz")
+        started = time.perf_counter()
+        res = await self.run_sync(self.engine.transcribe, job.pcm, job.sample_rate,
+                                  job.language, job.prompt)
+        yield jobs.SttResult(job_id=job.job_id, text=res.text, no_speech=res.no_speech,
+                             segment=job.segment, audio_ms=res.audio_ms,
+                             latency_ms=_ms(started))
+
+
+# --- LLM ----------------------------------------------------------------------------------
+
+
+class LlmActor(ModelActor):
+    """Serves live ``llm`` jobs and, at lower priority, ``assess`` jobs on one engine: the
+    assess worker fetches only while no live job is running."""
+
+    kind = "llm"
+
+    def __init__(self, nc: Client, engine: LlmEngine, **kw: Any) -> None:
+        super().__init__(nc, engine.name, **kw)
+        self.engine = engine
+        self._live: JobWorker | None = None
+
+    def _load_sync(self) -> None:
+        self.engine.load()
+        warm = jobs.LlmJob(job_id="warmup", session_id="warmup00", task="question",
+                           language="en", role="general", max_tokens=4)
+        for _ in self.engine.generate(warm, threading.Event()):
+            break
+
+    def handlers(self) -> list[JobWorker]:
+        self._live = JobWorker(self.js, "llm", self.handle, concurrency=1, ack_wait=60.0)
+        assess = JobWorker(self.js, "assess", self.handle, concurrency=1, ack_wait=120.0,
+                           may_fetch=lambda: self._live is not None and self._live.busy == 0)
+        return [self._live, assess]
+
+    async def handle(self, job: jobs.Job, ctx: JobContext) -> AsyncIterator[jobs.Result]:
+        if not isinstance(job, jobs.LlmJob):
+            raise BadJob("llm actor got a non-llm job")
+        started = time.perf_counter()
+        if job.task == "assess":
+            data = await self.run_sync(self.engine.assess, job)
+            yield jobs.LlmDone(job_id=job.job_id, text="", data=data, latency_ms=_ms(started))
+            return
+        cancel = threading.Event()
+        loop = asyncio.get_running_loop()
+        timer = loop.call_later(max(ctx.remaining(), 0.1), cancel.set)
+        sentences: list[str] = []
+        ttft = 0
+        try:
+            async for sentence in self.stream_sync(lambda: self.engine.generate(job, cancel),
+                                                   cancel):
+                if not sentences:
+                    ttft = _ms(started)
+                yield jobs.LlmSentence(job_id=job.job_id, index=len(sentences), text=sentence)
+                sentences.append(sentence)
+        finally:
+            timer.cancel()
+        yield jobs.LlmDone(job_id=job.job_id, text=" ".join(sentences),
+                           sentences=len(sentences), ttft_ms=ttft, latency_ms=_ms(started))
+
+
+# --- TTS ----------------------------------------------------------------------------------
+
+_CACHE_HDR = struct.Struct("<I")
+CHUNK_BYTES = 8192
+MAX_CACHED_TEXT = 600
+
+
+class TtsActor(ModelActor):
+    """Routes by language to one engine each; caches audio by hash(engine, voice, text) in
+    the object store, so a repeated phrase (acknowledgments, the greeting, a redelivered
+    job) costs a lookup."""
+
+    kind = "tts"
+
+    def __init__(self, nc: Client, engines: dict[str, TtsEngine], store: ObjectStore,
+                 **kw: Any) -> None:
+        super().__init__(nc, "+".join(sorted({e.name for e in engines.values()})), **kw)
+        self.engines = engines
+        self.store = store
+        self.cache_hits = 0
+
+    def _load_sync(self) -> None:
+        for e in {id(e): e for e in self.engines.values()}.values():
+            e.load()
+            for _ in e.synthesize("Hello."):
+                break
+
+    def handlers(self) -> list[JobWorker]:
+        return [JobWorker(self.js, "tts", self.handle, concurrency=self.concurrency)]
+
+    def stats(self) -> dict[str, Any]:
+        return {**super().stats(), "cache_hits": self.cache_hits}
+
+    @staticmethod
+    def cache_key(engine: str, voice: str, text: str) -> str:
+        return hashlib.sha256(f"{engine}\x1f{voice}\x1f{text}".encode()).hexdigest()
+
+    async def _cached(self, key: str) -> bytes | None:
+        try:
+            res = await asyncio.wait_for(self.store.get(key), 2.0)
+        except Exception:
+            return None
+        return bytes(res.data) if res.data else None
+
+    async def handle(self, job: jobs.Job, ctx: JobContext) -> AsyncIterator[jobs.Result]:
+        if not isinstance(job, jobs.TtsJob):
+            raise BadJob("tts actor got a non-tts job")
+        engine = self.engines.get(job.language) or self.engines.get("*")
+        if engine is None:
+            raise BadJob(f"no voice for language {job.language!r}")
+        text = " ".join(job.text.split())[:2000]
+        started = time.perf_counter()
+        key = self.cache_key(engine.name, job.voice, text)
+        blob = await self._cached(key)
+        if blob is not None and len(blob) >= 4:
+            self.cache_hits += 1
+            rate = _CACHE_HDR.unpack_from(blob)[0]
+            pcm = blob[4:]
+            n = 0
+            for i in range(0, len(pcm), CHUNK_BYTES):
+                yield jobs.TtsChunk(job_id=job.job_id, index=n, sample_rate=rate,
+                                    pcm=pcm[i:i + CHUNK_BYTES])
+                n += 1
+            yield jobs.TtsDone(job_id=job.job_id, chunks=n, audio_ms=len(pcm) * 500 // rate,
+                               cached=True, latency_ms=_ms(started))
+            return
+        parts: list[bytes] = []
+        n = 0
+        async for pcm in self.stream_sync(lambda: engine.synthesize(text)):
+            parts.append(pcm)
+            yield jobs.TtsChunk(job_id=job.job_id, index=n, sample_rate=engine.sample_rate,
+                                pcm=pcm)
+            n += 1
+        audio = b"".join(parts)
+        if audio and len(text) <= MAX_CACHED_TEXT:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    self.store.put(key, _CACHE_HDR.pack(engine.sample_rate) + audio), 5.0)
+        yield jobs.TtsDone(job_id=job.job_id, chunks=n,
+                           audio_ms=len(audio) * 500 // max(engine.sample_rate, 1),
+                           latency_ms=_ms(started))
+
+
+# --- embeddings + RAG ---------------------------------------------------------------------
+
+
+def chunk_text(text: str, max_chars: int = 500) -> list[str]:
+    """Split a document into paragraph-ish chunks of at most ``max_chars``."""
+    out: list[str] = []
+    for para in (p.strip() for p in text.replace("\r", "").split("\n\n")):
+        if not para:
+            continue
+        words = para.split()
+        cur = ""
+        for w in words:
+            if len(cur) + len(w) + 1 > max_chars and cur:
+                out.append(cur)
+                cur = w
+            else:
+                cur = f"{cur} {w}".strip()
+        if cur:
+            out.append(cur)
+    return out[:64]
+
+
+class EmbedActor(ModelActor):
+    """Ingests résumés and job postings into pgvector and answers top-k searches. Seeds
+    the question bank's embeddings once at start."""
+
+    kind = "embed"
+
+    def __init__(self, nc: Client, engine: Embedder, pool: asyncpg.Pool,
+                 bank: list[tuple[str, str, str]] | None = None, **kw: Any) -> None:
+        super().__init__(nc, engine.name, **kw)
+        self.engine = engine
+        self.pool = pool
+        self.bank = bank or []  # (language, role, text)
+
+    def _load_sync(self) -> None:
+        self.engine.load()
+        self.engine.embed_queries(["warm up"])
+
+    async def load(self) -> None:
+        await super().load()
+        await self._seed_bank()
+
+    async def _seed_bank(self) -> None:
+        stored = await self.pool.fetchval(
+            "SELECT count(*) FROM chunks WHERE session_id IS NULL AND kind = 'bank' "
+            "AND embedder = $1", self.engine.name)
+        if stored >= len(self.bank):
+            return
+        for lang in sorted({b[0] for b in self.bank}):
+            texts = [t for (lg, _r, t) in self.bank if lg == lang]
+            vecs = await self.run_sync(self.engine.embed_passages, texts)
+            await chunks.add_chunks(self.pool, session_id=None, kind="bank", language=lang,
+                                    embedder=self.engine.name, contents=texts, embeddings=vecs)
+        log.info("embed: question bank seeded (%d questions)", len(self.bank))
+
+    def handlers(self) -> list[JobWorker]:
+        return [JobWorker(self.js, "embed", self.handle, concurrency=self.concurrency)]
+
+    async def handle(self, job: jobs.Job, ctx: JobContext) -> AsyncIterator[jobs.Result]:
+        if not isinstance(job, jobs.EmbedJob):
+            raise BadJob("embed actor got a non-embed job")
+        if job.op == "ingest":
+            pieces = [c for t in job.texts for c in chunk_text(t)]
+            if not pieces:
+                yield jobs.EmbedResult(job_id=job.job_id, stored=0)
+                return
+            vecs = await self.run_sync(self.engine.embed_passages, pieces)
+            stored = await chunks.add_chunks(
+                self.pool, session_id=job.session_id, kind=job.doc_kind or "document",
+                language=job.language, embedder=self.engine.name, contents=pieces,
+                embeddings=vecs)
+            yield jobs.EmbedResult(job_id=job.job_id, stored=stored)
+            return
+        if not job.query.strip():
+            raise BadJob("empty query")
+        vec = (await self.run_sync(self.engine.embed_queries, [job.query]))[0]
+        hits = await chunks.search(self.pool, vec, k=max(1, min(job.k, 10)),
+                                   language=job.language, embedder=self.engine.name,
+                                   session_id=job.session_id, kinds=("bank",))
+        yield jobs.EmbedResult(job_id=job.job_id, chunks=[h.content for h in hits])

@@ -1,0 +1,391 @@
+"""The session actor's async shell: the I/O around the sans-I/O :mod:`actors.session.core`.
+
+One :class:`SessionActor` per active interview, owned by the node that holds the
+session's lease. It feeds the core with client events (``.in``), job results (the
+session's result subject in JetStream), voice-activity results (VAD run off the event
+loop) and ticks, and executes what the core returns:
+
+- ``Emit`` -> the ``.out`` stream (JetStream, dedup id ``<sid>:<seq>``), in order;
+- ``EmitAudio`` -> the ``.audio`` subject (binary, 12-byte header, see docs/protocol.md);
+- ``RequestJob`` -> :func:`bus.requests.request_job` with the deterministic job id;
+- ``Snapshot``/``PersistTurn``/``PersistReport`` -> Postgres, in order, fenced by the
+  lease revision;
+- ``Deactivate`` -> final snapshot, release the lease, leave memory.
+
+Snapshots carry the core state plus the last result-stream sequence consumed, so a
+re-activated actor replays the results it had not yet seen. Results of jobs the restored
+core has not re-requested yet are parked (bounded) and fed when it asks again: the
+duplicate request is dropped by JetStream, and the parked result completes it.
+"""
+
+from __future__ import annotations
+
+__all__ = ["SessionActor", "SessionDeps", "ShellSnapshot", "audio_frame"]
+
+import asyncio
+import contextlib
+import logging
+import struct
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import msgspec
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext, api
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
+
+from actors.models.engines import VoiceDetector
+from actors.runtime import Lease
+from actors.session import commands as cmd
+from actors.session import inputs
+from actors.session.core import SessionCore
+from bus import events, jobs, subjects
+from bus.errors import BadMessage
+from bus.requests import publish_retrying, request_job
+from persistence import reports, snapshots, transcripts
+
+log = logging.getLogger(__name__)
+
+AUDIO_HEADER = struct.Struct("<BBHII")
+HDR_AUDIO = "Parley-Audio"
+TICK_S = 0.1
+MAX_PARKED_JOBS = 64
+OUT_QUEUE = 4096
+
+
+def audio_frame(turn: int, chunk: int, sample_rate: int, pcm: bytes) -> bytes:
+    """Server -> client audio frame: version 1, kind 1, turn, chunk seq, rate, PCM16LE."""
+    return AUDIO_HEADER.pack(1, 1, turn & 0xFFFF, chunk & 0xFFFFFFFF, sample_rate) + pcm
+
+
+class ShellSnapshot(msgspec.Struct):
+    core: bytes
+    result_seq: int = 0
+
+
+_snap_encoder = msgspec.msgpack.Encoder()
+_snap_decoder = msgspec.msgpack.Decoder(ShellSnapshot)
+
+_DB_TRANSIENT = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.QueryCanceledError,
+)
+
+
+@dataclass
+class SessionDeps:
+    """What every actor on a node shares."""
+
+    nc: Client
+    js: JetStreamContext
+    pool: asyncpg.Pool
+    node_id: str
+    new_vad: Callable[[], VoiceDetector]
+    vad_executor: Any = None
+    lateness: list[float] = field(default_factory=list)
+
+    def record_lateness(self, seconds: float) -> None:
+        self.lateness.append(seconds)
+        if len(self.lateness) > 4096:
+            del self.lateness[:2048]
+
+
+class SessionActor:
+    """One live session. Create with :meth:`start`; it stops itself on ``Deactivate``, on
+    lease loss, or when :meth:`stop` is called (drain)."""
+
+    def __init__(self, deps: SessionDeps, core: SessionCore, lease: Lease, result_seq: int,
+                 on_stopped: Callable[[SessionActor], None]) -> None:
+        self.deps = deps
+        self.core = core
+        self.sid: str = core.session_id
+        self.lease = lease
+        self.result_seq = result_seq
+        self._on_stopped = on_stopped
+        self._vad = deps.new_vad()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._loops: list[asyncio.Task[None]] = []
+        self._out: asyncio.Queue[cmd.Emit | cmd.EmitAudio] = asyncio.Queue(OUT_QUEUE)
+        self._persist: asyncio.Queue[Any] = asyncio.Queue(256)
+        self._audio_ready = asyncio.Event()
+        self._parked: OrderedDict[str, list[jobs.Result]] = OrderedDict()
+        self._live_requests: set[str] = set()
+        self._subs: list[Any] = []
+        self._stopping = False
+        self.stopped = asyncio.Event()
+        self.lease_lost = False
+        self.dropped_out = 0
+        self.last_activity = time.monotonic()
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Subscribe, write the first snapshot (claims the row with our fence), start loops."""
+        await self._save_snapshot()
+        nc, js = self.deps.nc, self.deps.js
+        self._subs.append(await nc.subscribe(subjects.session_in(self.sid), cb=self._on_in))
+        cfg = api.ConsumerConfig(
+            deliver_policy=(api.DeliverPolicy.BY_START_SEQUENCE if self.result_seq
+                            else api.DeliverPolicy.ALL),
+            opt_start_seq=self.result_seq + 1 if self.result_seq else None,
+            inactive_threshold=30.0,
+        )
+        self._subs.append(await js.subscribe(
+            subjects.session_result(self.sid), stream=subjects.STREAM_RESULTS,
+            ordered_consumer=True, config=cfg, cb=self._on_result,
+        ))
+        for coro, name in (
+            (self._tick_loop(), "tick"), (self._vad_loop(), "vad"), (self._send_loop(), "send"),
+            (self._persist_loop(), "persist"), (self.lease.run_renewal(self._lost), "lease"),
+        ):
+            self._loops.append(asyncio.create_task(coro, name=f"{self.sid}-{name}"))
+
+    async def _lost(self) -> None:
+        self.lease_lost = True
+        log.warning("session %s: lease lost, stopping without writing", self.sid)
+        self._spawn(self.stop(snapshot=False))
+
+    async def stop(self, *, snapshot: bool = True) -> None:
+        """Stop: final snapshot (when we still own the lease), release the lease, leave."""
+        if self._stopping:
+            await self.stopped.wait()
+            return
+        self._stopping = True
+        try:
+            for sub in self._subs:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(sub.unsubscribe(), 2.0)
+            # let queued output and writes finish (bounded), then stop the loops
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._drain_queues(), 5.0)
+            current = asyncio.current_task()
+            for t in [*self._loops, *self._tasks]:
+                if t is not current:
+                    t.cancel()
+            await asyncio.gather(*[t for t in [*self._loops, *self._tasks] if t is not current],
+                                 return_exceptions=True)
+            if snapshot and not self.lease_lost:
+                with contextlib.suppress(Exception):
+                    await self._save_snapshot()
+            if not self.lease_lost:
+                await self.lease.release()
+        finally:
+            self.stopped.set()
+            self._on_stopped(self)
+
+    async def _drain_queues(self) -> None:
+        while not (self._out.empty() and self._persist.empty()):
+            await asyncio.sleep(0.02)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- inputs --------------------------------------------------------------------------
+
+    def _feed(self, event: Any) -> None:
+        if self._stopping:
+            return
+        try:
+            commands = self.core.handle(event)
+        except Exception:
+            log.exception("session %s: core rejected %s", self.sid, type(event).__name__)
+            return
+        self._execute(commands)
+
+    async def _on_in(self, msg: Msg) -> None:
+        self.last_activity = time.monotonic()
+        if msg.headers and msg.headers.get(HDR_AUDIO):
+            self.core.receive_audio(msg.data, time.monotonic())
+            self._audio_ready.set()
+            return
+        try:
+            event = events.decode_client_event(msg.data)
+        except BadMessage as exc:
+            await self._reply(msg, events.Error(code=exc.code, message=exc.reason))
+            return
+        if isinstance(event, events.Hello):
+            await self._reply(msg, events.Error(code="bad_message", message="hello is for the edge"))
+            return
+        self._feed(inputs.ClientInput(event=event, now=time.monotonic()))
+        await self._reply(msg, None)
+
+    async def _reply(self, msg: Msg, error: events.Error | None) -> None:
+        if not msg.reply:
+            return
+        with contextlib.suppress(Exception):
+            await msg.respond(b"ok" if error is None else events.encode(error))
+
+    async def _on_result(self, msg: Msg) -> None:
+        if msg.metadata is not None:
+            self.result_seq = max(self.result_seq, msg.metadata.sequence.stream)
+        try:
+            result = jobs.decode_result(msg.data)
+        except BadMessage as exc:
+            log.warning("session %s: undecodable result: %s", self.sid, exc)
+            return
+        if result.job_id not in self._live_requests and not self.core.expects(result.job_id):
+            self._park(result)
+            return
+        self._feed(inputs.JobResultIn(result=result, now=time.monotonic()))
+
+    def _park(self, result: jobs.Result) -> None:
+        self._parked.setdefault(result.job_id, []).append(result)
+        self._parked.move_to_end(result.job_id)
+        while len(self._parked) > MAX_PARKED_JOBS:
+            self._parked.popitem(last=False)
+
+    async def _tick_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        expected = loop.time() + TICK_S
+        while True:
+            await asyncio.sleep(max(0.0, expected - loop.time()))
+            now = loop.time()
+            self.deps.record_lateness(now - expected)
+            expected = max(expected + TICK_S, now)
+            self._feed(inputs.Tick(now=time.monotonic()))
+
+    async def _vad_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._audio_ready.wait()
+            self._audio_ready.clear()
+            pcm = self.core.audio_to_analyze()
+            if not pcm:
+                continue
+            probs = await loop.run_in_executor(self.deps.vad_executor, self._vad.process, pcm)
+            speech = [p >= 0.5 for p in probs]
+            usable = len(speech) * 1024
+            self._feed(inputs.VoiceActivity(pcm=pcm[:usable], speech=speech, now=time.monotonic()))
+
+    # --- commands ------------------------------------------------------------------------
+
+    def _execute(self, commands: list[Any]) -> None:
+        for c in commands:
+            if isinstance(c, cmd.Emit | cmd.EmitAudio):
+                self._enqueue_out(c)
+            elif isinstance(c, cmd.RequestJob):
+                self._live_requests.add(c.job.job_id)
+                self._spawn(self._request(c))
+            elif isinstance(c, cmd.Snapshot):
+                if not any(isinstance(x, cmd.Snapshot) for x in self._persist._queue):  # type: ignore[attr-defined]
+                    self._enqueue_persist(c)
+            elif isinstance(c, cmd.PersistTurn | cmd.PersistReport):
+                self._enqueue_persist(c)
+            elif isinstance(c, cmd.Deactivate):
+                log.info("session %s: deactivating (%s)", self.sid, c.reason)
+                self._spawn(self.stop())
+
+    def _enqueue_out(self, c: cmd.Emit | cmd.EmitAudio) -> None:
+        if self._out.full():
+            # bounded: drop audio before events (text is what the client must not miss)
+            self.dropped_out += 1
+            if isinstance(c, cmd.EmitAudio):
+                return
+            with contextlib.suppress(asyncio.QueueEmpty):
+                self._out.get_nowait()
+        self._out.put_nowait(c)
+
+    def _enqueue_persist(self, c: Any) -> None:
+        if self._persist.full():
+            log.error("session %s: persistence backlog full, dropping %s", self.sid,
+                      type(c).__name__)
+            return
+        self._persist.put_nowait(c)
+
+    async def _request(self, c: cmd.RequestJob) -> None:
+        job_id = c.job.job_id
+        deadline = time.time() + (c.deadline - time.monotonic())
+        try:
+            duplicate = await request_job(
+                self.deps.js, c.kind, c.job, reply_to=subjects.session_result(self.sid),
+                deadline=deadline,
+            )
+        except Exception as exc:
+            log.warning("session %s: job %s not queued: %r", self.sid, job_id, exc)
+            err = jobs.JobError(job_id=job_id, kind=c.kind, code="unavailable", message=str(exc))
+            self._feed(inputs.JobResultIn(result=err, now=time.monotonic()))
+            return
+        parked = self._parked.pop(job_id, None)
+        if parked:
+            for result in parked:
+                self._feed(inputs.JobResultIn(result=result, now=time.monotonic()))
+        elif duplicate:
+            log.debug("session %s: job %s was already queued", self.sid, job_id)
+
+    async def _send_loop(self) -> None:
+        nc, js = self.deps.nc, self.deps.js
+        out_subject = subjects.session_out(self.sid)
+        audio_subject = subjects.session_audio(self.sid)
+        while True:
+            c = await self._out.get()
+            try:
+                if isinstance(c, cmd.Emit):
+                    seq = getattr(c.event, "seq", 0)
+                    await publish_retrying(
+                        js, out_subject, events.encode(c.event),
+                        {subjects.HDR_MSG_ID: f"{self.sid}:{seq}"}, budget=5.0,
+                    )
+                else:
+                    await nc.publish(audio_subject,
+                                     audio_frame(c.turn, c.chunk, c.sample_rate, c.pcm))
+            except Exception as exc:
+                self.dropped_out += 1
+                log.warning("session %s: output lost: %r", self.sid, exc)
+
+    async def _persist_loop(self) -> None:
+        while True:
+            c = await self._persist.get()
+            try:
+                async for attempt in AsyncRetrying(
+                    retry=retry_if_exception_type(_DB_TRANSIENT),
+                    stop=stop_after_delay(30),
+                    wait=wait_exponential_jitter(multiplier=0.1, max=2.0),
+                    reraise=True,
+                ):
+                    with attempt:
+                        await self._persist_one(c)
+            except snapshots.StaleFence:
+                log.warning("session %s: fenced off by a newer owner", self.sid)
+                self.lease_lost = True
+                self._spawn(self.stop(snapshot=False))
+                return
+            except Exception:
+                log.exception("session %s: could not persist %s", self.sid, type(c).__name__)
+
+    async def _persist_one(self, c: Any) -> None:
+        pool = self.deps.pool
+        if isinstance(c, cmd.Snapshot):
+            await self._save_snapshot()
+        elif isinstance(c, cmd.PersistTurn):
+            r = c.record
+            await transcripts.save_turn(
+                pool, self.sid, r.turn, question=r.question, answer=r.answer, source=r.source,
+                assessment=r.assessment, latency=dict(r.latency),
+            )
+        elif isinstance(c, cmd.PersistReport):
+            await reports.save_report(pool, self.sid, c.report)
+
+    async def _save_snapshot(self) -> None:
+        blob = _snap_encoder.encode(ShellSnapshot(core=self.core.snapshot(),
+                                                  result_seq=self.result_seq))
+        await snapshots.save_snapshot(
+            self.deps.pool, self.sid, blob, fence=self.lease.revision, seq=self.core.seq,
+            owner=self.deps.node_id, status=self.core.status, language=self.core.language,
+            role=self.core.role,
+        )
+
+
+def decode_shell_snapshot(blob: bytes) -> ShellSnapshot:
+    return _snap_decoder.decode(blob)

@@ -1,0 +1,224 @@
+"""The session role of a node: activates session actors on demand, holds them, drains.
+
+Placement: session nodes share the queue group ``session-nodes`` on
+``interview.activate``, so NATS hands each activation to one node (random among the
+members). A node at capacity declines and the edge asks again. The winner claims the
+session's lease (KV ``create``), restores the last snapshot from Postgres, and
+subscribes to ``interview.session.<sid>.in``; from then on the edge's requests reach it
+directly. A node that loses the lease stops that actor at once.
+
+Drain (SIGTERM): stop taking activations, snapshot and release every session so the
+next client message re-activates it on another node.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ActivateReply", "ActivateRequest", "SessionNode"]
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import asyncpg
+import msgspec
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js.api import DeliverPolicy  # noqa: F401  (re-exported for tests)
+from nats.js.kv import KeyValue
+
+from actors.bank import load_bank, phrases
+from actors.models.engines import VoiceDetector
+from actors.runtime import Lease, LeaseHeld
+from actors.session.actor import SessionActor, SessionDeps, decode_shell_snapshot
+from actors.session.config import CoreConfig
+from actors.session.core import SessionCore
+from bus import events, subjects
+from persistence import snapshots
+
+log = logging.getLogger(__name__)
+
+
+class ActivateRequest(msgspec.Struct, forbid_unknown_fields=True):
+    session_id: str
+    create: bool = False
+
+
+class ActivateReply(msgspec.Struct):
+    ok: bool
+    code: str = ""
+    message: str = ""
+    node: str = ""
+
+
+_req_decoder = msgspec.json.Decoder(ActivateRequest)
+_json = msgspec.json.Encoder()
+
+
+async def last_out_seq(js: Any, sid: str) -> int:
+    """The ``seq`` of the last event the session published to the OUT stream (0 if none)."""
+    try:
+        msg = await asyncio.wait_for(
+            js.get_last_msg(subjects.STREAM_OUT, subjects.session_out(sid)), 2.0
+        )
+    except Exception:
+        return 0
+    try:
+        return int(msgspec.json.decode(msg.data).get("seq", 0))
+    except Exception:
+        return 0
+
+
+class SessionNode:
+    """Holds this node's session actors. ``start()`` joins the activation queue group."""
+
+    def __init__(
+        self,
+        nc: Client,
+        pool: asyncpg.Pool,
+        owners: KeyValue,
+        *,
+        node_id: str,
+        new_vad: Callable[[], VoiceDetector],
+        owner_ttl: float = 5.0,
+        max_sessions: int = 2000,
+        core_config: CoreConfig | None = None,
+    ) -> None:
+        self.nc = nc
+        self.js = nc.jetstream()
+        self.pool = pool
+        self.owners = owners
+        self.node_id = node_id
+        self.owner_ttl = owner_ttl
+        self.max_sessions = max_sessions
+        self.core_config = core_config or CoreConfig()
+        self.bank = load_bank()
+        self.actors: dict[str, SessionActor] = {}
+        self._activating: dict[str, asyncio.Future[SessionActor]] = {}
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vad")
+        self.deps = SessionDeps(nc=nc, js=self.js, pool=pool, node_id=node_id,
+                                new_vad=new_vad, vad_executor=self._executor)
+        self._sub: Any = None
+        self.draining = False
+        self.activations = 0
+        self.started_at = time.monotonic()
+
+    async def start(self) -> None:
+        self._sub = await self.nc.subscribe(
+            subjects.ACTIVATE, queue=subjects.SESSION_NODES_QUEUE, cb=self._on_activate
+        )
+
+    async def _on_activate(self, msg: Msg) -> None:
+        try:
+            req = _req_decoder.decode(msg.data)
+        except msgspec.MsgspecError as exc:
+            await self._answer(msg, ActivateReply(ok=False, code="bad_message", message=str(exc)))
+            return
+        if not subjects.valid_session_id(req.session_id):
+            await self._answer(msg, ActivateReply(ok=False, code="unknown_session",
+                                                  message="invalid session id"))
+            return
+        if self.draining or len(self.actors) >= self.max_sessions:
+            await self._answer(msg, ActivateReply(ok=False, code="busy", message="node full"))
+            return
+        try:
+            await self.activate(req.session_id, create=req.create)
+            reply = ActivateReply(ok=True, node=self.node_id)
+        except LeaseHeld:
+            reply = ActivateReply(ok=True, code="elsewhere", node="")  # another node has it
+        except LookupError:
+            reply = ActivateReply(ok=False, code="unknown_session", message="no such session")
+        except Exception as exc:
+            log.exception("activation of %s failed", req.session_id)
+            reply = ActivateReply(ok=False, code="unavailable", message=repr(exc)[:200])
+        await self._answer(msg, reply)
+
+    async def _answer(self, msg: Msg, reply: ActivateReply) -> None:
+        if msg.reply:
+            with contextlib.suppress(Exception):
+                await msg.respond(_json.encode(reply))
+
+    async def activate(self, sid: str, *, create: bool) -> SessionActor:
+        """Activate ``sid`` here (idempotent). Raises LeaseHeld if another node owns it,
+        LookupError if it does not exist and ``create`` is false."""
+        if sid in self.actors:
+            return self.actors[sid]
+        pending = self._activating.get(sid)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        fut: asyncio.Future[SessionActor] = asyncio.get_running_loop().create_future()
+        self._activating[sid] = fut
+        try:
+            actor = await self._activate(sid, create)
+            fut.set_result(actor)
+            return actor
+        except BaseException as exc:
+            fut.set_exception(exc)
+            fut.exception()  # mark retrieved
+            raise
+        finally:
+            self._activating.pop(sid, None)
+
+    async def _activate(self, sid: str, create: bool) -> SessionActor:
+        lease = Lease(self.owners, sid, self.node_id, self.owner_ttl)
+        await lease.claim()
+        try:
+            row = await snapshots.load_snapshot(self.pool, sid)
+            phr = phrases
+            if row is not None and row.snapshot:
+                shell = decode_shell_snapshot(row.snapshot)
+                core = SessionCore.restore(shell.core, self.core_config, self.bank, phr)
+                result_seq = shell.result_seq
+            elif create:
+                core = SessionCore.new(sid, self.core_config, self.bank, phr)
+                result_seq = 0
+            else:
+                raise LookupError(sid)
+            core.set_seq_floor(await last_out_seq(self.js, sid))
+            actor = SessionActor(self.deps, core, lease, result_seq, self._forget)
+            await actor.start()
+        except BaseException:
+            await lease.release()
+            raise
+        self.actors[sid] = actor
+        self.activations += 1
+        log.info("session %s active on %s (restored=%s)", sid, self.node_id, row is not None)
+        return actor
+
+    def _forget(self, actor: SessionActor) -> None:
+        if self.actors.get(actor.sid) is actor:
+            del self.actors[actor.sid]
+
+    def stats(self) -> dict[str, Any]:
+        late = sorted(self.deps.lateness[-1000:])
+        p = (lambda q: round(late[min(len(late) - 1, int(q * len(late)))] * 1000, 2)
+             if late else 0.0)
+        return {
+            "node": self.node_id,
+            "sessions": len(self.actors),
+            "max_sessions": self.max_sessions,
+            "activations": self.activations,
+            "draining": self.draining,
+            "tick_lateness_ms_p50": p(0.5),
+            "tick_lateness_ms_p99": p(0.99),
+        }
+
+    async def drain(self, timeout: float = 20.0) -> None:
+        """Stop taking sessions; snapshot and release each so other nodes take them over."""
+        self.draining = True
+        if self._sub is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._sub.unsubscribe(), 2.0)
+        actors = list(self.actors.values())
+        if actors:
+            await asyncio.wait(
+                [asyncio.create_task(a.stop()) for a in actors], timeout=timeout
+            )
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def error_event(code: str, message: str) -> bytes:
+    return events.encode(events.Error(code=code, message=message))

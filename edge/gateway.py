@@ -1,0 +1,311 @@
+"""The WebSocket gateway: one browser connection <-> one session on the bus.
+
+Per connection: the first text frame must be ``hello`` (within a deadline). The gateway
+creates or resumes the session (token checked), subscribes to the session's ``.out``
+stream (replaying events after ``last_seq``) and ``.audio`` subject, then relays: client
+text events go to ``interview.session.<sid>.in`` as requests (the owning actor acks;
+"no responders" means nobody owns it, so the gateway activates it and retries), client
+audio is published there as binary. Output goes through one bounded queue per
+connection; a client too slow to keep up is disconnected (it resumes) rather than
+allowed to grow server memory. Every network await has a deadline and every task of a
+connection ends with it.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Gateway"]
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from typing import Any
+
+import msgspec
+import nats.errors
+from nats.aio.client import Client
+from nats.js import api
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from bus import events, subjects
+from bus.errors import BadMessage
+from edge import auth
+from edge.limits import Limits, TokenBucket
+from edge.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+HDR_AUDIO = "Parley-Audio"
+CLOSE_BAD_TOKEN = 4401
+CLOSE_UNKNOWN = 4404
+CLOSE_SLOW = 1013
+
+
+class _Refused(Exception):
+    def __init__(self, code: str, message: str, close: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.close = close
+
+
+class _ActivateReply(msgspec.Struct):
+    ok: bool
+    code: str = ""
+    message: str = ""
+    node: str = ""
+
+
+_activate_decoder = msgspec.json.Decoder(_ActivateReply)
+
+
+class Gateway:
+    """Serves WebSocket connections; ``handler`` is what ``websockets.serve`` calls."""
+
+    def __init__(self, nc: Client, secret: bytes, metrics: Metrics,
+                 limits: Limits | None = None) -> None:
+        self.nc = nc
+        self.js = nc.jetstream()
+        self.secret = secret
+        self.metrics = metrics
+        self.limits = limits or Limits()
+        self.connections = 0
+
+    # --- bus helpers ---------------------------------------------------------------------
+
+    async def activate(self, sid: str, *, create: bool) -> None:
+        """Make sure some session node owns ``sid``; raise _Refused otherwise."""
+        payload = msgspec.json.encode({"session_id": sid, "create": create})
+        last = "unavailable"
+        for attempt in range(6):
+            try:
+                msg = await self.nc.request(subjects.ACTIVATE, payload, timeout=5.0)
+                reply = _activate_decoder.decode(msg.data)
+            except (nats.errors.NoRespondersError, nats.errors.TimeoutError,
+                    asyncio.TimeoutError, msgspec.DecodeError) as exc:
+                last = f"no session node answered ({type(exc).__name__})"
+                await asyncio.sleep(0.2 * (attempt + 1))
+                continue
+            if reply.ok:
+                return
+            if reply.code == "unknown_session":
+                raise _Refused("unknown_session", "no such session", CLOSE_UNKNOWN)
+            last = reply.message or reply.code
+            await asyncio.sleep(0.2 * (attempt + 1))
+        raise _Refused("unavailable", f"session could not be activated: {last}")
+
+    async def send_in(self, sid: str, event: events.ClientEvent) -> events.Error | None:
+        """Deliver a client event to the owning actor (activating it if needed)."""
+        data = events.encode(event)
+        subject = subjects.session_in(sid)
+        for attempt in range(3):
+            try:
+                reply = await self.nc.request(subject, data, timeout=3.0)
+            except nats.errors.NoRespondersError:
+                await self.activate(sid, create=False)
+                continue
+            except (nats.errors.TimeoutError, asyncio.TimeoutError):
+                await asyncio.sleep(0.1 * (attempt + 1))
+                continue
+            if reply.data == b"ok":
+                return None
+            try:
+                decoded = events.decode_server_event(reply.data)
+            except BadMessage:
+                return events.Error(code="unavailable", message="bad reply from session")
+            return decoded if isinstance(decoded, events.Error) else None
+        return events.Error(code="unavailable", message="the session did not answer; retry")
+
+    # --- connection ----------------------------------------------------------------------
+
+    async def handler(self, ws: ServerConnection) -> None:
+        self.connections += 1
+        self.metrics.inc("ws_connections_total")
+        conn = _Connection(self, ws)
+        try:
+            await conn.run()
+        except ConnectionClosed:
+            pass
+        except Exception:
+            log.exception("connection failed")
+        finally:
+            self.connections -= 1
+            await conn.close()
+
+
+class _Connection:
+    def __init__(self, gw: Gateway, ws: ServerConnection) -> None:
+        self.gw = gw
+        self.ws = ws
+        self.limits = gw.limits
+        self.sid = ""
+        self.last_seq = 0
+        self.out: asyncio.Queue[str | bytes | None] = asyncio.Queue(self.limits.outbound_queue)
+        self.subs: list[Any] = []
+        self.tasks: list[asyncio.Task[Any]] = []
+        self.msg_bucket = TokenBucket(self.limits.messages_per_s, self.limits.message_burst)
+        self.audio_bucket = TokenBucket(self.limits.audio_bytes_per_s,
+                                        self.limits.audio_burst_bytes)
+        self.attached = False
+
+    async def send_error(self, code: str, message: str) -> None:
+        self.gw.metrics.inc(f'ws_errors_total{{code="{code}"}}')
+        await asyncio.wait_for(
+            self.ws.send(events.encode(events.Error(code=code, message=message)).decode()),
+            self.limits.send_timeout_s,
+        )
+
+    async def run(self) -> None:
+        try:
+            first = await asyncio.wait_for(self.ws.recv(), self.limits.hello_timeout_s)
+        except asyncio.TimeoutError:
+            await self.send_error("bad_message", "send hello first")
+            await self.ws.close(1008, "no hello")
+            return
+        hello = await self._decode_hello(first)
+        if hello is None:
+            return
+        try:
+            token = await self._open_session(hello)
+        except _Refused as exc:
+            await self.send_error(exc.code, exc.message)
+            if exc.close:
+                await self.ws.close(exc.close, exc.code)
+            return
+        await self._subscribe()
+        self.tasks.append(asyncio.create_task(self._writer(), name=f"ws-writer-{self.sid}"))
+        await self._put(events.encode(events.Ready(
+            session_id=self.sid, token=token, resumed=hello.session_id is not None)).decode())
+        err = await self.gw.send_in(self.sid, events.Attach(last_seq=self.last_seq))
+        self.attached = err is None
+        await self._reader()
+
+    async def _decode_hello(self, frame: str | bytes) -> events.Hello | None:
+        if isinstance(frame, bytes):
+            await self.send_error("not_started", "send hello before audio")
+            await self.ws.close(1008, "no hello")
+            return None
+        try:
+            event = events.decode_client_event(frame)
+        except BadMessage as exc:
+            await self.send_error(exc.code, exc.reason)
+            await self.ws.close(1008, exc.code)
+            return None
+        if not isinstance(event, events.Hello):
+            await self.send_error("not_started", "the first message must be hello")
+            await self.ws.close(1008, "no hello")
+            return None
+        return event
+
+    async def _open_session(self, hello: events.Hello) -> str:
+        secret = self.gw.secret
+        if hello.session_id is None:
+            self.sid = secrets.token_urlsafe(12)
+            token = auth.sign(secret, self.sid)
+            await self.gw.activate(self.sid, create=True)
+            self.gw.metrics.inc("sessions_created_total")
+            return token
+        try:
+            auth.verify(secret, hello.token or "", hello.session_id)
+        except auth.TokenError as exc:
+            raise _Refused("bad_token", str(exc), CLOSE_BAD_TOKEN) from None
+        self.sid = hello.session_id
+        self.last_seq = hello.last_seq
+        await self.gw.activate(self.sid, create=False)
+        self.gw.metrics.inc("sessions_resumed_total")
+        return hello.token or ""
+
+    async def _subscribe(self) -> None:
+        js, nc = self.gw.js, self.gw.nc
+
+        async def on_event(msg: Any) -> None:
+            try:
+                seq = int(msgspec.json.decode(msg.data).get("seq", 0))
+            except Exception:
+                return
+            if seq <= self.last_seq:
+                return  # already delivered: no duplicate on resume
+            self.last_seq = seq
+            await self._put(msg.data.decode())
+
+        async def on_audio(msg: Any) -> None:
+            await self._put(msg.data, droppable=True)
+
+        self.subs.append(await js.subscribe(
+            subjects.session_out(self.sid), stream=subjects.STREAM_OUT, ordered_consumer=True,
+            config=api.ConsumerConfig(deliver_policy=api.DeliverPolicy.ALL,
+                                      inactive_threshold=30.0),
+            cb=on_event,
+        ))
+        self.subs.append(await nc.subscribe(subjects.session_audio(self.sid), cb=on_audio))
+
+    async def _put(self, item: str | bytes, droppable: bool = False) -> None:
+        if self.out.full():
+            if droppable:
+                self.gw.metrics.inc("ws_audio_dropped_total")
+                return
+            self.gw.metrics.inc("ws_slow_client_closed_total")
+            self.tasks.append(asyncio.create_task(self.ws.close(CLOSE_SLOW, "client too slow")))
+            return
+        self.out.put_nowait(item)
+
+    async def _writer(self) -> None:
+        while True:
+            item = await self.out.get()
+            if item is None:
+                return
+            await asyncio.wait_for(self.ws.send(item), self.limits.send_timeout_s)
+            self.gw.metrics.inc("ws_frames_sent_total")
+
+    async def _reader(self) -> None:
+        async for frame in self.ws:
+            if isinstance(frame, bytes):
+                await self._on_audio(frame)
+            else:
+                await self._on_text(frame)
+
+    async def _on_audio(self, frame: bytes) -> None:
+        if len(frame) % 2:
+            await self.send_error("bad_message", "audio must be PCM16LE (even byte count)")
+            return
+        if not self.audio_bucket.take(len(frame)):
+            self.gw.metrics.inc("ws_audio_rate_limited_bytes_total", len(frame))
+            return
+        self.gw.metrics.inc("ws_audio_bytes_total", len(frame))
+        with contextlib.suppress(Exception):
+            await self.gw.nc.publish(subjects.session_in(self.sid), frame,
+                                     headers={HDR_AUDIO: "1"})
+
+    async def _on_text(self, frame: str) -> None:
+        if not self.msg_bucket.take():
+            self.gw.metrics.inc("ws_rate_limited_total")
+            await self.send_error("rate_limited", "too many messages; slow down")
+            return
+        try:
+            event = events.decode_client_event(frame)
+        except BadMessage as exc:
+            await self.send_error(exc.code, exc.reason)
+            return
+        if isinstance(event, events.Hello | events.Attach | events.Detach):
+            await self.send_error("bad_message", f"{type(event).__name__.lower()} not allowed here")
+            return
+        try:
+            err = await self.gw.send_in(self.sid, event)
+        except _Refused as exc:
+            err = events.Error(code=exc.code, message=exc.message)
+        if err is not None:
+            await self.send_error(err.code, err.message)
+
+    async def close(self) -> None:
+        for t in self.tasks:
+            t.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        for sub in self.subs:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(sub.unsubscribe(), 2.0)
+        if self.attached and self.sid:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    self.gw.nc.publish(subjects.session_in(self.sid),
+                                       events.encode(events.Detach())), 1.0)

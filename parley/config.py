@@ -1,0 +1,79 @@
+"""Node configuration, from the environment and the command line.
+
+Every setting has an environment variable (``PARLEY_*``, plus ``NATS_URL`` and
+``DATABASE_URL``); ``parley up`` flags override them. When ``NATS_URL`` /
+``DATABASE_URL`` are set nothing embedded starts: that is how a deployment runs against a
+NATS cluster and a managed Postgres.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ALL_ROLES", "MODEL_ROLES", "Config", "load_secret"]
+
+import os
+import secrets
+import socket
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+ALL_ROLES: tuple[str, ...] = ("edge", "session", "stt", "llm", "tts", "embed")
+MODEL_ROLES: tuple[str, ...] = ("stt", "llm", "tts", "embed")
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+class Config(msgspec.Struct, kw_only=True):
+    data_dir: Path = Path(_env("PARLEY_DATA_DIR", str(REPO / "data")))
+    nats_url: str = _env("NATS_URL", "")
+    database_url: str = _env("DATABASE_URL", "")
+    host: str = _env("PARLEY_HOST", "127.0.0.1")
+    port: int = int(_env("PARLEY_PORT", "8080"))
+    nats_port: int = int(_env("PARLEY_NATS_PORT", "4222"))
+    nats_monitor_port: int = int(_env("PARLEY_NATS_MONITOR_PORT", "8222"))
+    pg_port: int = int(_env("PARLEY_PG_PORT", "5433"))
+    roles: tuple[str, ...] = tuple(
+        r for r in _env("PARLEY_ROLES", ",".join(ALL_ROLES)).split(",") if r
+    )
+    models: Literal["real", "deterministic"] = (
+        "deterministic" if _env("PARLEY_MODELS", "real") == "deterministic" else "real"
+    )
+    embedder: Literal["e5", "minilm"] = (
+        "minilm" if _env("PARLEY_EMBEDDER", "e5") == "minilm" else "e5"
+    )
+    node_id: str = _env("PARLEY_NODE_ID", f"{socket.gethostname()}-{os.getpid()}")
+    secret: str = _env("PARLEY_SECRET", "")
+    owner_ttl: float = float(_env("PARLEY_OWNER_TTL", "5"))
+    nats_replicas: int = int(_env("PARLEY_NATS_REPLICAS", "1"))
+    max_sessions: int = int(_env("PARLEY_MAX_SESSIONS", "2000"))
+    llm_threads: int = int(_env("PARLEY_LLM_THREADS", "2"))
+    stt_threads: int = int(_env("PARLEY_STT_THREADS", "2"))
+
+    def validate(self) -> None:
+        unknown = set(self.roles) - set(ALL_ROLES)
+        if unknown:
+            raise ValueError(f"unknown roles {sorted(unknown)}; choose from {ALL_ROLES}")
+        if not self.roles:
+            raise ValueError("no roles to run")
+
+
+def load_secret(cfg: Config) -> bytes:
+    """The HMAC secret for session tokens: ``PARLEY_SECRET``, or one generated once and kept
+    in ``<data dir>/secret`` (mode 0600) so tokens survive restarts. Every edge node of a
+    deployment must share it."""
+    if cfg.secret:
+        return cfg.secret.encode()
+    path = cfg.data_dir / "secret"
+    if path.exists():
+        return path.read_bytes().strip()
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_hex(32).encode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(value)
+    return value

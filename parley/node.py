@@ -1,0 +1,155 @@
+"""Compose roles into a running node: embedded servers (when no URLs are given), the NATS
+connection and JetStream layout, the Postgres pool, the session role, the model actors
+and the edge. :class:`Node` is used by ``parley up`` and by the end-to-end tests."""
+
+from __future__ import annotations
+
+__all__ = ["Node"]
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+import asyncpg
+import nats.micro
+from nats.aio.client import Client
+
+from actors.bank import load_bank
+from actors.models.service import EmbedActor, LlmActor, ModelActor, SttActor, TtsActor
+from actors.session.node import SessionNode
+from bus.connection import connect
+from bus.embedded import EmbeddedNats
+from bus.provision import provision
+from edge.server import Edge
+from parley.config import MODEL_ROLES, REPO, Config, load_secret
+from persistence.embedded import EmbeddedPostgres
+from persistence.migrate import migrate
+from persistence.pool import create_pool
+
+log = logging.getLogger(__name__)
+
+
+def build_model_actors(cfg: Config, nc: Client, pool: asyncpg.Pool, audio: Any) -> list[ModelActor]:
+    """The model actors for the roles in ``cfg``, on real engines unless
+    ``cfg.models == "deterministic"`` (the named test backend)."""
+    from actors.models import registry
+
+    engines = registry.build_engines(
+        cfg.models, roles=tuple(r for r in cfg.roles if r in MODEL_ROLES),
+        embedder=cfg.embedder, llm_threads=cfg.llm_threads, stt_threads=cfg.stt_threads,
+    )
+    actors: list[ModelActor] = []
+    if "stt" in cfg.roles:
+        actors.append(SttActor(nc, engines.stt))
+    if "llm" in cfg.roles:
+        actors.append(LlmActor(nc, engines.llm))
+    if "tts" in cfg.roles:
+        actors.append(TtsActor(nc, engines.tts, audio))
+    if "embed" in cfg.roles:
+        bank = [(q.language, q.role, q.text) for q in load_bank()]
+        actors.append(EmbedActor(nc, engines.embedder, pool, bank=bank))
+    return actors
+
+
+class Node:
+    """One Parley process. ``await start()``, then ``await stop()`` (drains sessions)."""
+
+    def __init__(self, cfg: Config) -> None:
+        cfg.validate()
+        self.cfg = cfg
+        self.nats: EmbeddedNats | None = None
+        self.pg: EmbeddedPostgres | None = None
+        self.nc: Client | None = None
+        self.pool: asyncpg.Pool | None = None
+        self.sessions: SessionNode | None = None
+        self.models: list[ModelActor] = []
+        self.edge: Edge | None = None
+        self._service: Any = None
+
+    @property
+    def nats_url(self) -> str:
+        return self.cfg.nats_url or (self.nats.url if self.nats else "")
+
+    @property
+    def dsn(self) -> str:
+        return self.cfg.database_url or (self.pg.dsn if self.pg else "")
+
+    async def start(self) -> None:
+        cfg = self.cfg
+        if not cfg.nats_url:
+            self.nats = EmbeddedNats(cfg.data_dir / "nats", port=cfg.nats_port,
+                                     monitor_port=cfg.nats_monitor_port,
+                                     config=REPO / "nats.conf")
+            await asyncio.to_thread(self.nats.start)
+            print(f"nats-server  {self.nats.url}  (monitoring {self.nats.monitor_url})",
+                  flush=True)
+        if not cfg.database_url:
+            self.pg = EmbeddedPostgres(cfg.data_dir / "postgres", port=cfg.pg_port)
+            await asyncio.to_thread(self.pg.start)
+            print(f"postgres     {self.pg.dsn}", flush=True)
+        await migrate(self.dsn)
+        self.nc = await connect(self.nats_url, f"parley-{cfg.node_id}")
+        layout = await provision(self.nc.jetstream(), replicas=cfg.nats_replicas,
+                                 owner_ttl=cfg.owner_ttl)
+        self.pool = await create_pool(self.dsn)
+        if "session" in cfg.roles:
+            from actors.models import registry
+
+            self.sessions = SessionNode(
+                self.nc, self.pool, layout.owners, node_id=cfg.node_id,
+                new_vad=registry.vad_factory(cfg.models), owner_ttl=cfg.owner_ttl,
+                max_sessions=cfg.max_sessions,
+            )
+            await self.sessions.start()
+            sessions = self.sessions
+            self._service = await nats.micro.add_service(
+                self.nc, name="parley-session", version="0.1.0",
+                description="Parley session actors", metadata={"node": cfg.node_id},
+                stats_handler=lambda _ep: sessions.stats(),
+            )
+            await self._service.add_endpoint(name="status", subject=f"parley.session.{cfg.node_id}.status",
+                                             handler=self._session_status)
+        if "edge" in cfg.roles:
+            self.edge = Edge(self.nc, self.pool, load_secret(cfg), host=cfg.host, port=cfg.port,
+                             required_services=tuple(
+                                 s for s in ("session", *MODEL_ROLES)))
+            await self.edge.start()
+            print(f"parley page  {self.edge.url}/", flush=True)
+        self.models = build_model_actors(cfg, self.nc, self.pool, layout.audio)
+        # Load models one after another: on two cores parallel loads only thrash.
+        for actor in self.models:
+            t = time.perf_counter()
+            await actor.start()
+            print(f"model {actor.kind:<6} ready ({actor.engine_name}, "
+                  f"{time.perf_counter() - t:.1f}s)", flush=True)
+
+    async def _session_status(self, req: Any) -> None:
+        import msgspec
+
+        assert self.sessions is not None
+        await req.respond(msgspec.json.encode(self.sessions.stats()))
+
+    async def stop(self) -> None:
+        """Drain: sessions hand over, workers finish or give back their jobs, servers stop."""
+        if self.edge is not None:
+            await self.edge.stop()
+        if self.sessions is not None:
+            await self.sessions.drain()
+        for actor in self.models:
+            with contextlib.suppress(Exception):
+                await actor.stop()
+        if self._service is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._service.stop(), 2.0)
+        if self.pool is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.pool.close(), 10.0)
+        if self.nc is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.nc.drain(), 5.0)
+        if self.pg is not None:
+            await asyncio.to_thread(self.pg.stop)
+        if self.nats is not None:
+            await asyncio.to_thread(self.nats.stop)
