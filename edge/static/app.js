@@ -510,6 +510,8 @@
   function renderLogEntry(entry) {
     let li = logNodes.get(entry.id);
     const list = $("#log");
+    // Follow new lines only if the reader has not scrolled up to read older ones.
+    const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 48;
     if (!li) {
       li = el("li");
       logNodes.set(entry.id, li);
@@ -523,7 +525,7 @@
     const label = entry.who === "interviewer" ? kindLabel(entry) : "";
     const kind = label ? el("span", { cls: "kind", text: label }) : document.createTextNode("");
     li.replaceChildren(who, kind, el("span", { cls: "text", text: entry.text }));
-    list.scrollTop = list.scrollHeight;
+    if (atBottom) list.scrollTop = list.scrollHeight;
   }
 
   function renderLogAll() {
@@ -1108,6 +1110,11 @@
         onReport(msg.report);
         break;
       case "error":
+        if (msg.code === "bad_token" || msg.code === "unknown_session") {
+          // The close (4401/4404) that follows shows the message and clears the session.
+          S.lastError = { code: msg.code, message: String(msg.message || ""), at: Date.now() };
+          break;
+        }
         showError(String(msg.code || ""), msg.message ? String(msg.message) : "");
         if (msg.code === "unavailable" && S.conn !== "open") {
           // hello could not reach the session yet: back off and say hello again.
