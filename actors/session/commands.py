@@ -1,0 +1,82 @@
+"""What :meth:`SessionCore.handle` returns: commands for the shell to execute, in order.
+
+- :class:`Emit` — publish ``event`` to the client (``.out``); its ``seq`` is already set.
+- :class:`EmitAudio` — send one TTS chunk to the client as a binary frame (``.audio``).
+- :class:`RequestJob` — publish ``job`` to ``interview.jobs.<kind>`` with ``job.job_id``
+  as ``Nats-Msg-Id``. ``deadline`` is in the shell's ``now`` clock: turn it into a
+  relative timeout (``deadline - now``) before it leaves the process. The core enforces
+  it itself; the shell needs it only to bound retries.
+- :class:`PersistTurn` — upsert ``record`` keyed by ``(session_id, turn)``.
+- :class:`PersistReport` — store the final report.
+- :class:`Snapshot` — write ``core.snapshot()`` (fenced by the lease revision).
+- :class:`Deactivate` — snapshot was just requested; stop the actor, drop the core.
+
+Order matters: a ``Snapshot`` follows the commands it covers, so executing the list in
+order never persists a state that refers to a job that was not yet published.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "Command",
+    "Deactivate",
+    "Emit",
+    "EmitAudio",
+    "PersistReport",
+    "PersistTurn",
+    "RequestJob",
+    "Snapshot",
+    "TurnRecord",
+]
+
+from typing import Any
+
+import msgspec
+
+from actors.session.state import TurnRecord
+from bus.events import ServerEvent
+from bus.jobs import Job
+
+
+class Emit(msgspec.Struct, frozen=True, tag="emit"):
+    event: ServerEvent
+
+
+class EmitAudio(msgspec.Struct, frozen=True, tag="emit_audio"):
+    """``chunk`` counts from 0 within ``turn``; the client plays chunks in order."""
+
+    turn: int
+    chunk: int
+    sample_rate: int
+    pcm: bytes
+
+
+class RequestJob(msgspec.Struct, frozen=True, tag="request_job"):
+    """``kind`` is one of ``stt``, ``llm``, ``tts``, ``embed``, ``assess``."""
+
+    job: Job
+    kind: str
+    deadline: float
+
+
+class PersistTurn(msgspec.Struct, frozen=True, tag="persist_turn"):
+    record: TurnRecord
+
+
+class PersistReport(msgspec.Struct, frozen=True, tag="persist_report"):
+    report: dict[str, Any]
+
+
+class Snapshot(msgspec.Struct, frozen=True, tag="snapshot"):
+    """``reason`` is for logs and metrics: turn, periodic, pause, finished, deactivate."""
+
+    reason: str = ""
+
+
+class Deactivate(msgspec.Struct, frozen=True, tag="deactivate"):
+    """``reason``: ``idle`` (no client for ``idle_timeout_s``) or ``finished``."""
+
+    reason: str
+
+
+Command = Emit | EmitAudio | RequestJob | PersistTurn | PersistReport | Snapshot | Deactivate

@@ -1,0 +1,122 @@
+"""Every tunable of the session core, in one frozen struct.
+
+Durations are seconds (``*_s``) or milliseconds (``*_ms``) of the ``now`` clock the shell
+passes in, except the endpointing ones, which are milliseconds of *audio* (counted in
+frames, so a late or bursty VAD delivery does not change a decision).
+
+Build one :class:`CoreConfig` per process (``msgspec.convert(mapping, CoreConfig)`` from a
+config file works) and hand it to :meth:`SessionCore.new` / :meth:`SessionCore.restore`.
+"""
+
+from __future__ import annotations
+
+__all__ = ["CoreConfig"]
+
+import msgspec
+
+
+class CoreConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """Tunables of :class:`~actors.session.core.SessionCore`; every field has a default."""
+
+    # --- audio in (16 kHz PCM16LE mono, cut in 512-sample frames by the shell) -----------
+    sample_rate: int = 16000
+    frame_samples: int = 512
+    audio_queue_ms: int = 3000
+    """Bound of the inbound audio queue; overflow drops the oldest audio (counted)."""
+
+    # --- endpointing (milliseconds of audio) ---------------------------------------------
+    speech_start_ms: int = 200
+    """Speech needed to open an utterance while listening."""
+    barge_in_ms: int = 300
+    """Speech needed to interrupt the interviewer while a question plays."""
+    preroll_ms: int = 256
+    """Audio kept before the onset so the first syllable reaches STT."""
+    segment_pause_ms: int = 350
+    min_segment_speech_ms: int = 1000
+    max_segment_s: float = 8.0
+    endpoint_silence_ms: int = 1200
+    """Trailing silence that ends an answer. Never a short pause: answers have long ones."""
+    endpoint_silence_short_ms: int = 600
+    """Used instead when everything said is transcribed and ends like a full sentence."""
+    min_utterance_ms: int = 400
+    """Utterances with less speech are coughs or clicks and are dropped."""
+    max_utterance_s: float = 120.0
+    stall_s: float = 1.5
+    """No audio at all for this long during an utterance ends it (muted or frozen client)."""
+    stt_fail_ratio: float = 0.5
+    """Ask to repeat when failed segments hold more than this share of the speech."""
+    max_repeats: int = 2
+
+    # --- interviewer speech out ------------------------------------------------------------
+    playback_margin_ms: int = 150
+    """Added to the estimated playback end before listening (transport, jitter)."""
+    tts_buffer_max_bytes: int = 2_000_000
+    """Bound of all audio held in the core (reorder buffer and prefetched question)."""
+    max_sentences: int = 6
+    prefetch_tts: bool = True
+    voice: str = ""
+
+    # --- heartbeats and lifecycle ------------------------------------------------------------
+    ping_interval_s: float = 5.0
+    max_missed_pongs: int = 3
+    grace_s: float = 30.0
+    """Detached longer than this: pause (no new questions) until the client re-attaches."""
+    idle_timeout_s: float = 300.0
+    """Detached, or finished, this long: snapshot and deactivate."""
+    snapshot_interval_s: float = 30.0
+
+    # --- job deadlines (seconds after the request) --------------------------------------
+    deadline_stt_s: float = 6.0
+    deadline_stt_per_audio_s: float = 1.0
+    deadline_llm_s: float = 25.0
+    """A question that is needed now (the first one, or a late prefetch)."""
+    deadline_prefetch_s: float = 90.0
+    """A question prepared in the background; tightened to ``llm_wait_s`` once needed."""
+    llm_wait_s: float = 8.0
+    deadline_followup_s: float = 12.0
+    deadline_tts_s: float = 8.0
+    deadline_ingest_s: float = 8.0
+    deadline_embed_s: float = 4.0
+    deadline_assess_s: float = 120.0
+    report_wait_s: float = 20.0
+    """After the closing, wait at most this long for outstanding assessments."""
+
+    # --- interview plan and prompt size ---------------------------------------------
+    max_followups: int = 1
+    history_turns: int = 4
+    history_answer_chars: int = 400
+    max_answer_chars: int = 4000
+    rag_k: int = 2
+    context_chunk_chars: int = 300
+    query_chars: int = 300
+    stt_prompt_chars: int = 200
+    question_max_tokens: int = 96
+    followup_max_tokens: int = 64
+    assess_max_tokens: int = 256
+
+    def __post_init__(self) -> None:
+        for name in self.__struct_fields__:
+            value = getattr(self, name)
+            if isinstance(value, bool):
+                continue
+            if isinstance(value, int | float) and value < 0:
+                raise ValueError(f"CoreConfig.{name} must be >= 0, got {value}")
+        if self.sample_rate <= 0 or self.frame_samples <= 0:
+            raise ValueError("CoreConfig: sample_rate and frame_samples must be > 0")
+        if self.endpoint_silence_short_ms > self.endpoint_silence_ms:
+            raise ValueError("CoreConfig: endpoint_silence_short_ms > endpoint_silence_ms")
+
+    @property
+    def frame_ms(self) -> float:
+        """Duration of one VAD frame in milliseconds (32 ms by default)."""
+        return self.frame_samples * 1000.0 / self.sample_rate
+
+    @property
+    def frame_bytes(self) -> int:
+        """Bytes of one PCM16 VAD frame."""
+        return self.frame_samples * 2
+
+    @property
+    def bytes_per_ms(self) -> float:
+        """Bytes of PCM16 mono input audio per millisecond."""
+        return self.sample_rate * 2 / 1000.0

@@ -1,0 +1,161 @@
+"""Turn-taking from VAD frames: onset, segment cuts and end of utterance.
+
+Pure and clock-free: time is counted in frames of audio, so the decisions do not depend
+on how the shell batches VAD results. Feed frames one by one with :func:`feed`; it returns
+the signals the caller acts on:
+
+- :class:`Onset` — an utterance opened (enough speech in a row). The pre-roll is kept.
+- :class:`SegmentCut` — a piece of the utterance is ready for STT: at an inner pause once
+  it holds enough speech, or at the maximum segment length. Sending pieces while the
+  candidate still speaks is what makes the final transcript nearly free.
+- :class:`Endpoint` — the utterance ended (long trailing silence, or the length cap). Any
+  remaining speech was cut just before it.
+
+Which trailing silence ends the utterance is the caller's choice per frame
+(``EndpointParams.endpoint_ms``): the long one by default, the short one when the words so
+far look like a finished sentence.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "Endpoint",
+    "EndpointParams",
+    "Endpointer",
+    "Onset",
+    "SegmentCut",
+    "Signal",
+    "feed",
+    "flush",
+]
+
+from typing import Literal
+
+import msgspec
+
+
+class Endpointer(msgspec.Struct, kw_only=True):
+    """Endpointing state of one listener (part of the session state)."""
+
+    active: bool = False
+    onset_ms: float = 0.0
+    preroll: bytes = b""
+    segment: bytes = b""
+    segment_ms: float = 0.0
+    segment_speech_ms: float = 0.0
+    silence_ms: float = 0.0
+    speech_ms: float = 0.0
+    utterance_ms: float = 0.0
+
+
+class EndpointParams(msgspec.Struct, frozen=True, kw_only=True):
+    """Thresholds for one frame, chosen by the caller (see module docstring)."""
+
+    frame_ms: float
+    bytes_per_ms: float
+    onset_ms: float
+    preroll_bytes: int
+    segment_pause_ms: float
+    min_segment_speech_ms: float
+    max_segment_ms: float
+    endpoint_ms: float
+    max_utterance_ms: float
+
+
+class Onset(msgspec.Struct, frozen=True):
+    speech_ms: float
+
+
+class SegmentCut(msgspec.Struct, frozen=True):
+    pcm: bytes
+    speech_ms: float
+
+
+class Endpoint(msgspec.Struct, frozen=True):
+    reason: Literal["silence", "max_utterance", "flush"]
+    speech_ms: float
+
+
+Signal = Onset | SegmentCut | Endpoint
+
+
+def feed(ep: Endpointer, frame: bytes, speech: bool, p: EndpointParams) -> list[Signal]:
+    """Advance ``ep`` by one frame and return what happened, in order."""
+    if not ep.active:
+        return _feed_idle(ep, frame, speech, p)
+    ep.segment += frame
+    ep.segment_ms += p.frame_ms
+    ep.utterance_ms += p.frame_ms
+    if speech:
+        ep.silence_ms = 0.0
+        ep.segment_speech_ms += p.frame_ms
+        ep.speech_ms += p.frame_ms
+    else:
+        ep.silence_ms += p.frame_ms
+    if ep.utterance_ms >= p.max_utterance_ms:
+        return _end(ep, "max_utterance", p)
+    if ep.silence_ms >= p.endpoint_ms:
+        return _end(ep, "silence", p)
+    pause = ep.silence_ms >= p.segment_pause_ms
+    if pause and ep.segment_speech_ms >= p.min_segment_speech_ms:
+        return [_cut(ep, p)]
+    if ep.segment_ms >= p.max_segment_ms and ep.segment_speech_ms > 0:
+        return [_cut(ep, p)]
+    return []
+
+
+def flush(ep: Endpointer, p: EndpointParams) -> list[Signal]:
+    """End the open utterance now (audio stalled, forced end). No-op when idle."""
+    if not ep.active:
+        _reset(ep)
+        return []
+    return _end(ep, "flush", p)
+
+
+def _feed_idle(ep: Endpointer, frame: bytes, speech: bool, p: EndpointParams) -> list[Signal]:
+    ep.preroll = (ep.preroll + frame)[-p.preroll_bytes :] if p.preroll_bytes else b""
+    # Hysteresis: a lone non-speech frame inside speech only takes one frame back.
+    ep.onset_ms = ep.onset_ms + p.frame_ms if speech else max(0.0, ep.onset_ms - p.frame_ms)
+    if ep.onset_ms < p.onset_ms:
+        return []
+    speech_ms = ep.onset_ms
+    ep.active = True
+    ep.segment, ep.preroll = ep.preroll, b""
+    ep.segment_ms = len(ep.segment) / p.bytes_per_ms
+    ep.utterance_ms = ep.segment_ms
+    ep.segment_speech_ms = ep.speech_ms = speech_ms
+    ep.silence_ms = 0.0
+    ep.onset_ms = 0.0
+    return [Onset(speech_ms)]
+
+
+def _cut(ep: Endpointer, p: EndpointParams) -> SegmentCut:
+    # Keep at most a pause's worth of trailing silence: STT time is spent on every byte.
+    extra_ms = max(0.0, ep.silence_ms - p.segment_pause_ms)
+    extra = int(extra_ms * p.bytes_per_ms) & ~1
+    pcm = ep.segment[: len(ep.segment) - extra] if extra else ep.segment
+    cut = SegmentCut(pcm, ep.segment_speech_ms)
+    ep.segment = b""
+    ep.segment_ms = 0.0
+    ep.segment_speech_ms = 0.0
+    return cut
+
+
+def _end(
+    ep: Endpointer, reason: Literal["silence", "max_utterance", "flush"], p: EndpointParams
+) -> list[Signal]:
+    out: list[Signal] = []
+    if ep.segment_speech_ms > 0:
+        out.append(_cut(ep, p))
+    out.append(Endpoint(reason, ep.speech_ms))
+    _reset(ep)
+    return out
+
+
+def _reset(ep: Endpointer) -> None:
+    ep.active = False
+    ep.onset_ms = 0.0
+    ep.preroll = b""
+    ep.segment = b""
+    ep.segment_ms = ep.segment_speech_ms = ep.silence_ms = 0.0
+    ep.speech_ms = ep.utterance_ms = 0.0

@@ -1,0 +1,552 @@
+"""The interview plan: greeting, questions, follow-ups, closing, report.
+
+Progress is level-triggered: :func:`advance` looks at the state and does whatever is now
+possible (put the prepared question on air, start listening, finish the report), so the
+order in which results and ticks arrive cannot leave the interview stuck.
+
+Turn layout, as the client sees it::
+
+    turn 1  greeting                      (then straight on)
+    turn 2  main question 1               -> listening -> answer
+    turn 3  "Thank you." + follow-up      -> listening -> answer
+    turn 4  "Thanks, next." + question 2  -> ...
+    turn n  closing                       -> reporting -> report -> finished
+
+The acknowledgment opens the response turn at once (it is a TTS cache hit), while the
+LLM decides on a follow-up; the next main question was prepared during the answer.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "advance",
+    "answer_text",
+    "end",
+    "on_assess",
+    "on_embed",
+    "on_llm",
+    "on_outcome",
+    "prefetch",
+    "start",
+]
+
+import msgspec
+
+from actors.session import listening, speech
+from actors.session.bank import BUILTIN_QUESTIONS, pick, seed_of
+from actors.session.commands import PersistReport, PersistTurn
+from actors.session.ctx import Ctx
+from actors.session.listening import Final, Nothing, Outcome, Repeat
+from actors.session.report import build_report, heuristic_assessment, parse_assessment
+from actors.session.state import AnswerSource, OnAir, Prepared, Settings, TurnRecord
+from actors.session.text import split_sentences, trim
+from bus.events import Error, Report, Start, Transcript
+from bus.jobs import EmbedJob, EmbedResult, Exchange, LlmDone, LlmJob, LlmSentence, Result
+
+_OVER = ("closing", "reporting", "finished")
+
+# --- start and retrieval ---------------------------------------------------------------
+
+
+def start(ctx: Ctx, ev: Start) -> None:
+    """Greet at once; retrieve context and prepare the first question meanwhile."""
+    st = ctx.st
+    if st.phase != "idle":
+        ctx.emit(Error(code="already_started", message="the interview has already started"))
+        return
+    query = trim(f"{ev.role} {ev.difficulty} interview. {ev.job_posting}", ctx.cfg.query_chars)
+    st.settings = Settings(
+        role=ev.role,
+        language=ev.language,
+        difficulty=ev.difficulty,
+        total=ev.questions,
+        query=query,
+    )
+    ctx.set_phase("greeting")
+    speech.start_turn(ctx, "greeting", 0, [speech.sentence(ctx.phrase("greeting"))], complete=True)
+    docs = [(ev.resume_text, "resume"), (ev.job_posting, "posting")]
+    for text, kind in docs:
+        if text.strip():
+            job = EmbedJob(
+                job_id=ctx.job_id(0, "embed", kind),
+                session_id=st.session_id,
+                op="ingest",
+                language=ev.language,
+                texts=[text],
+                doc_kind=kind,
+            )
+            ctx.request(job, "embed", "ingest", ctx.cfg.deadline_ingest_s)
+    if not ctx.live("ingest"):
+        _search(ctx)
+    ctx.snapshot("start")
+
+
+def _search(ctx: Ctx) -> None:
+    st = ctx.st
+    st.rag_stage = "search"
+    job = EmbedJob(
+        job_id=ctx.job_id(0, "embed", "search"),
+        session_id=st.session_id,
+        op="search",
+        language=ctx.settings.language,
+        query=ctx.settings.query,
+        k=ctx.cfg.rag_k,
+    )
+    if not ctx.request(job, "embed", "search", ctx.cfg.deadline_embed_s):
+        st.rag_stage = "done"
+
+
+def on_embed(ctx: Ctx, purpose: str, result: Result | None) -> None:
+    """Ingest done (or given up): search. Search done (or failed): go, with or without
+    context."""
+    st = ctx.st
+    if purpose == "ingest":
+        if st.rag_stage == "ingest" and not ctx.live("ingest"):
+            _search(ctx)
+        return
+    if isinstance(result, EmbedResult):
+        limit = ctx.cfg.context_chunk_chars
+        st.context = [trim(c, limit) for c in result.chunks[: ctx.cfg.rag_k] if c.strip()]
+    st.rag_stage = "done"
+
+
+# --- questions ------------------------------------------------------------------------
+
+
+def prefetch(ctx: Ctx) -> None:
+    """Request the next main question as soon as the previous one's text is known."""
+    st = ctx.st
+    if st.settings is None or st.phase in ("idle", *_OVER) or st.ended_early:
+        return
+    if st.rag_stage != "done" or st.prepared is not None or st.main_planned >= st.settings.total:
+        return
+    if st.air is not None and st.air.kind == "main" and not st.air.complete:
+        return
+    if ctx.live("question"):
+        return
+    index = st.main_planned + 1
+    st.main_planned = index
+    prep = Prepared(index=index, llm_job=ctx.job_id(st.turn, "llm", f"q{index}"))
+    st.prepared = prep
+    s, cfg = st.settings, ctx.cfg
+    job = LlmJob(
+        job_id=prep.llm_job,
+        session_id=st.session_id,
+        task="question",
+        language=s.language,
+        role=s.role,
+        difficulty=s.difficulty,
+        context=list(st.context),
+        history=list(st.history),
+        asked=[a for a in st.asked if a],
+        max_tokens=cfg.question_max_tokens,
+    )
+    timeout = cfg.deadline_llm_s if index == 1 else cfg.deadline_prefetch_s
+    if not ctx.request(job, "llm", "question", timeout, ref=index):
+        _bank_fill(ctx, prep)
+
+
+def _bank_fill(ctx: Ctx, prep: Prepared) -> None:
+    st, s = ctx.st, ctx.settings
+    seed = seed_of(f"{st.session_id}:{prep.index}")
+    q = pick(ctx.bank, s.language, s.role, s.difficulty, set(st.bank_used), seed) or pick(
+        BUILTIN_QUESTIONS, s.language, s.role, s.difficulty, (), seed
+    )
+    text = q.text if q is not None else "?"
+    if q is not None and q.id not in st.bank_used:
+        st.bank_used.append(q.id)
+    st.counters.bank_fallbacks += 1
+    prep.source = "bank"
+    speech.append(ctx, prep, split_sentences(text, ctx.cfg.max_sentences))
+    speech.finish_stream(ctx, prep)
+
+
+def _ready(prep: Prepared) -> bool:
+    return prep.complete or any(s.shown for s in prep.sentences)
+
+
+def on_llm(ctx: Ctx, job_id: str, purpose: str, result: Result | None) -> None:
+    """A streamed question or follow-up: sentences go straight to TTS; a failure falls
+    back (bank question / no follow-up) unless some text already came."""
+    st = ctx.st
+    stream: Prepared | OnAir | None = None
+    if st.prepared is not None and st.prepared.llm_job == job_id:
+        stream = st.prepared
+    elif st.air is not None and st.air.llm_job == job_id:
+        stream = st.air
+    if stream is None:
+        return
+    if isinstance(result, LlmSentence):
+        if result.index >= stream.next_llm_index and result.text.strip():
+            stream.next_llm_index = result.index + 1
+            _add_text(ctx, stream, [result.text.strip()])
+        return
+    if isinstance(result, LlmDone) and not any(s.shown for s in stream.sentences):
+        _add_text(ctx, stream, split_sentences(result.text, ctx.cfg.max_sentences))
+    if any(s.shown for s in stream.sentences):
+        speech.finish_stream(ctx, stream)
+    elif isinstance(stream, Prepared):
+        _bank_fill(ctx, stream)
+    else:
+        _no_followup(ctx, stream)
+
+
+def _add_text(ctx: Ctx, stream: Prepared | OnAir, texts: list[str]) -> None:
+    if not texts:
+        return
+    if isinstance(stream, OnAir) and stream.kind == "":
+        # The first sentence of a follow-up: the response turn becomes a question.
+        stream.kind = "followup"
+        stream.index = ctx.st.current.index
+        stream.content_at = ctx.t
+        ctx.st.followups_used += 1
+        ctx.st.repeats = 0
+        ctx.set_phase("asking")
+    speech.append(ctx, stream, texts)
+
+
+def _no_followup(ctx: Ctx, air: OnAir) -> None:
+    ctx.cancel(air.llm_job)
+    air.llm_job = ""
+    total = ctx.settings.total
+    air.plan = "next" if ctx.st.main_asked < total and not ctx.st.ended_early else "closing"
+
+
+# --- answers ------------------------------------------------------------------------
+
+
+def on_outcome(ctx: Ctx, outcome: Outcome | None) -> None:
+    """Act on what listening settled."""
+    st = ctx.st
+    if isinstance(outcome, Final):
+        _answer(ctx, outcome.text, "speech", outcome.latency, outcome.last_speech_at)
+    elif isinstance(outcome, Repeat):
+        st.counters.repeats += 1
+        if st.repeats < ctx.cfg.max_repeats:
+            st.repeats += 1
+            ctx.set_phase("asking")
+            text = ctx.phrase("repeat")
+            speech.start_turn(
+                ctx, "repeat", st.current.index, [speech.sentence(text)], complete=True
+            )
+        else:  # STT keeps failing: do not loop forever on one question
+            st.repeats = 0
+            _respond(ctx, answered=False, responds_to=-1, last_speech_at=None)
+    elif isinstance(outcome, Nothing):
+        listening.begin(ctx, st.listen.turn)
+        ctx.set_phase("listening")
+
+
+def answer_text(ctx: Ctx, text: str) -> None:
+    """A typed answer: accepted while listening or while the question plays."""
+    st = ctx.st
+    if st.phase == "idle":
+        ctx.emit(Error(code="not_started", message="send start first"))
+        return
+    air = st.air
+    if st.phase == "asking" and air is not None and air.kind in speech.ANSWERABLE:
+        speech.stop(ctx)
+        listening.begin(ctx, air.turn)
+    elif st.phase == "listening":
+        listening.abort(ctx)
+    else:
+        ctx.emit(Error(code="not_listening", message=f"not expecting an answer ({st.phase})"))
+        return
+    clean = trim(" ".join(text.split()), ctx.cfg.max_answer_chars)
+    if not clean:
+        ctx.emit(Error(code="empty_answer", message="the answer is empty"))
+        ctx.set_phase("listening")
+        return
+    _answer(ctx, clean, "text", {}, None)
+
+
+def _answer(
+    ctx: Ctx,
+    text: str,
+    source: AnswerSource,
+    latency: dict[str, float],
+    last_speech_at: float | None,
+) -> None:
+    st, cfg = ctx.st, ctx.cfg
+    turn, cur = st.listen.turn, st.current
+    ctx.emit(Transcript(turn=turn, text=text, final=True))
+    record = TurnRecord(
+        session_id=st.session_id,
+        turn=turn,
+        index=cur.index,
+        kind=cur.kind or "main",
+        question=cur.text,
+        answer=text,
+        source=source,
+        language=ctx.settings.language,
+        latency=latency,
+    )
+    st.answers.append(record)
+    st.history.append(
+        Exchange(
+            question=trim(cur.text, cfg.history_answer_chars),
+            answer=trim(text, cfg.history_answer_chars),
+        )
+    )
+    del st.history[: max(0, len(st.history) - cfg.history_turns)]
+    ctx.out.append(PersistTurn(record))
+    _request_assess(ctx, len(st.answers) - 1)
+    _respond(
+        ctx,
+        answered=True,
+        responds_to=len(st.answers) - 1,
+        last_speech_at=last_speech_at,
+        answer=text,
+    )
+    ctx.snapshot("turn")
+
+
+def _request_assess(ctx: Ctx, ref: int) -> None:
+    st, s = ctx.st, ctx.settings
+    rec = st.answers[ref]
+    job = LlmJob(
+        job_id=ctx.job_id(rec.turn, "assess"),
+        session_id=st.session_id,
+        task="assess",
+        language=s.language,
+        role=s.role,
+        difficulty=s.difficulty,
+        question=rec.question,
+        answer=trim(rec.answer, 2000),
+        max_tokens=ctx.cfg.assess_max_tokens,
+    )
+    if not ctx.request(job, "assess", "assess", ctx.cfg.deadline_assess_s, ref=ref):
+        on_assess(ctx, ref, None)
+
+
+def on_assess(ctx: Ctx, ref: int, result: Result | None) -> None:
+    """Store an answer's assessment (a heuristic one when the LLM's is unusable)."""
+    st = ctx.st
+    if not 0 <= ref < len(st.answers):
+        return
+    rec = st.answers[ref]
+    assessment = parse_assessment(result.data) if isinstance(result, LlmDone) else None
+    if assessment is None:
+        st.counters.assess_fallbacks += 1
+        assessment = heuristic_assessment(rec.question, rec.answer, rec.language)
+    st.answers[ref] = msgspec.structs.replace(rec, assessment=assessment)
+    ctx.out.append(PersistTurn(st.answers[ref]))
+
+
+def _respond(
+    ctx: Ctx,
+    *,
+    answered: bool,
+    responds_to: int,
+    last_speech_at: float | None,
+    answer: str = "",
+) -> None:
+    """Open the response turn: an acknowledgment now, then a follow-up, the prepared next
+    question, or the closing."""
+    st, cfg = ctx.st, ctx.cfg
+    can_follow = answered and st.current.kind in ("main", "followup")
+    if can_follow and st.followups_used < cfg.max_followups:
+        plan = "followup"
+    elif st.main_asked < ctx.settings.total:
+        plan = "next"
+    else:
+        _closing(ctx, responds_to, last_speech_at)
+        return
+    if plan == "followup":
+        key = "ack"
+    else:
+        key = "last_question" if st.main_asked + 1 == ctx.settings.total else "next"
+    ack = speech.sentence(ctx.phrase(key), shown=False)
+    ctx.set_phase("thinking")
+    air = speech.start_turn(
+        ctx, "", st.current.index, [ack], complete=False, plan=plan, responds_to=responds_to
+    )
+    air.opened_at, air.last_speech_at = ctx.t, last_speech_at
+    if plan == "followup":
+        _request_followup(ctx, air, answer)
+
+
+def _request_followup(ctx: Ctx, air: OnAir, answer: str) -> None:
+    st, s, cfg = ctx.st, ctx.settings, ctx.cfg
+    job = LlmJob(
+        job_id=ctx.job_id(air.turn, "llm", "f"),
+        session_id=st.session_id,
+        task="followup",
+        language=s.language,
+        role=s.role,
+        difficulty=s.difficulty,
+        context=list(st.context),
+        history=list(st.history[:-1]),
+        question=st.current.text,
+        answer=trim(answer, cfg.history_answer_chars * 2),
+        max_tokens=cfg.followup_max_tokens,
+    )
+    if ctx.request(job, "llm", "followup", cfg.deadline_followup_s):
+        air.llm_job = job.job_id
+    else:
+        _no_followup(ctx, air)
+
+
+def _closing(ctx: Ctx, responds_to: int = -1, last_speech_at: float | None = None) -> None:
+    ctx.set_phase("closing")
+    air = speech.start_turn(
+        ctx,
+        "closing",
+        0,
+        [speech.sentence(ctx.phrase("closing"))],
+        complete=True,
+        responds_to=responds_to,
+    )
+    air.opened_at, air.last_speech_at = ctx.t, last_speech_at
+
+
+def end(ctx: Ctx) -> None:
+    """The candidate ends early: stop talking and listening, close, report what exists."""
+    st = ctx.st
+    if st.phase == "idle":
+        ctx.emit(Error(code="not_started", message="send start first"))
+        return
+    if st.phase in _OVER:
+        return
+    st.ended_early = True
+    speech.stop(ctx)
+    listening.abort(ctx)
+    for jid, job in list(st.jobs.items()):
+        if job.purpose != "assess":
+            ctx.cancel(jid)
+    st.prepared = None
+    _closing(ctx)
+
+
+# --- level-triggered progress ---------------------------------------------------------
+
+
+def advance(ctx: Ctx) -> bool:
+    """Do whatever the state now allows. Returns True if anything changed."""
+    st = ctx.st
+    if st.phase in ("idle", "finished"):
+        return False
+    progressed = False
+    if speech.playing_done(ctx):
+        _turn_done(ctx)
+        progressed = True
+    if st.phase == "greeting" and st.air is None:
+        progressed |= _first_question(ctx)
+    if st.air is not None and st.air.kind == "":
+        progressed |= _resolve(ctx)
+    _record_latency(ctx, force=False)
+    if st.phase == "reporting" and not ctx.live("assess"):
+        _finish(ctx)
+        progressed = True
+    return progressed
+
+
+def _turn_done(ctx: Ctx) -> None:
+    st = ctx.st
+    air = st.air
+    assert air is not None
+    _record_latency(ctx, force=True)
+    st.air = None
+    if air.kind in speech.ANSWERABLE:
+        listening.begin(ctx, air.turn)
+        ctx.set_phase("listening")
+    elif air.kind == "closing":
+        ctx.set_phase("reporting")
+        for jid in ctx.live("assess"):
+            ctx.tighten(jid, ctx.cfg.report_wait_s)
+
+
+def _take_prepared(ctx: Ctx) -> Prepared | None:
+    """The prepared question if it can go on air now; otherwise hurry it up."""
+    st = ctx.st
+    prep = st.prepared
+    if st.live.paused or prep is None:
+        return None
+    if not _ready(prep):
+        ctx.tighten(prep.llm_job, ctx.cfg.llm_wait_s)
+        return None
+    return prep
+
+
+def _main_on_air(ctx: Ctx) -> None:
+    st = ctx.st
+    st.main_asked += 1
+    st.followups_used = 0
+    st.repeats = 0
+
+
+def _first_question(ctx: Ctx) -> bool:
+    prep = _take_prepared(ctx)
+    if prep is None:
+        return False
+    ctx.set_phase("asking")
+    air = speech.start_turn(ctx, "main", prep.index, [], complete=False)
+    speech.adopt(ctx, air, prep)
+    _main_on_air(ctx)
+    return True
+
+
+def _resolve(ctx: Ctx) -> bool:
+    """The response turn's acknowledgment is playing: add what follows it, if known."""
+    air = ctx.st.air
+    assert air is not None
+    if air.plan == "closing":
+        ctx.set_phase("closing")
+        air.kind = "closing"
+        air.content_at = ctx.t
+        speech.append(ctx, air, [ctx.phrase("closing")])
+        speech.finish_stream(ctx, air)
+        return True
+    if air.plan != "next":
+        return False
+    prep = _take_prepared(ctx)
+    if prep is None:
+        return False
+    ctx.set_phase("asking")
+    speech.adopt(ctx, air, prep)
+    _main_on_air(ctx)
+    return True
+
+
+def _record_latency(ctx: Ctx, *, force: bool) -> None:
+    """Complete the answered turn's latency breakdown once the response is audible."""
+    st = ctx.st
+    air = st.air
+    if air is None or air.responds_to < 0 or air.latency_done:
+        return
+    if air.content_audio_at is None and not force:
+        return
+    if not 0 <= air.responds_to < len(st.answers):
+        return
+    rec = st.answers[air.responds_to]
+    lat = dict(rec.latency)
+
+    def ms(a: float | None, b: float | None) -> float | None:
+        return None if a is None or b is None else round(max(0.0, a - b) * 1000.0, 1)
+
+    marks = {
+        "ack_audio_ms": ms(air.first_audio_at, air.opened_at),
+        "llm_first_sentence_ms": ms(air.content_at, air.opened_at),
+        "tts_first_audio_ms": ms(air.content_audio_at, air.content_at),
+        "voice_to_voice_ms": ms(air.first_audio_at, air.last_speech_at),
+    }
+    lat.update({k: v for k, v in marks.items() if v is not None})
+    air.latency_done = True
+    st.answers[air.responds_to] = msgspec.structs.replace(rec, latency=lat)
+    ctx.out.append(PersistTurn(st.answers[air.responds_to]))
+
+
+def _finish(ctx: Ctx) -> None:
+    st = ctx.st
+    for jid in list(st.jobs):
+        ctx.cancel(jid)
+    st.prepared = None
+    report = build_report(
+        st.session_id, ctx.settings, st.answers, asked=st.main_asked, ended_early=st.ended_early
+    )
+    ctx.emit(Report(report=report))
+    ctx.out.append(PersistReport(report))
+    st.report_sent = True
+    ctx.set_phase("finished")
+    st.live.finished_at = ctx.t
+    ctx.snapshot("finished")

@@ -1,0 +1,53 @@
+"""What the shell feeds into :meth:`SessionCore.handle`.
+
+Every input carries ``now``: seconds of the shell's monotonic clock when the input was
+taken. The core never reads a clock itself. Pass inputs in the order they happened, and
+call ``handle(Tick(now))`` about every 100 ms even when nothing else happens: deadlines,
+heartbeats, playback ends and idle timeouts are noticed on the next input.
+
+Inputs are tagged structs, so a recorded session can be replayed from msgpack/JSON.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ClientInput", "Input", "JobResultIn", "Tick", "VoiceActivity"]
+
+import msgspec
+
+from bus.events import ClientEvent
+from bus.jobs import Result
+
+
+class ClientInput(msgspec.Struct, frozen=True, tag="client"):
+    """A client event from ``.in`` (``Start``, ``AnswerText``, ``End``, ``Pong``) or from the
+    edge (``Attach``, ``Detach``). ``Hello`` is answered by the edge and is ignored here."""
+
+    event: ClientEvent
+    now: float
+
+
+class VoiceActivity(msgspec.Struct, frozen=True, tag="vad"):
+    """Audio returned by :meth:`SessionCore.audio_to_analyze`, with one VAD speech flag per
+    512-sample frame, in order. ``len(pcm)`` should be ``1024 * len(speech)``; extra bytes
+    or flags are ignored and counted."""
+
+    pcm: bytes
+    speech: list[bool]
+    now: float
+
+
+class JobResultIn(msgspec.Struct, frozen=True, tag="result"):
+    """One message from the session's result stream. Results for unknown or expired job
+    ids are ignored (and counted), so redelivery is harmless."""
+
+    result: Result
+    now: float
+
+
+class Tick(msgspec.Struct, frozen=True, tag="tick"):
+    """Time passes. Call about every 100 ms."""
+
+    now: float
+
+
+Input = ClientInput | VoiceActivity | JobResultIn | Tick

@@ -1,0 +1,265 @@
+"""The candidate's side: VAD frames to segments, segments to STT jobs, STT results to a
+final transcript, and barge-in.
+
+Returns an :data:`Outcome` when an answer is settled; the flow decides what follows:
+
+- :class:`Final` — the transcript of the answer (emit it, acknowledge, move on).
+- :class:`Repeat` — too much of the speech could not be transcribed: ask again.
+- :class:`Nothing` — STT heard no words (noise): listen again, silently.
+
+While the final segment is still being transcribed the phase is ``thinking``; if the
+candidate starts speaking again in that window, the same answer continues.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Final", "Nothing", "Outcome", "Repeat", "abort", "begin", "on_stt", "on_voice", "tick"]
+
+from typing import Literal
+
+import msgspec
+
+from actors.session import speech
+from actors.session.ctx import Ctx
+from actors.session.endpointing import (
+    Endpoint,
+    EndpointParams,
+    Onset,
+    SegmentCut,
+    Signal,
+    feed,
+    flush,
+)
+from actors.session.inputs import VoiceActivity
+from actors.session.state import Listen, Segment
+from actors.session.text import join_texts, looks_complete, trim, trim_left
+from bus.events import Transcript
+from bus.jobs import Result, SttJob, SttResult
+
+
+class Final(msgspec.Struct, frozen=True):
+    text: str
+    latency: dict[str, float]
+    last_speech_at: float | None = None
+
+
+class Repeat(msgspec.Struct, frozen=True):
+    pass
+
+
+class Nothing(msgspec.Struct, frozen=True):
+    pass
+
+
+Outcome = Final | Repeat | Nothing
+Mode = Literal["listen", "barge", "resume"]
+
+
+def begin(ctx: Ctx, turn: int) -> None:
+    """Start listening for an answer to ``turn``. Speech that began while the question
+    was still playing (below the barge-in threshold) is kept."""
+    old = ctx.st.listen
+    ep = old.ep if not old.ep.active else Listen().ep
+    same = old.turn == turn
+    ctx.st.listen = Listen(turn=turn, ep=ep, next_segment=old.next_segment if same else 0)
+
+
+def abort(ctx: Ctx) -> None:
+    """Drop the utterance in progress (typed answer, end): forget its STT jobs."""
+    listen = ctx.st.listen
+    for seg in listen.segments:
+        ctx.cancel(seg.job)
+    ctx.st.listen = Listen(turn=listen.turn, next_segment=listen.next_segment)
+
+
+def _mode(ctx: Ctx) -> Mode | None:
+    st = ctx.st
+    if st.phase == "listening":
+        return "listen"
+    if st.phase == "asking" and st.air is not None and st.air.kind in speech.ANSWERABLE:
+        return "barge"
+    if st.phase == "thinking" and st.listen.awaiting_final:
+        return "resume"
+    return None
+
+
+def _params(ctx: Ctx, mode: Mode) -> EndpointParams:
+    cfg, listen = ctx.cfg, ctx.st.listen
+    short = (
+        not listen.ep.segment_speech_ms
+        and listen.segments
+        and all(s.status != "pending" for s in listen.segments)
+        and looks_complete(_text(listen), ctx.settings.language)
+    )
+    onset = cfg.barge_in_ms if mode == "barge" else cfg.speech_start_ms
+    return EndpointParams(
+        frame_ms=cfg.frame_ms,
+        bytes_per_ms=cfg.bytes_per_ms,
+        onset_ms=onset,
+        preroll_bytes=int(
+            (cfg.preroll_ms + max(cfg.barge_in_ms, cfg.speech_start_ms)) * cfg.bytes_per_ms
+        )
+        & ~1,
+        segment_pause_ms=cfg.segment_pause_ms,
+        min_segment_speech_ms=cfg.min_segment_speech_ms,
+        max_segment_ms=cfg.max_segment_s * 1000.0,
+        endpoint_ms=cfg.endpoint_silence_short_ms if short else cfg.endpoint_silence_ms,
+        max_utterance_ms=cfg.max_utterance_s * 1000.0,
+    )
+
+
+def on_voice(ctx: Ctx, vad: VoiceActivity) -> Outcome | None:
+    """Feed VAD-labelled frames. Frames that do not matter in this phase are counted and
+    dropped. Stops at the first settled answer (later frames are post-endpoint silence)."""
+    cfg, st = ctx.cfg, ctx.st
+    fb = cfg.frame_bytes
+    n = min(len(vad.pcm) // fb, len(vad.speech))
+    if n != len(vad.speech) or len(vad.pcm) != n * fb:
+        st.counters.vad_mismatch += 1
+    for i in range(n):
+        mode = _mode(ctx)
+        if mode is None:
+            st.counters.frames_ignored += n - i
+            return None
+        frame_t = ctx.t - (n - 1 - i) * cfg.frame_ms / 1000.0
+        st.listen.last_frame_at = ctx.t
+        flag = vad.speech[i]
+        signals = feed(st.listen.ep, vad.pcm[i * fb : (i + 1) * fb], flag, _params(ctx, mode))
+        if flag and (st.listen.ep.active or signals):
+            st.listen.last_speech_at = frame_t
+        outcome = _signals(ctx, mode, signals, frame_t)
+        if outcome is not None:
+            st.counters.frames_ignored += n - 1 - i
+            return outcome
+    return None
+
+
+def tick(ctx: Ctx) -> Outcome | None:
+    """End an open utterance whose audio stopped arriving (muted or frozen client)."""
+    listen = ctx.st.listen
+    if ctx.st.phase != "listening" or not listen.ep.active or listen.last_frame_at is None:
+        return None
+    if ctx.t - listen.last_frame_at < ctx.cfg.stall_s:
+        return None
+    return _signals(ctx, "listen", flush(listen.ep, _params(ctx, "listen")), ctx.t)
+
+
+def _signals(ctx: Ctx, mode: Mode, signals: list[Signal], frame_t: float) -> Outcome | None:
+    outcome: Outcome | None = None
+    for sig in signals:
+        if isinstance(sig, Onset):
+            _onset(ctx, mode, frame_t)
+        elif isinstance(sig, SegmentCut):
+            _request_stt(ctx, sig)
+        elif isinstance(sig, Endpoint):
+            outcome = _endpoint(ctx, sig)
+    return outcome
+
+
+def _onset(ctx: Ctx, mode: Mode, frame_t: float) -> None:
+    st = ctx.st
+    if mode == "barge":
+        air = speech.stop(ctx)
+        st.counters.barge_ins += 1
+        ep = st.listen.ep
+        turn = air.turn if air is not None else st.turn
+        st.listen = Listen(turn=turn, ep=ep)
+        ctx.set_phase("listening")
+    elif mode == "resume":
+        st.listen.awaiting_final = False
+        st.listen.ended_at = None
+        ctx.set_phase("listening")
+    if st.listen.started_at is None:
+        st.listen.started_at = frame_t
+
+
+def _request_stt(ctx: Ctx, cut: SegmentCut) -> None:
+    st, cfg = ctx.st, ctx.cfg
+    listen = st.listen
+    n = listen.next_segment
+    listen.next_segment += 1
+    job = SttJob(
+        job_id=ctx.job_id(listen.turn, "stt", n),
+        session_id=st.session_id,
+        language=ctx.settings.language,
+        pcm=cut.pcm,
+        sample_rate=cfg.sample_rate,
+        prompt=trim_left(_text(listen), cfg.stt_prompt_chars),
+        segment=n,
+    )
+    audio_s = len(cut.pcm) / (2 * cfg.sample_rate)
+    timeout = cfg.deadline_stt_s + audio_s * cfg.deadline_stt_per_audio_s
+    if ctx.request(job, "stt", "stt", timeout, ref=n):
+        listen.segments.append(Segment(index=n, job=job.job_id, speech_ms=cut.speech_ms))
+
+
+def _endpoint(ctx: Ctx, sig: Endpoint) -> Outcome | None:
+    st = ctx.st
+    if sig.speech_ms < ctx.cfg.min_utterance_ms:
+        st.counters.short_utterances += 1
+        abort(ctx)
+        return None
+    st.listen.awaiting_final = True
+    st.listen.ended_at = ctx.t
+    ctx.set_phase("thinking")
+    return _finalize(ctx)
+
+
+def on_stt(ctx: Ctx, job_id: str, result: Result | None) -> Outcome | None:
+    """Record a segment's text (``None``: failed or expired, the text is lost)."""
+    listen = ctx.st.listen
+    seg = next((s for s in listen.segments if s.job == job_id), None)
+    if seg is None:
+        return None
+    if isinstance(result, SttResult):
+        seg.status = "done"
+        seg.text = "" if result.no_speech else result.text.strip()
+    else:
+        seg.status = "failed"
+    if listen.awaiting_final:
+        return _finalize(ctx)
+    _partial(ctx)
+    return None
+
+
+def _text(listen: Listen) -> str:
+    return join_texts([s.text for s in listen.segments if s.status == "done"])
+
+
+def _partial(ctx: Ctx) -> None:
+    listen = ctx.st.listen
+    prefix: list[str] = []
+    for seg in listen.segments:
+        if seg.status == "pending":
+            break
+        prefix.append(seg.text)
+    text = join_texts(prefix)
+    if text and text != listen.partial:
+        listen.partial = text
+        ctx.emit(Transcript(turn=listen.turn, text=text, final=False))
+
+
+def _finalize(ctx: Ctx) -> Outcome | None:
+    listen = ctx.st.listen
+    if any(s.status == "pending" for s in listen.segments):
+        _partial(ctx)
+        return None
+    total_ms = sum(s.speech_ms for s in listen.segments)
+    failed_ms = sum(s.speech_ms for s in listen.segments if s.status == "failed")
+    text = trim(_text(listen), ctx.cfg.max_answer_chars)
+    latency: dict[str, float] = {}
+    if listen.ended_at is not None:
+        if listen.last_speech_at is not None:
+            latency["endpoint_ms"] = _ms(listen.ended_at - listen.last_speech_at)
+        latency["stt_final_ms"] = _ms(ctx.t - listen.ended_at)
+    last_speech_at = listen.last_speech_at
+    ctx.st.listen = Listen(turn=listen.turn, ep=listen.ep, next_segment=listen.next_segment)
+    if failed_ms > 0 and (not text or failed_ms > ctx.cfg.stt_fail_ratio * total_ms):
+        return Repeat()
+    if not text:
+        return Nothing()
+    return Final(text, latency, last_speech_at)
+
+
+def _ms(seconds: float) -> float:
+    return round(max(0.0, seconds) * 1000.0, 1)

@@ -1,0 +1,303 @@
+"""The final report: pure aggregation of the per-answer assessments.
+
+Each answer is assessed by the LLM right after it is given (``LlmJob(task="assess")``);
+:func:`parse_assessment` reads its ``LlmDone.data``, which should look like::
+
+    {"scores": {"relevance": 4, "depth": 3, "clarity": 4, "structure": 3},
+     "strengths": ["..."], "improvements": ["..."], "feedback": "one or two sentences"}
+
+(scores 1–5; extra or missing criteria are tolerated, values are clamped). When it is
+missing or malformed, :func:`heuristic_assessment` estimates scores from the answer's
+length and shape and marks them ``"fallback": true``.
+
+:func:`build_report` returns a JSON-ready dict (see its docstring for the shape); every
+sentence in it is in the interview language.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "RUBRIC",
+    "build_report",
+    "heuristic_assessment",
+    "parse_assessment",
+]
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from actors.session.state import Assessment, Settings, TurnRecord
+
+RUBRIC: tuple[str, ...] = ("relevance", "depth", "clarity", "structure")
+_MAX_ITEMS = 3
+_MAX_ITEM_CHARS = 240
+_MAX_EXTRA_SCORES = 8
+
+LABELS: dict[str, dict[str, str]] = {
+    "en": {
+        "relevance": "relevance",
+        "depth": "depth",
+        "clarity": "clarity",
+        "structure": "structure",
+    },
+    "ko": {"relevance": "질문 적합성", "depth": "깊이", "clarity": "명확성", "structure": "구조"},
+}
+
+_TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        "summary": "You answered {n} of {total} questions with an overall score of "
+        "{overall:.1f} out of 5.",
+        "summary_best": " Your strongest area was {best}; the one to work on is {worst}.",
+        "summary_none": "The interview ended before any question was answered, so there is "
+        "nothing to score yet.",
+        "strong": "Strong {label} in your answers.",
+        "weak": "Work on {label}: give a concrete example, what you did, and the result.",
+        "h_feedback": "Estimated from the length and shape of the answer; the detailed "
+        "assessment was not available.",
+        "h_example": "Used concrete examples or numbers.",
+        "h_detail": "Gave a detailed answer.",
+        "h_short": "Say more: the situation, what you did, and the outcome.",
+        "h_example_missing": "Support the answer with a concrete example or a number.",
+        "h_structure": "Structure the answer in a few clear steps.",
+    },
+    "ko": {
+        "summary": "총 {total}개 질문 중 {n}개에 답변했으며 종합 점수는 5점 만점에 "
+        "{overall:.1f}점입니다.",
+        "summary_best": " 가장 강한 부분은 {best} 항목이고, 보완할 부분은 {worst} 항목입니다.",
+        "summary_none": "답변한 질문이 없어 아직 평가할 내용이 없습니다.",
+        "strong": "답변의 {label} 항목이 좋았습니다.",
+        "weak": "{label} 항목을 보완하세요. 구체적인 사례, 본인이 한 일, 결과를 말해 주세요.",
+        "h_feedback": "답변의 길이와 구성으로 추정한 점수입니다. 상세 평가는 받지 못했습니다.",
+        "h_example": "구체적인 사례나 수치를 들었습니다.",
+        "h_detail": "자세하게 답변했습니다.",
+        "h_short": "상황, 본인이 한 일, 결과를 더 자세히 말해 주세요.",
+        "h_example_missing": "구체적인 사례나 수치로 답변을 뒷받침해 주세요.",
+        "h_structure": "답변을 몇 단계로 나누어 구조적으로 말해 주세요.",
+    },
+}
+
+_EXAMPLE = re.compile(
+    r"\d|for example|for instance|e\.g\.|because|result|measured|예를 들어|예시|때문|결과|수치",
+    re.IGNORECASE,
+)
+
+
+def _texts(language: str) -> dict[str, str]:
+    return _TEXT.get(language, _TEXT["en"])
+
+
+def _labels(language: str) -> dict[str, str]:
+    return LABELS.get(language, LABELS["en"])
+
+
+def _score(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if value != value:  # NaN
+        return None
+    return round(min(5.0, max(1.0, float(value))), 2)
+
+
+def _str_list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        return []
+    items = [" ".join(str(v).split())[:_MAX_ITEM_CHARS] for v in value if str(v).strip()]
+    return items[:_MAX_ITEMS]
+
+
+def _mean(values: Sequence[float]) -> float:
+    return round(sum(values) / len(values), 2) if values else 0.0
+
+
+def parse_assessment(data: Mapping[str, Any] | None) -> Assessment | None:
+    """Read an LLM rubric result; ``None`` when it holds no usable score."""
+    if not isinstance(data, Mapping):
+        return None
+    raw = data.get("scores")
+    source: Mapping[str, Any] = raw if isinstance(raw, Mapping) else data
+    scores: dict[str, float] = {}
+    for key in RUBRIC:
+        value = _score(source.get(key))
+        if value is not None:
+            scores[key] = value
+    if not scores:
+        for key, val in list(source.items())[:_MAX_EXTRA_SCORES]:
+            value = _score(val)
+            if value is not None and key != "overall":
+                scores[str(key)[:40]] = value
+    if not scores:
+        return None
+    overall = _score(data.get("overall"))
+    feedback = data.get("feedback") or data.get("summary") or ""
+    return Assessment(
+        scores=scores,
+        overall=overall if overall is not None else _mean(list(scores.values())),
+        strengths=_str_list(data.get("strengths")),
+        improvements=_str_list(data.get("improvements")),
+        feedback=" ".join(str(feedback).split())[:600],
+    )
+
+
+def heuristic_assessment(question: str, answer: str, language: str) -> Assessment:
+    """Scores estimated from the answer alone (length, examples, sentence count).
+
+    Deliberately modest (never above 4): it cannot judge content."""
+    text = _texts(language)
+    size = len(answer.replace(" ", "")) if language == "ko" else len(answer.split())
+    steps = (15, 50, 120, 250) if language == "ko" else (8, 25, 60, 120)
+    depth = float(min(4, 1 + sum(1 for s in steps if size >= s)))
+    example = bool(_EXAMPLE.search(answer))
+    sentences = len([p for p in re.split(r"[.?!。？！]+", answer) if p.strip()])
+    structure = float(min(4, 2 + (sentences >= 3) + example)) if size else 1.0
+    clarity = 3.0 if size >= steps[0] else (2.0 if size else 1.0)
+    relevance = 3.0 if size >= steps[0] else (2.0 if size else 1.0)
+    scores = {"relevance": relevance, "depth": depth, "clarity": clarity, "structure": structure}
+    strengths = [text["h_example"]] if example else []
+    if depth >= 4:
+        strengths.append(text["h_detail"])
+    improvements = []
+    if depth <= 2:
+        improvements.append(text["h_short"])
+    if not example:
+        improvements.append(text["h_example_missing"])
+    if structure <= 2:
+        improvements.append(text["h_structure"])
+    return Assessment(
+        scores=scores,
+        overall=_mean(list(scores.values())),
+        strengths=strengths[:_MAX_ITEMS],
+        improvements=improvements[:_MAX_ITEMS],
+        feedback=text["h_feedback"],
+        fallback=True,
+    )
+
+
+def _top(groups: list[list[str]]) -> list[str]:
+    """Most frequent items first (ties by first appearance), de-duplicated, at most 3."""
+    counts: dict[str, int] = {}
+    first: dict[str, str] = {}
+    for items in groups:
+        for item in items:
+            key = item.casefold().strip(" .")
+            counts[key] = counts.get(key, 0) + 1
+            first.setdefault(key, item)
+    order = sorted(counts, key=lambda k: -counts[k])
+    return [first[k] for k in order[:_MAX_ITEMS]]
+
+
+def build_report(
+    session_id: str,
+    settings: Settings,
+    answers: Sequence[TurnRecord],
+    *,
+    asked: int,
+    ended_early: bool,
+) -> dict[str, Any]:
+    """Aggregate the answers into the report dict::
+
+        {"version": 1, "session_id", "language", "role", "difficulty",
+         "questions_planned", "questions_asked", "answered", "ended_early",
+         "overall": float | None (1–5), "scores": {criterion: float},
+         "strengths": [str], "improvements": [str], "summary": str,
+         "fallback_count": int,
+         "answers": [{"turn", "index", "kind", "question", "answer", "source",
+                      "scores", "overall", "strengths", "improvements", "feedback",
+                      "fallback", "latency"}],
+         "transcript": [{"turn", "speaker": "interviewer" | "candidate", "text"}]}
+
+    Answers without an assessment get :func:`heuristic_assessment` (``fallback: true``).
+    """
+    lang = settings.language
+    items: list[dict[str, Any]] = []
+    assessed: list[Assessment] = []
+    transcript: list[dict[str, Any]] = []
+    for rec in answers:
+        a = rec.assessment or heuristic_assessment(rec.question, rec.answer, lang)
+        assessed.append(a)
+        items.append(_item(rec, a))
+        transcript.append({"turn": rec.turn, "speaker": "interviewer", "text": rec.question})
+        transcript.append({"turn": rec.turn, "speaker": "candidate", "text": rec.answer})
+    scores = _criteria(assessed)
+    overall = round(_mean([a.overall for a in assessed]), 1) if assessed else None
+    strengths = _top([a.strengths for a in assessed])
+    improvements = _top([a.improvements for a in assessed])
+    _fill_from_scores(scores, lang, strengths, improvements)
+    return {
+        "version": 1,
+        "session_id": session_id,
+        "language": lang,
+        "role": settings.role,
+        "difficulty": settings.difficulty,
+        "questions_planned": settings.total,
+        "questions_asked": asked,
+        "answered": len(items),
+        "ended_early": ended_early,
+        "overall": overall,
+        "scores": scores,
+        "strengths": strengths,
+        "improvements": improvements,
+        "summary": _summary(lang, len(items), settings.total, overall, scores),
+        "fallback_count": sum(1 for a in assessed if a.fallback),
+        "answers": items,
+        "transcript": transcript,
+    }
+
+
+def _item(rec: TurnRecord, a: Assessment) -> dict[str, Any]:
+    return {
+        "turn": rec.turn,
+        "index": rec.index,
+        "kind": rec.kind,
+        "question": rec.question,
+        "answer": rec.answer,
+        "source": rec.source,
+        "scores": dict(a.scores),
+        "overall": a.overall,
+        "strengths": list(a.strengths),
+        "improvements": list(a.improvements),
+        "feedback": a.feedback,
+        "fallback": a.fallback,
+        "latency": dict(rec.latency),
+    }
+
+
+def _criteria(assessed: Sequence[Assessment]) -> dict[str, float]:
+    keys: list[str] = [k for k in RUBRIC if any(k in a.scores for a in assessed)]
+    for a in assessed:
+        keys.extend(k for k in a.scores if k not in keys and len(keys) < 12)
+    return {k: round(_mean([a.scores[k] for a in assessed if k in a.scores]), 1) for k in keys}
+
+
+def _fill_from_scores(
+    scores: Mapping[str, float], lang: str, strengths: list[str], improvements: list[str]
+) -> None:
+    """Every report names at least one strength and one thing to improve."""
+    if not scores:
+        return
+    labels, text = _labels(lang), _texts(lang)
+    best = max(scores, key=lambda k: scores[k])
+    worst = min(scores, key=lambda k: scores[k])
+    if not strengths:
+        strengths.append(text["strong"].format(label=labels.get(best, best)))
+    if not improvements:
+        improvements.append(text["weak"].format(label=labels.get(worst, worst)))
+
+
+def _summary(
+    lang: str, n: int, total: int, overall: float | None, scores: Mapping[str, float]
+) -> str:
+    text, labels = _texts(lang), _labels(lang)
+    if not n or overall is None:
+        return text["summary_none"]
+    out = text["summary"].format(n=n, total=max(total, n), overall=overall)
+    if scores:
+        best = max(scores, key=lambda k: scores[k])
+        worst = min(scores, key=lambda k: scores[k])
+        if scores[best] > scores[worst]:
+            out += text["summary_best"].format(
+                best=labels.get(best, best), worst=labels.get(worst, worst)
+            )
+    return out

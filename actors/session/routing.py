@@ -1,0 +1,81 @@
+"""Job results and deadlines: find the live job, forget it when it ends, dispatch.
+
+A result whose job id is not live (expired, cancelled, never requested, or a redelivery
+after the terminal message) is counted in ``counters.late_results`` and ignored. A
+``JobError`` and an expired deadline take the same fallback path.
+"""
+
+from __future__ import annotations
+
+__all__ = ["expire", "on_result"]
+
+from actors.session import flow, listening, speech
+from actors.session.ctx import Ctx
+from actors.session.state import PendingJob
+from bus.jobs import (
+    EmbedResult,
+    JobError,
+    LlmDone,
+    LlmSentence,
+    Result,
+    SttResult,
+    TtsChunk,
+    TtsDone,
+    is_terminal,
+)
+
+_EXPECTED: dict[str, tuple[type, ...]] = {
+    "tts": (TtsChunk, TtsDone),
+    "stt": (SttResult,),
+    "question": (LlmSentence, LlmDone),
+    "followup": (LlmSentence, LlmDone),
+    "assess": (LlmSentence, LlmDone),
+    "ingest": (EmbedResult,),
+    "search": (EmbedResult,),
+}
+
+
+def on_result(ctx: Ctx, result: Result) -> None:
+    """Route one result message to whatever waits for it."""
+    st = ctx.st
+    job = st.jobs.get(result.job_id)
+    if job is None:
+        st.counters.late_results += 1
+        return
+    expected = _EXPECTED.get(job.purpose, ())
+    if isinstance(result, JobError) or not isinstance(result, expected):
+        # A bad job fails alone: same fallback as a timeout, nothing else is touched.
+        del st.jobs[result.job_id]
+        st.counters.job_errors += 1
+        _dispatch(ctx, result.job_id, job, None)
+        return
+    if is_terminal(result):
+        del st.jobs[result.job_id]
+    if job.purpose == "assess" and isinstance(result, LlmSentence):
+        return  # only the final rubric matters
+    _dispatch(ctx, result.job_id, job, result)
+
+
+def expire(ctx: Ctx) -> None:
+    """Fail every live job whose deadline has passed (oldest first)."""
+    st = ctx.st
+    due = sorted((j.deadline, jid) for jid, j in st.jobs.items() if j.deadline <= ctx.t)
+    for _, jid in due:
+        job = st.jobs.pop(jid, None)
+        if job is not None:
+            st.counters.deadlines_expired += 1
+            _dispatch(ctx, jid, job, None)
+
+
+def _dispatch(ctx: Ctx, job_id: str, job: PendingJob, result: Result | None) -> None:
+    purpose = job.purpose
+    if purpose == "tts":
+        speech.on_tts(ctx, job_id, result)
+    elif purpose == "stt":
+        flow.on_outcome(ctx, listening.on_stt(ctx, job_id, result))
+    elif purpose in ("question", "followup"):
+        flow.on_llm(ctx, job_id, purpose, result)
+    elif purpose == "assess":
+        flow.on_assess(ctx, job.ref, result)
+    elif purpose in ("ingest", "search"):
+        flow.on_embed(ctx, purpose, result)

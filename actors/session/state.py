@@ -1,0 +1,248 @@
+"""The whole state of one interview session, as msgspec structs.
+
+:meth:`SessionCore.snapshot` is ``msgspec.msgpack.encode(state)``; restoring decodes it
+back into an equal :class:`SessionState`. Everything here is bounded: lists are capped
+by the plan (questions, follow-ups) or by config, audio buffers by byte limits.
+
+Times are seconds of the core's own clock (``SessionState.clock``), which advances by the
+differences of the shell's ``now`` values, so a snapshot restored on another node (another
+monotonic clock) keeps every deadline meaningful.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AnswerSource",
+    "Assessment",
+    "AudioChunk",
+    "Counters",
+    "Current",
+    "Listen",
+    "Liveness",
+    "OnAir",
+    "PendingJob",
+    "Phase",
+    "Prepared",
+    "Segment",
+    "Sentence",
+    "SessionState",
+    "Settings",
+    "TurnRecord",
+]
+
+from typing import Literal
+
+import msgspec
+
+from actors.session.endpointing import Endpointer
+from actors.session.phrases import Language
+from bus.jobs import Exchange
+
+Phase = Literal[
+    "idle", "greeting", "asking", "listening", "thinking", "closing", "reporting", "finished"
+]
+AnswerSource = Literal["speech", "text"]
+
+
+class Settings(msgspec.Struct, kw_only=True):
+    role: str
+    language: Language
+    difficulty: str
+    total: int
+    query: str = ""
+
+
+class Assessment(msgspec.Struct, frozen=True, kw_only=True):
+    """Rubric scores (1–5) for one answer. ``fallback`` marks a heuristic estimate made
+    when the LLM assessment failed or timed out."""
+
+    scores: dict[str, float]
+    overall: float
+    strengths: list[str] = []
+    improvements: list[str] = []
+    feedback: str = ""
+    fallback: bool = False
+
+
+class TurnRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """One answered question: what :class:`~actors.session.commands.PersistTurn` carries.
+    Upsert it by ``(session_id, turn)``: it is emitted again when the latency breakdown
+    completes and when the assessment arrives."""
+
+    session_id: str
+    turn: int
+    index: int
+    kind: str
+    question: str
+    answer: str
+    source: AnswerSource
+    language: str
+    assessment: Assessment | None = None
+    latency: dict[str, float] = {}
+
+
+class AudioChunk(msgspec.Struct, frozen=True):
+    index: int
+    sample_rate: int
+    pcm: bytes
+
+
+class Sentence(msgspec.Struct, kw_only=True):
+    """One sentence of interviewer speech and its TTS audio not yet sent.
+
+    ``status``: ``wait`` (TTS not requested), ``synth`` (requested), ``done`` / ``failed``
+    (terminal; what is buffered is still played in order)."""
+
+    text: str
+    shown: bool = True
+    job: str = ""
+    status: Literal["wait", "synth", "done", "failed"] = "wait"
+    chunks: list[AudioChunk] = []
+    next_chunk: int = 0
+    started_at: float | None = None
+
+
+class _Stream(msgspec.Struct, kw_only=True):
+    """Sentences that an LLM job may still be streaming into."""
+
+    sentences: list[Sentence] = []
+    complete: bool = False
+    llm_job: str = ""
+    next_llm_index: int = 0
+
+
+class Prepared(_Stream, kw_only=True):
+    """The next main question, prepared while the candidate answers the current one."""
+
+    index: int
+    source: Literal["llm", "bank"] = "llm"
+
+
+class OnAir(_Stream, kw_only=True):
+    """The interviewer utterance of the current turn.
+
+    ``kind`` is empty while only the acknowledgment is known and ``plan`` says what comes
+    after it (``followup``, ``next`` or ``closing``)."""
+
+    turn: int
+    kind: str = ""
+    index: int = 0
+    plan: str = ""
+    cursor: int = 0
+    chunk_seq: int = 0
+    speaking_sent: bool = False
+    playback_end: float = 0.0
+    shown_text: str = ""
+    responds_to: int = -1
+    opened_at: float = 0.0
+    last_speech_at: float | None = None
+    content_at: float | None = None
+    first_audio_at: float | None = None
+    content_audio_at: float | None = None
+    latency_done: bool = False
+
+
+class Segment(msgspec.Struct, kw_only=True):
+    index: int
+    job: str
+    status: Literal["pending", "done", "failed"] = "pending"
+    text: str = ""
+    speech_ms: float = 0.0
+
+
+class Listen(msgspec.Struct, kw_only=True):
+    """The candidate's answer in progress for turn ``turn``."""
+
+    turn: int = 0
+    ep: Endpointer = msgspec.field(default_factory=Endpointer)
+    segments: list[Segment] = []
+    next_segment: int = 0
+    awaiting_final: bool = False
+    started_at: float | None = None
+    last_speech_at: float | None = None
+    last_frame_at: float | None = None
+    ended_at: float | None = None
+    partial: str = ""
+
+
+class Current(msgspec.Struct, kw_only=True):
+    """The question the candidate is answering (as heard)."""
+
+    turn: int = 0
+    kind: str = ""
+    index: int = 0
+    text: str = ""
+
+
+class PendingJob(msgspec.Struct, frozen=True, kw_only=True):
+    """A live job. ``purpose`` routes its result: ingest, search, question, followup, tts,
+    stt, assess. ``ref`` is the question index, segment or answer number."""
+
+    kind: str
+    purpose: str
+    deadline: float
+    requested_at: float
+    ref: int = 0
+
+
+class Liveness(msgspec.Struct, kw_only=True):
+    attached: bool = False
+    detached_at: float | None = 0.0
+    paused: bool = False
+    ping_id: int = 0
+    ping_outstanding: int = 0
+    missed: int = 0
+    next_ping_at: float = 0.0
+    next_snapshot_at: float = 0.0
+    finished_at: float | None = None
+    deactivated: bool = False
+
+
+class Counters(msgspec.Struct, kw_only=True):
+    """Monotonic counters for metrics (bounded: integers)."""
+
+    audio_dropped_ms: int = 0
+    frames_ignored: int = 0
+    vad_mismatch: int = 0
+    late_results: int = 0
+    job_errors: int = 0
+    deadlines_expired: int = 0
+    duplicate_jobs: int = 0
+    tts_dropped_bytes: int = 0
+    barge_ins: int = 0
+    repeats: int = 0
+    short_utterances: int = 0
+    missed_pongs: int = 0
+    stale_pongs: int = 0
+    bank_fallbacks: int = 0
+    assess_fallbacks: int = 0
+
+
+class SessionState(msgspec.Struct, kw_only=True):
+    session_id: str
+    phase: Phase = "idle"
+    clock: float = 0.0
+    last_now: float | None = None
+    seq: int = 0
+    turn: int = 0
+    settings: Settings | None = None
+    rag_stage: Literal["ingest", "search", "done"] = "ingest"
+    context: list[str] = []
+    main_planned: int = 0
+    main_asked: int = 0
+    followups_used: int = 0
+    repeats: int = 0
+    asked: list[str] = []
+    bank_used: list[str] = []
+    history: list[Exchange] = []
+    prepared: Prepared | None = None
+    air: OnAir | None = None
+    current: Current = msgspec.field(default_factory=Current)
+    listen: Listen = msgspec.field(default_factory=Listen)
+    answers: list[TurnRecord] = []
+    jobs: dict[str, PendingJob] = {}
+    audio: bytes = b""
+    ended_early: bool = False
+    report_sent: bool = False
+    live: Liveness = msgspec.field(default_factory=Liveness)
+    counters: Counters = msgspec.field(default_factory=Counters)
