@@ -372,7 +372,8 @@ class SessionActor:
             r = c.record
             await transcripts.save_turn(
                 pool, self.sid, r.turn, question=r.question, answer=r.answer, source=r.source,
-                assessment=r.assessment, latency=dict(r.latency),
+                assessment=None if r.assessment is None else msgspec.to_builtins(r.assessment),
+                latency=dict(r.latency),
             )
         elif isinstance(c, cmd.PersistReport):
             await reports.save_report(pool, self.sid, c.report)

@@ -170,7 +170,8 @@ class SessionNode:
             phr = phrases
             if row is not None and row.snapshot:
                 shell = decode_shell_snapshot(row.snapshot)
-                core = SessionCore.restore(shell.core, self.core_config, self.bank, phr)
+                core = SessionCore.restore(shell.core, self.core_config, self.bank, phr,
+                                           now=time.monotonic())
                 result_seq = shell.result_seq
             elif create:
                 core = SessionCore.new(sid, self.core_config, self.bank, phr)
