@@ -104,7 +104,7 @@ class EmbeddedNats:
     def start(self, timeout: float = 10.0) -> None:
         """Start the server and wait until it accepts TCP connections."""
         self.store_dir.mkdir(parents=True, exist_ok=True)
-        logf = open(self.log_path, "ab")  # noqa: SIM115 - the child keeps it open
+        logf = open(self.log_path, "ab")
         try:
             self.proc = subprocess.Popen(
                 self.command(), stdout=logf, stderr=subprocess.STDOUT, start_new_session=True

@@ -61,7 +61,7 @@ class _Base(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, frozen
 # --- client -> server -------------------------------------------------------------------
 
 
-class Hello(_Base, tag="hello"):
+class Hello(_Base, tag="hello", frozen=True):
     """First frame of a connection. Without ``session_id`` a new session is created; with it
     (and its ``token``) the connection resumes it, replaying events after ``last_seq``."""
 
@@ -70,7 +70,7 @@ class Hello(_Base, tag="hello"):
     last_seq: Seq = 0
 
 
-class Start(_Base, tag="start"):
+class Start(_Base, tag="start", frozen=True):
     role: Role = "general"
     language: Language = "en"
     difficulty: Difficulty = "mid"
@@ -79,27 +79,27 @@ class Start(_Base, tag="start"):
     job_posting: DocText = ""
 
 
-class AnswerText(_Base, tag="answer_text"):
+class AnswerText(_Base, tag="answer_text", frozen=True):
     """A typed answer, used instead of speech."""
 
     text: ShortText
 
 
-class End(_Base, tag="end"):
+class End(_Base, tag="end", frozen=True):
     """The candidate ends the interview early; the report is still produced."""
 
 
-class Pong(_Base, tag="pong"):
+class Pong(_Base, tag="pong", frozen=True):
     id: int
 
 
-class Attach(_Base, tag="attach"):
+class Attach(_Base, tag="attach", frozen=True):
     """Sent by the edge (never by a browser) when a client connects to the session."""
 
     last_seq: Seq = 0
 
 
-class Detach(_Base, tag="detach"):
+class Detach(_Base, tag="detach", frozen=True):
     """Sent by the edge (never by a browser) when the client's socket closes."""
 
 
@@ -108,14 +108,14 @@ ClientEvent = Hello | Start | AnswerText | End | Pong | Attach | Detach
 # --- server -> client -------------------------------------------------------------------
 
 
-class Ready(_Base, tag="ready"):
+class Ready(_Base, tag="ready", frozen=True):
     session_id: str
     token: str = ""
     resumed: bool = False
     seq: int = 0
 
 
-class State(_Base, tag="state"):
+class State(_Base, tag="state", frozen=True):
     """Interview phase: idle, greeting, asking, listening, thinking, closing, reporting,
     finished."""
 
@@ -123,7 +123,7 @@ class State(_Base, tag="state"):
     seq: int = 0
 
 
-class Question(_Base, tag="question"):
+class Question(_Base, tag="question", frozen=True):
     turn: int
     text: str
     kind: Literal["greeting", "main", "followup", "closing", "repeat"] = "main"
@@ -132,38 +132,38 @@ class Question(_Base, tag="question"):
     seq: int = 0
 
 
-class Transcript(_Base, tag="transcript"):
+class Transcript(_Base, tag="transcript", frozen=True):
     turn: int
     text: str
     final: bool = False
     seq: int = 0
 
 
-class Speaking(_Base, tag="speaking"):
+class Speaking(_Base, tag="speaking", frozen=True):
     """Interviewer audio for ``turn`` follows as binary frames."""
 
     turn: int
     seq: int = 0
 
 
-class StopAudio(_Base, tag="stop_audio"):
+class StopAudio(_Base, tag="stop_audio", frozen=True):
     """Stop playback now (barge-in or the turn was superseded)."""
 
     turn: int
     seq: int = 0
 
 
-class Report(_Base, tag="report"):
+class Report(_Base, tag="report", frozen=True):
     report: dict[str, Any]
     seq: int = 0
 
 
-class Ping(_Base, tag="ping"):
+class Ping(_Base, tag="ping", frozen=True):
     id: int
     seq: int = 0
 
 
-class Error(_Base, tag="error"):
+class Error(_Base, tag="error", frozen=True):
     code: str
     message: str
     seq: int = 0
@@ -180,7 +180,8 @@ def decode_client_event(data: bytes | str) -> ClientEvent:
     """Decode one client event; raise :class:`BadMessage` (code ``bad_json`` or
     ``bad_message``) with a readable reason otherwise."""
     try:
-        return _client_decoder.decode(data)
+        event: ClientEvent = _client_decoder.decode(data)
+        return event
     except msgspec.ValidationError as exc:
         raise BadMessage("bad_message", str(exc)) from None
     except msgspec.DecodeError as exc:
@@ -189,7 +190,8 @@ def decode_client_event(data: bytes | str) -> ClientEvent:
 
 def decode_server_event(data: bytes | str) -> ServerEvent:
     try:
-        return _server_decoder.decode(data)
+        event: ServerEvent = _server_decoder.decode(data)
+        return event
     except msgspec.ValidationError as exc:
         raise BadMessage("bad_message", str(exc)) from None
     except msgspec.DecodeError as exc:

@@ -47,7 +47,7 @@ class _Msg(msgspec.Struct, tag_field="t", frozen=True, kw_only=True):
 # --- jobs -------------------------------------------------------------------------------
 
 
-class SttJob(_Msg, tag="stt"):
+class SttJob(_Msg, tag="stt", frozen=True):
     """Transcribe one speech segment (PCM16LE mono). ``prompt`` is the text already heard in
     this answer, given to Whisper as context."""
 
@@ -69,7 +69,7 @@ class Exchange(msgspec.Struct, frozen=True):
 LlmTask = Literal["question", "followup", "assess"]
 
 
-class LlmJob(_Msg, tag="llm"):
+class LlmJob(_Msg, tag="llm", frozen=True):
     """``question``: the next main question. ``followup``: decide whether the last answer
     needs a follow-up and, if so, ask it (an empty ``LlmDone.text`` means no follow-up).
     ``assess``: score ``answer`` to ``question`` against the rubric (``LlmDone.data``).
@@ -88,14 +88,14 @@ class LlmJob(_Msg, tag="llm"):
     max_tokens: int = 96
 
 
-class TtsJob(_Msg, tag="tts"):
+class TtsJob(_Msg, tag="tts", frozen=True):
     session_id: str
     language: str
     text: str
     voice: str = ""
 
 
-class EmbedJob(_Msg, tag="embed"):
+class EmbedJob(_Msg, tag="embed", frozen=True):
     """``ingest``: chunk, embed and store ``texts`` for the session as ``doc_kind``.
     ``search``: return the ``k`` chunks nearest ``query`` (the session's documents and the
     question bank, in ``language``)."""
@@ -114,7 +114,7 @@ Job = SttJob | LlmJob | TtsJob | EmbedJob
 # --- results ----------------------------------------------------------------------------
 
 
-class SttResult(_Msg, tag="stt_result"):
+class SttResult(_Msg, tag="stt_result", frozen=True):
     text: str
     no_speech: bool = False
     segment: int = 0
@@ -122,12 +122,12 @@ class SttResult(_Msg, tag="stt_result"):
     latency_ms: int = 0
 
 
-class LlmSentence(_Msg, tag="llm_sentence"):
+class LlmSentence(_Msg, tag="llm_sentence", frozen=True):
     index: int
     text: str
 
 
-class LlmDone(_Msg, tag="llm_done"):
+class LlmDone(_Msg, tag="llm_done", frozen=True):
     text: str
     data: dict[str, Any] | None = None
     sentences: int = 0
@@ -135,25 +135,25 @@ class LlmDone(_Msg, tag="llm_done"):
     latency_ms: int = 0
 
 
-class TtsChunk(_Msg, tag="tts_chunk"):
+class TtsChunk(_Msg, tag="tts_chunk", frozen=True):
     index: int
     sample_rate: int
     pcm: bytes
 
 
-class TtsDone(_Msg, tag="tts_done"):
+class TtsDone(_Msg, tag="tts_done", frozen=True):
     chunks: int
     audio_ms: int = 0
     cached: bool = False
     latency_ms: int = 0
 
 
-class EmbedResult(_Msg, tag="embed_result"):
+class EmbedResult(_Msg, tag="embed_result", frozen=True):
     chunks: list[str] = []
     stored: int = 0
 
 
-class JobError(_Msg, tag="job_error"):
+class JobError(_Msg, tag="job_error", frozen=True):
     kind: str
     code: str
     message: str
@@ -177,7 +177,8 @@ def is_terminal(result: Result) -> bool:
 
 def decode_job(data: bytes) -> Job:
     try:
-        return _job_decoder.decode(data)
+        job: Job = _job_decoder.decode(data)
+        return job
     except msgspec.ValidationError as exc:
         raise BadMessage("bad_message", str(exc)) from None
     except msgspec.DecodeError as exc:
@@ -186,7 +187,8 @@ def decode_job(data: bytes) -> Job:
 
 def decode_result(data: bytes) -> Result:
     try:
-        return _result_decoder.decode(data)
+        result: Result = _result_decoder.decode(data)
+        return result
     except msgspec.ValidationError as exc:
         raise BadMessage("bad_message", str(exc)) from None
     except msgspec.DecodeError as exc:

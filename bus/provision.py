@@ -11,8 +11,7 @@ __all__ = ["BusLayout", "ensure_consumer", "provision"]
 import logging
 from dataclasses import dataclass
 
-from nats.js import JetStreamContext
-from nats.js import api
+from nats.js import JetStreamContext, api
 from nats.js.errors import BadRequestError, NotFoundError
 from nats.js.kv import KeyValue
 from nats.js.object_store import ObjectStore

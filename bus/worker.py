@@ -146,7 +146,7 @@ class JobWorker:
             await self._sem.acquire()
             try:
                 msgs = await self._sub.fetch(1, timeout=1.0)
-            except (nats.errors.TimeoutError, asyncio.TimeoutError):
+            except (TimeoutError, nats.errors.TimeoutError):
                 self._sem.release()
                 continue
             except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError,

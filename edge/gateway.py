@@ -82,8 +82,8 @@ class Gateway:
             try:
                 msg = await self.nc.request(subjects.ACTIVATE, payload, timeout=5.0)
                 reply = _activate_decoder.decode(msg.data)
-            except (nats.errors.NoRespondersError, nats.errors.TimeoutError,
-                    asyncio.TimeoutError, msgspec.DecodeError) as exc:
+            except (TimeoutError, nats.errors.NoRespondersError, nats.errors.TimeoutError,
+                    msgspec.DecodeError) as exc:
                 last = f"no session node answered ({type(exc).__name__})"
                 await asyncio.sleep(0.2 * (attempt + 1))
                 continue
@@ -105,7 +105,7 @@ class Gateway:
             except nats.errors.NoRespondersError:
                 await self.activate(sid, create=False)
                 continue
-            except (nats.errors.TimeoutError, asyncio.TimeoutError):
+            except (TimeoutError, nats.errors.TimeoutError):
                 await asyncio.sleep(0.1 * (attempt + 1))
                 continue
             if reply.data == b"ok":
@@ -159,7 +159,7 @@ class _Connection:
     async def run(self) -> None:
         try:
             first = await asyncio.wait_for(self.ws.recv(), self.limits.hello_timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             await self.send_error("bad_message", "send hello first")
             await self.ws.close(1008, "no hello")
             return

@@ -107,7 +107,8 @@ class HttpRoutes:
         checks: dict[str, bool] = {"nats": self.nc.is_connected}
         if self.pool is not None:
             try:
-                checks["postgres"] = await asyncio.wait_for(self.pool.fetchval("SELECT 1"), 2.0) == 1
+                one = await asyncio.wait_for(self.pool.fetchval("SELECT 1"), 2.0)
+                checks["postgres"] = one == 1
             except Exception:
                 checks["postgres"] = False
         for svc in self.required_services:
@@ -168,8 +169,9 @@ class HttpRoutes:
         if report is None:
             return _json(404, {"error": "no_report", "message": "the report is not ready"})
         if "text/html" in request.headers.get("Accept", ""):
-            return _response(200, render_report_html(report).encode(), "text/html; charset=utf-8",
-                             {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
+            csp = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"}
+            return _response(200, render_report_html(report).encode(),
+                             "text/html; charset=utf-8", csp)
         return _json(200, report)
 
 

@@ -109,8 +109,9 @@ class Node:
                 description="Parley session actors", metadata={"node": cfg.node_id},
                 stats_handler=lambda _ep: sessions.stats(),
             )
-            await self._service.add_endpoint(name="status", subject=f"parley.session.{cfg.node_id}.status",
-                                             handler=self._session_status)
+            await self._service.add_endpoint(
+                name="status", subject=f"parley.session.{cfg.node_id}.status",
+                handler=self._session_status)
         if "edge" in cfg.roles:
             self.edge = Edge(self.nc, self.pool, load_secret(cfg), host=cfg.host, port=cfg.port,
                              required_services=tuple(

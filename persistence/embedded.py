@@ -127,7 +127,9 @@ class EmbeddedPostgres:
             check=False,
         )
         if res.returncode != 0:
-            tail = self.log_path.read_text(errors="replace")[-2000:] if self.log_path.exists() else ""
+            tail = ""
+            if self.log_path.exists():
+                tail = self.log_path.read_text(errors="replace")[-2000:]
             raise RuntimeError(f"pg_ctl start failed: {res.stderr.strip()}\n{tail}")
         self._create_db(bin_dir)
         log.info("postgres listening on 127.0.0.1:%d (data %s)", self.port, self.data_dir)

@@ -14,7 +14,7 @@ from tests.conftest import Servers
 async def test_migrations_rerun_without_change(servers: Servers, pool: asyncpg.Pool) -> None:
     assert await migrate(servers.dsn) == []
     versions = await pool.fetch("SELECT version FROM schema_migrations ORDER BY version")
-    assert [r["version"] for r in versions][0] == 1
+    assert versions[0]["version"] == 1
     assert await pool.fetchval("SELECT extversion FROM pg_extension WHERE extname='vector'")
 
 

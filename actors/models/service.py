@@ -21,7 +21,7 @@ import logging
 import struct
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -353,11 +353,11 @@ class EmbedActor(ModelActor):
     kind = "embed"
 
     def __init__(self, nc: Client, engine: Embedder, pool: asyncpg.Pool,
-                 bank: list[tuple[str, str, str]] | None = None, **kw: Any) -> None:
+                 bank: Sequence[tuple[str, str, str]] | None = None, **kw: Any) -> None:
         super().__init__(nc, engine.name, **kw)
         self.engine = engine
         self.pool = pool
-        self.bank = bank or []  # (language, role, text)
+        self.bank = list(bank or [])  # (language, role, text)
 
     def _load_sync(self) -> None:
         self.engine.load()

@@ -37,7 +37,12 @@ import msgspec
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
 
 from actors.models.engines import VoiceDetector
 from actors.runtime import Lease
@@ -184,8 +189,7 @@ class SessionActor:
             self._on_stopped(self)
 
     async def _drain_queues(self) -> None:
-        while not (self._out.empty() and self._persist.empty()):
-            await asyncio.sleep(0.02)
+        await asyncio.gather(self._out.join(), self._persist.join())
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -216,7 +220,7 @@ class SessionActor:
             await self._reply(msg, events.Error(code=exc.code, message=exc.reason))
             return
         if isinstance(event, events.Hello):
-            await self._reply(msg, events.Error(code="bad_message", message="hello is for the edge"))
+            await self._reply(msg, events.Error(code="bad_message", message="not for the actor"))
             return
         self._feed(inputs.ClientInput(event=event, now=time.monotonic()))
         await self._reply(msg, None)
@@ -343,6 +347,8 @@ class SessionActor:
             except Exception as exc:
                 self.dropped_out += 1
                 log.warning("session %s: output lost: %r", self.sid, exc)
+            finally:
+                self._out.task_done()
 
     async def _persist_loop(self) -> None:
         while True:
@@ -360,9 +366,10 @@ class SessionActor:
                 log.warning("session %s: fenced off by a newer owner", self.sid)
                 self.lease_lost = True
                 self._spawn(self.stop(snapshot=False))
-                return
             except Exception:
                 log.exception("session %s: could not persist %s", self.sid, type(c).__name__)
+            finally:
+                self._persist.task_done()
 
     async def _persist_one(self, c: Any) -> None:
         pool = self.deps.pool

@@ -195,8 +195,10 @@ class SessionNode:
 
     def stats(self) -> dict[str, Any]:
         late = sorted(self.deps.lateness[-1000:])
-        p = (lambda q: round(late[min(len(late) - 1, int(q * len(late)))] * 1000, 2)
-             if late else 0.0)
+
+        def p(q: float) -> float:
+            return round(late[min(len(late) - 1, int(q * len(late)))] * 1000, 2) if late else 0.0
+
         return {
             "node": self.node_id,
             "sessions": len(self.actors),

@@ -1,0 +1,140 @@
+"""A scripted WebSocket client for end-to-end tests (and ``parley bench e2e``)."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from websockets.asyncio.client import ClientConnection, connect
+
+AUDIO_HEADER = struct.Struct("<BBHII")
+
+
+@dataclass
+class Received:
+    events: list[dict[str, Any]] = field(default_factory=list)
+    #: (turn, chunk, sample rate, PCM bytes, arrival time)
+    audio: list[tuple[int, int, int, int, float]] = field(default_factory=list)
+
+    def of(self, kind: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e.get("type") == kind]
+
+
+class Client:
+    """Connects, answers pings, records every event and audio frame."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.ws: ClientConnection | None = None
+        self.rx = Received()
+        self.session_id = ""
+        self.token = ""
+        self.last_seq = 0
+        self._reader: asyncio.Task[None] | None = None
+        self._cond = asyncio.Condition()
+        self.closed: tuple[int | None, str] | None = None
+
+    async def connect(self, *, session_id: str | None = None, token: str | None = None,
+                      last_seq: int = 0) -> dict[str, Any]:
+        self.ws = await asyncio.wait_for(connect(self.url, max_size=2**22), 10)
+        hello: dict[str, Any] = {"type": "hello", "last_seq": last_seq}
+        if session_id:
+            hello.update(session_id=session_id, token=token)
+        await self.ws.send(msgspec.json.encode(hello).decode())
+        self._reader = asyncio.create_task(self._read())
+        ready = await self.wait_for("ready", timeout=30)
+        self.session_id, self.token = ready["session_id"], ready["token"] or (token or "")
+        return ready
+
+    async def send(self, obj: dict[str, Any] | str | bytes) -> None:
+        assert self.ws is not None
+        if isinstance(obj, dict):
+            obj = msgspec.json.encode(obj).decode()
+        await self.ws.send(obj)
+
+    async def _read(self) -> None:
+        assert self.ws is not None
+        try:
+            async for frame in self.ws:
+                if isinstance(frame, bytes):
+                    _v, _k, turn, chunk, rate = AUDIO_HEADER.unpack_from(frame)
+                    self.rx.audio.append((turn, chunk, rate, len(frame) - 12, time.monotonic()))
+                else:
+                    ev = msgspec.json.decode(frame)
+                    ev["_t"] = time.monotonic()
+                    if ev.get("type") == "ping":
+                        await self.send({"type": "pong", "id": ev["id"]})
+                    seq = ev.get("seq", 0)
+                    if seq:
+                        assert seq > self.last_seq, f"seq went {self.last_seq} -> {seq}"
+                        self.last_seq = seq
+                    self.rx.events.append(ev)
+                async with self._cond:
+                    self._cond.notify_all()
+        except Exception:
+            pass
+        finally:
+            if self.ws is not None:
+                self.closed = (self.ws.close_code, self.ws.close_reason or "")
+            async with self._cond:
+                self._cond.notify_all()
+
+    async def wait_for(self, kind: str, *, count: int = 1, timeout: float = 60,
+                       where: Any = None) -> dict[str, Any]:
+        def matches() -> list[dict[str, Any]]:
+            return [e for e in self.rx.of(kind) if where is None or where(e)]
+
+        async def wait() -> dict[str, Any]:
+            async with self._cond:
+                while len(matches()) < count:
+                    if self.closed is not None:
+                        raise ConnectionError(f"closed {self.closed} waiting for {kind}")
+                    await self._cond.wait()
+                return matches()[count - 1]
+
+        return await asyncio.wait_for(wait(), timeout)
+
+    async def next_event(self, timeout: float) -> None:
+        """Wait until one more event or frame arrives (or the connection closes)."""
+        n = len(self.rx.events) + len(self.rx.audio)
+
+        async def wait() -> None:
+            async with self._cond:
+                while len(self.rx.events) + len(self.rx.audio) == n and self.closed is None:
+                    await self._cond.wait()
+
+        await asyncio.wait_for(wait(), timeout)
+
+    def asked_turns(self) -> list[int]:
+        """Turns of main and follow-up questions, in order, each once."""
+        turns: list[int] = []
+        for e in self.rx.of("question"):
+            if e["kind"] in ("main", "followup") and e["turn"] not in turns:
+                turns.append(e["turn"])
+        return turns
+
+    async def typed_interview(self, answer: str, timeout: float = 120) -> dict[str, Any]:
+        """Answer every question with ``answer`` until the report arrives; return it."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        answered: set[int] = set()
+        while not self.rx.of("report"):
+            for turn in self.asked_turns():
+                if turn not in answered:
+                    answered.add(turn)
+                    await self.send({"type": "answer_text", "text": answer})
+            if self.closed is not None:
+                raise ConnectionError(f"closed {self.closed}")
+            await self.next_event(max(0.1, end - loop.time()))
+        report: dict[str, Any] = self.rx.of("report")[0]["report"]
+        return report
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+        if self._reader is not None:
+            await asyncio.wait_for(self._reader, 10)
