@@ -11,8 +11,8 @@
 - :class:`Snapshot` — write ``core.snapshot()`` (fenced by the lease revision).
 - :class:`Deactivate` — snapshot was just requested; stop the actor, drop the core.
 
-Order matters: a ``Snapshot`` follows the commands it covers, so executing the list in
-order never persists a state that refers to a job that was not yet published.
+Order matters: at most one ``Snapshot`` per call, after every other command but a
+``Deactivate``, so the state it persists never refers to a job not yet published.
 """
 
 from __future__ import annotations

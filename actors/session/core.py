@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from actors.session import flow, listening, liveness, routing, speech
+from actors.session import flow, listening, liveness, questions, routing, speech
 from actors.session.bank import BankQuestionLike
 from actors.session.commands import Command
 from actors.session.config import CoreConfig
@@ -222,7 +222,7 @@ class SessionCore:
             routing.expire(ctx)
             speech.pump(ctx)
             progressed = flow.advance(ctx)
-            flow.prefetch(ctx)
+            questions.prefetch(ctx)
             if not progressed and len(ctx.out) == mark:
                 break
         liveness.tick(ctx)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import msgspec
 
 from actors.session.bank import BankQuestionLike
-from actors.session.commands import Command, Emit, RequestJob, Snapshot
+from actors.session.commands import Command, Deactivate, Emit, RequestJob, Snapshot
 from actors.session.config import CoreConfig
 from actors.session.phrases import PhraseSource, choose
 from actors.session.state import PendingJob, Phase, SessionState, Settings
@@ -62,8 +62,17 @@ class Ctx:
     # --- output ----------------------------------------------------------------------
 
     def take(self) -> list[Command]:
+        """The commands of this call. Snapshots are merged into one, placed after every
+        other command (the shell serialises the state when it executes it, so it must
+        come after the job requests it covers) and before a ``Deactivate``."""
         out, self.out = self.out, []
-        return out
+        snaps = [c for c in out if isinstance(c, Snapshot)]
+        if not snaps:
+            return out
+        ends = [c for c in out if isinstance(c, Deactivate)]
+        rest = [c for c in out if not isinstance(c, Snapshot | Deactivate)]
+        reasons = ",".join(dict.fromkeys(s.reason for s in snaps if s.reason))
+        return [*rest, Snapshot(reasons), *ends]
 
     def emit(self, event: ServerEvent) -> None:
         self.st.seq += 1

@@ -60,6 +60,8 @@ class EndpointParams(msgspec.Struct, frozen=True, kw_only=True):
     max_segment_ms: float
     endpoint_ms: float
     max_utterance_ms: float
+    min_utterance_ms: float = 0.0
+    """Shorter utterances end without a last cut: the caller drops them (coughs)."""
 
 
 class Onset(msgspec.Struct, frozen=True):
@@ -145,7 +147,7 @@ def _end(
     ep: Endpointer, reason: Literal["silence", "max_utterance", "flush"], p: EndpointParams
 ) -> list[Signal]:
     out: list[Signal] = []
-    if ep.segment_speech_ms > 0:
+    if ep.segment_speech_ms > 0 and ep.speech_ms >= p.min_utterance_ms:
         out.append(_cut(ep, p))
     out.append(Endpoint(reason, ep.speech_ms))
     _reset(ep)

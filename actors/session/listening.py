@@ -105,6 +105,7 @@ def _params(ctx: Ctx, mode: Mode) -> EndpointParams:
         max_segment_ms=cfg.max_segment_s * 1000.0,
         endpoint_ms=cfg.endpoint_silence_short_ms if short else cfg.endpoint_silence_ms,
         max_utterance_ms=cfg.max_utterance_s * 1000.0,
+        min_utterance_ms=cfg.min_utterance_ms,
     )
 
 

@@ -46,8 +46,9 @@ LABELS: dict[str, dict[str, str]] = {
 
 _TEXT: dict[str, dict[str, str]] = {
     "en": {
-        "summary": "You answered {n} of {total} questions with an overall score of "
-        "{overall:.1f} out of 5.",
+        "summary": "You answered {n} of {total} questions{extra}, with an overall score "
+        "of {overall:.1f} out of 5.",
+        "extra": " ({answers} answers including follow-ups)",
         "summary_best": " Your strongest area was {best}; the one to work on is {worst}.",
         "summary_none": "The interview ended before any question was answered, so there is "
         "nothing to score yet.",
@@ -62,8 +63,9 @@ _TEXT: dict[str, dict[str, str]] = {
         "h_structure": "Structure the answer in a few clear steps.",
     },
     "ko": {
-        "summary": "총 {total}개 질문 중 {n}개에 답변했으며 종합 점수는 5점 만점에 "
+        "summary": "총 {total}개 질문 중 {n}개에 답변했으며{extra} 종합 점수는 5점 만점에 "
         "{overall:.1f}점입니다.",
+        "extra": "(꼬리 질문 포함 {answers}개 답변)",
         "summary_best": " 가장 강한 부분은 {best} 항목이고, 보완할 부분은 {worst} 항목입니다.",
         "summary_none": "답변한 질문이 없어 아직 평가할 내용이 없습니다.",
         "strong": "답변의 {label} 항목이 좋았습니다.",
@@ -239,7 +241,7 @@ def build_report(
         "scores": scores,
         "strengths": strengths,
         "improvements": improvements,
-        "summary": _summary(lang, len(items), settings.total, overall, scores),
+        "summary": _summary(lang, answers, settings.total, overall, scores),
         "fallback_count": sum(1 for a in assessed if a.fallback),
         "answers": items,
         "transcript": transcript,
@@ -287,12 +289,18 @@ def _fill_from_scores(
 
 
 def _summary(
-    lang: str, n: int, total: int, overall: float | None, scores: Mapping[str, float]
+    lang: str,
+    answers: Sequence[TurnRecord],
+    total: int,
+    overall: float | None,
+    scores: Mapping[str, float],
 ) -> str:
     text, labels = _texts(lang), _labels(lang)
-    if not n or overall is None:
+    if not answers or overall is None:
         return text["summary_none"]
-    out = text["summary"].format(n=n, total=max(total, n), overall=overall)
+    n = len({a.index for a in answers})
+    extra = text["extra"].format(answers=len(answers)) if len(answers) > n else ""
+    out = text["summary"].format(n=n, total=max(total, n), extra=extra, overall=overall)
     if scores:
         best = max(scores, key=lambda k: scores[k])
         worst = min(scores, key=lambda k: scores[k])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 __all__ = ["expire", "on_result"]
 
-from actors.session import flow, listening, speech
+from actors.session import flow, listening, questions, speech
 from actors.session.ctx import Ctx
 from actors.session.state import PendingJob
 from bus.jobs import (
@@ -74,8 +74,8 @@ def _dispatch(ctx: Ctx, job_id: str, job: PendingJob, result: Result | None) -> 
     elif purpose == "stt":
         flow.on_outcome(ctx, listening.on_stt(ctx, job_id, result))
     elif purpose in ("question", "followup"):
-        flow.on_llm(ctx, job_id, purpose, result)
+        questions.on_llm(ctx, job_id, purpose, result)
     elif purpose == "assess":
         flow.on_assess(ctx, job.ref, result)
     elif purpose in ("ingest", "search"):
-        flow.on_embed(ctx, purpose, result)
+        questions.on_embed(ctx, purpose, result)

@@ -1,0 +1,188 @@
+"""Questions: retrieval context, the prepared next main question, streamed LLM text.
+
+The next main question does not depend on the answer being given, so it is requested as
+soon as the previous one's text is known and waits in ``SessionState.prepared`` (with its
+TTS audio, when it fits the buffer). When the LLM is late or fails, a bank question takes
+its place; a follow-up that fails or comes back empty simply does not happen.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "begin_retrieval",
+    "no_followup",
+    "on_embed",
+    "on_llm",
+    "prefetch",
+    "ready",
+    "take_prepared",
+]
+
+from actors.session import speech
+from actors.session.bank import BUILTIN_QUESTIONS, pick, seed_of
+from actors.session.ctx import Ctx
+from actors.session.state import OnAir, Prepared
+from actors.session.text import split_sentences, trim
+from bus.events import Start
+from bus.jobs import EmbedJob, EmbedResult, LlmDone, LlmJob, LlmSentence, Result
+
+_OVER = ("closing", "reporting", "finished")
+
+
+def begin_retrieval(ctx: Ctx, ev: Start) -> None:
+    """Ingest the candidate's documents (if any), then search; the first question waits
+    for the search (bounded by its deadline) so it can use the context."""
+    st = ctx.st
+    for text, kind in ((ev.resume_text, "resume"), (ev.job_posting, "posting")):
+        if text.strip():
+            job = EmbedJob(
+                job_id=ctx.job_id(0, "embed", kind),
+                session_id=st.session_id,
+                op="ingest",
+                language=ev.language,
+                texts=[text],
+                doc_kind=kind,
+            )
+            ctx.request(job, "embed", "ingest", ctx.cfg.deadline_ingest_s)
+    if not ctx.live("ingest"):
+        _search(ctx)
+
+
+def _search(ctx: Ctx) -> None:
+    st = ctx.st
+    st.rag_stage = "search"
+    job = EmbedJob(
+        job_id=ctx.job_id(0, "embed", "search"),
+        session_id=st.session_id,
+        op="search",
+        language=ctx.settings.language,
+        query=ctx.settings.query,
+        k=ctx.cfg.rag_k,
+    )
+    if not ctx.request(job, "embed", "search", ctx.cfg.deadline_embed_s):
+        st.rag_stage = "done"
+
+
+def on_embed(ctx: Ctx, purpose: str, result: Result | None) -> None:
+    """Ingest done (or given up): search. Search done (or failed): go, with or without
+    context."""
+    st = ctx.st
+    if purpose == "ingest":
+        if st.rag_stage == "ingest" and not ctx.live("ingest"):
+            _search(ctx)
+        return
+    if isinstance(result, EmbedResult):
+        limit = ctx.cfg.context_chunk_chars
+        st.context = [trim(c, limit) for c in result.chunks[: ctx.cfg.rag_k] if c.strip()]
+    st.rag_stage = "done"
+
+
+def prefetch(ctx: Ctx) -> None:
+    """Request the next main question as soon as the previous one's text is known."""
+    st = ctx.st
+    if st.settings is None or st.phase in ("idle", *_OVER) or st.ended_early:
+        return
+    if st.rag_stage != "done" or st.prepared is not None or st.main_planned >= st.settings.total:
+        return
+    if st.air is not None and st.air.kind == "main" and not st.air.complete:
+        return
+    if ctx.live("question"):
+        return
+    index = st.main_planned + 1
+    st.main_planned = index
+    prep = Prepared(index=index, llm_job=ctx.job_id(st.turn, "llm", f"q{index}"))
+    st.prepared = prep
+    s, cfg = st.settings, ctx.cfg
+    job = LlmJob(
+        job_id=prep.llm_job,
+        session_id=st.session_id,
+        task="question",
+        language=s.language,
+        role=s.role,
+        difficulty=s.difficulty,
+        context=list(st.context),
+        history=list(st.history),
+        asked=[a for a in st.asked if a],
+        max_tokens=cfg.question_max_tokens,
+    )
+    timeout = cfg.deadline_llm_s if index == 1 else cfg.deadline_prefetch_s
+    if not ctx.request(job, "llm", "question", timeout, ref=index):
+        _bank_fill(ctx, prep)
+
+
+def _bank_fill(ctx: Ctx, prep: Prepared) -> None:
+    st, s = ctx.st, ctx.settings
+    seed = seed_of(f"{st.session_id}:{prep.index}")
+    q = pick(ctx.bank, s.language, s.role, s.difficulty, set(st.bank_used), seed) or pick(
+        BUILTIN_QUESTIONS, s.language, s.role, s.difficulty, (), seed
+    )
+    text = q.text if q is not None else "?"
+    if q is not None and q.id not in st.bank_used:
+        st.bank_used.append(q.id)
+    st.counters.bank_fallbacks += 1
+    prep.source = "bank"
+    speech.append(ctx, prep, split_sentences(text, ctx.cfg.max_sentences))
+    speech.finish_stream(ctx, prep)
+
+
+def ready(prep: Prepared) -> bool:
+    return prep.complete or any(s.shown for s in prep.sentences)
+
+
+def on_llm(ctx: Ctx, job_id: str, purpose: str, result: Result | None) -> None:
+    """A streamed question or follow-up: sentences go straight to TTS; a failure falls
+    back (bank question / no follow-up) unless some text already came."""
+    st = ctx.st
+    stream: Prepared | OnAir | None = None
+    if st.prepared is not None and st.prepared.llm_job == job_id:
+        stream = st.prepared
+    elif st.air is not None and st.air.llm_job == job_id:
+        stream = st.air
+    if stream is None:
+        return
+    if isinstance(result, LlmSentence):
+        if result.index >= stream.next_llm_index and result.text.strip():
+            stream.next_llm_index = result.index + 1
+            _add_text(ctx, stream, [result.text.strip()])
+        return
+    if isinstance(result, LlmDone) and not any(s.shown for s in stream.sentences):
+        _add_text(ctx, stream, split_sentences(result.text, ctx.cfg.max_sentences))
+    if any(s.shown for s in stream.sentences):
+        speech.finish_stream(ctx, stream)
+    elif isinstance(stream, Prepared):
+        _bank_fill(ctx, stream)
+    else:
+        no_followup(ctx, stream)
+
+
+def _add_text(ctx: Ctx, stream: Prepared | OnAir, texts: list[str]) -> None:
+    if not texts:
+        return
+    if isinstance(stream, OnAir) and stream.kind == "":
+        # The first sentence of a follow-up: the response turn becomes a question.
+        stream.kind = "followup"
+        stream.index = ctx.st.current.index
+        stream.content_at = ctx.t
+        ctx.st.followups_used += 1
+        ctx.st.repeats = 0
+        ctx.set_phase("asking")
+    speech.append(ctx, stream, texts)
+
+
+def no_followup(ctx: Ctx, air: OnAir) -> None:
+    ctx.cancel(air.llm_job)
+    air.llm_job = ""
+    total = ctx.settings.total
+    air.plan = "next" if ctx.st.main_asked < total and not ctx.st.ended_early else "closing"
+
+
+def take_prepared(ctx: Ctx) -> Prepared | None:
+    """The prepared question if it can go on air now; otherwise hurry it up."""
+    st = ctx.st
+    prep = st.prepared
+    if st.live.paused or prep is None:
+        return None
+    if not ready(prep):
+        ctx.tighten(prep.llm_job, ctx.cfg.llm_wait_s)
+        return None
+    return prep
