@@ -34,7 +34,7 @@ from actors.session.commands import PersistReport, PersistTurn
 from actors.session.ctx import Ctx
 from actors.session.listening import Final, Nothing, Outcome, Repeat
 from actors.session.report import build_report, heuristic_assessment, parse_assessment
-from actors.session.state import AnswerSource, OnAir, Settings, TurnRecord
+from actors.session.state import AnswerSource, OnAir, Prepared, Settings, TurnRecord
 from actors.session.text import trim
 from bus.events import Error, Report, Start, Transcript
 from bus.jobs import Exchange, LlmDone, LlmJob, Result
@@ -234,7 +234,7 @@ def _request_followup(ctx: Ctx, air: OnAir, answer: str) -> None:
         max_tokens=cfg.followup_max_tokens,
     )
     if ctx.request(job, "llm", "followup", cfg.deadline_followup_s):
-        air.llm_job = job.job_id
+        st.followup = Prepared(index=st.current.index, kind="followup", llm_job=job.job_id)
     else:
         questions.no_followup(ctx, air)
 
@@ -266,7 +266,7 @@ def end(ctx: Ctx) -> None:
     for jid, job in list(st.jobs.items()):
         if job.purpose != "assess":
             ctx.cancel(jid)
-    st.prepared = None
+    st.prepared = st.followup = None
     _closing(ctx)
 
 
@@ -337,14 +337,19 @@ def _resolve(ctx: Ctx) -> bool:
         speech.append(ctx, air, [ctx.phrase("closing")])
         speech.finish_stream(ctx, air)
         return True
-    if air.plan != "next":
+    if air.plan not in ("next", "followup"):
         return False
-    prep = questions.take_prepared(ctx)
+    followup = air.plan == "followup"
+    prep = questions.take_prepared(ctx, followup=followup)
     if prep is None:
         return False
     ctx.set_phase("asking")
     speech.adopt(ctx, air, prep)
-    _main_on_air(ctx)
+    if followup:
+        ctx.st.followups_used += 1
+        ctx.st.repeats = 0
+    else:
+        _main_on_air(ctx)
     return True
 
 
@@ -380,7 +385,7 @@ def _finish(ctx: Ctx) -> None:
     st = ctx.st
     for jid in list(st.jobs):
         ctx.cancel(jid)
-    st.prepared = None
+    st.prepared = st.followup = None
     report = build_report(
         st.session_id, ctx.settings, st.answers, asked=st.main_asked, ended_early=st.ended_early
     )

@@ -130,59 +130,52 @@ def ready(prep: Prepared) -> bool:
 
 
 def on_llm(ctx: Ctx, job_id: str, purpose: str, result: Result | None) -> None:
-    """A streamed question or follow-up: sentences go straight to TTS; a failure falls
-    back (bank question / no follow-up) unless some text already came."""
+    """A streamed question or follow-up (``None``: failed or expired). Sentences are kept
+    in order; a failure falls back (bank question / no follow-up) unless some text
+    already came, in which case the text so far is the question."""
     st = ctx.st
-    stream: Prepared | OnAir | None = None
-    if st.prepared is not None and st.prepared.llm_job == job_id:
-        stream = st.prepared
-    elif st.air is not None and st.air.llm_job == job_id:
-        stream = st.air
+    stream = next(
+        (s for s in (st.prepared, st.followup, st.air) if s is not None and s.llm_job == job_id),
+        None,
+    )
     if stream is None:
         return
     if isinstance(result, LlmSentence):
         if result.index >= stream.next_llm_index and result.text.strip():
             stream.next_llm_index = result.index + 1
-            _add_text(ctx, stream, [result.text.strip()])
+            speech.append(ctx, stream, [result.text.strip()])
         return
     if isinstance(result, LlmDone) and not any(s.shown for s in stream.sentences):
-        _add_text(ctx, stream, split_sentences(result.text, ctx.cfg.max_sentences))
+        speech.append(ctx, stream, split_sentences(result.text, ctx.cfg.max_sentences))
     if any(s.shown for s in stream.sentences):
         speech.finish_stream(ctx, stream)
-    elif isinstance(stream, Prepared):
+    elif stream is st.prepared:
         _bank_fill(ctx, stream)
-    else:
-        no_followup(ctx, stream)
-
-
-def _add_text(ctx: Ctx, stream: Prepared | OnAir, texts: list[str]) -> None:
-    if not texts:
-        return
-    if isinstance(stream, OnAir) and stream.kind == "":
-        # The first sentence of a follow-up: the response turn becomes a question.
-        stream.kind = "followup"
-        stream.index = ctx.st.current.index
-        stream.content_at = ctx.t
-        ctx.st.followups_used += 1
-        ctx.st.repeats = 0
-        ctx.set_phase("asking")
-    speech.append(ctx, stream, texts)
+    elif stream is st.followup:
+        st.followup = None
+        if st.air is not None and st.air.plan == "followup":
+            no_followup(ctx, st.air)
 
 
 def no_followup(ctx: Ctx, air: OnAir) -> None:
-    ctx.cancel(air.llm_job)
-    air.llm_job = ""
-    total = ctx.settings.total
-    air.plan = "next" if ctx.st.main_asked < total and not ctx.st.ended_early else "closing"
-
-
-def take_prepared(ctx: Ctx) -> Prepared | None:
-    """The prepared question if it can go on air now; otherwise hurry it up."""
+    """The LLM asks no follow-up: the response turn goes on with the next question."""
     st = ctx.st
-    prep = st.prepared
+    if st.followup is not None:
+        ctx.cancel(st.followup.llm_job)
+        st.followup = None
+    total = ctx.settings.total
+    air.plan = "next" if st.main_asked < total and not st.ended_early else "closing"
+
+
+def take_prepared(ctx: Ctx, *, followup: bool = False) -> Prepared | None:
+    """The prepared question (or follow-up) if it can go on air now; otherwise hurry the
+    main question up. Nothing goes on air while the session is paused."""
+    st = ctx.st
+    prep = st.followup if followup else st.prepared
     if st.live.paused or prep is None:
         return None
     if not ready(prep):
-        ctx.tighten(prep.llm_job, ctx.cfg.llm_wait_s)
+        if not followup:
+            ctx.tighten(prep.llm_job, ctx.cfg.llm_wait_s)
         return None
     return prep

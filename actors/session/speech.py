@@ -84,14 +84,18 @@ def append(ctx: Ctx, stream: OnAir | Prepared, texts: list[str]) -> None:
 
 
 def adopt(ctx: Ctx, air: OnAir, prep: Prepared) -> None:
-    """Put the prepared main question on air after what is already there."""
-    air.kind = "main"
+    """Put a prepared question (main or follow-up) on air after what is already there;
+    the LLM job still streaming into it now streams into the turn."""
+    air.kind = prep.kind
     air.index = prep.index
     air.content_at = ctx.t
     air.llm_job = prep.llm_job
     air.next_llm_index = prep.next_llm_index
     air.complete = prep.complete
-    ctx.st.prepared = None
+    if ctx.st.prepared is prep:
+        ctx.st.prepared = None
+    if ctx.st.followup is prep:
+        ctx.st.followup = None
     for s in prep.sentences:
         if s.status == "failed" and not s.chunks:  # retry now: usually a TTS cache hit
             s.status, s.job = "wait", ""
@@ -104,9 +108,7 @@ def finish_stream(ctx: Ctx, stream: OnAir | Prepared) -> None:
     stream.llm_job = ""
     stream.complete = True
     text = " ".join(s.text for s in stream.sentences if s.shown)
-    if isinstance(stream, Prepared):
-        note_asked(ctx.st, stream.index, text)
-    elif stream.kind == "main":
+    if stream.kind == "main":
         note_asked(ctx.st, stream.index, text)
 
 
@@ -131,7 +133,7 @@ def _extend(ctx: Ctx, stream: OnAir | Prepared, sentences: list[Sentence]) -> No
 def _request(ctx: Ctx, stream: OnAir | Prepared, s: Sentence, n: int) -> None:
     if isinstance(stream, OnAir):
         job_id = ctx.job_id(stream.turn, "tts", n)
-    elif ctx.cfg.prefetch_tts:
+    elif ctx.cfg.prefetch_tts and stream.kind == "main":
         job_id = ctx.job_id(ctx.st.turn, "tts", f"q{stream.index}.{n}")
     else:
         return

@@ -112,9 +112,11 @@ class _Stream(msgspec.Struct, kw_only=True):
 
 
 class Prepared(_Stream, kw_only=True):
-    """The next main question, prepared while the candidate answers the current one."""
+    """A question not on air yet: the next main question, prepared while the candidate
+    answers the current one, or a follow-up being generated (``kind``)."""
 
     index: int
+    kind: Literal["main", "followup"] = "main"
     source: Literal["llm", "bank"] = "llm"
 
 
@@ -236,6 +238,7 @@ class SessionState(msgspec.Struct, kw_only=True):
     bank_used: list[str] = []
     history: list[Exchange] = []
     prepared: Prepared | None = None
+    followup: Prepared | None = None
     air: OnAir | None = None
     current: Current = msgspec.field(default_factory=Current)
     listen: Listen = msgspec.field(default_factory=Listen)
