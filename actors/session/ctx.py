@@ -6,7 +6,7 @@ through here, so sequence numbers, job-id uniqueness and phase events stay consi
 
 from __future__ import annotations
 
-__all__ = ["LLM_KIND", "Ctx"]
+__all__ = ["Ctx"]
 
 from collections.abc import Sequence
 
@@ -19,9 +19,6 @@ from actors.session.phrases import PhraseSource, choose
 from actors.session.state import PendingJob, Phase, SessionState, Settings
 from bus.events import ServerEvent, State
 from bus.jobs import Job
-
-# Which bus kind (subject) each purpose is published to.
-LLM_KIND = {"question": "llm", "followup": "llm", "assess": "assess"}
 
 
 class Ctx:

@@ -76,6 +76,7 @@ class SegmentCut(msgspec.Struct, frozen=True):
 class Endpoint(msgspec.Struct, frozen=True):
     reason: Literal["silence", "max_utterance", "flush"]
     speech_ms: float
+    utterance_ms: float = 0.0
 
 
 Signal = Onset | SegmentCut | Endpoint
@@ -149,7 +150,7 @@ def _end(
     out: list[Signal] = []
     if ep.segment_speech_ms > 0 and ep.speech_ms >= p.min_utterance_ms:
         out.append(_cut(ep, p))
-    out.append(Endpoint(reason, ep.speech_ms))
+    out.append(Endpoint(reason, ep.speech_ms, ep.utterance_ms))
     _reset(ep)
     return out
 

@@ -78,7 +78,8 @@ def _mode(ctx: Ctx) -> Mode | None:
         return "listen"
     if st.phase == "asking" and st.air is not None and st.air.kind in speech.ANSWERABLE:
         return "barge"
-    if st.phase == "thinking" and st.listen.awaiting_final:
+    limit = ctx.cfg.max_utterance_s * 1000.0
+    if st.phase == "thinking" and st.listen.awaiting_final and st.listen.used_ms < limit:
         return "resume"
     return None
 
@@ -104,7 +105,7 @@ def _params(ctx: Ctx, mode: Mode) -> EndpointParams:
         min_segment_speech_ms=cfg.min_segment_speech_ms,
         max_segment_ms=cfg.max_segment_s * 1000.0,
         endpoint_ms=cfg.endpoint_silence_short_ms if short else cfg.endpoint_silence_ms,
-        max_utterance_ms=cfg.max_utterance_s * 1000.0,
+        max_utterance_ms=max(cfg.frame_ms, cfg.max_utterance_s * 1000.0 - listen.used_ms),
         min_utterance_ms=cfg.min_utterance_ms,
     )
 
@@ -196,12 +197,16 @@ def _request_stt(ctx: Ctx, cut: SegmentCut) -> None:
 
 def _endpoint(ctx: Ctx, sig: Endpoint) -> Outcome | None:
     st = ctx.st
+    listen = st.listen
     if sig.speech_ms < ctx.cfg.min_utterance_ms:
         st.counters.short_utterances += 1
-        abort(ctx)
-        return None
-    st.listen.awaiting_final = True
-    st.listen.ended_at = ctx.t
+        if not listen.segments:  # a cough on its own: forget it, keep listening
+            abort(ctx)
+            return None
+        # A cough after the answer (it reopened the turn): the answer stands as it was.
+    listen.awaiting_final = True
+    listen.ended_at = ctx.t
+    listen.used_ms += sig.utterance_ms
     ctx.set_phase("thinking")
     return _finalize(ctx)
 

@@ -165,6 +165,8 @@ class Listen(msgspec.Struct, kw_only=True):
     last_frame_at: float | None = None
     ended_at: float | None = None
     partial: str = ""
+    used_ms: float = 0.0
+    """Audio of this answer's utterances already closed (resuming counts against the cap)."""
 
 
 class Current(msgspec.Struct, kw_only=True):

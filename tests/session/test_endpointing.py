@@ -5,8 +5,8 @@ from __future__ import annotations
 from actors.session import CoreConfig
 from actors.session.endpointing import (
     Endpoint,
-    EndpointParams,
     Endpointer,
+    EndpointParams,
     Onset,
     SegmentCut,
     Signal,
@@ -76,8 +76,9 @@ def test_long_silence_ends_the_utterance_with_the_last_segment() -> None:
 
 def test_short_endpoint_when_the_caller_asks() -> None:
     ep = Endpointer()
-    short = EndpointParams(**{**{f: getattr(P, f) for f in P.__struct_fields__},
-                              "endpoint_ms": 600.0})
+    short = EndpointParams(
+        **{**{f: getattr(P, f) for f in P.__struct_fields__}, "endpoint_ms": 600.0}
+    )
     sig = run(ep, [(True, 1200), (False, 700)], short)
     assert kinds(sig) == ["Onset", "SegmentCut", "Endpoint"]
 
@@ -91,8 +92,9 @@ def test_max_segment_cuts_continuous_speech() -> None:
 
 def test_max_utterance_forces_the_end() -> None:
     ep = Endpointer()
-    p = EndpointParams(**{**{f: getattr(P, f) for f in P.__struct_fields__},
-                          "max_utterance_ms": 5000.0})
+    p = EndpointParams(
+        **{**{f: getattr(P, f) for f in P.__struct_fields__}, "max_utterance_ms": 5000.0}
+    )
     sig = run(ep, [(True, 6000)], p)
     ends = [s for s in sig if isinstance(s, Endpoint)]
     assert len(ends) == 1 and ends[0].reason == "max_utterance"
@@ -198,4 +200,23 @@ def test_speaking_again_while_the_last_segment_transcribes_continues_the_answer(
     w.run_until(lambda w: any(t.final for t in w.of(ev.Transcript)), limit=20)
     finals = [t for t in w.of(ev.Transcript) if t.final]
     assert len(finals) == 1 and finals[0].text == "and so, and so,"
-    assert "listening" in w.states()[w.states().index("thinking"):]
+    assert "listening" in w.states()[w.states().index("thinking") :]
+
+
+def test_a_cough_after_the_answer_keeps_the_answer() -> None:
+    models = Models(latency={**Models().latency, "stt": 2.0})
+    w = listening_world(models=models)
+    w.say([(0.0, 1.5), (2.9, 0.3)])  # endpoint at ~2.7 s, then a 300 ms cough
+    w.run_until(lambda w: any(t.final for t in w.of(ev.Transcript)), limit=20)
+    finals = [t.text for t in w.of(ev.Transcript) if t.final]
+    assert finals == ["part 0 of my answer."]
+    assert len(w.requested("stt")) == 1
+
+
+def test_resuming_cannot_stretch_an_answer_past_the_cap() -> None:
+    models = Models(latency={**Models().latency, "stt": 3.0})
+    w = listening_world(models=models, config=CoreConfig(max_utterance_s=10.0))
+    w.say([(0.0, 10.5), (12.0, 6.0)])
+    w.run_until(lambda w: any(t.final for t in w.of(ev.Transcript)), limit=40)
+    stt = [r.job for r in w.requested("stt") if isinstance(r.job, jb.SttJob)]
+    assert sum(len(j.pcm) for j in stt) / 32000 <= 10.0 + 0.7

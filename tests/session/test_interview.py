@@ -87,7 +87,8 @@ def test_start_with_documents_ingests_then_searches_then_asks_with_context() -> 
     assert isinstance(search, jb.EmbedJob) and "Kafka" in search.query
     q1 = w.requested("question")[0].job
     assert isinstance(q1, jb.LlmJob) and q1.context == [
-        "Built payment APIs in Go.", "Owns Postgres tuning."
+        "Built payment APIs in Go.",
+        "Owns Postgres tuning.",
     ]
 
 
@@ -107,9 +108,11 @@ def test_each_llm_sentence_goes_to_tts_at_once_with_deterministic_ids() -> None:
     w = World()
     w.begin()
     w.run_until(lambda w: w.core.phase == "listening")
-    q1_turn = [q for q in w.of(ev.Question) if q.kind == "main"][0].turn
+    q1_turn = next(q for q in w.of(ev.Question) if q.kind == "main").turn
     prefetch = [r.job.job_id for r in w.requested("tts") if ":q1." in r.job.job_id]
-    live = [r.job.job_id for r in w.requested("tts") if r.job.job_id.startswith(f"{SID}:{q1_turn}:")]
+    live = [
+        r.job.job_id for r in w.requested("tts") if r.job.job_id.startswith(f"{SID}:{q1_turn}:")
+    ]
     # q1 was synthesised while the greeting played (prefetch), or live once on air.
     assert len(prefetch) + len(live) == 2
     assert all(re.fullmatch(rf"{SID}:\d+:tts:(q1\.)?\d+", j) for j in prefetch + live)
@@ -121,7 +124,7 @@ def test_audio_is_emitted_in_sentence_order_even_when_tts_finishes_out_of_order(
     w = World(models=models, config=CoreConfig(prefetch_tts=False))
     w.begin()
     w.run_until(lambda w: w.core.phase == "listening")
-    turn = [q for q in w.of(ev.Question) if q.kind == "main"][0].turn
+    turn = next(q for q in w.of(ev.Question) if q.kind == "main").turn
     chunks = [a for a in w.audio if a.turn == turn]
     assert [a.chunk for a in chunks] == list(range(len(chunks)))
     tts = [r for r in w.requested("tts") if r.job.job_id.startswith(f"{SID}:{turn}:tts:")]
@@ -196,3 +199,28 @@ def test_audio_chunks_follow_speaking_per_turn() -> None:
     audio_turns = {a.turn for a in w.audio}
     assert audio_turns <= announced
     assert all(isinstance(a, EmitAudio) and a.sample_rate == 16000 for a in w.audio)
+
+
+def test_reorder_buffer_overflow_skips_the_blocking_sentence() -> None:
+    models = Models(tts_chunks=4, delay=lambda jid: 5.0 if jid.endswith(":2:tts:0") else 0.0)
+    cfg = CoreConfig(tts_buffer_max_bytes=20_000, prefetch_tts=False)
+    w = World(models=models, config=cfg, candidate=Candidate(mode="mute"))
+    w.begin()
+    w.run_until(lambda w: w.core.phase == "listening")
+    chunks = [a for a in w.audio if a.turn == 2]
+    assert len(chunks) == 4  # sentence 2 only: sentence 1 was given up
+    assert w.core.counters.tts_dropped_bytes >= 0 and not w.core.expects(f"{SID}:2:tts:0")
+
+
+def test_prepared_audio_over_the_bound_is_dropped_and_resynthesised_on_air() -> None:
+    models = Models(tts_chunks=4)  # 32 kB per sentence
+    cfg = CoreConfig(tts_buffer_max_bytes=40_000, max_followups=0)
+    w = World(questions=2, models=models, config=cfg)
+    w.begin()
+    w.run_until(lambda w: len({q.index for q in w.of(ev.Question) if q.kind == "main"}) == 2)
+    assert w.core.counters.tts_dropped_bytes > 0
+    turn = w.of(ev.Question)[-1].turn
+    live = [r.job.job_id for r in w.requested("tts") if r.job.job_id.startswith(f"{SID}:{turn}:")]
+    assert f"{SID}:{turn}:tts:1" in live and f"{SID}:{turn}:tts:2" in live  # after the ack
+    w.run_until(lambda w: w.core.phase == "listening")
+    assert len([a for a in w.audio if a.turn == turn]) >= 8

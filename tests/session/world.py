@@ -42,7 +42,7 @@ FRAME = 512
 FRAME_S = FRAME / 16000
 SID = "sess-0001"
 
-SPEECH_FRAME = (b"\x10\x27" * FRAME)  # a loud sample repeated
+SPEECH_FRAME = b"\x10\x27" * FRAME  # a loud sample repeated
 SILENT_FRAME = b"\x00\x00" * FRAME
 
 FOLLOWUP_EN = "Could you give a concrete example? What was the result?"
@@ -105,6 +105,7 @@ class Candidate:
     reaction: float = 400 * MS
     speech: float = 2500 * MS
     inner_pause: float = 500 * MS
+    patience: float = 6.0
     typed_text: str = "I built a queue with retries because jobs failed. Latency fell 40%."
 
 
@@ -134,7 +135,10 @@ class World:
         self.now = start_now
         self.restore_every_step = restore_every_step
         self.start = ev.Start(
-            role=role, language=language, questions=questions, resume_text=resume,
+            role=role,
+            language=language,
+            questions=questions,
+            resume_text=resume,
             job_posting=posting,
         )
         self.events: list[ev.ServerEvent] = []
@@ -151,6 +155,7 @@ class World:
         self._answer_at: float | None = None
         self._speaking_until = 0.0
         self._speech_plan: list[tuple[float, float]] = []  # (start, end) of speech spans
+        self._spoke_until = 0.0
         self._frames_pending = 0
         self._last_tick = self.now
         self.mic = True
@@ -166,9 +171,7 @@ class World:
         for c in cmds:
             self._execute(c)
         if self.restore_every_step:
-            restored = SessionCore.restore(
-                self.core.snapshot(), self.config, BANK, default_phrases
-            )
+            restored = SessionCore.restore(self.core.snapshot(), self.config, BANK, default_phrases)
             assert restored.state == self.core.state
             self.core = restored
         return cmds
@@ -217,8 +220,6 @@ class World:
     def _on_event(self, e: ev.ServerEvent) -> None:
         if isinstance(e, ev.Ping) and self.auto_pong:
             self._pongs.append((self.now + 50 * MS, e.id))
-        if isinstance(e, ev.State) and e.state == "listening":
-            self._answer_at = self.now + self.candidate.reaction
 
     # --- the fake models ----------------------------------------------------------
 
@@ -253,30 +254,45 @@ class World:
         m, jid = self.models, job.job_id
         if isinstance(job, jb.SttJob):
             text = "" if behaviour == "empty" else m.stt_text(job)
-            return [(len(job.pcm) / 32000 * m.stt_rtf, jb.SttResult(job_id=jid, text=text,
-                                                             no_speech=not text,
-                                                             segment=job.segment))]
+            return [
+                (
+                    len(job.pcm) / 32000 * m.stt_rtf,
+                    jb.SttResult(job_id=jid, text=text, no_speech=not text, segment=job.segment),
+                )
+            ]
         if isinstance(job, jb.TtsJob):
             out: list[tuple[float, jb.Result]] = []
             step = m.latency["tts_step"]
             for i in range(m.tts_chunks):
                 pcm = bytes([i % 7 + 1, 0]) * m.tts_chunk_samples
-                out.append((i * step, jb.TtsChunk(job_id=jid, index=i, sample_rate=16000,
-                                                  pcm=pcm)))
+                out.append((i * step, jb.TtsChunk(job_id=jid, index=i, sample_rate=16000, pcm=pcm)))
             out.append((m.tts_chunks * step, jb.TtsDone(job_id=jid, chunks=m.tts_chunks)))
             return out
         if isinstance(job, jb.EmbedJob):
             chunks = ["Built payment APIs in Go.", "Owns Postgres tuning."]
-            return [(0.0, jb.EmbedResult(job_id=jid, chunks=chunks if job.op == "search" else [],
-                                         stored=len(job.texts)))]
+            return [
+                (
+                    0.0,
+                    jb.EmbedResult(
+                        job_id=jid,
+                        chunks=chunks if job.op == "search" else [],
+                        stored=len(job.texts),
+                    ),
+                )
+            ]
         assert isinstance(job, jb.LlmJob)
         step = m.latency["llm_step"]
         if job.task == "assess":
-            data = m.assess_data if m.assess_data is not None else {
-                "scores": {"relevance": 4, "depth": 3, "clarity": 4, "structure": 3},
-                "strengths": ["Clear example"], "improvements": ["Quantify impact"],
-                "feedback": "Good answer.",
-            }
+            data = (
+                m.assess_data
+                if m.assess_data is not None
+                else {
+                    "scores": {"relevance": 4, "depth": 3, "clarity": 4, "structure": 3},
+                    "strengths": ["Clear example"],
+                    "improvements": ["Quantify impact"],
+                    "feedback": "Good answer.",
+                }
+            )
             if behaviour == "empty":
                 data = {}
             return [(0.0, jb.LlmDone(job_id=jid, text="", data=data))]
@@ -286,14 +302,19 @@ class World:
             text = "" if behaviour == "empty" else text
         else:
             n = len(job.asked) + 1
-            lang_q = "질문 {n}번입니다. 어떻게 하셨나요?" if job.language == "ko" else (
-                "Question {n} is about systems. How did you design it?")
+            lang_q = (
+                "질문 {n}번입니다. 어떻게 하셨나요?"
+                if job.language == "ko"
+                else ("Question {n} is about systems. How did you design it?")
+            )
             text = "" if behaviour == "empty" else lang_q.format(n=n)
         sentences = [s for s in text.replace("? ", "?|").replace(". ", ".|").split("|") if s]
-        out = [(i * step, jb.LlmSentence(job_id=jid, index=i, text=s))
-               for i, s in enumerate(sentences)]
-        out.append((len(sentences) * step, jb.LlmDone(job_id=jid, text=text,
-                                                      sentences=len(sentences))))
+        out = [
+            (i * step, jb.LlmSentence(job_id=jid, index=i, text=s)) for i, s in enumerate(sentences)
+        ]
+        out.append(
+            (len(sentences) * step, jb.LlmDone(job_id=jid, text=text, sentences=len(sentences)))
+        )
         return out
 
     # --- time ----------------------------------------------------------------------
@@ -345,6 +366,12 @@ class World:
 
     # --- the candidate -------------------------------------------------------------
 
+    def _planned_speech(self) -> bool:
+        if self._speech_plan:
+            self._spoke_until = max(self._spoke_until, *(b for _, b in self._speech_plan))
+        self._speech_plan = [(a, b) for a, b in self._speech_plan if b > self.now]
+        return bool(self._speech_plan)
+
     def say(self, spans: list[tuple[float, float]]) -> None:
         """Speak: each span is (offset from now, duration), in seconds."""
         for off, dur in spans:
@@ -355,10 +382,16 @@ class World:
 
     def _candidate_step(self) -> None:
         c = self.candidate
-        if self._answer_at is None or self.now < self._answer_at:
+        if self._answer_at is None:
+            # Answer whenever the interviewer listens and the candidate is not mid-answer;
+            # after having spoken, wait a while (the interviewer may still be deciding).
+            if self.core.phase == "listening" and not self._planned_speech():
+                self._answer_at = max(self.now + c.reaction, self._spoke_until + c.patience)
+            return
+        if self.now < self._answer_at:
             return
         self._answer_at = None
-        if self.core.phase != "listening":
+        if self.core.phase != "listening" or self._planned_speech():
             return
         if c.mode == "typed":
             self.client(ev.AnswerText(text=c.typed_text))

@@ -1,0 +1,120 @@
+"""The report: pure aggregation of assessments, with fallbacks, in the interview language."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from actors.session.report import build_report, heuristic_assessment, parse_assessment
+from actors.session.state import Assessment, Settings, TurnRecord
+
+
+def rec(turn: int, answer: str, assessment: Assessment | None, index: int = 1) -> TurnRecord:
+    return TurnRecord(
+        session_id="sess-0001",
+        turn=turn,
+        index=index,
+        kind="main",
+        question=f"Q{turn}?",
+        answer=answer,
+        source="speech",
+        language="en",
+        assessment=assessment,
+    )
+
+
+def test_parse_nested_scores_and_clamp() -> None:
+    a = parse_assessment(
+        {
+            "scores": {"relevance": 7, "depth": 0, "clarity": 3.5, "structure": "4"},
+            "strengths": ["Clear", "", "Concrete"],
+            "improvements": "Quantify",
+            "feedback": "  Good   answer. ",
+        }
+    )
+    assert a is not None
+    assert a.scores == {"relevance": 5.0, "depth": 1.0, "clarity": 3.5}
+    assert a.overall == round((5 + 1 + 3.5) / 3, 2)
+    assert a.strengths == ["Clear", "Concrete"] and a.improvements == ["Quantify"]
+    assert a.feedback == "Good answer." and not a.fallback
+
+
+def test_parse_flat_scores_and_overall() -> None:
+    a = parse_assessment({"relevance": 4, "depth": 4, "overall": 4.5, "ok": True})
+    assert a is not None and a.overall == 4.5 and set(a.scores) == {"relevance", "depth"}
+
+
+def test_parse_rejects_unusable_data() -> None:
+    assert parse_assessment(None) is None
+    assert parse_assessment({}) is None
+    assert parse_assessment({"scores": {"depth": "high"}, "x": True}) is None
+    assert parse_assessment({"depth": math.nan}) is None
+
+
+def test_heuristic_is_modest_and_localised() -> None:
+    short = heuristic_assessment("Q?", "Yes.", "en")
+    long = heuristic_assessment(
+        "Q?",
+        "First, I measured the p99 latency, which was 800 ms. Then I added a cache because "
+        "reads dominated. As a result the p99 fell to 120 ms. " * 4,
+        "en",
+    )
+    assert short.fallback and long.fallback
+    assert short.overall < long.overall <= 4.0
+    assert max(long.scores.values()) <= 4.0
+    ko = heuristic_assessment("질문?", "네.", "ko")
+    assert (
+        "추정" in ko.feedback
+        and ko.improvements
+        and all(any("\uac00" <= ch <= "\ud7a3" for ch in s) for s in ko.improvements)
+    )
+    empty = heuristic_assessment("Q?", "", "en")
+    assert empty.overall == 1.0
+
+
+def test_build_report_shape_and_averages() -> None:
+    a1 = Assessment(
+        scores={"relevance": 4.0, "depth": 2.0},
+        overall=3.0,
+        strengths=["Clear"],
+        improvements=["Depth"],
+        feedback="ok",
+    )
+    a2 = Assessment(
+        scores={"relevance": 5.0, "depth": 3.0},
+        overall=4.0,
+        strengths=["clear."],
+        improvements=["Numbers"],
+        feedback="ok",
+    )
+    settings = Settings(role="backend", language="en", difficulty="mid", total=3)
+    report = build_report(
+        "sess-0001",
+        settings,
+        [rec(2, "A1", a1), rec(3, "A2", a2, index=2), rec(4, "A3", None, 3)],
+        asked=3,
+        ended_early=False,
+    )
+    json.dumps(report)  # JSON-ready
+    assert report["answered"] == 3 and report["fallback_count"] == 1
+    assert report["answers"][2]["fallback"] is True
+    assert report["scores"]["relevance"] == round(
+        (4 + 5 + report["answers"][2]["scores"]["relevance"]) / 3, 1
+    )
+    assert report["strengths"][0] == "Clear"  # "Clear" and "clear." are one item
+    assert report["overall"] is not None and 1.0 <= report["overall"] <= 5.0
+    assert report["summary"].startswith("You answered 3 of 3 questions")
+    assert [t["speaker"] for t in report["transcript"]] == ["interviewer", "candidate"] * 3
+
+
+def test_build_report_korean_and_empty() -> None:
+    settings = Settings(role="backend", language="ko", difficulty="mid", total=2)
+    empty = build_report("sess-0001", settings, [], asked=1, ended_early=True)
+    assert empty["overall"] is None and empty["answered"] == 0 and empty["ended_early"]
+    assert "답변한 질문이 없어" in empty["summary"]
+    a = Assessment(scores={"relevance": 4.0, "depth": 2.0}, overall=3.0)
+    full = build_report("sess-0001", settings, [rec(2, "답", a)], asked=1, ended_early=False)
+    assert "5점 만점에 3.0점" in full["summary"] and "깊이" in full["summary"]
+    # No LLM strengths given: derived from the scores, in Korean.
+    assert full["strengths"] and "질문 적합성" in full["strengths"][0]
+    assert full["improvements"] and "깊이" in full["improvements"][0]
