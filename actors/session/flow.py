@@ -41,7 +41,7 @@ from bus.jobs import Exchange, LlmDone, LlmJob, Result
 
 _OVER = ("closing", "reporting", "finished")
 
-# --- start and retrieval ---------------------------------------------------------------
+# --- start -----------------------------------------------------------------------------
 
 
 def start(ctx: Ctx, ev: Start) -> None:

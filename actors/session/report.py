@@ -1,14 +1,19 @@
 """The final report: pure aggregation of the per-answer assessments.
 
 Each answer is assessed by the LLM right after it is given (``LlmJob(task="assess")``);
-:func:`parse_assessment` reads its ``LlmDone.data``, which should look like::
+:func:`parse_assessment` reads its ``LlmDone.data``, the rubric of
+``actors.models.rubric``::
 
-    {"scores": {"relevance": 4, "depth": 3, "clarity": 4, "structure": 3},
-     "strengths": ["..."], "improvements": ["..."], "feedback": "one or two sentences"}
+    {"relevance": 4, "depth": 3, "clarity": 4, "role_fit": 3,       # 1..5
+     "evidence": ["quote from the answer"], "strength": "...", "improvement": "...",
+     "fallback": false}
 
-(scores 1–5; extra or missing criteria are tolerated, values are clamped). When it is
-missing or malformed, :func:`heuristic_assessment` estimates scores from the answer's
-length and shape and marks them ``"fallback": true``.
+Also accepted: scores nested under ``"scores"``, ``strengths``/``improvements`` lists, a
+``feedback`` sentence; other numeric criteria are kept, values are clamped to 1..5. When
+the data is missing, malformed or itself a placeholder (``"fallback": true``),
+:func:`heuristic_assessment` estimates scores from the answer's length and shape and
+marks them ``"fallback": true``; averages leave fallback scores out whenever at least
+one real assessment exists (``"estimated": true`` says when they could not).
 
 :func:`build_report` returns a JSON-ready dict (see its docstring for the shape); every
 sentence in it is in the interview language.
@@ -29,7 +34,7 @@ from typing import Any
 
 from actors.session.state import Assessment, Settings, TurnRecord
 
-RUBRIC: tuple[str, ...] = ("relevance", "depth", "clarity", "structure")
+RUBRIC: tuple[str, ...] = ("relevance", "depth", "clarity", "role_fit")
 _MAX_ITEMS = 3
 _MAX_ITEM_CHARS = 240
 _MAX_EXTRA_SCORES = 8
@@ -39,9 +44,16 @@ LABELS: dict[str, dict[str, str]] = {
         "relevance": "relevance",
         "depth": "depth",
         "clarity": "clarity",
+        "role_fit": "fit for the role",
         "structure": "structure",
     },
-    "ko": {"relevance": "질문 적합성", "depth": "깊이", "clarity": "명확성", "structure": "구조"},
+    "ko": {
+        "relevance": "질문 적합성",
+        "depth": "깊이",
+        "clarity": "명확성",
+        "role_fit": "직무 적합성",
+        "structure": "구조",
+    },
 }
 
 _TEXT: dict[str, dict[str, str]] = {
@@ -115,8 +127,9 @@ def _mean(values: Sequence[float]) -> float:
 
 
 def parse_assessment(data: Mapping[str, Any] | None) -> Assessment | None:
-    """Read an LLM rubric result; ``None`` when it holds no usable score."""
-    if not isinstance(data, Mapping):
+    """Read an LLM rubric result; ``None`` when it holds no usable score or is a
+    placeholder (``fallback``)."""
+    if not isinstance(data, Mapping) or data.get("fallback") is True:
         return None
     raw = data.get("scores")
     source: Mapping[str, Any] = raw if isinstance(raw, Mapping) else data
@@ -137,9 +150,10 @@ def parse_assessment(data: Mapping[str, Any] | None) -> Assessment | None:
     return Assessment(
         scores=scores,
         overall=overall if overall is not None else _mean(list(scores.values())),
-        strengths=_str_list(data.get("strengths")),
-        improvements=_str_list(data.get("improvements")),
+        strengths=_str_list(data.get("strengths") or data.get("strength")),
+        improvements=_str_list(data.get("improvements") or data.get("improvement")),
         feedback=" ".join(str(feedback).split())[:600],
+        evidence=_str_list(data.get("evidence"))[:2],
     )
 
 
@@ -154,9 +168,9 @@ def heuristic_assessment(question: str, answer: str, language: str) -> Assessmen
     example = bool(_EXAMPLE.search(answer))
     sentences = len([p for p in re.split(r"[.?!。？！]+", answer) if p.strip()])
     structure = float(min(4, 2 + (sentences >= 3) + example)) if size else 1.0
-    clarity = 3.0 if size >= steps[0] else (2.0 if size else 1.0)
-    relevance = 3.0 if size >= steps[0] else (2.0 if size else 1.0)
-    scores = {"relevance": relevance, "depth": depth, "clarity": clarity, "structure": structure}
+    base = 3.0 if size >= steps[0] else (2.0 if size else 1.0)
+    clarity = min(base, structure) if size else 1.0
+    scores = {"relevance": base, "depth": depth, "clarity": clarity, "role_fit": base}
     strengths = [text["h_example"]] if example else []
     if depth >= 4:
         strengths.append(text["h_detail"])
@@ -204,13 +218,15 @@ def build_report(
          "questions_planned", "questions_asked", "answered", "ended_early",
          "overall": float | None (1–5), "scores": {criterion: float},
          "strengths": [str], "improvements": [str], "summary": str,
-         "fallback_count": int,
+         "fallback_count": int, "estimated": bool,
          "answers": [{"turn", "index", "kind", "question", "answer", "source",
                       "scores", "overall", "strengths", "improvements", "feedback",
-                      "fallback", "latency"}],
+                      "evidence", "fallback", "latency"}],
          "transcript": [{"turn", "speaker": "interviewer" | "candidate", "text"}]}
 
     Answers without an assessment get :func:`heuristic_assessment` (``fallback: true``).
+    Averages use only real assessments when there is at least one; otherwise they use
+    the fallbacks and ``estimated`` is true.
     """
     lang = settings.language
     items: list[dict[str, Any]] = []
@@ -222,8 +238,10 @@ def build_report(
         items.append(_item(rec, a))
         transcript.append({"turn": rec.turn, "speaker": "interviewer", "text": rec.question})
         transcript.append({"turn": rec.turn, "speaker": "candidate", "text": rec.answer})
-    scores = _criteria(assessed)
-    overall = round(_mean([a.overall for a in assessed]), 1) if assessed else None
+    real = [a for a in assessed if not a.fallback]
+    basis = real or assessed
+    scores = _criteria(basis)
+    overall = round(_mean([a.overall for a in basis]), 1) if basis else None
     strengths = _top([a.strengths for a in assessed])
     improvements = _top([a.improvements for a in assessed])
     _fill_from_scores(scores, lang, strengths, improvements)
@@ -243,6 +261,7 @@ def build_report(
         "improvements": improvements,
         "summary": _summary(lang, answers, settings.total, overall, scores),
         "fallback_count": sum(1 for a in assessed if a.fallback),
+        "estimated": bool(assessed) and not real,
         "answers": items,
         "transcript": transcript,
     }
@@ -261,6 +280,7 @@ def _item(rec: TurnRecord, a: Assessment) -> dict[str, Any]:
         "strengths": list(a.strengths),
         "improvements": list(a.improvements),
         "feedback": a.feedback,
+        "evidence": list(a.evidence),
         "fallback": a.fallback,
         "latency": dict(rec.latency),
     }

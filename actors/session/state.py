@@ -61,6 +61,7 @@ class Assessment(msgspec.Struct, frozen=True, kw_only=True):
     strengths: list[str] = []
     improvements: list[str] = []
     feedback: str = ""
+    evidence: list[str] = []
     fallback: bool = False
 
 
