@@ -122,6 +122,8 @@ def on_voice(ctx: Ctx, vad: VoiceActivity) -> Outcome | None:
         mode = _mode(ctx)
         if mode is None:
             st.counters.frames_ignored += n - i
+            if not st.listen.ep.active:  # no stale pre-roll or onset across a gap
+                st.listen.ep.preroll, st.listen.ep.onset_ms = b"", 0.0
             return None
         frame_t = ctx.t - (n - 1 - i) * cfg.frame_ms / 1000.0
         st.listen.last_frame_at = ctx.t
