@@ -95,27 +95,37 @@ class Gateway:
             await asyncio.sleep(0.2 * (attempt + 1))
         raise _Refused("unavailable", f"session could not be activated: {last}")
 
-    async def send_in(self, sid: str, event: events.ClientEvent) -> events.Error | None:
-        """Deliver a client event to the owning actor (activating it if needed)."""
+    async def send_in(self, sid: str, event: events.ClientEvent,
+                      budget: float = 15.0) -> events.Error | None:
+        """Deliver a client event to the owning actor, activating the session if nobody
+        owns it. When the owner died, its lease must expire before another node can take
+        over, so this keeps trying for ``budget`` seconds (longer than the lease TTL):
+        the event is delivered late rather than lost."""
         data = events.encode(event)
         subject = subjects.session_in(sid)
-        for attempt in range(3):
+        loop = asyncio.get_running_loop()
+        end = loop.time() + budget
+        delay = 0.05
+        while True:
             try:
                 reply = await self.nc.request(subject, data, timeout=3.0)
             except nats.errors.NoRespondersError:
                 await self.activate(sid, create=False)
-                continue
-            except (TimeoutError, nats.errors.TimeoutError):
-                await asyncio.sleep(0.1 * (attempt + 1))
-                continue
-            if reply.data == b"ok":
-                return None
-            try:
-                decoded = events.decode_server_event(reply.data)
-            except BadMessage:
-                return events.Error(code="unavailable", message="bad reply from session")
-            return decoded if isinstance(decoded, events.Error) else None
-        return events.Error(code="unavailable", message="the session did not answer; retry")
+                reply = None
+            except (nats.errors.TimeoutError, asyncio.TimeoutError):
+                reply = None
+            if reply is not None:
+                if reply.data == b"ok":
+                    return None
+                try:
+                    decoded = events.decode_server_event(reply.data)
+                except BadMessage:
+                    return events.Error(code="unavailable", message="bad reply from session")
+                return decoded if isinstance(decoded, events.Error) else None
+            if loop.time() + delay > end:
+                return events.Error(code="unavailable", message="the session did not answer")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)
 
     # --- connection ----------------------------------------------------------------------
 

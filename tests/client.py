@@ -96,7 +96,11 @@ class Client:
                     await self._cond.wait()
                 return matches()[count - 1]
 
-        return await asyncio.wait_for(wait(), timeout)
+        try:
+            return await asyncio.wait_for(wait(), timeout)
+        except TimeoutError:
+            tail = [{k: v for k, v in e.items() if k != "report"} for e in self.rx.events[-8:]]
+            raise TimeoutError(f"no {kind} within {timeout}s; last events: {tail}") from None
 
     async def next_event(self, timeout: float) -> None:
         """Wait until one more event or frame arrives (or the connection closes)."""
