@@ -1,0 +1,1 @@
+"""Actor runtime and actors (session, model workers)."""

@@ -1,0 +1,1 @@
+"""Model engines (synchronous, no NATS) and the model actors that serve them."""

@@ -1,0 +1,169 @@
+"""The engine interfaces the model actors call: synchronous, no NATS, no asyncio.
+
+An engine wraps one model. The actor constructs it, calls ``load()`` once at start (slow:
+seconds; do it before joining the job consumer), then calls the work methods from a worker
+thread, never from the event loop. Unless an implementation says otherwise, engines are
+NOT thread-safe: the actor serialises calls to one engine instance (one job at a time per
+engine). Every engine has a ``name`` for logs and metrics.
+
+Implementations: the real models (``stt_whisper``, ``vad_silero``, ``llm_qwen``,
+``tts_piper``, ``tts_espeak``, ``embed_e5``, ``embed_minilm``) and the deterministic test
+backends in :mod:`actors.models.deterministic`. :mod:`actors.models.registry` builds them.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "VAD_FRAME_MS",
+    "VAD_FRAME_SAMPLES",
+    "VAD_SAMPLE_RATE",
+    "Embedder",
+    "EngineError",
+    "LlmEngine",
+    "SttEngine",
+    "Transcription",
+    "TtsEngine",
+    "VoiceDetector",
+]
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from bus.jobs import LlmJob
+
+#: The voice detectors work on 16 kHz audio in frames of 512 samples (32 ms).
+VAD_SAMPLE_RATE = 16000
+VAD_FRAME_SAMPLES = 512
+VAD_FRAME_MS = 32
+
+
+class EngineError(RuntimeError):
+    """An engine could not do its work (model missing, child process died, bad input).
+    The actor turns it into a ``JobError`` for that one job; the engine stays usable
+    unless ``load()`` itself raised."""
+
+
+@dataclass(frozen=True, slots=True)
+class Transcription:
+    """What an :class:`SttEngine` heard in one segment.
+
+    ``text`` is ``""`` whenever ``no_speech`` is true (silence, noise, or a transcript
+    rejected as a hallucination). ``audio_ms`` is the duration of the input audio.
+    """
+
+    text: str
+    no_speech: bool
+    audio_ms: int
+
+
+@runtime_checkable
+class SttEngine(Protocol):
+    """Speech to text for one segment at a time."""
+
+    name: str
+
+    def load(self) -> None:
+        """Load the model (idempotent)."""
+        ...
+
+    def transcribe(
+        self, pcm: bytes, sample_rate: int, language: str, prompt: str = ""
+    ) -> Transcription:
+        """Transcribe PCM16LE mono audio in ``language`` (``"en"``, ``"ko"``; never
+        auto-detected). ``prompt`` is text already heard in this answer (context for the
+        decoder, not transcribed again). Silence and noise give ``Transcription("", True,
+        ...)``. Raises :class:`EngineError` on bad input (odd byte count, bad rate)."""
+        ...
+
+
+@runtime_checkable
+class VoiceDetector(Protocol):
+    """Streaming voice activity detection for ONE audio stream (one per session).
+
+    Feed PCM16LE mono 16 kHz audio in pieces of any even length; the detector buffers
+    leftover samples between calls and returns one speech probability (0..1) per completed
+    512-sample frame (32 ms), in order. Endpointing policy (how long a silence ends an
+    utterance) is the caller's business, not the detector's.
+    """
+
+    def process(self, pcm16: bytes) -> list[float]:
+        """Speech probability for each frame completed by this piece of audio."""
+        ...
+
+    def reset(self) -> None:
+        """Forget all streaming state (buffered samples, model state)."""
+        ...
+
+
+@runtime_checkable
+class LlmEngine(Protocol):
+    """The interviewer's language model.
+
+    Candidate text in ``job.answer``, ``job.history`` and ``job.context`` is data, never
+    instructions. Implementations are not thread-safe; the actor serialises calls.
+    """
+
+    name: str
+
+    def load(self) -> None:
+        """Load the model (idempotent)."""
+        ...
+
+    def generate(self, job: LlmJob, cancel: threading.Event) -> Iterator[str]:
+        """Stream the reply for task ``"question"`` or ``"followup"`` sentence by sentence,
+        each sentence as soon as it is complete. The reply is ONE question in
+        ``job.language``. For ``"followup"`` nothing is yielded when the answer needs no
+        follow-up. Setting ``cancel`` stops generation at the next token (the generator then
+        ends). Raises :class:`EngineError` for other tasks."""
+        ...
+
+    def assess(self, job: LlmJob) -> dict[str, Any]:
+        """Score ``job.answer`` to ``job.question``; always returns a dict valid for
+        :func:`actors.models.rubric.validate_assessment` (with ``"fallback": True`` when the
+        model failed)."""
+        ...
+
+
+@runtime_checkable
+class TtsEngine(Protocol):
+    """Text to speech for one voice."""
+
+    name: str
+    sample_rate: int
+
+    def load(self) -> None:
+        """Start/load the voice (idempotent); after this ``sample_rate`` is final."""
+        ...
+
+    def synthesize(self, text: str) -> Iterator[bytes]:
+        """PCM16LE mono chunks at ``sample_rate``; the first chunk comes as early as the
+        voice allows. Text with nothing speakable yields nothing. Close the iterator (or
+        exhaust it) before the next call."""
+        ...
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Sentence embeddings for retrieval. Output is float32, L2-normalised, ``(n, dim)``;
+    an empty input list gives shape ``(0, dim)``. Queries and passages may be embedded
+    differently (e5 prefixes), so use the matching method."""
+
+    name: str
+    dim: int
+
+    def load(self) -> None:
+        """Load the model (idempotent)."""
+        ...
+
+    def embed_queries(self, texts: list[str]) -> npt.NDArray[np.float32]:
+        """Embed search queries."""
+        ...
+
+    def embed_passages(self, texts: list[str]) -> npt.NDArray[np.float32]:
+        """Embed documents/chunks to be searched."""
+        ...

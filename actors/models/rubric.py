@@ -1,0 +1,131 @@
+"""The answer-assessment rubric: its JSON schema, validation and the fallback.
+
+Every :meth:`LlmEngine.assess` returns a dict of this shape (``validate_assessment`` of it
+succeeds)::
+
+    {
+      "relevance": 1..5,    # does the answer address the question
+      "depth": 1..5,        # concrete situation, actions and result (STAR), numbers
+      "clarity": 1..5,      # structure and concision
+      "role_fit": 1..5,     # shows the skills the role needs
+      "evidence": [str],    # at most 2 short quotes taken from the answer
+      "strength": str,      # one sentence, in the interview language
+      "improvement": str,   # one concrete sentence, in the interview language
+      "fallback": bool,     # True: the model failed and the scores are placeholders
+    }
+
+Consumers must leave ``fallback`` assessments out of averages.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ASSESSMENT_SCHEMA",
+    "SCORE_KEYS",
+    "fallback_assessment",
+    "validate_assessment",
+]
+
+from typing import Any
+
+from actors.models.text import strip_han, truncate
+
+SCORE_KEYS = ("relevance", "depth", "clarity", "role_fit")
+_MAX_EVIDENCE = 2
+_EVIDENCE_CHARS = 120
+_SENTENCE_CHARS = 240
+
+#: JSON schema given to the LLM's constrained decoder (scores as enums: llama.cpp's
+#: schema converter does not enforce ``minimum``/``maximum``).
+ASSESSMENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        **{k: {"type": "integer", "enum": [1, 2, 3, 4, 5]} for k in SCORE_KEYS},
+        "evidence": {
+            "type": "array",
+            "items": {"type": "string", "maxLength": _EVIDENCE_CHARS},
+            "maxItems": _MAX_EVIDENCE,
+        },
+        "strength": {"type": "string", "maxLength": _SENTENCE_CHARS},
+        "improvement": {"type": "string", "maxLength": _SENTENCE_CHARS},
+    },
+    "required": [*SCORE_KEYS, "evidence", "strength", "improvement"],
+}
+
+_FALLBACK_TEXT = {
+    "en": (
+        "The answer was recorded.",
+        "Describe one concrete situation, what you did, and the measurable result.",
+    ),
+    "ko": (
+        "답변이 기록되었습니다.",
+        "구체적인 상황, 본인이 한 행동, 그리고 수치로 된 결과를 하나씩 말해 보세요.",
+    ),
+}
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def _score(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("score must be a number")
+    if isinstance(value, str):
+        value = float(value.strip())
+    if not isinstance(value, int | float):
+        raise ValueError(f"score must be a number, got {type(value).__name__}")
+    return max(1, min(5, round(value)))
+
+
+def _sentence(value: Any, language: str) -> str:
+    if not isinstance(value, str):
+        raise ValueError("expected a string")
+    text = truncate(strip_han(value) if language == "ko" else value, _SENTENCE_CHARS)
+    if not text:
+        raise ValueError("empty sentence")
+    return text
+
+
+def validate_assessment(data: Any, answer: str, language: str) -> dict[str, Any]:
+    """Check and normalise a model's assessment; raise ``ValueError`` if it is unusable.
+
+    Scores are clamped to 1..5 (numeric strings accepted); evidence keeps at most two
+    quotes that really occur in ``answer`` (case/space-insensitive), each cut to 120
+    characters; sentences are cut to 240 characters and, in Korean, stripped of Han.
+    """
+    if not isinstance(data, dict):
+        raise ValueError("assessment must be an object")
+    out: dict[str, Any] = {k: _score(data.get(k)) for k in SCORE_KEYS}
+    evidence_in = data.get("evidence", [])
+    if isinstance(evidence_in, str):
+        evidence_in = [evidence_in]
+    if not isinstance(evidence_in, list):
+        raise ValueError("evidence must be a list")
+    answer_norm = _norm(answer)
+    evidence: list[str] = []
+    for quote in evidence_in:
+        if not isinstance(quote, str):
+            continue
+        q = quote.strip().strip("\"'“”‘’").strip()
+        # A quote the answer does not contain is an invention of the model: drop it.
+        if q and _norm(q) in answer_norm and q not in evidence:
+            evidence.append(truncate(q, _EVIDENCE_CHARS))
+        if len(evidence) == _MAX_EVIDENCE:
+            break
+    out["evidence"] = evidence
+    out["strength"] = _sentence(data.get("strength"), language)
+    out["improvement"] = _sentence(data.get("improvement"), language)
+    out["fallback"] = bool(data.get("fallback", False))
+    return out
+
+
+def fallback_assessment(language: str, reason: str = "") -> dict[str, Any]:
+    """Neutral placeholder used when the model fails; ``fallback`` is True and ``reason``
+    says why (for logs and the report's footnotes)."""
+    strength, improvement = _FALLBACK_TEXT.get(language, _FALLBACK_TEXT["en"])
+    out: dict[str, Any] = {k: 3 for k in SCORE_KEYS}
+    out.update(
+        evidence=[], strength=strength, improvement=improvement, fallback=True, reason=reason
+    )
+    return out
