@@ -1,0 +1,227 @@
+"""Build engines from a backend name and a few options: the one place the actors and the
+CLI choose between the real models (the default) and the deterministic test backends.
+
+Builders construct engines but do not load them: call ``load()`` (slow) in the worker
+before it joins its job consumer. Each model actor usually builds only its own kind::
+
+    llm = build_llm("real", EngineOptions.from_env()); llm.load()
+
+TTS voices are configured per language with specs: ``"piper"`` (the packaged English
+voice, or ``"piper:/path/voice.onnx"``), ``"espeak:<voice>"`` (e.g. ``espeak:ko``) and
+``"deterministic"``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "Backend",
+    "EngineOptions",
+    "Engines",
+    "build_embedder",
+    "build_engines",
+    "build_llm",
+    "build_stt",
+    "build_tts",
+    "build_tts_voice",
+    "build_vad",
+]
+
+import os
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from actors.models.deterministic import (
+    DeterministicEmbedder,
+    DeterministicLlm,
+    DeterministicStt,
+    DeterministicTts,
+    DeterministicVoiceDetector,
+)
+from actors.models.engines import (
+    Embedder,
+    EngineError,
+    LlmEngine,
+    SttEngine,
+    TtsEngine,
+    VoiceDetector,
+)
+from actors.models.tts_router import TtsRouter
+
+Backend = Literal["real", "deterministic"]
+Kind = Literal["stt", "vad", "llm", "tts", "embed"]
+ALL_KINDS: tuple[Kind, ...] = ("stt", "vad", "llm", "tts", "embed")
+
+
+def _default_voices() -> dict[str, str]:
+    return {"en": "piper", "ko": "espeak:ko"}
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """Knobs that are the same whatever the interview language.
+
+    ``threads`` is what each model may use (the cores of this worker). ``embedder``
+    selects ``"e5"`` (multilingual, default) or ``"minilm"`` (English only).
+    ``tts_voices`` maps languages to voice specs; ``tts_default`` serves other languages
+    (``None``: none). ``questions`` only feeds the deterministic LLM.
+    """
+
+    threads: int = 2
+    stt_beam_size: int = 1
+    stt_vad_filter: bool = True
+    llm_n_ctx: int = 2048
+    llm_temperature: float = 0.6
+    llm_followup_decider: Literal["heuristic", "model"] = "heuristic"
+    embedder: Literal["e5", "minilm"] = "e5"
+    tts_voices: Mapping[str, str] = field(default_factory=_default_voices)
+    tts_default: str | None = "espeak:en-us"
+    questions: list[str] | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> EngineOptions:
+        """Options from ``PARLEY_MODEL_THREADS``, ``PARLEY_STT_BEAM``, ``PARLEY_EMBEDDER``
+        (``e5``/``minilm``), ``PARLEY_LLM_FOLLOWUP`` (``heuristic``/``model``) and
+        ``PARLEY_TTS_VOICES`` (``en=piper,ko=espeak:ko``); unset ones keep defaults."""
+        env = os.environ if env is None else env
+        kwargs: dict[str, object] = {}
+        if v := env.get("PARLEY_MODEL_THREADS"):
+            kwargs["threads"] = max(1, int(v))
+        if v := env.get("PARLEY_STT_BEAM"):
+            kwargs["stt_beam_size"] = max(1, int(v))
+        if v := env.get("PARLEY_EMBEDDER"):
+            if v not in ("e5", "minilm"):
+                raise ValueError(f"PARLEY_EMBEDDER must be e5 or minilm, not {v!r}")
+            kwargs["embedder"] = v
+        if v := env.get("PARLEY_LLM_FOLLOWUP"):
+            if v not in ("heuristic", "model"):
+                raise ValueError(f"PARLEY_LLM_FOLLOWUP must be heuristic or model, not {v!r}")
+            kwargs["llm_followup_decider"] = v
+        if v := env.get("PARLEY_TTS_VOICES"):
+            voices: dict[str, str] = {}
+            for item in v.split(","):
+                lang, sep, spec = item.partition("=")
+                if not sep or not lang.strip() or not spec.strip():
+                    raise ValueError(f"bad PARLEY_TTS_VOICES item {item!r}")
+                voices[lang.strip().lower()] = spec.strip()
+            kwargs["tts_voices"] = voices
+        return cls(**kwargs)  # type: ignore[arg-type]
+
+
+@dataclass
+class Engines:
+    """The engines one node runs; kinds that were not requested are ``None``."""
+
+    stt: SttEngine | None = None
+    vad: Callable[[], VoiceDetector] | None = None
+    llm: LlmEngine | None = None
+    tts: TtsRouter | None = None
+    embedder: Embedder | None = None
+
+    def load(self) -> None:
+        """Load every engine present (slow; run in a worker thread)."""
+        for engine in (self.stt, self.llm, self.embedder):
+            if engine is not None:
+                engine.load()
+        if self.tts is not None:
+            self.tts.load()
+        if self.vad is not None:
+            self.vad()  # creates the shared ONNX session now rather than on first audio
+
+
+def build_stt(backend: Backend = "real", options: EngineOptions | None = None) -> SttEngine:
+    opts = options or EngineOptions()
+    if backend == "deterministic":
+        return DeterministicStt()
+    from actors.models.stt_whisper import WhisperStt
+
+    return WhisperStt(
+        cpu_threads=opts.threads, beam_size=opts.stt_beam_size, vad_filter=opts.stt_vad_filter
+    )
+
+
+def build_vad(
+    backend: Backend = "real", options: EngineOptions | None = None
+) -> Callable[[], VoiceDetector]:
+    """A factory: call it once per audio stream (each detector keeps per-stream state)."""
+    if backend == "deterministic":
+        return DeterministicVoiceDetector
+    from actors.models.vad_silero import SileroVoiceDetector
+
+    return SileroVoiceDetector
+
+
+def build_llm(backend: Backend = "real", options: EngineOptions | None = None) -> LlmEngine:
+    opts = options or EngineOptions()
+    if backend == "deterministic":
+        return DeterministicLlm(opts.questions)
+    from actors.models.llm_qwen import QwenLlm
+
+    return QwenLlm(
+        n_ctx=opts.llm_n_ctx,
+        n_threads=opts.threads,
+        temperature=opts.llm_temperature,
+        followup_decider=opts.llm_followup_decider,
+    )
+
+
+def build_tts_voice(spec: str, options: EngineOptions | None = None) -> TtsEngine:
+    """One voice from a spec (see module docstring)."""
+    kind, _, arg = spec.partition(":")
+    if kind == "deterministic":
+        return DeterministicTts()
+    if kind == "espeak":
+        from actors.models.tts_espeak import EspeakTts
+
+        return EspeakTts(arg or "en-us")
+    if kind == "piper":
+        from actors.models.tts_piper import PiperTts
+
+        return PiperTts(Path(arg) if arg else None)
+    raise EngineError(f"unknown TTS voice spec {spec!r}")
+
+
+def build_tts(backend: Backend = "real", options: EngineOptions | None = None) -> TtsRouter:
+    opts = options or EngineOptions()
+    if backend == "deterministic":
+        tone = DeterministicTts()
+        return TtsRouter({}, default=tone)
+    built: dict[str, TtsEngine] = {}  # one engine per distinct spec
+    for spec in {*opts.tts_voices.values(), *([opts.tts_default] if opts.tts_default else [])}:
+        built[spec] = build_tts_voice(spec, opts)
+    return TtsRouter(
+        {lang: built[spec] for lang, spec in opts.tts_voices.items()},
+        default=built[opts.tts_default] if opts.tts_default else None,
+    )
+
+
+def build_embedder(backend: Backend = "real", options: EngineOptions | None = None) -> Embedder:
+    opts = options or EngineOptions()
+    if backend == "deterministic":
+        return DeterministicEmbedder()
+    if opts.embedder == "minilm":
+        from actors.models.embed_minilm import MiniLmEmbedder
+
+        return MiniLmEmbedder(threads=opts.threads)
+    from actors.models.embed_e5 import E5Embedder
+
+    return E5Embedder(num_threads=opts.threads)
+
+
+def build_engines(
+    backend: Backend = "real",
+    options: EngineOptions | None = None,
+    kinds: Collection[Kind] = ALL_KINDS,
+) -> Engines:
+    """The requested kinds of engine for ``backend`` (not loaded yet)."""
+    unknown = set(kinds) - set(ALL_KINDS)
+    if unknown:
+        raise ValueError(f"unknown engine kinds: {sorted(unknown)}")
+    return Engines(
+        stt=build_stt(backend, options) if "stt" in kinds else None,
+        vad=build_vad(backend, options) if "vad" in kinds else None,
+        llm=build_llm(backend, options) if "llm" in kinds else None,
+        tts=build_tts(backend, options) if "tts" in kinds else None,
+        embedder=build_embedder(backend, options) if "embed" in kinds else None,
+    )

@@ -1,0 +1,197 @@
+"""Speech to text with faster-whisper (CTranslate2) and the packaged Whisper *base* model.
+
+Decoding settings, and why:
+
+* ``language`` is always given (auto-detection picked Thai for synthetic Korean speech);
+* ``temperature=0.0`` only: faster-whisper's default fallback ladder re-decodes unclear
+  audio up to five more times (7–118 s measured on two cores), which is exactly when a
+  turn must not stall;
+* ``condition_on_previous_text=False``: segments are short; the caller passes the text
+  already heard as ``prompt`` instead;
+* ``beam_size=1`` by default: on two cores beam 5 roughly doubles the decode time for a
+  word or so of accuracy (configurable).
+
+Hallucination guards, cheapest first: a level gate (near-silent audio never reaches the
+model), Silero VAD inside faster-whisper (noise without speech yields no segments), then
+per-segment thresholds on ``no_speech_prob``/``avg_logprob``/``compression_ratio`` and a
+list of phrases Whisper invents on silence (YouTube outros and the like).
+"""
+
+from __future__ import annotations
+
+__all__ = ["HALLUCINATIONS", "WhisperStt"]
+
+import logging
+import re
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from actors.models import assets
+from actors.models.audio import pcm16_to_float, resample, rms_dbfs
+from actors.models.engines import EngineError, Transcription
+
+log = logging.getLogger(__name__)
+
+_SAMPLE_RATE = 16000
+
+#: Whole-segment transcripts that Whisper produces from silence or noise (lower case,
+#: punctuation and spaces removed before comparison).
+HALLUCINATIONS = frozenset(
+    {
+        "thankyouforwatching",
+        "thanksforwatching",
+        "thankyouforwatchingpleasesubscribe",
+        "pleasesubscribe",
+        "subscribetomychannel",
+        "thankyou",
+        "thankyouverymuch",
+        "bye",
+        "you",
+        "subtitlesbytheamaraorgcommunity",
+        "시청해주셔서감사합니다",
+        "시청해주셔서고맙습니다",
+        "구독과좋아요부탁드립니다",
+        "구독과좋아요",
+        "감사합니다",
+        "mbc뉴스이덕영입니다",
+        "다음영상에서만나요",
+    }
+)
+# Fragments that mark a segment as invented even inside a longer text.
+_HALLUCINATION_FRAGMENTS = (
+    "시청해주셔서",
+    "구독과좋아요",
+    "thankyouforwatching",
+    "amaraorg",
+)
+
+_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def _norm(text: str) -> str:
+    return _NON_WORD.sub("", text.lower())
+
+
+class WhisperStt:
+    """faster-whisper Whisper base, int8 on CPU.
+
+    ``model_dir`` defaults to :func:`actors.models.assets.whisper_base_dir`. ``cpu_threads``
+    is CTranslate2's intra-op thread count (give it the cores this worker owns).
+    ``min_dbfs`` is the level below which audio is treated as silence without decoding.
+    CTranslate2 itself is thread-safe, but calls are serialised here anyway because two
+    concurrent decodes on two cores are slower than two sequential ones.
+    """
+
+    name = "whisper-base-int8"
+
+    def __init__(
+        self,
+        model_dir: Path | None = None,
+        *,
+        cpu_threads: int = 2,
+        beam_size: int = 1,
+        vad_filter: bool = True,
+        min_dbfs: float = -55.0,
+        no_speech_threshold: float = 0.6,
+        logprob_threshold: float = -1.0,
+        min_avg_logprob: float = -1.5,
+        max_compression_ratio: float = 2.4,
+    ) -> None:
+        self._model_dir = model_dir
+        self._cpu_threads = cpu_threads
+        self._beam_size = beam_size
+        self._vad_filter = vad_filter
+        self._min_dbfs = min_dbfs
+        self._no_speech_threshold = no_speech_threshold
+        self._logprob_threshold = logprob_threshold
+        self._min_avg_logprob = min_avg_logprob
+        self._max_compression_ratio = max_compression_ratio
+        self._model: Any = None
+        self._languages: frozenset[str] = frozenset()
+        self._lock = threading.Lock()
+
+    def load(self) -> None:
+        """Assemble/locate the model and load it (~0.5 s); idempotent."""
+        if self._model is not None:
+            return
+        from faster_whisper import WhisperModel
+
+        path = self._model_dir or assets.whisper_base_dir()
+        started = time.monotonic()
+        model = WhisperModel(
+            str(path),
+            device="cpu",
+            compute_type="int8",
+            cpu_threads=self._cpu_threads,
+            local_files_only=True,
+        )
+        self._languages = frozenset(model.supported_languages)
+        self._model = model
+        log.info("STT %s loaded in %.2f s", path, time.monotonic() - started)
+
+    def transcribe(
+        self, pcm: bytes, sample_rate: int, language: str, prompt: str = ""
+    ) -> Transcription:
+        """See :class:`actors.models.engines.SttEngine`. ``language`` may be a locale
+        (``ko-KR``); only its first part is used."""
+        if self._model is None:
+            raise EngineError("WhisperStt.load() was not called")
+        if sample_rate < 8000 or sample_rate > 96000:
+            raise EngineError(f"unsupported sample rate {sample_rate}")
+        lang = language.split("-", 1)[0].lower()
+        if lang not in self._languages:
+            raise EngineError(f"unsupported language {language!r}")
+        try:
+            samples = pcm16_to_float(pcm)
+        except ValueError as exc:
+            raise EngineError(str(exc)) from None
+        audio_ms = round(len(samples) * 1000 / sample_rate)
+        if sample_rate != _SAMPLE_RATE:
+            samples = resample(samples, sample_rate, _SAMPLE_RATE)
+        # Whisper needs some audio to say anything sensible, and near-silence is where it
+        # invents text: skip both without touching the model.
+        if audio_ms < 200 or rms_dbfs(samples) < self._min_dbfs:
+            return Transcription("", True, audio_ms)
+
+        # Whisper's prompt window is ~224 tokens; the tail of what was said is what helps.
+        tail = prompt.strip()[-200:] or None
+        with self._lock:
+            segments, _info = self._model.transcribe(
+                samples,
+                language=lang,
+                task="transcribe",
+                beam_size=self._beam_size,
+                temperature=0.0,
+                condition_on_previous_text=False,
+                initial_prompt=tail,
+                without_timestamps=True,
+                vad_filter=self._vad_filter,
+                vad_parameters={"min_silence_duration_ms": 500, "speech_pad_ms": 300},
+                no_speech_threshold=self._no_speech_threshold,
+                log_prob_threshold=self._logprob_threshold,
+                compression_ratio_threshold=self._max_compression_ratio,
+            )
+            kept = [s.text.strip() for s in segments if self._plausible(s)]
+        text = " ".join(t for t in kept if t)
+        return Transcription(text, not text, audio_ms)
+
+    def _plausible(self, seg: Any) -> bool:
+        """Reject segments that are most likely invented rather than heard."""
+        text = seg.text.strip()
+        norm = _norm(text)
+        if not norm:
+            return False
+        if seg.no_speech_prob > self._no_speech_threshold and (
+            seg.avg_logprob < self._logprob_threshold
+        ):
+            return False
+        if seg.avg_logprob < self._min_avg_logprob:
+            return False
+        if seg.compression_ratio > self._max_compression_ratio:
+            return False  # repetition loops ("the the the ...")
+        if norm in HALLUCINATIONS or any(f in norm for f in _HALLUCINATION_FRAGMENTS):
+            log.debug("dropped hallucination %r", text)
+            return False
+        return True

@@ -1,0 +1,49 @@
+"""Pick the TTS engine for a language.
+
+Voices are pluggable by configuration: the router maps language codes to engines and
+falls back to a default engine for any other language. Engines shared by several
+languages are loaded once.
+"""
+
+from __future__ import annotations
+
+__all__ = ["TtsRouter"]
+
+from collections.abc import Mapping
+
+from actors.models.engines import EngineError, TtsEngine
+
+
+class TtsRouter:
+    """``engines`` maps a language code (``"en"``, ``"ko"``) to its engine; ``default``
+    (optional) serves every other language. Lookups use the first part of a locale
+    (``ko-KR`` -> ``ko``)."""
+
+    def __init__(self, engines: Mapping[str, TtsEngine], default: TtsEngine | None = None):
+        self._engines = {k.lower(): v for k, v in engines.items()}
+        self._default = default
+
+    @property
+    def languages(self) -> list[str]:
+        """Languages with a dedicated engine."""
+        return sorted(self._engines)
+
+    def engines(self) -> list[TtsEngine]:
+        """Every distinct engine (dedicated ones first, then the default)."""
+        seen: dict[int, TtsEngine] = {}
+        for engine in [*self._engines.values(), *([self._default] if self._default else [])]:
+            seen.setdefault(id(engine), engine)
+        return list(seen.values())
+
+    def load(self) -> None:
+        """Load every distinct engine once."""
+        for engine in self.engines():
+            engine.load()
+
+    def engine_for(self, language: str) -> TtsEngine:
+        """The engine for ``language``; raises :class:`EngineError` if there is none."""
+        code = language.split("-", 1)[0].lower()
+        engine = self._engines.get(code, self._default)
+        if engine is None:
+            raise EngineError(f"no TTS voice for language {language!r}")
+        return engine
