@@ -112,7 +112,7 @@ class Gateway:
             except nats.errors.NoRespondersError:
                 await self.activate(sid, create=False)
                 reply = None
-            except (nats.errors.TimeoutError, asyncio.TimeoutError):
+            except (TimeoutError, nats.errors.TimeoutError):
                 reply = None
             if reply is not None:
                 if reply.data == b"ok":

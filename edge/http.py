@@ -197,9 +197,10 @@ def _stats_lines(data: bytes) -> list[str]:
 def render_report_html(report: dict[str, Any]) -> str:
     """A readable, static HTML page of the report. Every value is escaped."""
     e = html.escape
-    overall = report.get("overall") or {}
+    scores = dict(report.get("scores") or {})
+    scores["overall"] = report.get("overall")
     rows = "".join(
-        f"<tr><th>{e(str(k))}</th><td>{e(str(v))}</td></tr>" for k, v in overall.items()
+        f"<tr><th>{e(str(k))}</th><td>{e(str(v))}</td></tr>" for k, v in scores.items()
     )
     answers = []
     for i, a in enumerate(report.get("answers") or [], 1):
@@ -207,8 +208,9 @@ def render_report_html(report: dict[str, Any]) -> str:
         answers.append(
             f"<section><h3>{i}. {e(str(a.get('question', '')))}</h3>"
             f"<p class=answer>{e(str(a.get('answer', '')))}</p><p>{scores}</p>"
-            f"<p><b>+</b> {e(str(a.get('strength', '')))}</p>"
-            f"<p><b>→</b> {e(str(a.get('improvement', '')))}</p></section>"
+            f"<p>{e(str(a.get('feedback', '')))}</p>"
+            f"<p><b>+</b> {e('; '.join(map(str, a.get('strengths') or [])))}</p>"
+            f"<p><b>→</b> {e('; '.join(map(str, a.get('improvements') or [])))}</p></section>"
         )
     lists = ""
     for key in ("strengths", "improvements"):

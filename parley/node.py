@@ -7,6 +7,7 @@ from __future__ import annotations
 __all__ = ["Node"]
 
 import asyncio
+import dataclasses
 import contextlib
 import logging
 import time
@@ -17,6 +18,7 @@ import nats.micro
 from nats.aio.client import Client
 
 from actors.bank import load_bank
+from actors.models import registry
 from actors.models.service import EmbedActor, LlmActor, ModelActor, SttActor, TtsActor
 from actors.session.node import SessionNode
 from bus.connection import connect
@@ -34,23 +36,23 @@ log = logging.getLogger(__name__)
 def build_model_actors(cfg: Config, nc: Client, pool: asyncpg.Pool, audio: Any) -> list[ModelActor]:
     """The model actors for the roles in ``cfg``, on real engines unless
     ``cfg.models == "deterministic"`` (the named test backend)."""
-    from actors.models import registry
-
-    engines = registry.build_engines(
-        cfg.models, roles=tuple(r for r in cfg.roles if r in MODEL_ROLES),
-        embedder=cfg.embedder, llm_threads=cfg.llm_threads, stt_threads=cfg.stt_threads,
-    )
+    opts = engine_options(cfg)
     actors: list[ModelActor] = []
     if "stt" in cfg.roles:
-        actors.append(SttActor(nc, engines.stt))
+        actors.append(SttActor(nc, registry.build_stt(cfg.models, opts)))
     if "llm" in cfg.roles:
-        actors.append(LlmActor(nc, engines.llm))
+        actors.append(LlmActor(nc, registry.build_llm(cfg.models, opts)))
     if "tts" in cfg.roles:
-        actors.append(TtsActor(nc, engines.tts, audio))
+        actors.append(TtsActor(nc, registry.build_tts(cfg.models, opts), audio))
     if "embed" in cfg.roles:
         bank = [(q.language, q.role, q.text) for q in load_bank()]
-        actors.append(EmbedActor(nc, engines.embedder, pool, bank=bank))
+        actors.append(EmbedActor(nc, registry.build_embedder(cfg.models, opts), pool, bank=bank))
     return actors
+
+
+def engine_options(cfg: Config) -> registry.EngineOptions:
+    return dataclasses.replace(registry.EngineOptions.from_env(), embedder=cfg.embedder,
+                               threads=cfg.llm_threads)
 
 
 class Node:
@@ -95,11 +97,9 @@ class Node:
                                  owner_ttl=cfg.owner_ttl)
         self.pool = await create_pool(self.dsn)
         if "session" in cfg.roles:
-            from actors.models import registry
-
             self.sessions = SessionNode(
                 self.nc, self.pool, layout.owners, node_id=cfg.node_id,
-                new_vad=registry.vad_factory(cfg.models), owner_ttl=cfg.owner_ttl,
+                new_vad=registry.build_vad(cfg.models, engine_options(self.cfg)), owner_ttl=cfg.owner_ttl,
                 max_sessions=cfg.max_sessions,
             )
             await self.sessions.start()

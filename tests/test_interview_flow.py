@@ -52,7 +52,8 @@ async def test_typed_interview_to_stored_report(node: Node) -> None:
         "In my last role I led the migration of our payments API to an event-driven "
         "design, which cut p99 latency by forty percent.")
     assert report["answers"], report
-    assert {"relevance", "depth", "clarity", "role_fit"} <= set(report["overall"])
+    assert {"relevance", "depth", "clarity", "role_fit"} <= set(report["scores"])
+    assert 1 <= report["overall"] <= 5
     assert c.rx.audio, "interviewer audio frames arrived"
     seqs = [e["seq"] for e in c.rx.events if e.get("seq")]
     assert seqs == sorted(set(seqs)), "no gap in order, no duplicate"

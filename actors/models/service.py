@@ -30,7 +30,8 @@ import nats.micro
 from nats.aio.client import Client
 from nats.js.object_store import ObjectStore
 
-from actors.models.engines import Embedder, LlmEngine, SttEngine, TtsEngine
+from actors.models.engines import Embedder, EngineError, LlmEngine, SttEngine
+from actors.models.tts_router import TtsRouter
 from bus import jobs
 from bus.worker import BadJob, JobContext, JobWorker
 from persistence import chunks
@@ -255,16 +256,15 @@ class TtsActor(ModelActor):
 
     kind = "tts"
 
-    def __init__(self, nc: Client, engines: dict[str, TtsEngine], store: ObjectStore,
-                 **kw: Any) -> None:
-        super().__init__(nc, "+".join(sorted({e.name for e in engines.values()})), **kw)
-        self.engines = engines
+    def __init__(self, nc: Client, router: TtsRouter, store: ObjectStore, **kw: Any) -> None:
+        super().__init__(nc, "+".join(e.name for e in router.engines()), **kw)
+        self.router = router
         self.store = store
         self.cache_hits = 0
 
     def _load_sync(self) -> None:
-        for e in {id(e): e for e in self.engines.values()}.values():
-            e.load()
+        self.router.load()
+        for e in self.router.engines():
             for _ in e.synthesize("Hello."):
                 break
 
@@ -288,9 +288,10 @@ class TtsActor(ModelActor):
     async def handle(self, job: jobs.Job, ctx: JobContext) -> AsyncIterator[jobs.Result]:
         if not isinstance(job, jobs.TtsJob):
             raise BadJob("tts actor got a non-tts job")
-        engine = self.engines.get(job.language) or self.engines.get("*")
-        if engine is None:
-            raise BadJob(f"no voice for language {job.language!r}")
+        try:
+            engine = self.router.engine_for(job.language)
+        except EngineError as exc:
+            raise BadJob(str(exc)) from None
         text = " ".join(job.text.split())[:2000]
         started = time.perf_counter()
         key = self.cache_key(engine.name, job.voice, text)

@@ -1294,8 +1294,11 @@
       root.appendChild(el("p", { cls: "report-meta", text: [roleText, langText].filter(Boolean).join(" · ") }));
     }
 
-    // Overall scores.
-    const overall = asObj(r.overall);
+    // Overall scores. The server sends `overall` as a number beside `scores`; older
+    // shapes sent one object with every criterion.
+    const overall = typeof r.overall === "number" || r.overall == null
+      ? Object.assign({}, asObj(r.scores), r.overall == null ? {} : { overall: r.overall })
+      : asObj(r.overall);
     const scores = el("div", { cls: "scores" });
     if (overall.overall != null) scores.appendChild(scoreRow("overall", overall.overall, true));
     for (const key of SCORE_KEYS) if (overall[key] != null) scores.appendChild(scoreRow(key, overall[key]));
@@ -1351,9 +1354,9 @@
       }
       card.appendChild(chips);
     }
-    const strength = asText(a.strength);
+    const strength = asText(a.strength) || asList(a.strengths).map(asText).filter(Boolean).join(" ");
     if (strength) card.appendChild(el("div", { cls: "note good" }, [el("strong", { text: t("r_strength") }), el("p", { text: strength })]));
-    const improvement = asText(a.improvement);
+    const improvement = asText(a.improvement) || asList(a.improvements).map(asText).filter(Boolean).join(" ");
     if (improvement) {
       card.appendChild(el("div", { cls: "note improve" }, [el("strong", { text: t("r_improvement") }), el("p", { text: improvement })]));
     }
