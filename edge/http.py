@@ -204,10 +204,10 @@ def render_report_html(report: dict[str, Any]) -> str:
     )
     answers = []
     for i, a in enumerate(report.get("answers") or [], 1):
-        scores = ", ".join(f"{e(str(k))}: {e(str(v))}" for k, v in (a.get("scores") or {}).items())
+        chips = ", ".join(f"{e(str(k))}: {e(str(v))}" for k, v in (a.get("scores") or {}).items())
         answers.append(
             f"<section><h3>{i}. {e(str(a.get('question', '')))}</h3>"
-            f"<p class=answer>{e(str(a.get('answer', '')))}</p><p>{scores}</p>"
+            f"<p class=answer>{e(str(a.get('answer', '')))}</p><p>{chips}</p>"
             f"<p>{e(str(a.get('feedback', '')))}</p>"
             f"<p><b>+</b> {e('; '.join(map(str, a.get('strengths') or [])))}</p>"
             f"<p><b>→</b> {e('; '.join(map(str, a.get('improvements') or [])))}</p></section>"

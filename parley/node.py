@@ -7,8 +7,8 @@ from __future__ import annotations
 __all__ = ["Node"]
 
 import asyncio
-import dataclasses
 import contextlib
+import dataclasses
 import logging
 import time
 from typing import Any
@@ -99,8 +99,8 @@ class Node:
         if "session" in cfg.roles:
             self.sessions = SessionNode(
                 self.nc, self.pool, layout.owners, node_id=cfg.node_id,
-                new_vad=registry.build_vad(cfg.models, engine_options(self.cfg)), owner_ttl=cfg.owner_ttl,
-                max_sessions=cfg.max_sessions,
+                new_vad=registry.build_vad(cfg.models, engine_options(self.cfg)),
+                owner_ttl=cfg.owner_ttl, max_sessions=cfg.max_sessions,
             )
             await self.sessions.start()
             sessions = self.sessions
