@@ -85,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # one line per HTTP request is noise at INFO; keep websockets' warnings
+    logging.getLogger("websockets").setLevel(logging.WARNING)
     if args.command == "up":
         import uvloop
 
