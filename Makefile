@@ -35,10 +35,11 @@ system-deps:
 	@command -v espeak-ng >/dev/null && command -v sox >/dev/null || { \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng sox >/dev/null; }
 
-# Headless Chromium and playwright-core for the real-browser test.
+# Headless Chromium and playwright-core for the real-browser test; fonts-nanum so Korean
+# text renders in screenshots.
 browser-deps:
-	@command -v chromium >/dev/null || { \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+	@{ command -v chromium && dpkg -s fonts-nanum; } >/dev/null 2>&1 || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-nanum >/dev/null; }
 	@test -d node_modules/playwright-core || npm install --no-audit --no-fund --silent
 
 lint: install
