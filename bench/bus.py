@@ -77,12 +77,15 @@ async def _run(n: int) -> None:
         await sub.unsubscribe()
         await worker.stop()
         await nc.drain()
-    us = lambda v: f"{v * 1e6:,.0f} µs"  # noqa: E731
     print(f"job round trip (sequential, n={n}): p50 {us(percentile(lat, .5))}, "
           f"p99 {us(percentile(lat, .99))}")
     print(f"throughput, 8 in flight: {rate:,.0f} jobs/s")
     print(f"duplicate publish (dropped by JetStream): p50 {us(percentile(dup, .5))}, "
           f"p99 {us(percentile(dup, .99))}")
+
+
+def us(seconds: float) -> str:
+    return f"{seconds * 1e6:,.0f} µs"
 
 
 def main(argv: list[str]) -> None:

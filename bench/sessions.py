@@ -101,7 +101,7 @@ async def _run(idle: int, live: int, seconds: float, loads: list[str], snaps: in
         # live sessions: started interviews, ticking every 100 ms
         for i in range(live):
             await node.activate(f"bench-live-{i:05d}", create=True)
-        print(f"{live} active session actors (each ticking every 100 ms), tick period 100 ms, {seconds:.0f} s per load:")
+        print(f"{live} active session actors ticking every 100 ms, {seconds:.0f} s per load:")
         for load in ["", *loads]:
             p50, p99, n = await _lateness(node, load, seconds)
             print(f"  tick lateness with {load or 'no'} load: p50 {p50:.2f} ms, "

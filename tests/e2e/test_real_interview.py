@@ -22,7 +22,7 @@ from parley.node import Node
 from persistence import reports, transcripts
 from tests.client import Client
 from tests.conftest import Servers
-from tests.e2e.speech import have_speech_tools, speak_pcm16
+from bench.speech import have_speech_tools, speak_pcm16
 
 pytestmark = [pytest.mark.models, pytest.mark.e2e, pytest.mark.timeout(600)]
 

@@ -1,0 +1,135 @@
+"""``parley bench e2e``: voice-to-voice latency through the whole system.
+
+Starts fresh embedded servers and one node with every role on the real models (or
+``--models deterministic``), then drives N scripted clients through real interviews over
+WebSockets, speaking espeak-ng answers in real time as PCM frames. Prints:
+
+- voice-to-voice: the candidate's last voiced sample sent -> the first interviewer audio
+  byte received (the spoken acknowledgment), p50/p95;
+- next question: last voiced sample -> first audio of the next question or follow-up
+  (after its text arrived), p50/p95;
+- the per-turn breakdown the session recorded (endpointing, STT final, acknowledgment
+  audio, LLM first sentence, TTS first audio), medians.
+"""
+
+from __future__ import annotations
+
+__all__ = ["main"]
+
+import argparse
+import asyncio
+import logging
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from bench.client import Client
+from bench.servers import bench_servers, percentile
+from bench.speech import speak_pcm16
+from parley.config import Config
+from parley.node import Node
+from persistence import transcripts
+
+ANSWER = ("In my last project I built a payment service in Python. It handled ten thousand "
+          "requests per second, and I cut the latency in half by adding a cache.")
+FRAME = 640
+
+
+async def _one_interview(url: str, pcm: bytes, questions: int,
+                         v2v: list[float], nextq: list[float]) -> str:
+    c = Client(url)
+    await c.connect()
+    await c.send({"type": "start", "role": "backend", "language": "en",
+                  "questions": questions})
+    answered: set[int] = set()
+    loop = asyncio.get_running_loop()
+    while not c.rx.of("report"):
+        pending = [t for t in c.asked_turns() if t not in answered]
+        if not pending:
+            await c.next_event(300)
+            continue
+        turn = pending[0]
+        answered.add(turn)
+        q = [e for e in c.rx.of("question") if e["turn"] == turn][-1]
+        await c.wait_for("state", timeout=300,
+                         where=lambda e, s=q["seq"]: e["state"] == "listening" and e["seq"] > s)
+        t0 = loop.time()
+        audio = pcm + b"\0\0" * 40000
+        for i in range(0, len(audio), FRAME):
+            await c.send(audio[i:i + FRAME])
+            await asyncio.sleep(max(0.0, t0 + (i // FRAME + 1) * 0.02 - loop.time()))
+            if i == 0:
+                last_voice = t0 + len(pcm) / 32000
+        n_audio = sum(1 for a in c.rx.audio if a[4] <= last_voice)
+        # first interviewer audio after the last voiced sample
+        while len(c.rx.audio) <= n_audio and not c.rx.of("report"):
+            await c.next_event(300)
+        if len(c.rx.audio) > n_audio:
+            v2v.append(c.rx.audio[n_audio][4] - last_voice)
+        # first audio after the next question's text arrived
+        while not c.rx.of("report"):
+            later = [e for e in c.rx.of("question")
+                     if e["kind"] in ("main", "followup") and e["turn"] not in answered]
+            if later:
+                qt = later[0]["_t"]
+                frames = [a for a in c.rx.audio if a[0] == later[0]["turn"] and a[4] >= qt]
+                if frames:
+                    nextq.append(frames[0][4] - last_voice)
+                    break
+            await c.next_event(300)
+    await c.close()
+    return c.session_id
+
+
+async def _run(clients: int, questions: int, models: str) -> None:
+    pcm = speak_pcm16(ANSWER)
+    print(f"answer audio: {len(pcm) / 32000:.1f} s of espeak-ng speech; {clients} client(s), "
+          f"{questions} questions each, models={models}")
+    with bench_servers() as (nats_url, dsn), tempfile.TemporaryDirectory() as tmp:
+        cfg = Config(nats_url=nats_url, database_url=dsn, port=0, node_id="bench-e2e",
+                     secret="bench", data_dir=Path(tmp))
+        cfg.models = "deterministic" if models == "deterministic" else "real"
+        node = Node(cfg)
+        t = time.perf_counter()
+        await node.start()
+        print(f"node ready in {time.perf_counter() - t:.1f} s")
+        assert node.edge is not None and node.pool is not None
+        url = f"ws://127.0.0.1:{node.edge.port}/ws"
+        v2v: list[float] = []
+        nextq: list[float] = []
+        sids = await asyncio.gather(*(_one_interview(url, pcm, questions, v2v, nextq)
+                                      for _ in range(clients)))
+        breakdown: dict[str, list[float]] = {}
+        for sid in sids:
+            for turn in await transcripts.load_turns(node.pool, sid):
+                for k, v in turn.latency.items():
+                    breakdown.setdefault(k, []).append(float(v))
+        await node.stop()
+    print(f"voice-to-voice (last voiced sample -> first interviewer audio), n={len(v2v)}: "
+          f"p50 {ms(percentile(v2v, .5))}, p95 {ms(percentile(v2v, .95))}")
+    print(f"next question or follow-up first audio, n={len(nextq)}: "
+          f"p50 {ms(percentile(nextq, .5))}, p95 {ms(percentile(nextq, .95))}")
+    print("per-turn breakdown recorded by the session (median):")
+    for k in sorted(breakdown):
+        print(f"  {k:<24} {statistics.median(breakdown[k]):,.0f} ms  (n={len(breakdown[k])})")
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:,.0f} ms"
+
+
+def main(argv: list[str]) -> None:
+    p = argparse.ArgumentParser(prog="parley bench e2e")
+    p.add_argument("--clients", type=int, default=1)
+    p.add_argument("--questions", type=int, default=3)
+    p.add_argument("--models", choices=("real", "deterministic"), default="real")
+    a = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    asyncio.run(_run(a.clients, a.questions, a.models))
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])
