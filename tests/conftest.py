@@ -89,9 +89,28 @@ async def pool(servers: Servers) -> AsyncIterator[asyncpg.Pool]:
         await asyncio.wait_for(p.close(), 10)
 
 
+#: Fixtures that keep a node running across tests; they check for leaks themselves, when
+#: they stop (see :func:`assert_no_new_tasks`).
+SHARED_FIXTURES = frozenset({"real_node"})
+
+
+async def assert_no_new_tasks(before: set[asyncio.Task[object]], what: str) -> None:
+    current = asyncio.current_task()
+    leaked: list[asyncio.Task[object]] = []
+    for _ in range(100):
+        leaked = [t for t in asyncio.all_tasks() - before if t is not current and not t.done()]
+        if not leaked:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{what} left tasks running: {leaked}")
+
+
 @pytest_asyncio.fixture(autouse=True)
-async def _no_leaked_tasks() -> AsyncIterator[None]:
+async def _no_leaked_tasks(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     """Fail a test that leaves a task running or lets a task die with an exception."""
+    if SHARED_FIXTURES & set(request.fixturenames):
+        yield
+        return
     loop = asyncio.get_running_loop()
     errors: list[dict[str, object]] = []
     previous = loop.get_exception_handler()

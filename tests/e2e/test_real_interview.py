@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from bench.speech import have_speech_tools, speak_pcm16
 from parley.config import Config
 from parley.node import Node
 from persistence import reports, transcripts
 from tests.client import Client
-from tests.conftest import Servers
-from bench.speech import have_speech_tools, speak_pcm16
+from tests.conftest import Servers, assert_no_new_tasks
 
 pytestmark = [pytest.mark.models, pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -42,12 +42,14 @@ def _cfg(servers: Servers, tmp: Path, roles: str = "edge,session,stt,llm,tts,emb
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def real_node(servers: Servers, tmp_path_factory: pytest.TempPathFactory
                     ) -> AsyncIterator[Node]:
+    before = set(asyncio.all_tasks())
     node = Node(_cfg(servers, tmp_path_factory.mktemp("e2e")))
     await node.start()
     try:
         yield node
     finally:
         await node.stop()
+    await assert_no_new_tasks(before, "the real-model node")
 
 
 def _url(node: Node) -> str:
