@@ -99,7 +99,8 @@ class Client:
         try:
             return await asyncio.wait_for(wait(), timeout)
         except TimeoutError:
-            tail = [{k: v for k, v in e.items() if k != "report"} for e in self.rx.events[-8:]]
+            tail = [{k: v for k, v in e.items() if k != "report"}
+                    for e in self.rx.events if e.get("type") != "ping"][-10:]
             raise TimeoutError(f"no {kind} within {timeout}s; last events: {tail}") from None
 
     async def next_event(self, timeout: float) -> None:
