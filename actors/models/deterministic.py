@@ -36,7 +36,7 @@ import hashlib
 import math
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 import numpy as np
@@ -154,7 +154,7 @@ class DeterministicLlm:
     def load(self) -> None:
         pass
 
-    def generate(self, job: LlmJob, cancel: threading.Event) -> Iterator[str]:
+    def generate(self, job: LlmJob, cancel: threading.Event) -> Generator[str, None, None]:
         lang = _lang(job.language)
         if job.task == "question":
             pool = self._questions or DEFAULT_QUESTIONS[lang]
@@ -211,7 +211,7 @@ class DeterministicTts:
     def load(self) -> None:
         pass
 
-    def synthesize(self, text: str) -> Iterator[bytes]:
+    def synthesize(self, text: str) -> Generator[bytes, None, None]:
         text = " ".join(text.split())
         if not text:
             return

@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -114,12 +114,13 @@ class LlmEngine(Protocol):
         """Load the model (idempotent)."""
         ...
 
-    def generate(self, job: LlmJob, cancel: threading.Event) -> Iterator[str]:
+    def generate(self, job: LlmJob, cancel: threading.Event) -> Generator[str, None, None]:
         """Stream the reply for task ``"question"`` or ``"followup"`` sentence by sentence,
         each sentence as soon as it is complete. The reply is ONE question in
         ``job.language``. For ``"followup"`` nothing is yielded when the answer needs no
         follow-up. Setting ``cancel`` stops generation at the next token (the generator then
-        ends). Raises :class:`EngineError` for other tasks."""
+        ends); ``close()`` on the generator stops it too and frees the engine at once.
+        Raises :class:`EngineError` for other tasks."""
         ...
 
     def assess(self, job: LlmJob) -> dict[str, Any]:
@@ -140,10 +141,10 @@ class TtsEngine(Protocol):
         """Start/load the voice (idempotent); after this ``sample_rate`` is final."""
         ...
 
-    def synthesize(self, text: str) -> Iterator[bytes]:
+    def synthesize(self, text: str) -> Generator[bytes, None, None]:
         """PCM16LE mono chunks at ``sample_rate``; the first chunk comes as early as the
-        voice allows. Text with nothing speakable yields nothing. Close the iterator (or
-        exhaust it) before the next call."""
+        voice allows. Text with nothing speakable yields nothing. Exhaust or ``close()``
+        the generator before the next call."""
         ...
 
 

@@ -624,7 +624,7 @@ class QwenLlm:
         finally:
             self._busy.release()
 
-    def generate(self, job: LlmJob, cancel: threading.Event) -> Iterator[str]:
+    def generate(self, job: LlmJob, cancel: threading.Event) -> Generator[str, None, None]:
         """Stream the question (task ``question``) or the follow-up (task ``followup``)
         sentence by sentence; see :class:`actors.models.engines.LlmEngine`.
 

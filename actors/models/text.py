@@ -127,7 +127,7 @@ class SentenceSplitter:
                     end = j
                 i = j - 1
             if end is not None:
-                piece = buf[start:end].strip()
+                piece = " ".join(buf[start:end].split())
                 if len(piece) >= self._min:
                     out.append(piece)
                     start = end
@@ -140,7 +140,7 @@ class SentenceSplitter:
 
     def flush(self) -> str:
         """The unterminated rest (may be ``""``); the splitter is empty afterwards."""
-        rest, self._buf = self._buf.strip(), ""
+        rest, self._buf = " ".join(self._buf.split()), ""
         return rest
 
 

@@ -16,7 +16,7 @@ import io
 import logging
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Generator
 
 from actors.models.audio import parse_wav_header
 from actors.models.engines import EngineError
@@ -74,7 +74,7 @@ class EspeakTts:
         # -b 1: input is UTF-8; --stdout: WAV on stdout; -s: words per minute.
         return [self._path, "-v", self._voice, "-s", str(self._speed), "-b", "1", "--stdout"]
 
-    def synthesize(self, text: str) -> Iterator[bytes]:
+    def synthesize(self, text: str) -> Generator[bytes, None, None]:
         """PCM16LE mono chunks (``chunk_bytes`` each, ~0.2 s) at ``sample_rate``."""
         if self._path is None:
             raise EngineError("EspeakTts.load() was not called")

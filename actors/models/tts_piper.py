@@ -36,7 +36,7 @@ import threading
 import time
 import wave
 import weakref
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 from actors.models import assets
@@ -66,10 +66,14 @@ class _Child:
         self._reader.start()
 
     def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for raw in self.proc.stderr:
-            self.lines.put(raw.decode("utf-8", errors="replace").rstrip("\n"))
-        self.lines.put(None)  # EOF: the child exited
+        stderr = self.proc.stderr
+        assert stderr is not None
+        try:
+            for raw in stderr:
+                self.lines.put(raw.decode("utf-8", errors="replace").rstrip("\n"))
+        finally:
+            stderr.close()
+            self.lines.put(None)  # EOF: the child exited
 
     def send(self, line: str) -> None:
         assert self.proc.stdin is not None
@@ -90,6 +94,7 @@ class _Child:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self._reader.join(timeout=3)  # it closes stderr when it sees EOF
 
 
 def _cleanup(child_box: list[_Child | None], workdir: str) -> None:
@@ -193,7 +198,7 @@ class PiperTts:
 
     # --- synthesis -------------------------------------------------------------------------
 
-    def synthesize(self, text: str) -> Iterator[bytes]:
+    def synthesize(self, text: str) -> Generator[bytes, None, None]:
         """PCM16LE mono chunks (``chunk_bytes`` each, ~0.2 s) at ``sample_rate``; the first
         chunk arrives when the first sentence is rendered."""
         if self._child_box[0] is None:
