@@ -29,7 +29,8 @@ pytestmark = [pytest.mark.models, pytest.mark.e2e, pytest.mark.timeout(600)]
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 ANSWER_EN = ("I built a payment service in Python that handled ten thousand requests per "
              "second. I measured the latency and reduced it by half.")
-KEYWORDS = ("payment", "service", "python", "thousand", "requests", "second", "latency")
+KEYWORDS = ("payment", "service", "python", "thousand", "10,000", "request", "second",
+            "measured", "latency", "half")
 FRAME = 640  # 20 ms of 16 kHz PCM16
 
 
@@ -67,6 +68,25 @@ async def _speak(c: Client, pcm: bytes) -> None:
         await asyncio.sleep(max(0.0, t0 + (i // FRAME + 1) * 0.02 - loop.time()))
 
 
+async def _answer_by_voice(c: Client, pcm: bytes, tries: int = 3) -> str:
+    """Speak the answer; if the interviewer asks to repeat (STT missed its deadline on a
+    slow machine), speak it again. Return the final transcript."""
+    for _ in range(tries):
+        n_final = len([e for e in c.rx.of("transcript") if e["final"]])
+        n_repeat = len([e for e in c.rx.of("question") if e["kind"] == "repeat"])
+        await _speak(c, pcm)
+        while True:
+            finals = [e for e in c.rx.of("transcript") if e["final"]]
+            if len(finals) > n_final:
+                return str(finals[-1]["text"])
+            repeats = [e for e in c.rx.of("question") if e["kind"] == "repeat"]
+            if len(repeats) > n_repeat:
+                await _wait_listening(c, repeats[-1]["seq"])
+                break
+            await c.next_event(120)
+    raise AssertionError("the answer was never transcribed")
+
+
 async def _wait_listening(c: Client, after: int) -> None:
     await c.wait_for("state", timeout=120,
                      where=lambda e: e["state"] == "listening" and e["seq"] > after)
@@ -91,11 +111,7 @@ async def test_spoken_english_interview(real_node: Node, servers: Servers,
         q = [e for e in c.rx.of("question") if e["turn"] == turn][-1]
         assert q["text"].strip()
         await _wait_listening(c, q["seq"] - 1)
-        n_final = len([e for e in c.rx.of("transcript") if e["final"]])
-        await _speak(c, pcm)
-        final = await c.wait_for("transcript", count=n_final + 1, timeout=120,
-                                 where=lambda e: e["final"])
-        finals.append(final["text"])
+        finals.append(await _answer_by_voice(c, pcm))
     report = c.rx.of("report")[0]["report"]
     await c.close()
 
@@ -111,7 +127,7 @@ async def test_spoken_english_interview(real_node: Node, servers: Servers,
     # stored, and readable after a restart with the token only
     assert real_node.pool is not None
     turns = await transcripts.load_turns(real_node.pool, c.session_id)
-    assert any("payment" in t.answer.lower() for t in turns)
+    assert any(sum(k in t.answer.lower() for k in KEYWORDS) >= 3 for t in turns)
     assert await reports.load_report(real_node.pool, c.session_id) is not None
     fresh = Node(_cfg(servers, tmp_path, roles="edge"))
     await fresh.start()
