@@ -6,7 +6,7 @@ applied with an update. ``replicas=3`` is for a three-server cluster.
 
 from __future__ import annotations
 
-__all__ = ["BusLayout", "ensure_consumer", "provision"]
+__all__ = ["ACK_WAIT", "BusLayout", "ensure_consumer", "provision"]
 
 import logging
 from dataclasses import dataclass
@@ -40,9 +40,17 @@ async def _ensure_stream(js: JetStreamContext, cfg: api.StreamConfig) -> None:
     await js.update_stream(cfg)
 
 
+#: How long a job may go without an ack or an ``in_progress()`` pulse before JetStream
+#: hands it to another worker: this is how fast a dead worker's job is redelivered.
+#: Workers pulse every third of it, so long jobs are never redelivered while alive.
+ACK_WAIT: dict[str, float] = {"stt": 6.0, "tts": 6.0, "embed": 6.0, "llm": 10.0, "assess": 20.0}
+
+
 async def ensure_consumer(js: JetStreamContext, kind: str, *, max_ack_pending: int = 64,
-                          ack_wait: float = 30.0, max_deliver: int = 5) -> None:
+                          ack_wait: float | None = None, max_deliver: int = 5) -> None:
     """The durable pull consumer shared by every worker of ``kind``."""
+    if ack_wait is None:
+        ack_wait = ACK_WAIT.get(kind, 30.0)
     durable = subjects.job_consumer(kind)
     cfg = api.ConsumerConfig(
         name=durable,

@@ -117,6 +117,13 @@ class JobWorker:
         return len(self._tasks)
 
     async def start(self) -> None:
+        """Bind to the kind's durable consumer (it must exist: :func:`provision`). The pulse
+        period follows the consumer's ``ack_wait``."""
+        info = await self.js.consumer_info(subjects.STREAM_JOBS, subjects.job_consumer(self.kind))
+        if info.config.ack_wait:
+            self.ack_wait = float(info.config.ack_wait)
+        if info.config.max_deliver and info.config.max_deliver > 0:
+            self.max_deliver = int(info.config.max_deliver)
         self._sub = await self.js.pull_subscribe_bind(
             durable=subjects.job_consumer(self.kind), stream=subjects.STREAM_JOBS
         )

@@ -61,8 +61,9 @@ class ModelActor:
     async def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
-    async def stream_sync(self, make: Callable[[], Iterator[T]],
-                          cancel: threading.Event | None = None) -> AsyncIterator[T]:
+    async def stream_sync(
+        self, make: Callable[[], Iterator[T]], cancel: threading.Event | None = None
+    ) -> AsyncIterator[T]:
         """Run a blocking generator on the engine thread and yield its items here."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue(64)
@@ -117,13 +118,16 @@ class ModelActor:
             await w.start()
         self.ready = True
         self.service = await nats.micro.add_service(
-            self.nc, name=f"parley-{self.kind}", version="0.1.0",
+            self.nc,
+            name=f"parley-{self.kind}",
+            version="0.1.0",
             description=f"Parley {self.kind} model actor ({self.engine_name})",
             metadata={"engine": self.engine_name, "kind": self.kind},
             stats_handler=lambda _ep: self.stats(),
         )
-        await self.service.add_endpoint(name="status", subject=f"parley.{self.kind}.status",
-                                        handler=self._status)
+        await self.service.add_endpoint(
+            name="status", subject=f"parley.{self.kind}.status", handler=self._status
+        )
 
     async def _status(self, req: Any) -> None:
         import msgspec
@@ -182,11 +186,17 @@ class SttActor(ModelActor):
         if len(job.pcm) % 2 or job.sample_rate != 16000:
             raise BadJob("stt needs PCM16LE mono at 16 kHz")
         started = time.perf_counter()
-        res = await self.run_sync(self.engine.transcribe, job.pcm, job.sample_rate,
-                                  job.language, job.prompt)
-        yield jobs.SttResult(job_id=job.job_id, text=res.text, no_speech=res.no_speech,
-                             segment=job.segment, audio_ms=res.audio_ms,
-                             latency_ms=_ms(started))
+        res = await self.run_sync(
+            self.engine.transcribe, job.pcm, job.sample_rate, job.language, job.prompt
+        )
+        yield jobs.SttResult(
+            job_id=job.job_id,
+            text=res.text,
+            no_speech=res.no_speech,
+            segment=job.segment,
+            audio_ms=res.audio_ms,
+            latency_ms=_ms(started),
+        )
 
 
 # --- LLM ----------------------------------------------------------------------------------
@@ -205,15 +215,26 @@ class LlmActor(ModelActor):
 
     def _load_sync(self) -> None:
         self.engine.load()
-        warm = jobs.LlmJob(job_id="warmup", session_id="warmup00", task="question",
-                           language="en", role="general", max_tokens=4)
+        warm = jobs.LlmJob(
+            job_id="warmup",
+            session_id="warmup00",
+            task="question",
+            language="en",
+            role="general",
+            max_tokens=4,
+        )
         for _ in self.engine.generate(warm, threading.Event()):
             break
 
     def handlers(self) -> list[JobWorker]:
-        self._live = JobWorker(self.js, "llm", self.handle, concurrency=1, ack_wait=60.0)
-        assess = JobWorker(self.js, "assess", self.handle, concurrency=1, ack_wait=120.0,
-                           may_fetch=lambda: self._live is not None and self._live.busy == 0)
+        self._live = JobWorker(self.js, "llm", self.handle, concurrency=1)
+        assess = JobWorker(
+            self.js,
+            "assess",
+            self.handle,
+            concurrency=1,
+            may_fetch=lambda: self._live is not None and self._live.busy == 0,
+        )
         return [self._live, assess]
 
     async def handle(self, job: jobs.Job, ctx: JobContext) -> AsyncIterator[jobs.Result]:
@@ -230,16 +251,22 @@ class LlmActor(ModelActor):
         sentences: list[str] = []
         ttft = 0
         try:
-            async for sentence in self.stream_sync(lambda: self.engine.generate(job, cancel),
-                                                   cancel):
+            async for sentence in self.stream_sync(
+                lambda: self.engine.generate(job, cancel), cancel
+            ):
                 if not sentences:
                     ttft = _ms(started)
                 yield jobs.LlmSentence(job_id=job.job_id, index=len(sentences), text=sentence)
                 sentences.append(sentence)
         finally:
             timer.cancel()
-        yield jobs.LlmDone(job_id=job.job_id, text=" ".join(sentences),
-                           sentences=len(sentences), ttft_ms=ttft, latency_ms=_ms(started))
+        yield jobs.LlmDone(
+            job_id=job.job_id,
+            text=" ".join(sentences),
+            sentences=len(sentences),
+            ttft_ms=ttft,
+            latency_ms=_ms(started),
+        )
 
 
 # --- TTS ----------------------------------------------------------------------------------
@@ -302,27 +329,36 @@ class TtsActor(ModelActor):
             pcm = blob[4:]
             n = 0
             for i in range(0, len(pcm), CHUNK_BYTES):
-                yield jobs.TtsChunk(job_id=job.job_id, index=n, sample_rate=rate,
-                                    pcm=pcm[i:i + CHUNK_BYTES])
+                yield jobs.TtsChunk(
+                    job_id=job.job_id, index=n, sample_rate=rate, pcm=pcm[i : i + CHUNK_BYTES]
+                )
                 n += 1
-            yield jobs.TtsDone(job_id=job.job_id, chunks=n, audio_ms=len(pcm) * 500 // rate,
-                               cached=True, latency_ms=_ms(started))
+            yield jobs.TtsDone(
+                job_id=job.job_id,
+                chunks=n,
+                audio_ms=len(pcm) * 500 // rate,
+                cached=True,
+                latency_ms=_ms(started),
+            )
             return
         parts: list[bytes] = []
         n = 0
         async for pcm in self.stream_sync(lambda: engine.synthesize(text)):
             parts.append(pcm)
-            yield jobs.TtsChunk(job_id=job.job_id, index=n, sample_rate=engine.sample_rate,
-                                pcm=pcm)
+            yield jobs.TtsChunk(job_id=job.job_id, index=n, sample_rate=engine.sample_rate, pcm=pcm)
             n += 1
         audio = b"".join(parts)
         if audio and len(text) <= MAX_CACHED_TEXT:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(
-                    self.store.put(key, _CACHE_HDR.pack(engine.sample_rate) + audio), 5.0)
-        yield jobs.TtsDone(job_id=job.job_id, chunks=n,
-                           audio_ms=len(audio) * 500 // max(engine.sample_rate, 1),
-                           latency_ms=_ms(started))
+                    self.store.put(key, _CACHE_HDR.pack(engine.sample_rate) + audio), 5.0
+                )
+        yield jobs.TtsDone(
+            job_id=job.job_id,
+            chunks=n,
+            audio_ms=len(audio) * 500 // max(engine.sample_rate, 1),
+            latency_ms=_ms(started),
+        )
 
 
 # --- embeddings + RAG ---------------------------------------------------------------------
@@ -353,8 +389,14 @@ class EmbedActor(ModelActor):
 
     kind = "embed"
 
-    def __init__(self, nc: Client, engine: Embedder, pool: asyncpg.Pool,
-                 bank: Sequence[tuple[str, str, str]] | None = None, **kw: Any) -> None:
+    def __init__(
+        self,
+        nc: Client,
+        engine: Embedder,
+        pool: asyncpg.Pool,
+        bank: Sequence[tuple[str, str, str]] | None = None,
+        **kw: Any,
+    ) -> None:
         super().__init__(nc, engine.name, **kw)
         self.engine = engine
         self.pool = pool
@@ -371,14 +413,23 @@ class EmbedActor(ModelActor):
     async def _seed_bank(self) -> None:
         stored = await self.pool.fetchval(
             "SELECT count(*) FROM chunks WHERE session_id IS NULL AND kind = 'bank' "
-            "AND embedder = $1", self.engine.name)
+            "AND embedder = $1",
+            self.engine.name,
+        )
         if stored >= len(self.bank):
             return
         for lang in sorted({b[0] for b in self.bank}):
             texts = [t for (lg, _r, t) in self.bank if lg == lang]
             vecs = await self.run_sync(self.engine.embed_passages, texts)
-            await chunks.add_chunks(self.pool, session_id=None, kind="bank", language=lang,
-                                    embedder=self.engine.name, contents=texts, embeddings=vecs)
+            await chunks.add_chunks(
+                self.pool,
+                session_id=None,
+                kind="bank",
+                language=lang,
+                embedder=self.engine.name,
+                contents=texts,
+                embeddings=vecs,
+            )
         log.info("embed: question bank seeded (%d questions)", len(self.bank))
 
     def handlers(self) -> list[JobWorker]:
@@ -394,15 +445,26 @@ class EmbedActor(ModelActor):
                 return
             vecs = await self.run_sync(self.engine.embed_passages, pieces)
             stored = await chunks.add_chunks(
-                self.pool, session_id=job.session_id, kind=job.doc_kind or "document",
-                language=job.language, embedder=self.engine.name, contents=pieces,
-                embeddings=vecs)
+                self.pool,
+                session_id=job.session_id,
+                kind=job.doc_kind or "document",
+                language=job.language,
+                embedder=self.engine.name,
+                contents=pieces,
+                embeddings=vecs,
+            )
             yield jobs.EmbedResult(job_id=job.job_id, stored=stored)
             return
         if not job.query.strip():
             raise BadJob("empty query")
         vec = (await self.run_sync(self.engine.embed_queries, [job.query]))[0]
-        hits = await chunks.search(self.pool, vec, k=max(1, min(job.k, 10)),
-                                   language=job.language, embedder=self.engine.name,
-                                   session_id=job.session_id, kinds=("bank",))
+        hits = await chunks.search(
+            self.pool,
+            vec,
+            k=max(1, min(job.k, 10)),
+            language=job.language,
+            embedder=self.engine.name,
+            session_id=job.session_id,
+            kinds=("bank",),
+        )
         yield jobs.EmbedResult(job_id=job.job_id, chunks=[h.content for h in hits])

@@ -1,0 +1,132 @@
+"""Model actors over a real nats-server (test engines: the logic under test is the actor's,
+not the model's): deduplication, the TTS cache, readiness. Redelivery after a worker is
+killed -9 is in tests/chaos (real processes)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+
+import msgspec
+from nats.aio.client import Client as Nats
+
+from actors.models.deterministic import DeterministicTts
+from actors.models.service import TtsActor
+from actors.models.tts_router import TtsRouter
+from bus import jobs, subjects
+from bus.provision import BusLayout
+from bus.requests import request_job
+from tests.conftest import TIME
+
+
+class CountingTts(DeterministicTts):
+    """Counts syntheses; can be made slow, or to block its load until released."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        super().__init__()
+        self.calls = 0
+        self.delay = delay
+        self.loaded = threading.Event()
+        self.loaded.set()
+
+    def load(self) -> None:
+        self.loaded.wait(30)
+
+    def warmed(self) -> None:
+        """Forget the actor's warm-up synthesis."""
+        self.calls = 0
+
+    def synthesize(self, text: str) -> Iterator[bytes]:
+        self.calls += 1
+        first = True
+        for chunk in super().synthesize(text):
+            if first and self.delay:
+                time.sleep(self.delay)
+            first = False
+            yield chunk
+
+
+async def _results(nc: Nats, sid: str, until: float) -> list[jobs.Result]:
+    """Every result on the session's result subject within ``until`` seconds."""
+    sub = await nc.jetstream().subscribe(subjects.session_result(sid), ordered_consumer=True,
+                                         stream=subjects.STREAM_RESULTS)
+    out: list[jobs.Result] = []
+    end = time.monotonic() + until
+    try:
+        while (left := end - time.monotonic()) > 0:
+            try:
+                msg = await sub.next_msg(timeout=left)
+            except Exception:
+                break
+            out.append(jobs.decode_result(msg.data))
+    finally:
+        await sub.unsubscribe()
+    return out
+
+
+def _job(sid: str, n: int, text: str) -> jobs.TtsJob:
+    return jobs.TtsJob(job_id=f"{sid}:{n}:tts", session_id=sid, language="en", text=text)
+
+
+async def test_same_tts_job_twice_runs_once_and_repeats_hit_the_cache(
+    nc: Nats, layout: BusLayout
+) -> None:
+    engine = CountingTts()
+    actor = TtsActor(nc, TtsRouter({"en": engine}), layout.audio)
+    await actor.start()
+    engine.warmed()
+    try:
+        sid, js = "sess-tts-cache", nc.jetstream()
+        reply = subjects.session_result(sid)
+        text = "Thank you, that was a clear answer."
+        first = await request_job(js, "tts", _job(sid, 1, text), reply_to=reply,
+                                  deadline=time.time() + 30)
+        dup = await request_job(js, "tts", _job(sid, 1, text), reply_to=reply,
+                                deadline=time.time() + 30)
+        assert (first, dup) == (False, True)
+        done = [r for r in await _results(nc, sid, 3 * TIME) if isinstance(r, jobs.TtsDone)]
+        assert len(done) == 1 and not done[0].cached and engine.calls == 1
+        # the same text later, under a new job id: served from the object store
+        await request_job(js, "tts", _job(sid, 2, text), reply_to=reply,
+                          deadline=time.time() + 30)
+        results = await _results(nc, sid, 3 * TIME)
+        later = [r for r in results
+                 if isinstance(r, jobs.TtsDone) and r.job_id.endswith(":2:tts")]
+        assert len(later) == 1 and later[0].cached and engine.calls == 1
+        chunks = [r for r in results
+                  if isinstance(r, jobs.TtsChunk) and r.job_id == later[0].job_id]
+        assert sum(len(c.pcm) for c in chunks) > 16000  # real audio, not an empty answer
+        assert actor.cache_hits == 1
+    finally:
+        await actor.stop()
+
+
+async def test_a_model_that_is_not_loaded_takes_no_work(nc: Nats, layout: BusLayout) -> None:
+    sid, js = "sess-tts-notready", nc.jetstream()
+    engine = CountingTts()
+    engine.loaded.clear()  # load() blocks until released
+    actor = TtsActor(nc, TtsRouter({"en": engine}), layout.audio)
+    starting = asyncio.create_task(actor.start())
+    await request_job(js, "tts", _job(sid, 1, "Are you ready?"),
+                      reply_to=subjects.session_result(sid), deadline=time.time() + 60)
+    await asyncio.sleep(1.0 * TIME)
+    info = await js.consumer_info(subjects.STREAM_JOBS, subjects.job_consumer("tts"))
+    assert info.num_pending >= 1 and info.num_ack_pending == 0 and engine.calls == 0
+    try:
+        await nc.request("$SRV.PING.parley-tts", b"", timeout=0.5)
+        raise AssertionError("not-ready actor answered readiness")
+    except Exception as exc:
+        assert "NoResponders" in type(exc).__name__ or "Timeout" in type(exc).__name__
+    engine.loaded.set()
+    await starting
+    engine.warmed()
+    try:
+        done = [r for r in await _results(nc, sid, 3 * TIME) if isinstance(r, jobs.TtsDone)]
+        assert len(done) == 1 and engine.calls == 1
+        stats = msgspec.json.decode((await nc.request("$SRV.STATS.parley-tts", b"",
+                                                      timeout=2)).data)
+        assert stats["endpoints"][0]["data"]["ready"] is True
+    finally:
+        await actor.stop()
