@@ -360,11 +360,6 @@ def render_prompt(job: LlmJob, *, gaps: list[str] | None = None) -> str:
     return _dialog_prefix(lang) + _turn("user", user) + "<|im_start|>assistant\n" + prefill
 
 
-def _static_prefixes() -> list[str]:
-    """Prompt prefixes shared by every session, evaluated once at load."""
-    return [_dialog_prefix(lang) for lang in _LANG_NAME]
-
-
 @dataclass
 class _Snapshot:
     """A KV-cache snapshot: the evaluated tokens and llama.cpp's serialised context."""
@@ -402,6 +397,7 @@ class QwenLlm:
         snapshot_mb: int = 256,
         max_snapshots: int = 16,
         followup_decider: Literal["heuristic", "model"] = "heuristic",
+        warm_languages: tuple[str, ...] = ("en", "ko"),
     ) -> None:
         self._model_path = model_path
         self._n_ctx = n_ctx
@@ -411,6 +407,7 @@ class QwenLlm:
         self._snapshot_bytes = snapshot_mb << 20
         self._max_snapshots = max_snapshots
         self._followup_decider = followup_decider
+        self._warm_languages = tuple(lang for lang in warm_languages if lang in _LANG_NAME)
         self._llm: Any = None
         self._ban: npt.NDArray[np.intc] = np.zeros(0, dtype=np.intc)
         self._snapshots: OrderedDict[str, _Snapshot] = OrderedDict()
@@ -426,8 +423,8 @@ class QwenLlm:
 
     def load(self) -> None:
         """Load the GGUF (assembling it from the packages on first use), build the Han
-        token ban list, compile the grammars and pre-evaluate the static prompt prefixes.
-        Takes a few seconds; idempotent."""
+        token ban list, compile the grammars and pre-evaluate the static prompt prefix of
+        each language in ``warm_languages``. Takes 10-20 s on two cores; idempotent."""
         if self._llm is not None:
             return
         try:
@@ -450,11 +447,13 @@ class QwenLlm:
         self._assess_grammar = LlamaGrammar.from_json_schema(
             json.dumps(ASSESSMENT_SCHEMA), verbose=False
         )
-        for i, prefix in enumerate(_static_prefixes()):
-            tokens = self._tokenize(prefix)
+        # Evaluating the shared instructions+examples once here (a few seconds per language)
+        # saves that prefill on every session's first turn; it also pages the weights in.
+        for lang in self._warm_languages:
+            tokens = self._tokenize(_dialog_prefix(lang))
             self._llm.reset()
-            self._llm.eval(tokens)  # also pages the weights in
-            key = f"static:{i}"
+            self._llm.eval(tokens)
+            key = f"static:{lang}"
             self._save_snapshot(key)
             self._pinned.add(key)
         log.info(
@@ -547,6 +546,9 @@ class QwenLlm:
     # --- generation -----------------------------------------------------------------------
 
     def _logits_processors(self) -> Any:
+        # Careful: llama.cpp aborts the whole process if a grammar is left with no allowed
+        # token ("empty grammar stack"). Banning Han tokens is safe because no grammar here
+        # ever requires a Han character.
         from llama_cpp import LogitsProcessorList
 
         ban = self._ban

@@ -128,6 +128,11 @@ class WhisperStt:
             local_files_only=True,
         )
         self._languages = frozenset(model.supported_languages)
+        fw_log = logging.getLogger("faster_whisper")
+        if fw_log.level == logging.NOTSET:
+            # It logs every call at INFO ("Processing audio with duration ..."): one line per
+            # speech segment is noise in a server log unless an operator asks for it.
+            fw_log.setLevel(logging.WARNING)
         self._model = model
         log.info("STT %s loaded in %.2f s", path, time.monotonic() - started)
 
