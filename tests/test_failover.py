@@ -12,13 +12,13 @@ import pytest_asyncio
 from nats.aio.client import Client as Nats
 
 from actors.session.node import SessionNode
+from bench.client import Client
 from bus.connection import connect
 from bus.provision import provision
 from bus.worker import JobWorker
 from edge.server import Edge
 from persistence import snapshots
 from persistence.pool import create_pool
-from tests.client import Client
 from tests.conftest import Servers
 from tests.fakes import EnergyVad, fake_workers
 

@@ -11,10 +11,10 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
+from bench.client import Client
 from parley.config import Config
 from parley.node import Node
 from persistence import reports, transcripts
-from tests.client import Client
 from tests.conftest import Servers
 
 pytestmark = pytest.mark.timeout(120)

@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from bench.client import Client
 from bench.speech import have_speech_tools, speak_pcm16
 from parley.config import Config
 from parley.node import Node
 from persistence import reports, transcripts
-from tests.client import Client
 from tests.conftest import Servers, assert_no_new_tasks
 
 pytestmark = [pytest.mark.models, pytest.mark.e2e, pytest.mark.timeout(600)]
