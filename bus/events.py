@@ -178,13 +178,14 @@ _encoder = msgspec.json.Encoder()
 
 def decode_client_event(data: bytes | str) -> ClientEvent:
     """Decode one client event; raise :class:`BadMessage` (code ``bad_json`` or
-    ``bad_message``) with a readable reason otherwise."""
+    ``bad_message``) with a readable reason otherwise. Nothing else is raised, whatever
+    ``data`` is (a ``str`` with lone surrogates cannot be UTF-8 and is ``bad_json``)."""
     try:
         event: ClientEvent = _client_decoder.decode(data)
         return event
     except msgspec.ValidationError as exc:
         raise BadMessage("bad_message", str(exc)) from None
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeError, TypeError) as exc:
         raise BadMessage("bad_json", str(exc)) from None
 
 
@@ -194,7 +195,7 @@ def decode_server_event(data: bytes | str) -> ServerEvent:
         return event
     except msgspec.ValidationError as exc:
         raise BadMessage("bad_message", str(exc)) from None
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeError, TypeError) as exc:
         raise BadMessage("bad_json", str(exc)) from None
 
 

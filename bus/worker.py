@@ -35,6 +35,7 @@ from bus import subjects
 from bus.errors import BadMessage
 from bus.jobs import Job, JobError, Result, decode_job, encode
 from bus.requests import publish_retrying
+from bus.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -139,9 +140,7 @@ class JobWorker:
                 await self._loop_task
         if self._tasks:
             _, pending = await asyncio.wait(self._tasks, timeout=grace)
-            for t in pending:
-                t.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+            await cancel_and_wait(pending)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._sub.unsubscribe(), 2.0)
 

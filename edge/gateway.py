@@ -30,6 +30,7 @@ from websockets.exceptions import ConnectionClosed
 
 from bus import events, subjects
 from bus.errors import BadMessage
+from bus.tasks import cancel_and_wait
 from edge import auth
 from edge.limits import Limits, TokenBucket
 from edge.metrics import Metrics
@@ -308,9 +309,7 @@ class _Connection:
             await self.send_error(err.code, err.message)
 
     async def close(self) -> None:
-        for t in self.tasks:
-            t.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await cancel_and_wait(self.tasks)
         for sub in self.subs:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(sub.unsubscribe(), 2.0)

@@ -52,6 +52,7 @@ from actors.session.core import SessionCore
 from bus import events, jobs, subjects
 from bus.errors import BadMessage
 from bus.requests import publish_retrying, request_job
+from bus.tasks import cancel_and_wait
 from persistence import reports, snapshots, transcripts
 
 log = logging.getLogger(__name__)
@@ -174,11 +175,7 @@ class SessionActor:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._drain_queues(), 5.0)
             current = asyncio.current_task()
-            for t in [*self._loops, *self._tasks]:
-                if t is not current:
-                    t.cancel()
-            await asyncio.gather(*[t for t in [*self._loops, *self._tasks] if t is not current],
-                                 return_exceptions=True)
+            await cancel_and_wait(t for t in [*self._loops, *self._tasks] if t is not current)
             if snapshot and not self.lease_lost:
                 with contextlib.suppress(Exception):
                     await self._save_snapshot()
