@@ -1,0 +1,202 @@
+"""A spoken interview in a real browser: Debian's headless chromium opens the page of a
+node running every role with the real models, and a WAV file is its microphone.
+
+The WAV is a few seconds of silence, an English answer spoken by espeak-ng, and more
+silence (Chrome's fake capture device loops the file). ``drive.mjs`` (playwright-core)
+picks English / backend / 1 question, starts, waits for the first question, unmutes the
+page's microphone while the interviewer listens so the whole answer is heard once, waits
+for a final transcript with the spoken words, takes a screenshot, then waits for the
+report and screenshots that too. Screenshots and the driver's log land in
+``tests/artifacts/``; ``PARLEY_UPDATE_SCREENSHOTS=1`` also copies them to ``docs/`` for
+the README.
+
+Needs ``make browser-deps`` (chromium, chromium-driver, playwright-core) and espeak-ng +
+sox; skipped only when /usr/bin/chromium is missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import time
+import urllib.request
+import wave
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from parley.config import Config
+from parley.node import Node
+from persistence import reports
+from tests.conftest import REPO, TIME, Servers
+
+CHROMIUM = Path("/usr/bin/chromium")
+DRIVER = Path(__file__).with_name("drive.mjs")
+ARTIFACTS = REPO / "tests" / "artifacts"
+DOCS = REPO / "docs"
+
+#: The whole test, model loading included (scaled by PARLEY_TEST_TIME on slow machines).
+TEST_TIMEOUT_S = 300 * TIME
+ANSWER = "I built a payment service in Python that handled ten thousand requests per second."
+WORDS = ("payment", "service", "python", "requests", "second")
+LEAD_S = 3.0
+#: Silence after the answer: the interviewer moves on before the loop speaks again.
+TRAIL_S = 11.0
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.models,
+    pytest.mark.e2e,
+    pytest.mark.timeout(TEST_TIMEOUT_S),
+    pytest.mark.skipif(not CHROMIUM.exists(),
+                       reason="needs /usr/bin/chromium (make browser-deps)"),
+]
+
+
+def _answer_wav(path: Path) -> tuple[float, float, float]:
+    """Write the microphone file: 48 kHz mono 16-bit, silence, the answer, silence.
+    Returns (speech starts at, speech lasts, loop length) in seconds."""
+    spoken = path.with_name("spoken.wav")
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "140", "-g", "4", "-w", str(spoken),
+                    ANSWER], check=True, capture_output=True)
+    subprocess.run(["sox", str(spoken), "-r", "48000", "-c", "1", "-b", "16", str(path),
+                    "pad", str(LEAD_S), str(TRAIL_S)], check=True, capture_output=True)
+    with wave.open(str(spoken)) as w:
+        speech_s = w.getnframes() / w.getframerate()
+    with wave.open(str(path)) as w:
+        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (48000, 1, 2)
+        loop_s = w.getnframes() / w.getframerate()
+    return LEAD_S, speech_s, loop_s
+
+
+def _config(servers: Servers, data_dir: Path) -> Config:
+    return Config(
+        nats_url=servers.nats_url, database_url=servers.dsn, port=0,
+        roles=("edge", "session", "stt", "llm", "tts", "embed"), models="real",
+        node_id="browser-node", secret="browser-test-secret", data_dir=data_dir,
+    )
+
+
+async def _drive(args: list[str], timeout_s: float, log_path: Path) -> dict[str, Any]:
+    """Run the driver; return its JSON result. Its progress log goes to ``log_path``."""
+    with log_path.open("wb") as log:
+        proc = await asyncio.create_subprocess_exec(
+            "node", str(DRIVER), *args, cwd=REPO,
+            stdout=asyncio.subprocess.PIPE, stderr=log,
+        )
+        try:
+            out, _ = await asyncio.wait_for(proc.communicate(), timeout_s + 30)
+        except TimeoutError:
+            proc.terminate()  # playwright closes chromium on SIGTERM
+            try:
+                await asyncio.wait_for(proc.wait(), 15)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+            pytest.fail(f"the browser driver did not finish; log:\n{_tail(log_path)}")
+    lines = out.decode(errors="replace").strip().splitlines()
+    if not lines:
+        pytest.fail(f"the browser driver printed no result (exit {proc.returncode}); "
+                    f"log:\n{_tail(log_path)}")
+    result: dict[str, Any] = json.loads(lines[-1])
+    if not result.get("ok"):
+        pytest.fail(f"the browser run failed at {result.get('step')}: {result.get('error')}\n"
+                    f"page log: {result.get('log')}\ndriver log:\n{_tail(log_path)}")
+    return result
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _http_json(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(url, timeout=10) as r:
+        data: dict[str, Any] = json.loads(r.read())
+        return data
+
+
+async def test_spoken_interview_in_chromium(servers: Servers, tmp_path: Path) -> None:
+    assert shutil.which("node"), "node is missing (apt-get install nodejs)"
+    assert (REPO / "node_modules" / "playwright-core").is_dir(), \
+        "playwright-core is missing: run `make browser-deps`"
+    assert shutil.which("espeak-ng") and shutil.which("sox"), "needs espeak-ng and sox"
+    started = time.monotonic()
+    wav = tmp_path / "answer.wav"
+    speech_at, speech_s, loop_s = await asyncio.to_thread(_answer_wav, wav)
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "browser-interview.png"
+    report_shot = ARTIFACTS / "browser-report.png"
+    for old in (shot, report_shot, ARTIFACTS / "browser-interview-failure.png"):
+        old.unlink(missing_ok=True)
+
+    node = Node(_config(servers, tmp_path / "data"))
+    try:
+        await node.start()
+        assert node.edge is not None and node.pool is not None
+        base = f"http://127.0.0.1:{node.edge.port}"
+        print(f"node with real models up in {time.monotonic() - started:.1f} s", flush=True)
+        # What is left of the test's time, less a margin for stopping the node.
+        budget = TEST_TIMEOUT_S - (time.monotonic() - started) - 45
+        assert budget > 60, f"models took too long to load ({time.monotonic() - started:.0f} s)"
+        result = await _drive([
+            "--url", f"{base}/", "--wav", str(wav),
+            "--speech-at", f"{speech_at:.3f}", "--speech-s", f"{speech_s:.3f}",
+            "--loop-s", f"{loop_s:.3f}", "--profile", str(tmp_path / "profile"),
+            "--shot", str(shot), "--report-shot", str(report_shot),
+            "--words", ",".join(WORDS), "--min-words", "2", "--timeout-s", f"{budget:.0f}",
+        ], budget, ARTIFACTS / "browser-drive.log")
+
+        print(f"browser run: {result['timings']}; transcript {result['transcript']!r}",
+              flush=True)
+        # The page showed a final transcript of the spoken answer.
+        transcript = str(result["transcript"]).lower()
+        heard = [w for w in WORDS if w in transcript]
+        assert len(heard) >= 2, f"transcript {result['transcript']!r} has too few spoken words"
+        counters = result["counters"]
+        assert counters["audioChunksSent"] > 0, counters
+        assert counters["audioChunksReceived"] > 0, "the interviewer's speech reached the page"
+        assert counters["errors"] == 0 and counters["reconnects"] == 0, counters
+        assert shot.stat().st_size > 10_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+        # The page showed the report, and it is the one stored, readable with the token.
+        report = result["report"]
+        assert report_shot.stat().st_size > 10_000
+        answers = report["answers"]
+        assert answers and answers[0]["answer"] == result["transcript"]
+        assert answers[0]["source"] == "speech"
+        stored = await reports.load_report(node.pool, report["session_id"])
+        assert stored is not None and stored["answers"] == answers
+        page_log = result["log"]
+        assert any(e["who"] == "interviewer" and e["text"] == result["question"] for e in page_log)
+        link = await asyncio.to_thread(
+            _http_json, f"{base}{_report_path(result)}")
+        assert link["answers"] == answers
+    finally:
+        await node.stop()
+        await _engines_idle(node, TEST_TIMEOUT_S - (time.monotonic() - started) - 5)
+        print(f"node stopped, engines idle, at {time.monotonic() - started:.1f} s", flush=True)
+
+    if os.environ.get("PARLEY_UPDATE_SCREENSHOTS") == "1":
+        shutil.copyfile(shot, DOCS / "screenshot.png")
+        shutil.copyfile(report_shot, DOCS / "screenshot-report.png")
+
+
+async def _engines_idle(node: Node, timeout_s: float) -> None:
+    """Wait for the model threads to go idle. A job already running on an engine thread
+    (say, an answer assessment the report stopped waiting for) outlives ``Node.stop()``;
+    it should finish here, not while the next tests run."""
+    waits = [asyncio.to_thread(actor.executor.shutdown, True) for actor in node.models]
+    try:
+        await asyncio.wait_for(asyncio.gather(*waits), max(1.0, timeout_s))
+    except TimeoutError:
+        pass
+
+
+def _report_path(result: dict[str, Any]) -> str:
+    path = result.get("reportUrl")
+    assert isinstance(path, str) and path.startswith("/sessions/"), result.get("reportUrl")
+    return path
