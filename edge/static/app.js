@@ -136,6 +136,8 @@
       r_summary: "Summary",
       r_transcript: "Transcript",
       r_empty: "The report is empty.",
+      r_estimated:
+        "These scores are estimated from the length and shape of your answers: the detailed assessment was not ready in time.",
       r_no_answer: "(no answer)",
       r_out_of: "{value} out of 5",
       r_meta: "{role} · {language}",
@@ -258,6 +260,7 @@
       r_summary: "총평",
       r_transcript: "전체 대화",
       r_empty: "리포트 내용이 없습니다.",
+      r_estimated: "이 점수는 답변의 길이와 구성으로 추정한 값입니다. 상세 평가가 제때 준비되지 않았습니다.",
       r_no_answer: "(답변 없음)",
       r_out_of: "5점 만점에 {value}점",
       r_meta: "{role} · {language}",
@@ -1293,6 +1296,7 @@
       const langText = lang === "en" || lang === "ko" ? t("lang_" + lang) : lang;
       root.appendChild(el("p", { cls: "report-meta", text: [roleText, langText].filter(Boolean).join(" · ") }));
     }
+    if (r.estimated === true) root.appendChild(el("p", { cls: "notice report-estimated", text: t("r_estimated") }));
 
     // Overall scores. The server sends `overall` as a number beside `scores`; older
     // shapes sent one object with every criterion.
@@ -1354,6 +1358,8 @@
       }
       card.appendChild(chips);
     }
+    const feedback = asText(a.feedback);
+    if (feedback) card.appendChild(el("p", { cls: "feedback" + (a.fallback === true ? " estimated" : ""), text: feedback }));
     const strength = asText(a.strength) || asList(a.strengths).map(asText).filter(Boolean).join(" ");
     if (strength) card.appendChild(el("div", { cls: "note good" }, [el("strong", { text: t("r_strength") }), el("p", { text: strength })]));
     const improvement = asText(a.improvement) || asList(a.improvements).map(asText).filter(Boolean).join(" ");
