@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 import time
 import urllib.request
 import wave
@@ -133,6 +134,7 @@ async def test_spoken_interview_in_chromium(servers: Servers, tmp_path: Path) ->
     for old in (shot, report_shot, ARTIFACTS / "browser-interview-failure.png"):
         old.unlink(missing_ok=True)
 
+    threads_before = set(threading.enumerate())
     node = Node(_config(servers, tmp_path / "data"))
     try:
         await node.start()
@@ -177,23 +179,31 @@ async def test_spoken_interview_in_chromium(servers: Servers, tmp_path: Path) ->
         assert link["answers"] == answers
     finally:
         await node.stop()
-        await _engines_idle(node, TEST_TIMEOUT_S - (time.monotonic() - started) - 5)
-        print(f"node stopped, engines idle, at {time.monotonic() - started:.1f} s", flush=True)
+        left = TEST_TIMEOUT_S - (time.monotonic() - started) - 20
+        idle = await _engines_idle(node, threads_before, min(90 * TIME, left))
+        print(f"node stopped at {time.monotonic() - started:.1f} s; model threads "
+              f"{'idle' if idle else 'still busy'}", flush=True)
 
     if os.environ.get("PARLEY_UPDATE_SCREENSHOTS") == "1":
         shutil.copyfile(shot, DOCS / "screenshot.png")
         shutil.copyfile(report_shot, DOCS / "screenshot-report.png")
 
 
-async def _engines_idle(node: Node, timeout_s: float) -> None:
-    """Wait for the model threads to go idle. A job already running on an engine thread
-    (say, an answer assessment the report stopped waiting for) outlives ``Node.stop()``;
-    it should finish here, not while the next tests run."""
-    waits = [asyncio.to_thread(actor.executor.shutdown, True) for actor in node.models]
-    try:
-        await asyncio.wait_for(asyncio.gather(*waits), max(1.0, timeout_s))
-    except TimeoutError:
-        pass
+async def _engines_idle(node: Node, before: set[threading.Thread], timeout_s: float) -> bool:
+    """Wait (at most ``timeout_s``) for the node's model threads to end. A job already
+    running on an engine thread (say, an answer assessment the report stopped waiting for)
+    outlives ``Node.stop()``; better it finishes here than while the next tests run."""
+    prefixes = tuple(f"{actor.kind}-engine" for actor in node.models)
+
+    def join() -> bool:
+        end = time.monotonic() + timeout_s
+        busy = [t for t in threading.enumerate()
+                if t not in before and t.name.startswith(prefixes)]
+        for t in busy:
+            t.join(max(0.0, end - time.monotonic()))
+        return not any(t.is_alive() for t in busy)
+
+    return await asyncio.to_thread(join)
 
 
 def _report_path(result: dict[str, Any]) -> str:
