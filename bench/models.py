@@ -39,10 +39,10 @@ import numpy as np
 
 from actors.models.audio import pcm16_to_float, resample
 
+# About 10 s of speech with the pauses (piper's voice).
 ANSWER = [
-    "I led the migration of our billing database from MySQL to PostgreSQL.",
-    "I wrote the dual write layer and the backfill scripts myself.",
-    "We switched over on a Sunday without any downtime.",
+    "I led the migration of our billing database to PostgreSQL.",
+    "I wrote the dual write layer and the backfill scripts.",
     "Afterwards the slowest queries got three times faster.",
 ]
 PAUSE_S = 0.7  # between sentences: where the session's endpointer cuts a segment

@@ -444,6 +444,8 @@ class QwenLlm:
         )
         self._ban = self._han_tokens()
         self._followup_grammar = LlamaGrammar.from_string(_FOLLOWUP_GRAMMAR, verbose=False)
+        # The same conversion create_chat_completion(response_format={"type":
+        # "json_object", "schema": ...}) performs; we build ChatML ourselves, so we call it.
         self._assess_grammar = LlamaGrammar.from_json_schema(
             json.dumps(ASSESSMENT_SCHEMA), verbose=False
         )

@@ -35,19 +35,21 @@ _MAX_EVIDENCE = 2
 _EVIDENCE_CHARS = 120
 _SENTENCE_CHARS = 240
 
-#: JSON schema given to the LLM's constrained decoder (scores as enums: llama.cpp's
-#: schema converter does not enforce ``minimum``/``maximum``).
+#: JSON schema given to the LLM's constrained decoder. Scores are enums because
+#: llama.cpp's schema converter does not enforce ``minimum``/``maximum``; string lengths
+#: are not in the schema because ``maxLength`` expands into a grammar that made sampling
+#: five times slower (116 s for one assessment): lengths are cut in validation instead.
 ASSESSMENT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
         **{k: {"type": "integer", "enum": [1, 2, 3, 4, 5]} for k in SCORE_KEYS},
         "evidence": {
             "type": "array",
-            "items": {"type": "string", "maxLength": _EVIDENCE_CHARS},
+            "items": {"type": "string"},
             "maxItems": _MAX_EVIDENCE,
         },
-        "strength": {"type": "string", "maxLength": _SENTENCE_CHARS},
-        "improvement": {"type": "string", "maxLength": _SENTENCE_CHARS},
+        "strength": {"type": "string"},
+        "improvement": {"type": "string"},
     },
     "required": [*SCORE_KEYS, "evidence", "strength", "improvement"],
 }
