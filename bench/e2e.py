@@ -37,7 +37,7 @@ FRAME = 640
 
 
 async def _one_interview(url: str, pcm: bytes, questions: int,
-                         v2v: list[float], nextq: list[float]) -> str:
+                         v2v: list[float], nextq: list[float], show: bool = False) -> str:
     c = Client(url)
     await c.connect()
     await c.send({"type": "start", "role": "backend", "language": "en",
@@ -79,10 +79,18 @@ async def _one_interview(url: str, pcm: bytes, questions: int,
                     break
             await c.next_event(300)
     await c.close()
+    if show:
+        report = c.rx.of("report")[0]["report"]
+        print("\ntranscript:")
+        for line in report.get("transcript", []):
+            who = "Interviewer" if line.get("speaker") == "interviewer" else "Candidate"
+            print(f"  {who}: {line.get('text', '')}")
+        print(f"overall {report.get('overall')} / 5, scores {report.get('scores')}")
+        print(f"summary: {report.get('summary')}\n")
     return c.session_id
 
 
-async def _run(clients: int, questions: int, models: str) -> None:
+async def _run(clients: int, questions: int, models: str, show: bool) -> None:
     pcm = speak_pcm16(ANSWER)
     print(f"answer audio: {len(pcm) / 32000:.1f} s of espeak-ng speech; {clients} client(s), "
           f"{questions} questions each, models={models}")
@@ -98,8 +106,9 @@ async def _run(clients: int, questions: int, models: str) -> None:
         url = f"ws://127.0.0.1:{node.edge.port}/ws"
         v2v: list[float] = []
         nextq: list[float] = []
-        sids = await asyncio.gather(*(_one_interview(url, pcm, questions, v2v, nextq)
-                                      for _ in range(clients)))
+        sids = await asyncio.gather(*(_one_interview(url, pcm, questions, v2v, nextq,
+                                                     show and i == 0)
+                                      for i in range(clients)))
         breakdown: dict[str, list[float]] = {}
         for sid in sids:
             for turn in await transcripts.load_turns(node.pool, sid):
@@ -124,9 +133,10 @@ def main(argv: list[str]) -> None:
     p.add_argument("--clients", type=int, default=1)
     p.add_argument("--questions", type=int, default=3)
     p.add_argument("--models", choices=("real", "deterministic"), default="real")
+    p.add_argument("--show", action="store_true", help="print the first interview's transcript")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(_run(a.clients, a.questions, a.models))
+    asyncio.run(_run(a.clients, a.questions, a.models, a.show))
 
 
 if __name__ == "__main__":
