@@ -22,6 +22,7 @@ from __future__ import annotations
 
 __all__ = ["PiperTts"]
 
+import collections
 import contextlib
 import json
 import logging
@@ -62,6 +63,8 @@ class _Child:
             env=env,
         )
         self.lines: queue.Queue[str | None] = queue.Queue()
+        #: The last lines piper printed (for error messages: import errors, bad voice...).
+        self.tail: collections.deque[str] = collections.deque(maxlen=8)
         self._reader = threading.Thread(target=self._read, name="piper-stderr", daemon=True)
         self._reader.start()
 
@@ -70,7 +73,9 @@ class _Child:
         assert stderr is not None
         try:
             for raw in stderr:
-                self.lines.put(raw.decode("utf-8", errors="replace").rstrip("\n"))
+                line = raw.decode("utf-8", errors="replace").rstrip("\n")
+                self.tail.append(line)
+                self.lines.put(line)
         finally:
             stderr.close()
             self.lines.put(None)  # EOF: the child exited
@@ -171,10 +176,13 @@ class PiperTts:
             self._argv += ["--length-scale", str(self._length_scale)]
         weakref.finalize(self, _cleanup, self._child_box, self._workdir)
         started = time.monotonic()
-        self._start_child()
-        # The first utterance pays for lazy initialisation inside piper; pay it now.
-        for _ in self._render_all(["Ready."]):
-            pass
+        child = self._start_child()
+        # The first utterance pays for lazy initialisation inside piper; pay it now. It also
+        # proves the child works (piper installed, voice readable).
+        warm = b"".join(self._render_all(["Ready."]))
+        if not warm:
+            self.close()
+            raise EngineError("piper could not start: " + " | ".join(child.tail))
         log.info("TTS %s ready in %.2f s", self.name, time.monotonic() - started)
 
     def _start_child(self) -> _Child:
@@ -240,7 +248,7 @@ class PiperTts:
                     pending.pop(0)
                     outstanding = 0
                     if restarts > 2:
-                        raise EngineError("piper keeps dying")
+                        raise EngineError("piper keeps dying: " + " | ".join(child.tail))
                     child = self._start_child()
                     for line in pending:
                         child.send(line)

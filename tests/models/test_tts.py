@@ -88,3 +88,9 @@ def test_router_picks_the_voice_per_language(piper: PiperTts) -> None:
     for engine in router.engines():
         if isinstance(engine, PiperTts):
             engine.close()
+
+
+def test_piper_that_cannot_start_is_an_engine_error() -> None:
+    broken = PiperTts(python="/bin/false")
+    with pytest.raises(EngineError, match="could not start"):
+        broken.load()
