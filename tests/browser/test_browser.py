@@ -179,10 +179,12 @@ async def test_spoken_interview_in_chromium(servers: Servers, tmp_path: Path) ->
         assert link["answers"] == answers
     finally:
         await node.stop()
-        left = TEST_TIMEOUT_S - (time.monotonic() - started) - 20
+        stopped = time.monotonic() - started
+        left = TEST_TIMEOUT_S - stopped - 20
         idle = await _engines_idle(node, threads_before, min(90 * TIME, left))
-        print(f"node stopped at {time.monotonic() - started:.1f} s; model threads "
-              f"{'idle' if idle else 'still busy'}", flush=True)
+        print(f"node stopped at {stopped:.1f} s; model threads "
+              f"{'idle' if idle else 'still busy'} at {time.monotonic() - started:.1f} s",
+              flush=True)
 
     if os.environ.get("PARLEY_UPDATE_SCREENSHOTS") == "1":
         shutil.copyfile(shot, DOCS / "screenshot.png")
