@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 
 from nats.js import JetStreamContext, api
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import BadRequestError, BucketNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 from nats.js.object_store import ObjectStore
 
@@ -129,18 +129,37 @@ async def provision(
     )
     for kind in subjects.JOB_KINDS:
         await ensure_consumer(js, kind)
-    owners = await js.create_key_value(
-        bucket=subjects.KV_OWNERS, ttl=owner_ttl, history=1, replicas=replicas,
-        description="session id -> owning node; the revision fences snapshot writes",
-    )
-    audio = await js.create_object_store(
-        bucket=subjects.OBJ_AUDIO,
-        config=api.ObjectStoreConfig(
+    owners = await _ensure_owners(js, owner_ttl, replicas)
+    try:
+        audio = await js.object_store(subjects.OBJ_AUDIO)
+    except NotFoundError:
+        audio = await js.create_object_store(
             bucket=subjects.OBJ_AUDIO,
-            description="TTS cache by hash of (engine, voice, text)",
-            ttl=7 * 24 * 3600.0,
-            max_bytes=2 << 30,
-            replicas=replicas,
-        ),
-    )
+            config=api.ObjectStoreConfig(
+                bucket=subjects.OBJ_AUDIO,
+                description="TTS cache by hash of (engine, voice, text)",
+                ttl=7 * 24 * 3600.0,
+                max_bytes=2 << 30,
+                replicas=replicas,
+            ),
+        )
     return BusLayout(owners=owners, audio=audio)
+
+
+async def _ensure_owners(js: JetStreamContext, ttl: float, replicas: int) -> KeyValue:
+    """The lease bucket; an existing one gets ``ttl`` applied (an operator changed it)."""
+    try:
+        kv = await js.key_value(subjects.KV_OWNERS)
+    except (NotFoundError, BucketNotFoundError):
+        return await js.create_key_value(
+            bucket=subjects.KV_OWNERS, ttl=ttl, history=1, replicas=replicas,
+            description="session id -> owning node; the revision fences snapshot writes",
+        )
+    stream = f"KV_{subjects.KV_OWNERS}"
+    cfg = (await js.stream_info(stream)).config
+    if cfg.max_age is None or abs(cfg.max_age - ttl) > 1e-3:
+        cfg.max_age = ttl
+        cfg.duplicate_window = min(cfg.duplicate_window or ttl, ttl)
+        await js.update_stream(cfg)
+        log.info("lease TTL of %s set to %.1fs", subjects.KV_OWNERS, ttl)
+    return kv
