@@ -78,8 +78,10 @@ class CoreConfig(msgspec.Struct, frozen=True, kw_only=True):
     deadline_ingest_s: float = 8.0
     deadline_embed_s: float = 4.0
     deadline_assess_s: float = 120.0
-    report_wait_s: float = 20.0
-    """After the closing, wait at most this long for outstanding assessments."""
+    report_wait_s: float = 60.0
+    """After the closing, wait at most this long for outstanding assessments. On two cores
+    the 1.5B model scores one answer in about 30 s (measured), and the last answer's
+    assessment can only start once it is given: a shorter wait gives estimated scores."""
 
     # --- interview plan and prompt size ---------------------------------------------
     max_followups: int = 1

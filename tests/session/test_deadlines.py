@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actors.session import JobResultIn
+from actors.session import CoreConfig, JobResultIn
 from bus import events as ev
 from bus import jobs as jb
 from tests.session.world import BANK, MS, SID, Candidate, Models, World
@@ -175,11 +175,12 @@ def test_wrong_result_type_fails_that_job_only() -> None:
 
 
 def test_reporting_waits_for_assessments_but_not_forever() -> None:
-    models = Models(latency={**Models().latency, "assess": 60.0})
+    wait = CoreConfig().report_wait_s
+    models = Models(latency={**Models().latency, "assess": wait * 3})
     w = World(questions=1, models=models)
     w.begin()
     w.run_until(lambda w: w.core.phase == "reporting")
     t0 = w.now
     w.finish()
-    assert 19.0 < w.now - t0 < 21.0 + 200 * MS
+    assert wait - 1.0 < w.now - t0 < wait + 1.0 + 200 * MS
     assert all(a["fallback"] for a in w.reports[0]["answers"])
