@@ -21,6 +21,7 @@ __all__ = [
     "Hello",
     "Ping",
     "Pong",
+    "Probe",
     "Question",
     "Ready",
     "Report",
@@ -103,7 +104,12 @@ class Detach(_Base, tag="detach", frozen=True):
     """Sent by the edge (never by a browser) when the client's socket closes."""
 
 
-ClientEvent = Hello | Start | AnswerText | End | Pong | Attach | Detach
+class Probe(_Base, tag="probe", frozen=True):
+    """Sent by the edge (never by a browser) to a silent session: the owning actor answers
+    ``ok`` without feeding its core; "no responders" means the owner is gone."""
+
+
+ClientEvent = Hello | Start | AnswerText | End | Pong | Attach | Detach | Probe
 
 # --- server -> client -------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 __all__ = [
     "ACTIVATE",
     "HDR_DEADLINE",
+    "HDR_IN_ID",
     "HDR_JOB_KIND",
     "HDR_MSG_ID",
     "HDR_REPLY_TO",
@@ -52,6 +53,9 @@ HDR_MSG_ID = "Nats-Msg-Id"
 HDR_REPLY_TO = "Parley-Reply-To"
 HDR_DEADLINE = "Parley-Deadline"
 HDR_JOB_KIND = "Parley-Job-Kind"
+#: on ``.in`` requests that change a session (start, answer, end): an id the edge keeps
+#: when it re-sends after a timeout, so the owner takes the event once.
+HDR_IN_ID = "Parley-In-Id"
 
 _SID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 

@@ -5,7 +5,10 @@ creates or resumes the session (token checked), subscribes to the session's ``.o
 stream (replaying events after ``last_seq``) and ``.audio`` subject, then relays: client
 text events go to ``interview.session.<sid>.in`` as requests (the owning actor acks;
 "no responders" means nobody owns it, so the gateway activates it and retries), client
-audio is published there as binary. Output goes through one bounded queue per
+audio is published there as binary. A session silent for ``owner_probe_s`` is probed:
+when its node died nobody answers, and the gateway re-activates it on another node at
+once (a client waiting for the next question sends nothing that would notice). Output
+goes through one bounded queue per
 connection; a client too slow to keep up is disconnected (it resumes) rather than
 allowed to grow server memory. Every network await has a deadline and every task of a
 connection ends with it.
@@ -96,20 +99,22 @@ class Gateway:
             await asyncio.sleep(0.2 * (attempt + 1))
         raise _Refused("unavailable", f"session could not be activated: {last}")
 
-    async def send_in(self, sid: str, event: events.ClientEvent,
-                      budget: float = 15.0) -> events.Error | None:
+    async def send_in(self, sid: str, event: events.ClientEvent, budget: float = 15.0,
+                      in_id: str = "") -> events.Error | None:
         """Deliver a client event to the owning actor, activating the session if nobody
         owns it. When the owner died, its lease must expire before another node can take
         over, so this keeps trying for ``budget`` seconds (longer than the lease TTL):
-        the event is delivered late rather than lost."""
+        the event is delivered late rather than lost. ``in_id`` goes with every attempt,
+        so an owner that took the event before its reply was lost takes it only once."""
         data = events.encode(event)
         subject = subjects.session_in(sid)
+        headers = {subjects.HDR_IN_ID: in_id} if in_id else None
         loop = asyncio.get_running_loop()
         end = loop.time() + budget
         delay = 0.05
         while True:
             try:
-                reply = await self.nc.request(subject, data, timeout=3.0)
+                reply = await self.nc.request(subject, data, timeout=3.0, headers=headers)
             except nats.errors.NoRespondersError:
                 await self.activate(sid, create=False)
                 reply = None
@@ -159,6 +164,10 @@ class _Connection:
         self.audio_bucket = TokenBucket(self.limits.audio_bytes_per_s,
                                         self.limits.audio_burst_bytes)
         self.attached = False
+        self.last_heard = 0.0
+        self.finished = False
+        self.conn_id = secrets.token_urlsafe(6)
+        self.sent_in = 0
 
     async def send_error(self, code: str, message: str) -> None:
         self.gw.metrics.inc(f'ws_errors_total{{code="{code}"}}')
@@ -190,7 +199,40 @@ class _Connection:
             session_id=self.sid, token=token, resumed=hello.session_id is not None)).decode())
         err = await self.gw.send_in(self.sid, events.Attach(last_seq=self.last_seq))
         self.attached = err is None
+        self._heard()
+        self.tasks.append(asyncio.create_task(self._watch_owner(), name=f"ws-owner-{self.sid}"))
         await self._reader()
+
+    def _heard(self) -> None:
+        self.last_heard = asyncio.get_running_loop().time()
+
+    async def _watch_owner(self) -> None:
+        """Probe a silent session; when its owner is gone, re-activate it elsewhere."""
+        period = self.limits.owner_probe_s
+        loop = asyncio.get_running_loop()
+        probe = events.encode(events.Probe())
+        subject = subjects.session_in(self.sid)
+        while not self.finished:
+            await asyncio.sleep(period)
+            if loop.time() - self.last_heard < period:
+                continue
+            try:
+                await self.gw.nc.request(subject, probe, timeout=period)
+                self._heard()
+                continue
+            except nats.errors.NoRespondersError:
+                pass
+            except Exception:  # slow or reconnecting: the owner's lease decides, not us
+                continue
+            self.gw.metrics.inc("ws_owner_lost_total")
+            log.info("session %s: owner gone, re-activating", self.sid)
+            try:
+                err = await self.gw.send_in(self.sid, events.Attach(last_seq=self.last_seq))
+            except _Refused as exc:
+                log.warning("session %s: re-activation refused: %s", self.sid, exc.message)
+                continue
+            if err is None:
+                self._heard()
 
     async def _decode_hello(self, frame: str | bytes) -> events.Hello | None:
         if isinstance(frame, bytes):
@@ -235,9 +277,12 @@ class _Connection:
                 seq = int(msgspec.json.decode(msg.data).get("seq", 0))
             except Exception:
                 return
+            self._heard()
             if seq <= self.last_seq:
                 return  # already delivered: no duplicate on resume
             self.last_seq = seq
+            if b'"type":"report"' in msg.data:
+                self.finished = True  # nothing more to wait for: stop probing
             await self._put(msg.data.decode())
 
         async def on_audio(msg: Any) -> None:
@@ -298,14 +343,20 @@ class _Connection:
         except BadMessage as exc:
             await self.send_error(exc.code, exc.reason)
             return
-        if isinstance(event, events.Hello | events.Attach | events.Detach):
+        if isinstance(event, events.Hello | events.Attach | events.Detach | events.Probe):
             await self.send_error("bad_message", f"{type(event).__name__.lower()} not allowed here")
             return
+        in_id = ""
+        if isinstance(event, events.Start | events.AnswerText | events.End):
+            self.sent_in += 1
+            in_id = f"{self.conn_id}:{self.sent_in}"
         try:
-            err = await self.gw.send_in(self.sid, event)
+            err = await self.gw.send_in(self.sid, event, in_id=in_id)
         except _Refused as exc:
             err = events.Error(code=exc.code, message=exc.message)
-        if err is not None:
+        if err is None:
+            self._heard()
+        else:
             await self.send_error(err.code, err.message)
 
     async def close(self) -> None:

@@ -19,6 +19,9 @@ class Limits:
     outbound_queue: int = 512
     hello_timeout_s: float = 10.0
     send_timeout_s: float = 5.0
+    #: a session silent this long is probed; "no responders" (its node died) re-activates
+    #: it elsewhere. Half the lease TTL: failover then takes at most about one TTL.
+    owner_probe_s: float = 2.5
 
 
 class TokenBucket:

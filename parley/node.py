@@ -24,6 +24,7 @@ from actors.session.node import SessionNode
 from bus.connection import connect
 from bus.embedded import EmbeddedNats
 from bus.provision import provision
+from edge.limits import Limits
 from edge.server import Edge
 from parley.config import MODEL_ROLES, REPO, Config, load_secret
 from persistence.embedded import EmbeddedPostgres
@@ -114,6 +115,7 @@ class Node:
                 handler=self._session_status)
         if "edge" in cfg.roles:
             self.edge = Edge(self.nc, self.pool, load_secret(cfg), host=cfg.host, port=cfg.port,
+                             limits=Limits(owner_probe_s=max(0.5, cfg.owner_ttl / 2)),
                              required_services=tuple(
                                  s for s in ("session", *MODEL_ROLES)))
             await self.edge.start()

@@ -46,7 +46,8 @@ pytestmark = pytest.mark.timeout(180)
 
 SECRET = "fuzz-secret"
 CODES = {"bad_json", "bad_message"}
-TAGS = ["hello", "start", "answer_text", "end", "pong", "attach", "detach", "ready", "ping",
+TAGS = ["hello", "start", "answer_text", "end", "pong", "attach", "detach", "probe", "ready",
+        "ping",
         "error", "report", "", "HELLO", "start ", "answer-text", "0"]
 FIELDS = ["session_id", "token", "last_seq", "role", "language", "difficulty", "questions",
           "resume_text", "job_posting", "text", "id", "seq", "type"]
@@ -101,7 +102,7 @@ def _check_decode(data: bytes | str) -> None:
         return
     # Whatever decodes is a client event that survives a round trip unchanged.
     assert isinstance(event, events.Hello | events.Start | events.AnswerText | events.End
-                      | events.Pong | events.Attach | events.Detach)
+                      | events.Pong | events.Attach | events.Detach | events.Probe)
     assert events.decode_client_event(events.encode(event)) == event
 
 
@@ -209,7 +210,7 @@ def _expected_code(frame: str) -> str | None:
         event = events.decode_client_event(frame)
     except BadMessage as exc:
         return exc.code
-    if isinstance(event, events.Hello | events.Attach | events.Detach):
+    if isinstance(event, events.Hello | events.Attach | events.Detach | events.Probe):
         return "bad_message"
     return None
 
@@ -354,9 +355,10 @@ async def _protocol_abuse(node: Node) -> None:
     await c.send({"type": "answer_text", "text": "before start"})
     await c.send({"type": "end"})
     await c.send({"type": "attach", "last_seq": 0})
-    await c.wait_for("error", count=3, timeout=10 * TIME, where=lambda e: e["seq"] == 0)
+    await c.send({"type": "probe"})
+    await c.wait_for("error", count=4, timeout=10 * TIME, where=lambda e: e["seq"] == 0)
     await c.wait_for("error", count=2, timeout=10 * TIME, where=lambda e: e["seq"] > 0)
-    assert [e["code"] for e in c.rx.of("error") if e["seq"] == 0] == ["bad_message"] * 3
+    assert [e["code"] for e in c.rx.of("error") if e["seq"] == 0] == ["bad_message"] * 4
     assert [e["code"] for e in c.rx.of("error") if e["seq"] > 0] == ["not_started"] * 2
 
     # a flood of messages: the excess is refused with rate_limited, the connection stays
@@ -383,7 +385,7 @@ async def _protocol_abuse(node: Node) -> None:
     rng = random.Random(7)
     for n in (1, 3, 1001, 4095):
         await c.send(rng.randbytes(n))
-    await c.wait_for("error", count=7, timeout=10 * TIME,
+    await c.wait_for("error", count=8, timeout=10 * TIME,
                      where=lambda e: e["code"] == "bad_message" and e["seq"] == 0)
     assert c.closed is None
 

@@ -13,7 +13,11 @@ loop) and ticks, and executes what the core returns:
 - ``Deactivate`` -> final snapshot, release the lease, leave memory.
 
 Snapshots carry the core state plus the last result-stream sequence consumed, so a
-re-activated actor replays the results it had not yet seen. Results of jobs the restored
+re-activated actor replays the results it had not yet seen, and the ids of the last
+client events taken (``Parley-In-Id``), so an event the edge re-sends after a crash is not
+taken twice. A snapshot is written only once every event it has emitted is in the OUT
+stream, so the next owner's seq continues without a gap. Start, answer and end are
+acknowledged only once persisted. Results of jobs the restored
 core has not re-requested yet are parked (bounded) and fed when it asks again: the
 duplicate request is dropped by JetStream, and the parked result completes it.
 """
@@ -28,7 +32,7 @@ import logging
 import struct
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +66,9 @@ HDR_AUDIO = "Parley-Audio"
 TICK_S = 0.1
 MAX_PARKED_JOBS = 64
 OUT_QUEUE = 4096
+DURABLE_ACK_S = 2.0
+OUT_FLUSH_S = 6.0
+MAX_SEEN_IN = 64
 
 
 def audio_frame(turn: int, chunk: int, sample_rate: int, pcm: bytes) -> bytes:
@@ -72,6 +79,7 @@ def audio_frame(turn: int, chunk: int, sample_rate: int, pcm: bytes) -> bytes:
 class ShellSnapshot(msgspec.Struct):
     core: bytes
     result_seq: int = 0
+    seen_in: list[str] = []
 
 
 _snap_encoder = msgspec.msgpack.Encoder()
@@ -111,7 +119,8 @@ class SessionActor:
     lease loss, or when :meth:`stop` is called (drain)."""
 
     def __init__(self, deps: SessionDeps, core: SessionCore, lease: Lease, result_seq: int,
-                 on_stopped: Callable[[SessionActor], None]) -> None:
+                 on_stopped: Callable[[SessionActor], None], *,
+                 seen_in: Sequence[str] = ()) -> None:
         self.deps = deps
         self.core = core
         self.sid: str = core.session_id
@@ -132,6 +141,10 @@ class SessionActor:
         self.lease_lost = False
         self.dropped_out = 0
         self.last_activity = time.monotonic()
+        self._seen_in: OrderedDict[str, None] = OrderedDict.fromkeys(seen_in[-MAX_SEEN_IN:])
+        #: every event up to this seq is in the OUT stream (or was given up on)
+        self._sent_seq = core.seq
+        self._sent = asyncio.Event()
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -178,7 +191,7 @@ class SessionActor:
             await cancel_and_wait(t for t in [*self._loops, *self._tasks] if t is not current)
             if snapshot and not self.lease_lost:
                 with contextlib.suppress(Exception):
-                    await self._save_snapshot()
+                    await self._save_snapshot(flush_timeout=0.0)  # the send loop is over
             if not self.lease_lost:
                 await self.lease.release()
         finally:
@@ -219,7 +232,24 @@ class SessionActor:
         if isinstance(event, events.Hello):
             await self._reply(msg, events.Error(code="bad_message", message="not for the actor"))
             return
+        if isinstance(event, events.Probe):
+            await self._reply(msg, None)  # the edge checks that someone owns the session
+            return
+        in_id = msg.headers.get(subjects.HDR_IN_ID, "") if msg.headers else ""
+        if in_id in self._seen_in:
+            await self._reply(msg, None)  # re-sent after a timeout: taken already
+            return
         self._feed(inputs.ClientInput(event=event, now=time.monotonic()))
+        if in_id:
+            self._seen_in[in_id] = None
+            while len(self._seen_in) > MAX_SEEN_IN:
+                self._seen_in.popitem(last=False)
+        if isinstance(event, events.Start | events.AnswerText | events.End):
+            # Acknowledge once what it changed is in Postgres (bounded, below the edge's
+            # request timeout): an answer the edge saw acknowledged survives a crash of
+            # this node; one that was not is re-sent by the edge to the next owner.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._persist.join(), DURABLE_ACK_S)
         await self._reply(msg, None)
 
     async def _reply(self, msg: Msg, error: events.Error | None) -> None:
@@ -273,9 +303,12 @@ class SessionActor:
     # --- commands ------------------------------------------------------------------------
 
     def _execute(self, commands: list[Any]) -> None:
+        asked = False
         for c in commands:
             if isinstance(c, cmd.Emit | cmd.EmitAudio):
                 self._enqueue_out(c)
+                if isinstance(c, cmd.Emit) and isinstance(c.event, events.Question):
+                    asked = True
             elif isinstance(c, cmd.RequestJob):
                 self._live_requests.add(c.job.job_id)
                 self._spawn(self._request(c))
@@ -287,6 +320,11 @@ class SessionActor:
             elif isinstance(c, cmd.Deactivate):
                 log.info("session %s: deactivating (%s)", self.sid, c.reason)
                 self._spawn(self.stop())
+        if asked and not self._stopping:
+            # A question on air is a point to resume from: after a crash the next owner
+            # re-asks it (and takes the answer the edge re-sends) rather than going back
+            # to the previous turn.
+            self._execute([cmd.Snapshot(reason="asked")])
 
     def _enqueue_out(self, c: cmd.Emit | cmd.EmitAudio) -> None:
         if self._out.full():
@@ -331,9 +369,9 @@ class SessionActor:
         audio_subject = subjects.session_audio(self.sid)
         while True:
             c = await self._out.get()
+            seq = getattr(c.event, "seq", 0) if isinstance(c, cmd.Emit) else 0
             try:
                 if isinstance(c, cmd.Emit):
-                    seq = getattr(c.event, "seq", 0)
                     await publish_retrying(
                         js, out_subject, events.encode(c.event),
                         {subjects.HDR_MSG_ID: f"{self.sid}:{seq}"}, budget=5.0,
@@ -345,6 +383,9 @@ class SessionActor:
                 self.dropped_out += 1
                 log.warning("session %s: output lost: %r", self.sid, exc)
             finally:
+                if seq > self._sent_seq:
+                    self._sent_seq = seq
+                    self._sent.set()
                 self._out.task_done()
 
     async def _persist_loop(self) -> None:
@@ -382,9 +423,22 @@ class SessionActor:
         elif isinstance(c, cmd.PersistReport):
             await reports.save_report(pool, self.sid, c.report)
 
-    async def _save_snapshot(self) -> None:
+    async def _sent_up_to(self, seq: int, timeout: float) -> None:
+        """Wait (bounded) until every event up to ``seq`` left the send loop."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while self._sent_seq < seq and loop.time() < end:
+            self._sent.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._sent.wait(), end - loop.time())
+
+    async def _save_snapshot(self, flush_timeout: float = OUT_FLUSH_S) -> None:
         blob = _snap_encoder.encode(ShellSnapshot(core=self.core.snapshot(),
-                                                  result_seq=self.result_seq))
+                                                  result_seq=self.result_seq,
+                                                  seen_in=list(self._seen_in)))
+        # The next owner continues after the OUT stream's last seq: write a state only
+        # once the events it claims to have sent are there, or the client sees a gap.
+        await self._sent_up_to(self.core.seq, flush_timeout)
         await snapshots.save_snapshot(
             self.deps.pool, self.sid, blob, fence=self.lease.revision, seq=self.core.seq,
             owner=self.deps.node_id, status=self.core.status, language=self.core.language,

@@ -168,18 +168,21 @@ class SessionNode:
         try:
             row = await snapshots.load_snapshot(self.pool, sid)
             phr = phrases
+            seen_in: list[str] = []
             if row is not None and row.snapshot:
                 shell = decode_shell_snapshot(row.snapshot)
                 core = SessionCore.restore(shell.core, self.core_config, self.bank, phr,
                                            now=time.monotonic())
                 result_seq = shell.result_seq
+                seen_in = shell.seen_in
             elif create:
                 core = SessionCore.new(sid, self.core_config, self.bank, phr)
                 result_seq = 0
             else:
                 raise LookupError(sid)
             core.set_seq_floor(await last_out_seq(self.js, sid))
-            actor = SessionActor(self.deps, core, lease, result_seq, self._forget)
+            actor = SessionActor(self.deps, core, lease, result_seq, self._forget,
+                                 seen_in=seen_in)
             await actor.start()
         except BaseException:
             await lease.release()
