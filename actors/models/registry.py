@@ -27,10 +27,12 @@ __all__ = [
 ]
 
 import os
-from collections.abc import Callable, Collection, Mapping
+import threading
+import time
+from collections.abc import Callable, Collection, Generator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from actors.models.deterministic import (
     DeterministicEmbedder,
@@ -48,6 +50,7 @@ from actors.models.engines import (
     VoiceDetector,
 )
 from actors.models.tts_router import TtsRouter
+from bus.jobs import LlmJob
 
 Backend = Literal["real", "deterministic"]
 Kind = Literal["stt", "vad", "llm", "tts", "embed"]
@@ -65,7 +68,8 @@ class EngineOptions:
     ``threads`` is what each model may use (the cores of this worker). ``embedder``
     selects ``"e5"`` (multilingual, default) or ``"minilm"`` (English only).
     ``tts_voices`` maps languages to voice specs; ``tts_default`` serves other languages
-    (``None``: none). ``questions`` only feeds the deterministic LLM.
+    (``None``: none). ``questions`` only feeds the deterministic LLM, and
+    ``deterministic_delay_ms`` only slows it (fault tests).
     """
 
     threads: int = 2
@@ -78,12 +82,14 @@ class EngineOptions:
     tts_voices: Mapping[str, str] = field(default_factory=_default_voices)
     tts_default: str | None = "espeak:en-us"
     questions: list[str] | None = None
+    deterministic_delay_ms: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> EngineOptions:
         """Options from ``PARLEY_MODEL_THREADS``, ``PARLEY_STT_BEAM``, ``PARLEY_EMBEDDER``
-        (``e5``/``minilm``), ``PARLEY_LLM_FOLLOWUP`` (``heuristic``/``model``) and
-        ``PARLEY_TTS_VOICES`` (``en=piper,ko=espeak:ko``); unset ones keep defaults."""
+        (``e5``/``minilm``), ``PARLEY_LLM_FOLLOWUP`` (``heuristic``/``model``),
+        ``PARLEY_TTS_VOICES`` (``en=piper,ko=espeak:ko``) and, for the deterministic test
+        LLM only, ``PARLEY_DETERMINISTIC_DELAY_MS``; unset ones keep defaults."""
         env = os.environ if env is None else env
         kwargs: dict[str, object] = {}
         if v := env.get("PARLEY_MODEL_THREADS"):
@@ -98,6 +104,8 @@ class EngineOptions:
             if v not in ("heuristic", "model"):
                 raise ValueError(f"PARLEY_LLM_FOLLOWUP must be heuristic or model, not {v!r}")
             kwargs["llm_followup_decider"] = v
+        if v := env.get("PARLEY_DETERMINISTIC_DELAY_MS"):
+            kwargs["deterministic_delay_ms"] = max(0, int(v))
         if v := env.get("PARLEY_TTS_VOICES"):
             voices: dict[str, str] = {}
             for item in v.split(","):
@@ -130,6 +138,29 @@ class Engines:
             self.vad()  # creates the shared ONNX session now rather than on first audio
 
 
+class SlowLlm:
+    """A test LLM that spends ``delay_s`` on every job before answering
+    (``PARLEY_DETERMINISTIC_DELAY_MS``, deterministic backend only): fault tests need a job
+    in flight long enough to kill its worker. The warm-up job is not delayed."""
+
+    def __init__(self, inner: LlmEngine, delay_s: float) -> None:
+        self.inner = inner
+        self.delay_s = delay_s
+        self.name = inner.name
+
+    def load(self) -> None:
+        self.inner.load()
+
+    def generate(self, job: LlmJob, cancel: threading.Event) -> Generator[str, None, None]:
+        if job.job_id != "warmup" and cancel.wait(self.delay_s):
+            return
+        yield from self.inner.generate(job, cancel)
+
+    def assess(self, job: LlmJob) -> dict[str, Any]:
+        time.sleep(self.delay_s)
+        return self.inner.assess(job)
+
+
 def build_stt(backend: Backend = "real", options: EngineOptions | None = None) -> SttEngine:
     opts = options or EngineOptions()
     if backend == "deterministic":
@@ -155,7 +186,10 @@ def build_vad(
 def build_llm(backend: Backend = "real", options: EngineOptions | None = None) -> LlmEngine:
     opts = options or EngineOptions()
     if backend == "deterministic":
-        return DeterministicLlm(opts.questions)
+        llm = DeterministicLlm(opts.questions)
+        if opts.deterministic_delay_ms:
+            return SlowLlm(llm, opts.deterministic_delay_ms / 1000)
+        return llm
     from actors.models.llm_qwen import QwenLlm
 
     return QwenLlm(
