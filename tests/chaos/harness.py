@@ -1,0 +1,221 @@
+"""Real processes for the chaos tests: ``parley up`` nodes, nats-servers (one or a cluster)
+and Postgres, each started on loopback and each killed in the end, whatever happened.
+
+Every wait here is bounded; :meth:`Fleet.close` SIGKILLs every process the fleet started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from nats.aio.client import Client as Nats
+
+from bench.client import Client
+from bus import subjects
+from bus.connection import connect
+from bus.embedded import EmbeddedNats, free_port
+from parley.config import REPO
+from tests.conftest import TIME
+
+SECRET = "chaos-secret"
+TTL = 2.0
+ANSWER = ("I led the migration of our payments API to an event-driven design, which cut "
+          "p99 latency by forty percent in three months.")
+
+
+@dataclass
+class Proc:
+    """One ``parley up`` child (its own process group, output in ``log``)."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+    port: int = 0
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def output(self) -> str:
+        try:
+            return self.log.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group (kill -9: nothing is flushed or released)."""
+        if self.popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(10)
+
+    async def ready(self, timeout: float = 30.0) -> None:
+        end = time.monotonic() + timeout * TIME
+        while "parley is up" not in self.output():
+            if not self.alive():
+                raise RuntimeError(f"{self.name} exited:\n{self.output()[-3000:]}")
+            if time.monotonic() > end:
+                raise TimeoutError(f"{self.name} not up in {timeout}s:\n{self.output()[-3000:]}")
+            await asyncio.sleep(0.05)
+
+
+@dataclass
+class Fleet:
+    """The ``parley up`` processes of one test, against ``nats_url`` and ``dsn``."""
+
+    root: Path
+    nats_url: str
+    dsn: str
+    env: dict[str, str] = field(default_factory=dict)
+    procs: list[Proc] = field(default_factory=list)
+
+    def start(self, name: str, roles: str, *, env: dict[str, str] | None = None) -> Proc:
+        port = free_port() if "edge" in roles.split(",") else 0
+        data = self.root / name
+        data.mkdir(parents=True, exist_ok=True)
+        full_env = {
+            **os.environ,
+            "NATS_URL": self.nats_url,
+            "DATABASE_URL": self.dsn,
+            "PARLEY_SECRET": SECRET,
+            "PARLEY_OWNER_TTL": str(TTL),
+            "PARLEY_DATA_DIR": str(data),
+            "PYTHONUNBUFFERED": "1",
+            **self.env,
+            **(env or {}),
+        }
+        cmd = [sys.executable, "-m", "parley.cli", "up", "--role", roles,
+               "--models", "deterministic", "--node-id", name, "--host", "127.0.0.1",
+               "--port", str(port or free_port())]
+        log = self.root / f"{name}.log"
+        with open(log, "ab") as out:
+            popen = subprocess.Popen(cmd, cwd=REPO, env=full_env, stdout=out,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        proc = Proc(name, popen, log, port)
+        self.procs.append(proc)
+        return proc
+
+    def edge_url(self, proc: Proc) -> str:
+        return f"ws://127.0.0.1:{proc.port}/ws"
+
+    def close(self) -> None:
+        for p in self.procs:
+            p.kill()
+
+    def logs(self) -> str:
+        return "\n".join(f"===== {p.name}\n{p.output()[-4000:]}" for p in self.procs)
+
+
+class NatsCluster:
+    """Three nats-servers with JetStream in one cluster on loopback (see
+    ``nats-cluster.conf.example``)."""
+
+    def __init__(self, root: Path, size: int = 3) -> None:
+        self.root = root
+        self.client_ports = [free_port() for _ in range(size)]
+        self.route_ports = [free_port() for _ in range(size)]
+        routes = ", ".join(f"nats-route://127.0.0.1:{p}" for p in self.route_ports)
+        self.servers: list[EmbeddedNats] = []
+        for i in range(size):
+            conf = root / f"n{i + 1}.conf"
+            conf.write_text(
+                f"server_name: n{i + 1}\n"
+                "max_payload: 2MB\n"
+                "jetstream { max_memory_store: 64MB, max_file_store: 1GB }\n"
+                "cluster {\n"
+                "  name: parley\n"
+                f"  listen: 127.0.0.1:{self.route_ports[i]}\n"
+                f"  routes: [{routes}]\n"
+                "}\n"
+            )
+            self.servers.append(EmbeddedNats(root / f"n{i + 1}" / "js",
+                                             port=self.client_ports[i], config=conf))
+
+    @property
+    def url(self) -> str:
+        return ",".join(s.url for s in self.servers)
+
+    def start(self) -> None:
+        for s in self.servers:
+            s.start()
+
+    def stop(self) -> None:
+        for s in self.servers:
+            with contextlib.suppress(Exception):
+                s.kill()
+
+
+async def bus_client(url: str) -> Nats:
+    return await connect(url, "chaos-observer")
+
+
+async def owner_of(nc: Nats, sid: str) -> str:
+    kv = await nc.jetstream().key_value(subjects.KV_OWNERS)
+    entry = await asyncio.wait_for(kv.get(sid), 5)
+    return (entry.value or b"").decode()
+
+
+async def wait_until(cond: Any, timeout: float, what: str, step: float = 0.05) -> None:
+    """Poll ``cond()`` (sync or async) until true; bounded by ``timeout`` (scaled)."""
+    end = time.monotonic() + timeout * TIME
+    while True:
+        value = cond()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return
+        if time.monotonic() > end:
+            raise TimeoutError(f"not within {timeout}s: {what}")
+        await asyncio.sleep(step)
+
+
+async def ready_everywhere(nc: Nats, services: tuple[str, ...], timeout: float = 30) -> None:
+    """Wait until every named micro service answers a ping."""
+
+    async def all_up() -> bool:
+        for svc in services:
+            try:
+                await nc.request(f"$SRV.PING.parley-{svc}", b"", timeout=0.5)
+            except Exception:
+                return False
+        return True
+
+    await wait_until(all_up, timeout, f"services {services}", step=0.2)
+
+
+def assert_clean_seqs(c: Client) -> None:
+    """Strictly increasing by one at the client: no gap, no duplicate."""
+    seqs = [e["seq"] for e in c.rx.events if e.get("seq")]
+    assert seqs, "no events"
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), f"seq gap or duplicate: {seqs}"
+
+
+def assert_complete(report: dict[str, Any], questions: int) -> None:
+    mains = [a for a in report["answers"] if a.get("kind", "main") == "main"]
+    assert len(mains) >= questions or len(report["answers"]) >= questions, report
+    assert all(a["answer"] for a in report["answers"]), report
+    assert {"relevance", "depth", "clarity", "role_fit"} <= set(report["scores"])
+
+
+def timeline(c: Client) -> str:
+    """The client's events, one a line, for a failure message."""
+    t0 = c.rx.events[0]["_t"] if c.rx.events else 0.0
+    return "\n".join(
+        f"{e['_t'] - t0:7.2f} " + " ".join(f"{k}={v!r}"[:90] for k, v in e.items()
+                                           if k not in ("_t", "report", "token"))
+        for e in c.rx.events)
+
+
+def decode(data: bytes) -> dict[str, Any]:
+    value: dict[str, Any] = msgspec.json.decode(data)
+    return value
