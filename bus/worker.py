@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import nats.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from nats.js.errors import ServiceUnavailableError
 
 from bus import subjects
 from bus.errors import BadMessage
@@ -156,7 +157,8 @@ class JobWorker:
                 self._sem.release()
                 continue
             except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError,
-                    nats.errors.NoRespondersError) as exc:
+                    nats.errors.NoRespondersError, ServiceUnavailableError) as exc:
+                # the server is going away or coming back (503 while JetStream starts)
                 self._sem.release()
                 log.debug("worker %s fetch: %r", self.kind, exc)
                 await asyncio.sleep(0.2)

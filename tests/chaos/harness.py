@@ -21,7 +21,7 @@ import msgspec
 from nats.aio.client import Client as Nats
 
 from bench.client import Client
-from bus import subjects
+from bus import jobs, subjects
 from bus.connection import connect
 from bus.embedded import EmbeddedNats, free_port
 from parley.config import REPO
@@ -205,6 +205,33 @@ def assert_complete(report: dict[str, Any], questions: int) -> None:
     assert len(mains) >= questions or len(report["answers"]) >= questions, report
     assert all(a["answer"] for a in report["answers"]), report
     assert {"relevance", "depth", "clarity", "role_fit"} <= set(report["scores"])
+
+
+async def results_of(nc: Nats, sid: str) -> list[tuple[str, jobs.Result]]:
+    """Every job result stored for ``sid`` in the RESULTS stream: (message id, result)."""
+    js = nc.jetstream()
+    sub = await js.pull_subscribe(subjects.session_result(sid), stream=subjects.STREAM_RESULTS)
+    out: list[tuple[str, jobs.Result]] = []
+    try:
+        for _ in range(100):
+            try:
+                msgs = await sub.fetch(256, timeout=1.0)
+            except Exception:
+                break
+            for m in msgs:
+                out.append(((m.headers or {}).get(subjects.HDR_MSG_ID, ""),
+                            jobs.decode_result(m.data)))
+                await m.ack()
+    finally:
+        await sub.unsubscribe()
+    return out
+
+
+async def llm_stats(nc: Nats) -> dict[str, Any]:
+    """The stats of the one live ``parley-llm`` actor."""
+    msg = await nc.request("$SRV.STATS.parley-llm", b"", timeout=2.0)
+    data: dict[str, Any] = decode(msg.data)["endpoints"][0]["data"]
+    return data
 
 
 def timeline(c: Client) -> str:
