@@ -15,8 +15,15 @@ from nats.js import JetStreamContext, api
 from nats.js.errors import BadRequestError, BucketNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 from nats.js.object_store import ObjectStore
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
 
 from bus import subjects
+from bus.requests import TRANSIENT
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +41,13 @@ async def _ensure_stream(js: JetStreamContext, cfg: api.StreamConfig) -> None:
     try:
         await js.stream_info(cfg.name)
     except NotFoundError:
-        await js.add_stream(cfg)
-        log.info("created stream %s", cfg.name)
-        return
+        try:
+            await js.add_stream(cfg)
+            log.info("created stream %s", cfg.name)
+            return
+        except BadRequestError as exc:
+            if exc.err_code != 10058:  # "name already in use": another node was first
+                raise
     await js.update_stream(cfg)
 
 
@@ -80,8 +91,30 @@ async def provision(
     replicas: int = 1,
     owner_ttl: float = 5.0,
     duplicate_window: float = 120.0,
+    budget: float = 60.0,
 ) -> BusLayout:
-    """Make sure every stream, consumer, bucket and store exists, then return handles."""
+    """Make sure every stream, consumer, bucket and store exists, then return handles.
+
+    Retries timeouts and "JetStream unavailable" for up to ``budget`` seconds: on a
+    cluster that is still electing its leaders, or while other nodes provision at the
+    same moment, creating a replicated stream can take longer than one API timeout.
+    Every step is idempotent, so a retry after a create that did land is harmless.
+    """
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type(TRANSIENT),
+        stop=stop_after_delay(budget),
+        wait=wait_exponential_jitter(multiplier=0.2, max=3.0),
+        before_sleep=lambda rs: log.warning("provisioning JetStream: %r, retrying",
+                                            rs.outcome.exception() if rs.outcome else None),
+        reraise=True,
+    ):
+        with attempt:
+            return await _provision(js, replicas, owner_ttl, duplicate_window)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _provision(js: JetStreamContext, replicas: int, owner_ttl: float,
+                     duplicate_window: float) -> BusLayout:
     await _ensure_stream(
         js,
         api.StreamConfig(

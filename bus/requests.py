@@ -15,7 +15,7 @@ import time
 import nats.errors
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
-from nats.js.errors import ServiceUnavailableError
+from nats.js.errors import NoStreamResponseError, ServiceUnavailableError
 from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
@@ -37,6 +37,9 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     nats.errors.ConnectionReconnectingError,
     nats.errors.StaleConnectionError,
     ServiceUnavailableError,
+    # a publish nobody acknowledged: the stream has no leader yet (a cluster electing one
+    # after a server died, or a server restarting)
+    NoStreamResponseError,
 )
 
 

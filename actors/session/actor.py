@@ -67,7 +67,10 @@ TICK_S = 0.1
 MAX_PARKED_JOBS = 64
 OUT_QUEUE = 4096
 DURABLE_ACK_S = 2.0
-OUT_FLUSH_S = 6.0
+#: an event the client must see is retried this long (a cluster re-electing a stream
+#: leader takes seconds); given up, it is a gap at the client
+OUT_PUBLISH_S = 15.0
+OUT_FLUSH_S = OUT_PUBLISH_S + 1.0
 MAX_SEEN_IN = 64
 
 
@@ -374,7 +377,7 @@ class SessionActor:
                 if isinstance(c, cmd.Emit):
                     await publish_retrying(
                         js, out_subject, events.encode(c.event),
-                        {subjects.HDR_MSG_ID: f"{self.sid}:{seq}"}, budget=5.0,
+                        {subjects.HDR_MSG_ID: f"{self.sid}:{seq}"}, budget=OUT_PUBLISH_S,
                     )
                 else:
                     await nc.publish(audio_subject,
