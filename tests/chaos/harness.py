@@ -122,6 +122,7 @@ class NatsCluster:
 
     def __init__(self, root: Path, size: int = 3) -> None:
         self.root = root
+        root.mkdir(parents=True, exist_ok=True)
         self.client_ports = [free_port() for _ in range(size)]
         self.route_ports = [free_port() for _ in range(size)]
         routes = ", ".join(f"nats-route://127.0.0.1:{p}" for p in self.route_ports)
@@ -131,7 +132,7 @@ class NatsCluster:
             conf.write_text(
                 f"server_name: n{i + 1}\n"
                 "max_payload: 2MB\n"
-                "jetstream { max_memory_store: 64MB, max_file_store: 1GB }\n"
+                "jetstream { max_memory_store: 256MB, max_file_store: 8GB }\n"
                 "cluster {\n"
                 "  name: parley\n"
                 f"  listen: 127.0.0.1:{self.route_ports[i]}\n"
