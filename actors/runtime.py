@@ -16,7 +16,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from nats.js.errors import KeyWrongLastSequenceError
+from nats.js.errors import KeyDeletedError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,19 @@ class Lease:
                 self.kv.update(self.key, self.owner.encode(), last=self.revision), timeout
             )
         except KeyWrongLastSequenceError:
-            raise LeaseLost(self.key) from None
+            # An earlier renewal that timed out here may have landed on the server (a busy
+            # process, a slow link): the key then still names us, one revision on. Only
+            # create can take a key over, so that revision is ours and no one else's.
+            try:
+                entry = await asyncio.wait_for(self.kv.get(self.key), timeout)
+            except (KeyNotFoundError, KeyDeletedError):
+                raise LeaseLost(self.key) from None
+            if (entry.value != self.owner.encode() or entry.revision is None
+                    or entry.revision <= self.revision):
+                raise LeaseLost(self.key) from None
+            log.info("lease %s: a renewal that timed out had landed (revision %d)",
+                     self.key, entry.revision)
+            self.revision = entry.revision
         return self.revision
 
     async def run_renewal(self, on_lost: Callable[[], Awaitable[None]]) -> None:
