@@ -1,0 +1,248 @@
+"""``parley bench load``: N WebSocket clients held open against one node.
+
+Starts a fresh nats-server and Postgres on loopback and one ``parley up`` process with
+every role and the deterministic models (a separate process, so its RSS and CPU are its
+own), then opens N scripted clients (``bench.client.Client``: hello, answer every app-level
+``ping`` with ``pong``) at ``--rate`` per second and holds them. Prints:
+
+- connected sessions (ready and still open at the end);
+- heartbeat lateness at the client: each app-level ``ping`` arrives ``ping_interval``
+  (5 s) after the previous one; lateness = the gap minus 5 s, p50/p99/max over every pair;
+- the node's RSS (idle, with N sessions, per session) and CPU while holding them;
+- with ``--soak-seconds``: RSS sampled through the soak and its slope (least squares).
+
+``--start`` also starts each interview (the greeting plays, then the first question waits
+for an answer), which costs TTS jobs; without it the sessions sit attached and idle.
+The clients run in this process on the same machine, so they share its cores.
+"""
+
+from __future__ import annotations
+
+__all__ = ["main"]
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.client import Client
+from bench.servers import bench_servers, percentile
+from bus.embedded import free_port
+from parley.config import REPO
+
+PING_INTERVAL_S = 5.0
+
+
+@dataclass
+class NodeProc:
+    popen: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    def rss_kb(self) -> int:
+        try:
+            with open(f"/proc/{self.popen.pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1])
+        except OSError:
+            pass
+        return 0
+
+    def cpu_s(self) -> float:
+        try:
+            fields = Path(f"/proc/{self.popen.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait(10)
+
+
+def _spawn(nats_url: str, dsn: str, root: Path, max_sessions: int) -> NodeProc:
+    port = free_port()
+    log = root / "node.log"
+    env = {**os.environ, "NATS_URL": nats_url, "DATABASE_URL": dsn,
+           "PARLEY_SECRET": "bench-load", "PARLEY_DATA_DIR": str(root / "node"),
+           "PARLEY_MAX_SESSIONS": str(max_sessions), "PYTHONUNBUFFERED": "1"}
+    with open(log, "wb") as out:
+        popen = subprocess.Popen(
+            [sys.executable, "-m", "parley.cli", "up", "--models", "deterministic",
+             "--node-id", "load", "--port", str(port)],
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    return NodeProc(popen, port, log)
+
+
+async def _start_node(nats_url: str, dsn: str, root: Path, max_sessions: int) -> NodeProc:
+    node = _spawn(nats_url, dsn, root, max_sessions)
+    popen, log = node.popen, node.log
+    end = time.monotonic() + 60
+    while "parley is up" not in log.read_text(errors="replace"):
+        if popen.poll() is not None or time.monotonic() > end:
+            node.stop()
+            raise RuntimeError(f"node did not start:\n{log.read_text(errors='replace')[-3000:]}")
+        await asyncio.sleep(0.1)
+    return node
+
+
+async def _open(url: str, start: bool) -> Client | None:
+    c = Client(url)
+    try:
+        await c.connect()
+        if start:
+            await c.send({"type": "start", "role": "backend", "language": "en",
+                          "questions": 3})
+    except Exception:
+        with contextlib.suppress(Exception):
+            await c.close()
+        return None
+    return c
+
+
+def _lateness_ms(clients: list[Client], since: float) -> list[float]:
+    """Ping gaps minus the nominal interval, for pings that arrived after ``since``."""
+    out: list[float] = []
+    for c in clients:
+        times = [e["_t"] for e in c.rx.of("ping") if e["_t"] >= since]
+        out.extend((b - a - PING_INTERVAL_S) * 1000 for a, b in itertools.pairwise(times))
+    return out
+
+
+async def _loop_lag(out: list[float], period: float = 0.1) -> None:
+    """How late this (the clients') event loop wakes up: lateness it adds to every ping."""
+    loop = asyncio.get_running_loop()
+    while True:
+        t = loop.time()
+        await asyncio.sleep(period)
+        out.append((loop.time() - t - period) * 1000)
+
+
+def _slope_kb_per_min(samples: list[tuple[float, int]]) -> float:
+    if len(samples) < 2:
+        return 0.0
+    n = len(samples)
+    mx = sum(t for t, _ in samples) / n
+    my = sum(r for _, r in samples) / n
+    var = sum((t - mx) ** 2 for t, _ in samples)
+    cov = sum((t - mx) * (r - my) for t, r in samples)
+    return cov / var * 60 if var else 0.0
+
+
+async def _run(a: argparse.Namespace) -> dict[str, Any]:
+    root = Path(tempfile.mkdtemp(prefix="parley-load-"))
+    result: dict[str, Any] = {"clients": a.clients, "start": a.start}
+    with bench_servers() as (nats_url, dsn):
+        node = await _start_node(nats_url, dsn, root, max(2000, a.clients + 10))
+        clients: list[Client] = []
+        try:
+            await asyncio.sleep(2)
+            rss0 = node.rss_kb()
+            url = f"ws://127.0.0.1:{node.port}/ws"
+            t0 = time.monotonic()
+            pending: list[asyncio.Task[Client | None]] = []
+            for i in range(a.clients):
+                pending.append(asyncio.create_task(_open(url, a.start)))
+                await asyncio.sleep(max(0.0, t0 + (i + 1) / a.rate - time.monotonic()))
+            opened = [c for c in await asyncio.gather(*pending) if c is not None]
+            clients = opened
+            ramp = time.monotonic() - t0
+            print(f"{len(opened)}/{a.clients} sessions opened in {ramp:.1f} s", flush=True)
+            held_from = time.monotonic() + PING_INTERVAL_S  # pings after the ramp settled
+            cpu0, wall0 = node.cpu_s(), time.monotonic()
+            own_lag: list[float] = []
+            watch = asyncio.create_task(_loop_lag(own_lag))
+            await asyncio.sleep(a.hold_seconds)
+            watch.cancel()
+            cpu = (node.cpu_s() - cpu0) / (time.monotonic() - wall0)
+            rss1 = node.rss_kb()
+            samples: list[tuple[float, int]] = []
+            if a.soak_seconds:
+                s0 = time.monotonic()
+                while time.monotonic() - s0 < a.soak_seconds:
+                    samples.append((time.monotonic() - s0, node.rss_kb()))
+                    await asyncio.sleep(a.sample_seconds)
+                samples.append((time.monotonic() - s0, node.rss_kb()))
+            late = _lateness_ms(clients, held_from)
+            connected = sum(1 for c in clients if c.closed is None)
+            pings = sum(len(c.rx.of("ping")) for c in clients)
+            result.update(
+                connected=connected, ramp_s=round(ramp, 1),
+                ping_gaps=len(late), pings=pings,
+                lateness_ms_p50=round(percentile(late, 0.5), 1),
+                lateness_ms_p99=round(percentile(late, 0.99), 1),
+                lateness_ms_max=round(max(late), 1) if late else float("nan"),
+                client_loop_lag_ms_p99=round(percentile(own_lag, 0.99), 1),
+                rss_idle_mib=round(rss0 / 1024, 1), rss_mib=round(rss1 / 1024, 1),
+                rss_per_session_kib=round((rss1 - rss0) / max(connected, 1), 1),
+                node_cpu_pct=round(cpu * 100, 1),
+            )
+            if samples:
+                result.update(soak_s=a.soak_seconds,
+                              soak_rss_start_mib=round(samples[0][1] / 1024, 1),
+                              soak_rss_end_mib=round(samples[-1][1] / 1024, 1),
+                              soak_rss_slope_kib_per_min=round(_slope_kb_per_min(samples), 1))
+        finally:
+            await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+            node.stop()
+            shutil.rmtree(root, ignore_errors=True)
+    return result
+
+
+def _print(r: dict[str, Any]) -> None:
+    print(f"connected sessions: {r['connected']}/{r['clients']} "
+          f"({'started interviews' if r['start'] else 'attached, idle'}), ramp {r['ramp_s']} s")
+    print(f"heartbeat lateness at the client ({r['ping_gaps']} ping gaps): "
+          f"p50 {r['lateness_ms_p50']} ms, p99 {r['lateness_ms_p99']} ms, "
+          f"max {r['lateness_ms_max']} ms (the clients' own loop lag p99 "
+          f"{r['client_loop_lag_ms_p99']} ms)")
+    print(f"node RSS: {r['rss_idle_mib']} MiB idle -> {r['rss_mib']} MiB "
+          f"({r['rss_per_session_kib']} KiB per session); node CPU {r['node_cpu_pct']} % "
+          "of one core while holding")
+    if "soak_s" in r:
+        print(f"soak {r['soak_s']:.0f} s: RSS {r['soak_rss_start_mib']} -> "
+              f"{r['soak_rss_end_mib']} MiB, slope {r['soak_rss_slope_kib_per_min']} KiB/min")
+
+
+def main(argv: list[str]) -> None:
+    p = argparse.ArgumentParser(prog="parley bench load", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-n", "--clients", type=int, default=200)
+    p.add_argument("--rate", type=float, default=50.0, help="new connections per second")
+    p.add_argument("--hold-seconds", type=float, default=30.0)
+    p.add_argument("--soak-seconds", type=float, default=0.0)
+    p.add_argument("--sample-seconds", type=float, default=5.0, help="RSS sampling in soak")
+    p.add_argument("--start", action="store_true", help="also start each interview")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    a = p.parse_args(argv)
+    try:
+        import uvloop
+
+        result = uvloop.run(_run(a))
+    except ImportError:  # pragma: no cover
+        result = asyncio.run(_run(a))
+    _print(result)
+    if a.json:
+        print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
