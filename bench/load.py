@@ -199,7 +199,9 @@ async def _run(a: argparse.Namespace) -> dict[str, Any]:
                 result.update(soak_s=a.soak_seconds,
                               soak_rss_start_mib=round(samples[0][1] / 1024, 1),
                               soak_rss_end_mib=round(samples[-1][1] / 1024, 1),
-                              soak_rss_slope_kib_per_min=round(_slope_kb_per_min(samples), 1))
+                              soak_rss_slope_kib_per_min=round(_slope_kb_per_min(samples), 1),
+                              soak_rss_slope_2nd_half_kib_per_min=round(
+                                  _slope_kb_per_min(samples[len(samples) // 2:]), 1))
         finally:
             await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
             node.stop()
@@ -219,7 +221,8 @@ def _print(r: dict[str, Any]) -> None:
           "of one core while holding")
     if "soak_s" in r:
         print(f"soak {r['soak_s']:.0f} s: RSS {r['soak_rss_start_mib']} -> "
-              f"{r['soak_rss_end_mib']} MiB, slope {r['soak_rss_slope_kib_per_min']} KiB/min")
+              f"{r['soak_rss_end_mib']} MiB, slope {r['soak_rss_slope_kib_per_min']} KiB/min "
+              f"(second half {r['soak_rss_slope_2nd_half_kib_per_min']} KiB/min)")
 
 
 def main(argv: list[str]) -> None:
