@@ -31,7 +31,7 @@ from nats.js import api
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from bus import events, subjects
+from bus import activation, events, subjects
 from bus.errors import BadMessage
 from bus.tasks import cancel_and_wait
 from edge import auth
@@ -54,14 +54,6 @@ class _Refused(Exception):
         self.close = close
 
 
-class _ActivateReply(msgspec.Struct):
-    ok: bool
-    code: str = ""
-    message: str = ""
-    node: str = ""
-
-
-_activate_decoder = msgspec.json.Decoder(_ActivateReply)
 
 
 class Gateway:
@@ -80,12 +72,12 @@ class Gateway:
 
     async def activate(self, sid: str, *, create: bool) -> None:
         """Make sure some session node owns ``sid``; raise _Refused otherwise."""
-        payload = msgspec.json.encode({"session_id": sid, "create": create})
+        payload = activation.encode(activation.ActivateRequest(session_id=sid, create=create))
         last = "unavailable"
         for attempt in range(6):
             try:
                 msg = await self.nc.request(subjects.ACTIVATE, payload, timeout=5.0)
-                reply = _activate_decoder.decode(msg.data)
+                reply = activation.decode_reply(msg.data)
             except (TimeoutError, nats.errors.NoRespondersError, nats.errors.TimeoutError,
                     msgspec.DecodeError) as exc:
                 last = f"no session node answered ({type(exc).__name__})"

@@ -13,7 +13,7 @@ next client message re-activates it on another node.
 
 from __future__ import annotations
 
-__all__ = ["ActivateReply", "ActivateRequest", "SessionNode"]
+__all__ = ["SessionNode"]
 
 import asyncio
 import contextlib
@@ -27,7 +27,6 @@ import asyncpg
 import msgspec
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.js.api import DeliverPolicy  # noqa: F401  (re-exported for tests)
 from nats.js.kv import KeyValue
 
 from actors.bank import load_bank, phrases
@@ -36,26 +35,13 @@ from actors.runtime import Lease, LeaseHeld
 from actors.session.actor import SessionActor, SessionDeps, decode_shell_snapshot
 from actors.session.config import CoreConfig
 from actors.session.core import SessionCore
-from bus import events, subjects
+from bus import activation, subjects
+from bus.activation import ActivateReply
 from persistence import snapshots
 
 log = logging.getLogger(__name__)
 
 
-class ActivateRequest(msgspec.Struct, forbid_unknown_fields=True):
-    session_id: str
-    create: bool = False
-
-
-class ActivateReply(msgspec.Struct):
-    ok: bool
-    code: str = ""
-    message: str = ""
-    node: str = ""
-
-
-_req_decoder = msgspec.json.Decoder(ActivateRequest)
-_json = msgspec.json.Encoder()
 
 
 async def last_out_seq(js: Any, sid: str) -> int:
@@ -113,7 +99,7 @@ class SessionNode:
 
     async def _on_activate(self, msg: Msg) -> None:
         try:
-            req = _req_decoder.decode(msg.data)
+            req = activation.decode_request(msg.data)
         except msgspec.MsgspecError as exc:
             await self._answer(msg, ActivateReply(ok=False, code="bad_message", message=str(exc)))
             return
@@ -139,7 +125,7 @@ class SessionNode:
     async def _answer(self, msg: Msg, reply: ActivateReply) -> None:
         if msg.reply:
             with contextlib.suppress(Exception):
-                await msg.respond(_json.encode(reply))
+                await msg.respond(activation.encode(reply))
 
     async def activate(self, sid: str, *, create: bool) -> SessionActor:
         """Activate ``sid`` here (idempotent). Raises LeaseHeld if another node owns it,
@@ -224,7 +210,3 @@ class SessionNode:
                 [asyncio.create_task(a.stop()) for a in actors], timeout=timeout
             )
         self._executor.shutdown(wait=False, cancel_futures=True)
-
-
-def error_event(code: str, message: str) -> bytes:
-    return events.encode(events.Error(code=code, message=message))
