@@ -103,6 +103,18 @@ class Client:
                     for e in self.rx.events if e.get("type") != "ping"][-10:]
             raise TimeoutError(f"no {kind} within {timeout}s; last events: {tail}") from None
 
+    async def speak(self, pcm: bytes, *, silence_s: float = 2.0) -> float:
+        """Stream 16 kHz PCM16 ``pcm`` then ``silence_s`` of silence in real time, 20 ms
+        per frame, as a microphone would. Returns the loop time of the last voiced sample."""
+        frame = 640
+        audio = pcm + b"\0\0" * int(16000 * silence_s)
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        for i in range(0, len(audio), frame):
+            await self.send(audio[i:i + frame])
+            await asyncio.sleep(max(0.0, t0 + (i // frame + 1) * 0.02 - loop.time()))
+        return t0 + len(pcm) / 32000
+
     async def next_event(self, timeout: float) -> None:
         """Wait until one more event or frame arrives (or the connection closes)."""
         n = len(self.rx.events) + len(self.rx.audio)

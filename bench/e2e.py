@@ -33,7 +33,6 @@ from persistence import transcripts
 
 ANSWER = ("In my last project I built a payment service in Python. It handled ten thousand "
           "requests per second, and I cut the latency in half by adding a cache.")
-FRAME = 640
 
 
 async def _one_interview(url: str, pcm: bytes, questions: int,
@@ -43,7 +42,6 @@ async def _one_interview(url: str, pcm: bytes, questions: int,
     await c.send({"type": "start", "role": "backend", "language": "en",
                   "questions": questions})
     answered: set[int] = set()
-    loop = asyncio.get_running_loop()
     while not c.rx.of("report"):
         pending = [t for t in c.asked_turns() if t not in answered]
         if not pending:
@@ -54,13 +52,7 @@ async def _one_interview(url: str, pcm: bytes, questions: int,
         q = [e for e in c.rx.of("question") if e["turn"] == turn][-1]
         await c.wait_for("state", timeout=300,
                          where=lambda e, s=q["seq"]: e["state"] == "listening" and e["seq"] > s)
-        t0 = loop.time()
-        audio = pcm + b"\0\0" * 40000
-        for i in range(0, len(audio), FRAME):
-            await c.send(audio[i:i + FRAME])
-            await asyncio.sleep(max(0.0, t0 + (i // FRAME + 1) * 0.02 - loop.time()))
-            if i == 0:
-                last_voice = t0 + len(pcm) / 32000
+        last_voice = await c.speak(pcm, silence_s=2.5)
         n_audio = sum(1 for a in c.rx.audio if a[4] <= last_voice)
         # first interviewer audio after the last voiced sample
         while len(c.rx.audio) <= n_audio and not c.rx.of("report"):

@@ -31,7 +31,6 @@ ANSWER_EN = ("I built a payment service in Python that handled ten thousand requ
              "second. I measured the latency and reduced it by half.")
 KEYWORDS = ("payment", "service", "python", "thousand", "10,000", "request", "second",
             "measured", "latency", "half")
-FRAME = 640  # 20 ms of 16 kHz PCM16
 
 
 def _cfg(servers: Servers, tmp: Path, roles: str = "edge,session,stt,llm,tts,embed") -> Config:
@@ -58,23 +57,13 @@ def _url(node: Node) -> str:
     return f"ws://127.0.0.1:{node.edge.port}/ws"
 
 
-async def _speak(c: Client, pcm: bytes) -> None:
-    """Stream ``pcm`` then 2 s of silence in real time, 20 ms per frame."""
-    audio = pcm + b"\0\0" * 32000
-    loop = asyncio.get_running_loop()
-    t0 = loop.time()
-    for i in range(0, len(audio), FRAME):
-        await c.send(audio[i:i + FRAME])
-        await asyncio.sleep(max(0.0, t0 + (i // FRAME + 1) * 0.02 - loop.time()))
-
-
 async def _answer_by_voice(c: Client, pcm: bytes, tries: int = 3) -> str:
     """Speak the answer; if the interviewer asks to repeat (STT missed its deadline on a
     slow machine), speak it again. Return the final transcript."""
     for _ in range(tries):
         n_final = len([e for e in c.rx.of("transcript") if e["final"]])
         n_repeat = len([e for e in c.rx.of("question") if e["kind"] == "repeat"])
-        await _speak(c, pcm)
+        await c.speak(pcm)
         while True:
             finals = [e for e in c.rx.of("transcript") if e["final"]]
             if len(finals) > n_final:
