@@ -19,6 +19,8 @@ from nats.aio.client import Client
 from bus.connection import connect
 from bus.embedded import EmbeddedNats
 from bus.provision import BusLayout, provision
+from parley.config import Config
+from parley.node import Node
 from persistence.embedded import EmbeddedPostgres
 from persistence.migrate import migrate
 from persistence.pool import create_pool
@@ -64,6 +66,31 @@ def servers() -> Iterator[Servers]:
         pg.stop()
         nats.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+#: The token secret of :func:`det_node`.
+TEST_SECRET = "test-secret"
+
+
+@pytest_asyncio.fixture
+async def det_node(servers: Servers, tmp_path: Path) -> AsyncIterator[Node]:
+    """One in-process node with every role on the deterministic test backend, on the
+    fixture's NATS and Postgres, its edge on a free port."""
+    node = Node(Config(
+        nats_url=servers.nats_url, database_url=servers.dsn, port=0,
+        roles=("edge", "session", "stt", "llm", "tts", "embed"), models="deterministic",
+        node_id="test-node", secret=TEST_SECRET, owner_ttl=2.0, data_dir=tmp_path,
+    ))
+    await node.start()
+    try:
+        yield node
+    finally:
+        await node.stop()
+
+
+def ws_url(node: Node) -> str:
+    assert node.edge is not None
+    return f"ws://127.0.0.1:{node.edge.port}/ws"
 
 
 @pytest_asyncio.fixture

@@ -19,13 +19,10 @@ import json
 import random
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
-import pytest_asyncio
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from websockets.asyncio.client import connect as ws_connect
@@ -37,14 +34,12 @@ from bus import events
 from bus.errors import BadMessage
 from bus.jobs import Exchange, LlmJob
 from edge import auth
-from parley.config import Config
 from parley.node import Node
 from persistence import reports, transcripts
-from tests.conftest import TIME, Servers
+from tests.conftest import TEST_SECRET, TIME, ws_url
 
 pytestmark = pytest.mark.timeout(180)
 
-SECRET = "fuzz-secret"
 CODES = {"bad_json", "bad_message"}
 TAGS = ["hello", "start", "answer_text", "end", "pong", "attach", "detach", "probe", "ready",
         "ping",
@@ -144,29 +139,6 @@ def test_decode_wrong_python_types(value: Any) -> None:
 
 
 # --- the live gateway --------------------------------------------------------------------
-
-
-def _cfg(servers: Servers, tmp: Path) -> Config:
-    return Config(
-        nats_url=servers.nats_url, database_url=servers.dsn, port=0,
-        roles=("edge", "session", "stt", "llm", "tts", "embed"), models="deterministic",
-        node_id="fuzz-node", secret=SECRET, owner_ttl=2.0, data_dir=tmp,
-    )
-
-
-@pytest_asyncio.fixture
-async def node(servers: Servers, tmp_path: Path) -> AsyncIterator[Node]:
-    n = Node(_cfg(servers, tmp_path))
-    await n.start()
-    try:
-        yield n
-    finally:
-        await n.stop()
-
-
-def _ws(node: Node) -> str:
-    assert node.edge is not None
-    return f"ws://127.0.0.1:{node.edge.port}/ws"
 
 
 def _edge_tasks() -> list[asyncio.Task[Any]]:
@@ -269,7 +241,7 @@ async def _run_script(url: str, frames: list[tuple[str, str | bytes]]) -> None:
 
 
 async def _typed_interview(node: Node) -> dict[str, Any]:
-    c = Client(_ws(node))
+    c = Client(ws_url(node))
     await c.connect()
     await c.send({"type": "start", "role": "backend", "language": "en", "questions": 2})
     report = await c.typed_interview(
@@ -293,7 +265,7 @@ def _http(url: str, accept: str = "application/json") -> tuple[int, bytes]:
 async def _garbage_scripts(node: Node) -> None:
     """Scripts of garbage frames drawn by hypothesis, a few connections at a time."""
     scripts = _draw_scripts(32)
-    url = _ws(node)
+    url = ws_url(node)
     for i in range(0, len(scripts), 4):
         await asyncio.gather(*(_run_script(url, s) for s in scripts[i:i + 4]))
 
@@ -315,7 +287,7 @@ async def _raw_refusal(url: str, first: str | bytes) -> tuple[int | None, list[d
 async def _protocol_abuse(node: Node) -> None:
     """Every refusal the protocol names, each checked for its code."""
     assert node.edge is not None
-    url = _ws(node)
+    url = ws_url(node)
 
     # the first frame must be a hello: anything else closes with 1008 and an error code
     for first, code in [(b"\x00\x01", "not_started"), ("{nope", "bad_json"),
@@ -331,7 +303,7 @@ async def _protocol_abuse(node: Node) -> None:
     await owner.connect()
     other = Client(url)
     await other.connect()
-    secret = SECRET.encode()
+    secret = TEST_SECRET.encode()
     for token in [owner.token[:-2] + "xx", other.token, "", "a.b.c", "x" * 512,
                   auth.sign(secret, owner.session_id, ttl=-10),
                   auth.sign(b"another-secret", owner.session_id)]:
@@ -424,7 +396,7 @@ HOSTILE = [
 async def _hostile_interview(node: Node) -> None:
     """Hostile answers stay data: stored verbatim, tables intact, escaped in HTML."""
     assert node.edge is not None and node.pool is not None
-    c = Client(_ws(node))
+    c = Client(ws_url(node))
     await c.connect()
     await c.send({"type": "start", "role": "backend", "language": "en",
                   "questions": len(HOSTILE)})
@@ -464,7 +436,8 @@ async def _hostile_interview(node: Node) -> None:
     assert status == 200 and msgspec.json.decode(body)["answers"] == report["answers"]
 
 
-async def test_live_gateway_under_fuzz(node: Node) -> None:
+async def test_live_gateway_under_fuzz(det_node: Node) -> None:
+    node = det_node
     """One server takes garbage scripts and every kind of protocol abuse while a hostile
     interview runs on it; then a normal interview completes, and no connection left a
     task behind."""

@@ -6,45 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import urllib.request
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
 
 from bench.client import Client
-from parley.config import Config
 from parley.node import Node
 from persistence import reports, transcripts
-from tests.conftest import Servers
+from tests.conftest import TEST_SECRET, ws_url
 
 pytestmark = pytest.mark.timeout(120)
 
 
-def _cfg(servers: Servers, roles: str, node_id: str, tmp: str) -> Config:
-    return Config(
-        nats_url=servers.nats_url, database_url=servers.dsn, port=0,
-        roles=tuple(roles.split(",")), models="deterministic", node_id=node_id,
-        secret="test-secret", owner_ttl=2.0, data_dir=__import__("pathlib").Path(tmp),
-    )
-
-
-@pytest_asyncio.fixture
-async def node(servers: Servers, tmp_path: object) -> AsyncIterator[Node]:
-    n = Node(_cfg(servers, "edge,session,stt,llm,tts,embed", "node-a", str(tmp_path)))
-    await n.start()
-    try:
-        yield n
-    finally:
-        await n.stop()
-
-
-def _ws(node: Node) -> str:
-    assert node.edge is not None
-    return f"ws://127.0.0.1:{node.edge.port}/ws"
-
-
-async def test_typed_interview_to_stored_report(node: Node) -> None:
-    c = Client(_ws(node))
+async def test_typed_interview_to_stored_report(det_node: Node) -> None:
+    c = Client(ws_url(det_node))
     ready = await c.connect()
     assert ready["session_id"] and ready["token"]
     await c.send({"type": "start", "role": "backend", "language": "en", "questions": 2})
@@ -58,24 +32,24 @@ async def test_typed_interview_to_stored_report(node: Node) -> None:
     seqs = [e["seq"] for e in c.rx.events if e.get("seq")]
     assert seqs == sorted(set(seqs)), "no gap in order, no duplicate"
     await c.close()
-    assert node.pool is not None
+    assert det_node.pool is not None
     for _ in range(50):
-        stored = await reports.load_report(node.pool, c.session_id)
+        stored = await reports.load_report(det_node.pool, c.session_id)
         if stored:
             break
         await asyncio.sleep(0.1)
     assert stored is not None and stored["answers"] == report["answers"]
-    turns = await transcripts.load_turns(node.pool, c.session_id)
+    turns = await transcripts.load_turns(det_node.pool, c.session_id)
     assert len(turns) >= 2 and all(t.answer for t in turns)
 
 
-async def test_report_needs_its_token(node: Node) -> None:
-    c = Client(_ws(node))
+async def test_report_needs_its_token(det_node: Node) -> None:
+    c = Client(ws_url(det_node))
     await c.connect()
-    other = Client(_ws(node))
+    other = Client(ws_url(det_node))
     await other.connect()
-    assert node.edge is not None
-    base = f"http://127.0.0.1:{node.edge.port}/sessions/{c.session_id}/report"
+    assert det_node.edge is not None
+    base = f"http://127.0.0.1:{det_node.edge.port}/sessions/{c.session_id}/report"
 
     def status(url: str) -> int:
         try:
@@ -91,8 +65,8 @@ async def test_report_needs_its_token(node: Node) -> None:
     await other.close()
 
 
-async def test_bad_input_gets_errors_and_session_survives(node: Node) -> None:
-    c = Client(_ws(node))
+async def test_bad_input_gets_errors_and_session_survives(det_node: Node) -> None:
+    c = Client(ws_url(det_node))
     await c.connect()
     await c.send("{not json")
     await c.send({"type": "warp_drive"})
@@ -107,11 +81,11 @@ async def test_bad_input_gets_errors_and_session_survives(node: Node) -> None:
     await c.close()
 
 
-async def test_wrong_token_and_unknown_session_are_refused(node: Node) -> None:
-    c = Client(_ws(node))
+async def test_wrong_token_and_unknown_session_are_refused(det_node: Node) -> None:
+    c = Client(ws_url(det_node))
     await c.connect()
     await c.close()
-    bad = Client(_ws(node))
+    bad = Client(ws_url(det_node))
     with pytest.raises(ConnectionError):
         await bad.connect(session_id=c.session_id, token=c.token[:-2] + "xx")
     assert bad.closed is not None and bad.closed[0] == 4401
@@ -119,21 +93,21 @@ async def test_wrong_token_and_unknown_session_are_refused(node: Node) -> None:
     from edge import auth
 
     ghost = "ghost-session-0001"
-    unknown = Client(_ws(node))
+    unknown = Client(ws_url(det_node))
     with pytest.raises(ConnectionError):
-        await unknown.connect(session_id=ghost, token=auth.sign(b"test-secret", ghost))
+        await unknown.connect(session_id=ghost, token=auth.sign(TEST_SECRET.encode(), ghost))
     assert unknown.closed is not None and unknown.closed[0] == 4404
 
 
-async def test_resume_replays_missed_events_without_duplicates(node: Node) -> None:
-    c = Client(_ws(node))
+async def test_resume_replays_missed_events_without_duplicates(det_node: Node) -> None:
+    c = Client(ws_url(det_node))
     await c.connect()
     await c.send({"type": "start", "role": "data", "language": "ko", "questions": 1})
     await c.wait_for("question", timeout=30, where=lambda e: e["kind"] == "main")
     seen = c.last_seq
     all_before = [e["seq"] for e in c.rx.events if e.get("seq")]
     await c.close()
-    r = Client(_ws(node))
+    r = Client(ws_url(det_node))
     ready = await r.connect(session_id=c.session_id, token=c.token, last_seq=seen - 2)
     assert ready["resumed"] is True
     await r.wait_for("question", timeout=10, where=lambda e: e["seq"] > seen - 2)
