@@ -12,10 +12,12 @@ from __future__ import annotations
 
 __all__ = ["EmbeddedPostgres", "pg_bin_dir"]
 
+import hashlib
 import importlib.util
 import logging
 import os
 import pwd
+import shutil
 import signal
 import socket
 import subprocess
@@ -41,6 +43,44 @@ def pg_bin_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
+#: Where root runs put what the unprivileged Postgres user must reach when the venv or the
+#: data dir sit under a directory only root can enter (a 0700 checkout or temp dir).
+SHARED_ROOT = Path(os.environ.get("PARLEY_PG_SHARED", "/var/lib/parley-pg"))
+
+
+def _reachable(path: Path) -> bool:
+    """True when every directory above ``path`` lets other users pass (mode o+x)."""
+    # ancestors that do not exist yet will be created 0755 (umask 022)
+    return all(p.stat().st_mode & 0o001 for p in path.resolve().parents if p.exists())
+
+
+def _shared_bin_dir(bin_dir: Path) -> Path:
+    """A copy of the wheel's ``pginstall`` (and the ``.libs`` its binaries load through a
+    relative rpath) under :data:`SHARED_ROOT`, made once per install, that the unprivileged
+    user can reach."""
+    install = bin_dir.parent
+    pkg = install.parent
+    key = hashlib.sha256(str(install.resolve()).encode()).hexdigest()[:16]
+    target = SHARED_ROOT / f"pginstall-{key}"
+    if not (target / ".complete").exists():
+        SHARED_ROOT.mkdir(parents=True, exist_ok=True)
+        SHARED_ROOT.chmod(0o755)
+        tmp = SHARED_ROOT / f".pginstall-{key}-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(install, tmp / pkg.name / install.name, symlinks=True)
+        libs = pkg.parent / f"{pkg.name}.libs"
+        if libs.is_dir():
+            shutil.copytree(libs, tmp / libs.name, symlinks=True)
+        tmp.chmod(0o755)
+        (tmp / pkg.name).chmod(0o755)
+        shutil.rmtree(target, ignore_errors=True)
+        tmp.rename(target)
+        (target / ".complete").touch()
+        log.info("postgres binaries copied to %s (the venv is not reachable by %s)",
+                 target, PG_SYSTEM_USER)
+    return target / pkg.name / install.name / "bin"
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -64,13 +104,30 @@ class EmbeddedPostgres:
     """
 
     def __init__(self, data_dir: Path, *, port: int | None = None, durable: bool = True) -> None:
-        self.root = Path(data_dir)
+        self.run_as: str | None = PG_SYSTEM_USER if os.geteuid() == 0 else None
+        data_dir = Path(data_dir)
+        if self.run_as is not None and not _reachable(data_dir):
+            # e.g. ./data in a 0700 checkout: keep the cluster in a reachable place, at a
+            # path derived from the requested one so a restart finds the same data.
+            key = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16]
+            shared = SHARED_ROOT / f"data-{key}"
+            log.info("postgres data for %s kept in %s (reachable by %s)",
+                     data_dir, shared, PG_SYSTEM_USER)
+            data_dir = shared
+        self.root = data_dir
         self.data_dir = self.root / "pgdata"
         self.socket_dir = self.root / "pgsock"
         self.log_path = self.root / "postgres.log"
         self.port = port or _free_port()
         self.durable = durable
-        self.run_as: str | None = PG_SYSTEM_USER if os.geteuid() == 0 else None
+
+    def bin_dir(self) -> Path:
+        """The binaries, copied somewhere reachable first if the unprivileged user could
+        not run them where they are installed."""
+        bin_dir = pg_bin_dir()
+        if self.run_as is not None and not _reachable(bin_dir / "postgres"):
+            return _shared_bin_dir(bin_dir)
+        return bin_dir
 
     @property
     def dsn(self) -> str:
@@ -86,13 +143,8 @@ class EmbeddedPostgres:
             d.mkdir(parents=True, exist_ok=True)
         self.data_dir.chmod(0o700)
         if self.run_as is not None:
-            for parent in self.root.resolve().parents:
-                if not parent.stat().st_mode & 0o001:
-                    raise PermissionError(
-                        f"{parent} is not searchable by other users, so the unprivileged "
-                        f"user {self.run_as!r} cannot reach {self.root}; choose a data dir "
-                        "outside it (e.g. under the repo or /var/lib)"
-                    )
+            if self.root.parent == SHARED_ROOT:
+                SHARED_ROOT.chmod(0o755)
             _ensure_system_user(self.run_as)
             pw = pwd.getpwnam(self.run_as)
             for d in (self.root, self.data_dir, self.socket_dir):
@@ -105,7 +157,7 @@ class EmbeddedPostgres:
 
     def start(self) -> None:
         """initdb if needed, start, and create the database; returns when it accepts work."""
-        bin_dir = pg_bin_dir()
+        bin_dir = self.bin_dir()
         self._prepare_dirs()
         fresh = not self.initialised()
         if fresh:
@@ -177,7 +229,7 @@ class EmbeddedPostgres:
         """Stop cleanly: ``-m fast``, then ``-m immediate``, then SIGKILL by the pid file."""
         if not self.data_dir.exists() or not self.running():
             return
-        pg_ctl = str(pg_bin_dir() / "pg_ctl")
+        pg_ctl = str(self.bin_dir() / "pg_ctl")
         for mode in ("fast", "immediate"):
             res = self._run(
                 [pg_ctl, "-D", str(self.data_dir), "-m", mode, "-w", "-t", "15", "stop"],
