@@ -1,6 +1,7 @@
 """Model actors over a real nats-server (test engines: the logic under test is the actor's,
-not the model's): deduplication, the TTS cache, readiness. Redelivery after a worker is
-killed -9 is in tests/chaos (real processes)."""
+not the model's): deduplication, the TTS cache, readiness, cancelling assessments at their
+deadline and on stop. Redelivery after a worker is killed -9 is in tests/chaos (real
+processes)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ import asyncio
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import msgspec
 from nats.aio.client import Client as Nats
 
-from actors.models.deterministic import DeterministicTts
-from actors.models.service import TtsActor
+from actors.models.deterministic import DeterministicLlm, DeterministicTts
+from actors.models.service import LlmActor, TtsActor
 from actors.models.tts_router import TtsRouter
 from bus import jobs, subjects
 from bus.provision import BusLayout
@@ -130,3 +132,90 @@ async def test_a_model_that_is_not_loaded_takes_no_work(nc: Nats, layout: BusLay
         assert stats["endpoints"][0]["data"]["ready"] is True
     finally:
         await actor.stop()
+
+
+class HeldLlm(DeterministicLlm):
+    """Assessments for ``session_id`` run until cancelled (at most 30 s, like a long model
+    call); other jobs (leftovers of earlier tests) are answered at once."""
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__()
+        self.session_id = session_id
+        self.started = threading.Event()
+        self.returned = threading.Event()
+        self.cancelled_at: float | None = None  # wall clock, when it saw the cancel
+
+    def assess(self, job: jobs.LlmJob, cancel: threading.Event | None = None) -> dict[str, Any]:
+        if job.session_id != self.session_id:
+            return super().assess(job, cancel)
+        assert cancel is not None, "the actor must give assess() a cancel Event"
+        self.started.set()
+        try:
+            if cancel.wait(30):
+                self.cancelled_at = time.time()
+            return super().assess(job, cancel)  # raises EngineCancelled once cancel is set
+        finally:
+            self.returned.set()
+
+
+async def _held_assessment(nc: Nats, sid: str, deadline: float) -> tuple[HeldLlm, LlmActor]:
+    """Request one assessment for ``sid``, then start an LlmActor on a HeldLlm to take it."""
+    job = jobs.LlmJob(
+        job_id=f"{sid}:1:assess", session_id=sid, task="assess", language="en",
+        role="backend engineer", question="Tell me about a project you are proud of.",
+        answer="I moved our billing to PostgreSQL and cut p99 latency from 180 to 60 ms.",
+    )
+    await request_job(nc.jetstream(), "assess", job, reply_to=subjects.session_result(sid),
+                      deadline=deadline)
+    engine = HeldLlm(sid)
+    actor = LlmActor(nc, engine)
+    await actor.start()
+    return engine, actor
+
+
+async def test_an_assessment_past_its_deadline_is_cancelled_not_answered(
+    nc: Nats, layout: BusLayout
+) -> None:
+    sid, js = "sess-assess-deadline", nc.jetstream()
+    deadline = time.time() + 1.5 * TIME
+    engine, actor = await _held_assessment(nc, sid, deadline)
+    try:
+        results = await _results(nc, sid, 1.5 * TIME + 2.0)
+        assert engine.cancelled_at is not None, "the engine never saw the deadline"
+        assert deadline - 0.2 <= engine.cancelled_at <= deadline + 1.0 * TIME
+        # no late rubric: the session falls back on its own deadline or on this error
+        assert [(type(r), getattr(r, "code", "")) for r in results] == [
+            (jobs.JobError, "deadline")
+        ]
+        info = await js.consumer_info(subjects.STREAM_JOBS, subjects.job_consumer("assess"))
+        assert info.num_ack_pending == 0  # done with, not left to be redelivered
+    finally:
+        await actor.stop()
+
+
+async def test_stopping_mid_assessment_is_quick_and_hands_the_job_back(
+    nc: Nats, layout: BusLayout
+) -> None:
+    sid = "sess-assess-stop"
+    engine, actor = await _held_assessment(nc, sid, time.time() + 60)
+    stopped = False
+    try:
+        assert await asyncio.to_thread(engine.started.wait, 10 * TIME)
+        started = time.monotonic()
+        await actor.stop()
+        stopped = True
+        # A bound on behaviour, not a benchmark: uncancelled, the engine call lasts 30 s.
+        assert time.monotonic() - started < 5.0 * TIME
+        assert engine.cancelled_at is not None
+        assert engine.returned.is_set()  # stop() waited for the engine thread
+    finally:
+        if not stopped:
+            await actor.stop()
+    other = LlmActor(nc, DeterministicLlm())
+    await other.start()
+    try:
+        results = await _results(nc, sid, 3 * TIME)
+        assert [type(r) for r in results] == [jobs.LlmDone], results
+        assert isinstance(results[0], jobs.LlmDone) and results[0].data["fallback"] is False
+    finally:
+        await other.stop()

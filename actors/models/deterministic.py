@@ -14,7 +14,8 @@ Documented behaviour (tests rely on it):
   RMS is above ``threshold_dbfs`` (default -40 dBFS), else 0.0; leftovers are buffered.
 * :class:`DeterministicLlm` — ``question``: the first question from the list (per language)
   that is not in ``job.asked``, cycling when all were asked; ``followup``: asks iff the
-  answer has fewer than 8 words; ``assess``: scores from the answer's word count.
+  answer has fewer than 8 words; ``assess``: scores from the answer's word count (raises
+  ``EngineCancelled`` if its ``cancel`` is already set).
 * :class:`DeterministicTts` — a quiet 440 Hz tone, 16 kHz, 60 ms per character (at least
   200 ms), in 100 ms chunks.
 * :class:`DeterministicEmbedder` — hashed bag of lower-cased word tokens, 384 dimensions,
@@ -43,7 +44,12 @@ import numpy as np
 import numpy.typing as npt
 
 from actors.models.audio import float_to_pcm16, pcm16_to_float, rms_dbfs
-from actors.models.engines import VAD_FRAME_SAMPLES, EngineError, Transcription
+from actors.models.engines import (
+    VAD_FRAME_SAMPLES,
+    EngineCancelled,
+    EngineError,
+    Transcription,
+)
 from actors.models.rubric import SCORE_KEYS, validate_assessment
 from actors.models.text import split_sentences
 from bus.jobs import LlmJob
@@ -174,7 +180,9 @@ class DeterministicLlm:
                 return
             yield sentence
 
-    def assess(self, job: LlmJob) -> dict[str, Any]:
+    def assess(self, job: LlmJob, cancel: threading.Event | None = None) -> dict[str, Any]:
+        if cancel is not None and cancel.is_set():
+            raise EngineCancelled("assessment cancelled")
         lang = _lang(job.language)
         words = job.answer.split()
         n = len(words)

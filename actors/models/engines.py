@@ -18,6 +18,7 @@ __all__ = [
     "VAD_FRAME_SAMPLES",
     "VAD_SAMPLE_RATE",
     "Embedder",
+    "EngineCancelled",
     "EngineError",
     "LlmEngine",
     "SttEngine",
@@ -46,6 +47,11 @@ class EngineError(RuntimeError):
     """An engine could not do its work (model missing, child process died, bad input).
     The actor turns it into a ``JobError`` for that one job; the engine stays usable
     unless ``load()`` itself raised."""
+
+
+class EngineCancelled(EngineError):
+    """The call stopped early because its ``cancel`` Event was set; there is no result.
+    The engine stays usable."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,10 +129,11 @@ class LlmEngine(Protocol):
         Raises :class:`EngineError` for other tasks."""
         ...
 
-    def assess(self, job: LlmJob) -> dict[str, Any]:
-        """Score ``job.answer`` to ``job.question``; always returns a dict valid for
+    def assess(self, job: LlmJob, cancel: threading.Event | None = None) -> dict[str, Any]:
+        """Score ``job.answer`` to ``job.question``; returns a dict valid for
         :func:`actors.models.rubric.validate_assessment` (with ``"fallback": True`` when the
-        model failed)."""
+        model failed). Setting ``cancel`` (if given) makes the call stop at the next token
+        and raise :class:`EngineCancelled`; it is checked before any work starts too."""
         ...
 
 

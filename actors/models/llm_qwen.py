@@ -12,6 +12,9 @@ so this engine:
   away each other's prefix;
 * streams tokens and yields each sentence as soon as it ends, stopping as soon as the one
   question is complete;
+* stops within one token when the caller's ``cancel`` Event is set, and within one graph
+  node while still evaluating the prompt (llama.cpp's abort callback), so a job past its
+  deadline or an actor that is stopping frees the engine at once;
 * forbids Chinese characters while sampling (every vocabulary token that contains a UTF-8
   lead byte of the Han block gets ``-inf``), because the model lets them leak into Korean,
   and cleans the output again afterwards.
@@ -47,7 +50,7 @@ import numpy as np
 import numpy.typing as npt
 
 from actors.models import assets
-from actors.models.engines import EngineError
+from actors.models.engines import EngineCancelled, EngineError
 from actors.models.rubric import ASSESSMENT_SCHEMA, fallback_assessment, validate_assessment
 from actors.models.text import (
     SentenceSplitter,
@@ -563,17 +566,51 @@ class QwenLlm:
 
         return LogitsProcessorList([no_han])
 
+    def _prefill(self, tokens: list[int], reused: int, cancel: threading.Event) -> bool:
+        """Evaluate the prompt after its first ``reused`` tokens, and at least its last
+        token (the first sample needs its logits), so that ``create_completion`` finds it
+        all cached and starts sampling at once. False if ``cancel`` stopped it.
+
+        Prefill is the long part (~50 ms a token here) and llama.cpp runs a whole batch in
+        one call, so ``cancel`` is polled by llama.cpp's abort callback between graph nodes.
+        On abort llama.cpp drops the unfinished batch from the KV cache, and ``n_tokens``
+        counts only the batches that completed, so the context stays consistent. The
+        callback is set for the prefill only: it runs for every graph node and takes the
+        GIL each time, which decoding (a few hundred nodes per token) would feel.
+        """
+        from llama_cpp import llama_cpp as lib
+
+        llm = self._require()
+        if cancel.is_set():
+            return False
+        start = min(reused, len(tokens) - 1)
+        ctx = llm._ctx.ctx
+        abort = lib.ggml_abort_callback(lambda _data: cancel.is_set())
+        lib.llama_set_abort_callback(ctx, abort, None)
+        try:
+            llm.n_tokens = start
+            llm.eval(tokens[start:])
+        except RuntimeError:  # "llama_decode returned 2": aborted
+            if not cancel.is_set():
+                raise
+            return False
+        finally:
+            lib.llama_set_abort_callback(ctx, lib.ggml_abort_callback(), None)
+        return True
+
     def _stream(
         self,
         prompt: str,
         *,
+        cancel: threading.Event,
         snapshot_key: str,
         max_tokens: int,
         temperature: float,
         seed: int,
         grammar: Any = None,
     ) -> Generator[str, None, None]:
-        """Yield generated text pieces; records ``last_stats``; snapshots the KV cache."""
+        """Yield generated text pieces; end early (quietly) once ``cancel`` is set; record
+        ``last_stats``; snapshot the KV cache."""
         llm = self._require()
         tokens = self._tokenize(prompt)
         if len(tokens) + max_tokens >= self._n_ctx:
@@ -582,21 +619,26 @@ class QwenLlm:
         reused = self._restore_best(tokens)
         first: float | None = None
         generated = 0
-        stream = llm.create_completion(
-            tokens,
-            max_tokens=max_tokens,
-            temperature=temperature,
-            top_p=0.9,
-            top_k=40,
-            repeat_penalty=1.1,
-            seed=seed,
-            stream=True,
-            stop=["<|im_end|>", "<|endoftext|>"],
-            logits_processor=self._logits_processors(),
-            grammar=grammar,
-        )
+        stream: Any = None
         try:
+            if not self._prefill(tokens, reused, cancel):
+                return
+            stream = llm.create_completion(
+                tokens,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                top_p=0.9,
+                top_k=40,
+                repeat_penalty=1.1,
+                seed=seed,
+                stream=True,
+                stop=["<|im_end|>", "<|endoftext|>"],
+                logits_processor=self._logits_processors(),
+                grammar=grammar,
+            )
             for chunk in stream:
+                if cancel.is_set():
+                    break
                 text = chunk["choices"][0]["text"]
                 if first is None:
                     first = time.monotonic() - started
@@ -604,8 +646,9 @@ class QwenLlm:
                 if text:
                     yield text
         finally:
-            with contextlib.suppress(Exception):
-                stream.close()
+            if stream is not None:
+                with contextlib.suppress(Exception):
+                    stream.close()
             elapsed = time.monotonic() - started
             self.last_stats = {
                 "prompt_tokens": float(len(tokens)),
@@ -656,6 +699,7 @@ class QwenLlm:
             prompt = render_prompt(job, gaps=gaps)
             stream = self._stream(
                 prompt,
+                cancel=cancel,
                 snapshot_key=f"{job.session_id}:dialog",
                 max_tokens=max_tokens,
                 temperature=self._temperature if job.task == "question" else 0.3,
@@ -749,9 +793,15 @@ class QwenLlm:
 
     # --- assessment -----------------------------------------------------------------------
 
-    def assess(self, job: LlmJob) -> dict[str, Any]:
+    def assess(self, job: LlmJob, cancel: threading.Event | None = None) -> dict[str, Any]:
         """Score the answer with JSON-schema-constrained decoding; never raises for model
-        trouble (returns :func:`actors.models.rubric.fallback_assessment` instead)."""
+        trouble (returns :func:`actors.models.rubric.fallback_assessment` instead). Raises
+        :class:`EngineCancelled` when ``cancel`` is set before the result is complete: the
+        model stops within one token, or one graph node while it reads the prompt."""
+        if cancel is None:
+            cancel = threading.Event()
+        if cancel.is_set():
+            raise EngineCancelled("assessment cancelled")
         lang = _lang(job.language)
         if not job.answer.strip():
             out = fallback_assessment(lang, "empty answer")
@@ -763,6 +813,7 @@ class QwenLlm:
                 text = "".join(
                     self._stream(
                         render_prompt(msgspec.structs.replace(job, task="assess")),
+                        cancel=cancel,
                         snapshot_key=f"{job.session_id}:assess",
                         max_tokens=_ASSESS_MAX_TOKENS,
                         temperature=0.2,
@@ -770,7 +821,11 @@ class QwenLlm:
                         grammar=self._assess_grammar,
                     )
                 )
+            if cancel.is_set():
+                raise EngineCancelled("assessment cancelled")
             return validate_assessment(json.loads(text), job.answer, lang)
+        except EngineCancelled:
+            raise
         except EngineError as exc:
             if "busy" in str(exc):
                 raise

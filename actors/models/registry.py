@@ -28,7 +28,6 @@ __all__ = [
 
 import os
 import threading
-import time
 from collections.abc import Callable, Collection, Generator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +42,7 @@ from actors.models.deterministic import (
 )
 from actors.models.engines import (
     Embedder,
+    EngineCancelled,
     EngineError,
     LlmEngine,
     SttEngine,
@@ -141,7 +141,8 @@ class Engines:
 class SlowLlm:
     """A test LLM that spends ``delay_s`` on every job before answering
     (``PARLEY_DETERMINISTIC_DELAY_MS``, deterministic backend only): fault tests need a job
-    in flight long enough to kill its worker. The warm-up job is not delayed."""
+    in flight long enough to kill its worker. The warm-up job is not delayed; a job's
+    ``cancel`` ends the wait at once, as it stops a real model."""
 
     def __init__(self, inner: LlmEngine, delay_s: float) -> None:
         self.inner = inner
@@ -156,9 +157,10 @@ class SlowLlm:
             return
         yield from self.inner.generate(job, cancel)
 
-    def assess(self, job: LlmJob) -> dict[str, Any]:
-        time.sleep(self.delay_s)
-        return self.inner.assess(job)
+    def assess(self, job: LlmJob, cancel: threading.Event | None = None) -> dict[str, Any]:
+        if (cancel or threading.Event()).wait(self.delay_s):
+            raise EngineCancelled("assessment cancelled")
+        return self.inner.assess(job, cancel)
 
 
 def build_stt(backend: Backend = "real", options: EngineOptions | None = None) -> SttEngine:

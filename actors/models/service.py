@@ -8,11 +8,26 @@ pings it.
 
 Inference always runs off the event loop, on one thread per engine (engines are not
 thread-safe), so heartbeats and other sessions keep their timing while a model is busy.
+
+Stopping (SIGTERM, drain): every worker stops fetching at once; running jobs get
+:data:`STOP_GRACE_S` to finish (assessments none: they are long and start over anywhere),
+then their tasks are cancelled, which hands the job back and sets the engine's cancel
+Event; the actor then waits (bounded) for the engine thread to return, because the
+interpreter joins that thread before the process can exit.
 """
 
 from __future__ import annotations
 
-__all__ = ["EmbedActor", "LlmActor", "ModelActor", "SttActor", "TtsActor", "chunk_text"]
+__all__ = [
+    "STOP_GRACE_S",
+    "STOP_WAIT_S",
+    "EmbedActor",
+    "LlmActor",
+    "ModelActor",
+    "SttActor",
+    "TtsActor",
+    "chunk_text",
+]
 
 import asyncio
 import contextlib
@@ -30,7 +45,7 @@ import nats.micro
 from nats.aio.client import Client
 from nats.js.object_store import ObjectStore
 
-from actors.models.engines import Embedder, EngineError, LlmEngine, SttEngine
+from actors.models.engines import Embedder, EngineCancelled, EngineError, LlmEngine, SttEngine
 from actors.models.tts_router import TtsRouter
 from bus import jobs
 from bus.worker import BadJob, JobContext, JobWorker
@@ -40,6 +55,11 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 _END = object()
+
+#: Seconds a stopping worker lets its running jobs finish before it cancels them.
+STOP_GRACE_S = 10.0
+#: Seconds a stopping actor waits for the engine thread to return from a cancelled call.
+STOP_WAIT_S = 5.0
 
 
 class ModelActor:
@@ -149,14 +169,34 @@ class ModelActor:
             "load_s": round(self.load_s, 2),
         }
 
+    def stop_grace(self, worker: JobWorker) -> float:
+        """Seconds ``worker``'s running jobs get to finish when the actor stops."""
+        return STOP_GRACE_S
+
     async def stop(self) -> None:
+        """Stop every worker at once (see the module docstring), then wait at most
+        :data:`STOP_WAIT_S` for the engine thread to return."""
         self.ready = False
         if self.service is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.service.stop(), 2.0)
-        for w in self.workers:
-            await w.stop()
+        await asyncio.gather(*(w.stop(self.stop_grace(w)) for w in self.workers))
+        await self._engine_idle(STOP_WAIT_S)
         self.executor.shutdown(wait=False, cancel_futures=True)
+
+    async def _engine_idle(self, timeout: float) -> None:
+        # The engine thread serves its calls in order: a no-op runs once the current one
+        # has returned. Calls queued behind it belong to cancelled jobs; shutdown drops them.
+        try:
+            idle = self.executor.submit(lambda: None)
+        except RuntimeError:  # already shut down
+            return
+        try:
+            await asyncio.wait_for(asyncio.wrap_future(idle), timeout)
+        except TimeoutError:
+            log.warning(
+                "%s: engine still busy %.0fs after stop; exit waits for it", self.kind, timeout
+            )
 
 
 def _ms(since: float) -> int:
@@ -204,7 +244,13 @@ class SttActor(ModelActor):
 
 class LlmActor(ModelActor):
     """Serves live ``llm`` jobs and, at lower priority, ``assess`` jobs on one engine: the
-    assess worker fetches only while no live job is running."""
+    assess worker fetches only while no live job is running.
+
+    Each job's engine call gets a cancel Event, set at the job's deadline (the session has
+    moved on by then) and when the job's task is cancelled (the actor stops). A generation
+    cut at its deadline ends with the sentences it has; an assessment cut at its deadline
+    ends with ``JobError(code="deadline")``, never a late rubric.
+    """
 
     kind = "llm"
 
@@ -237,20 +283,32 @@ class LlmActor(ModelActor):
         )
         return [self._live, assess]
 
+    def stop_grace(self, worker: JobWorker) -> float:
+        # An assessment runs for minutes and starts over on any actor: hand it back now.
+        return 0.0 if worker.kind == "assess" else super().stop_grace(worker)
+
     async def handle(self, job: jobs.Job, ctx: JobContext) -> AsyncIterator[jobs.Result]:
         if not isinstance(job, jobs.LlmJob):
             raise BadJob("llm actor got a non-llm job")
         started = time.perf_counter()
-        if job.task == "assess":
-            data = await self.run_sync(self.engine.assess, job)
-            yield jobs.LlmDone(job_id=job.job_id, text="", data=data, latency_ms=_ms(started))
-            return
         cancel = threading.Event()
-        loop = asyncio.get_running_loop()
-        timer = loop.call_later(max(ctx.remaining(), 0.1), cancel.set)
-        sentences: list[str] = []
-        ttft = 0
+        timer = asyncio.get_running_loop().call_later(max(ctx.remaining(), 0.1), cancel.set)
         try:
+            if job.task == "assess":
+                try:
+                    data = await self.run_sync(self.engine.assess, job, cancel)
+                except EngineCancelled:
+                    yield jobs.JobError(
+                        job_id=job.job_id,
+                        kind=ctx.kind,
+                        code="deadline",
+                        message="assessment stopped at its deadline",
+                    )
+                    return
+                yield jobs.LlmDone(job_id=job.job_id, text="", data=data, latency_ms=_ms(started))
+                return
+            sentences: list[str] = []
+            ttft = 0
             async for sentence in self.stream_sync(
                 lambda: self.engine.generate(job, cancel), cancel
             ):
@@ -258,15 +316,16 @@ class LlmActor(ModelActor):
                     ttft = _ms(started)
                 yield jobs.LlmSentence(job_id=job.job_id, index=len(sentences), text=sentence)
                 sentences.append(sentence)
+            yield jobs.LlmDone(
+                job_id=job.job_id,
+                text=" ".join(sentences),
+                sentences=len(sentences),
+                ttft_ms=ttft,
+                latency_ms=_ms(started),
+            )
         finally:
             timer.cancel()
-        yield jobs.LlmDone(
-            job_id=job.job_id,
-            text=" ".join(sentences),
-            sentences=len(sentences),
-            ttft_ms=ttft,
-            latency_ms=_ms(started),
-        )
+            cancel.set()  # a cancelled task (stopping) frees the engine at its next token
 
 
 # --- TTS ----------------------------------------------------------------------------------

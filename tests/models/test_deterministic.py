@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -17,13 +18,14 @@ from actors.models.deterministic import (
 )
 from actors.models.engines import (
     Embedder,
+    EngineCancelled,
     EngineError,
     LlmEngine,
     SttEngine,
     TtsEngine,
     VoiceDetector,
 )
-from actors.models.registry import EngineOptions, build_engines
+from actors.models.registry import EngineOptions, SlowLlm, build_engines
 from actors.models.rubric import validate_assessment
 from bus.jobs import Exchange, LlmJob
 
@@ -101,8 +103,20 @@ def test_llm_questions_followups_and_assessments() -> None:
         out = llm.assess(job("assess", question="Q?", answer=answer))
         assert validate_assessment(out, answer, "en") == out
     assert llm.assess(job("assess", answer=long)) == llm.assess(job("assess", answer=long))
+    with pytest.raises(EngineCancelled):
+        llm.assess(job("assess", answer=long), cancel)
     with pytest.raises(EngineError):
         list(llm.generate(job("assess"), threading.Event()))
+
+
+def test_slow_llm_assessment_ends_when_cancelled() -> None:
+    slow = SlowLlm(DeterministicLlm(), delay_s=30.0)
+    cancel = threading.Event()
+    threading.Timer(0.1, cancel.set).start()
+    started = time.monotonic()
+    with pytest.raises(EngineCancelled):
+        slow.assess(job("assess", answer="I cut the build time from 20 to 5 minutes."), cancel)
+    assert time.monotonic() - started < 5.0  # not the 30 s delay
 
 
 def test_tts_is_a_quiet_tone_proportional_to_the_text() -> None:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from actors.models.engines import EngineError, LlmEngine
+from actors.models.engines import EngineCancelled, EngineError, LlmEngine
 from actors.models.llm_qwen import QwenLlm
 from actors.models.rubric import SCORE_KEYS, validate_assessment
 from actors.models.text import has_han, has_hangul, is_question
@@ -109,6 +109,33 @@ def test_assessment_is_schema_valid(llm: QwenLlm) -> None:
     assert out["depth"] >= 3  # it has actions and numbers
     empty = llm.assess(job("assess", question="Q?", answer="  "))
     assert [empty[k] for k in SCORE_KEYS] == [1, 1, 1, 1]
+
+
+def test_cancelled_assessment_stops_at_once_and_leaves_the_engine_usable(llm: QwenLlm) -> None:
+    j = job("assess", "t:x:assess", question="Describe a hard bug you fixed.", answer=GOOD)
+
+    def stop_latency(after: float) -> float:
+        """Seconds from setting cancel to assess() raising."""
+        cancel = threading.Event()
+        timer = threading.Timer(after, cancel.set)
+        timer.start()
+        started = time.monotonic()
+        try:
+            with pytest.raises(EngineCancelled):
+                llm.assess(j, cancel)
+        finally:
+            timer.cancel()
+        return time.monotonic() - started - after
+
+    ready = threading.Event()
+    ready.set()
+    with pytest.raises(EngineCancelled):
+        llm.assess(j, ready)
+    # Uncancelled, this assessment takes ~30 s: ~10 s reading the prompt, then sampling.
+    assert stop_latency(1.0) < 2.0  # while reading the prompt
+    out = llm.assess(j)  # the aborted prompt evaluation left the context consistent
+    assert out["fallback"] is False, out
+    assert stop_latency(1.0) < 2.0  # prompt now cached: 1 s in, it is sampling
 
 
 def test_cancel_and_serialisation(llm: QwenLlm) -> None:
