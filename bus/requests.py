@@ -54,6 +54,16 @@ async def publish_retrying(
 ) -> PubAck:
     """JetStream publish with backoff on transient errors, giving up after ``budget`` s."""
     budget = max(budget, 0.05)
+    started = time.monotonic()
+    try:  # the common case, without building a retry loop (hot: every event of a session)
+        return await js.publish(
+            subject, payload, timeout=min(attempt_timeout, budget), headers=headers
+        )
+    except TRANSIENT:
+        budget -= time.monotonic() - started + 0.05
+        if budget <= 0:
+            raise
+        await asyncio.sleep(0.05)
     async for attempt in AsyncRetrying(
         retry=retry_if_exception_type(TRANSIENT),
         stop=stop_after_delay(budget),

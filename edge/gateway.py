@@ -27,12 +27,12 @@ from typing import Any
 import msgspec
 import nats.errors
 from nats.aio.client import Client
-from nats.js import api
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from bus import activation, events, subjects
 from bus.errors import BadMessage
+from bus.tail import Tail, Tails
 from bus.tasks import cancel_and_wait
 from edge import auth
 from edge.limits import Limits, TokenBucket
@@ -63,6 +63,7 @@ class Gateway:
                  limits: Limits | None = None) -> None:
         self.nc = nc
         self.js = nc.jetstream()
+        self.tails = Tails(nc, self.js)
         self.secret = secret
         self.metrics = metrics
         self.limits = limits or Limits()
@@ -151,6 +152,7 @@ class _Connection:
         self.last_seq = 0
         self.out: asyncio.Queue[str | bytes | None] = asyncio.Queue(self.limits.outbound_queue)
         self.subs: list[Any] = []
+        self.out_tail: Tail | None = None
         self.tasks: list[asyncio.Task[Any]] = []
         self.msg_bucket = TokenBucket(self.limits.messages_per_s, self.limits.message_burst)
         self.audio_bucket = TokenBucket(self.limits.audio_bytes_per_s,
@@ -262,7 +264,7 @@ class _Connection:
         return hello.token or ""
 
     async def _subscribe(self) -> None:
-        js, nc = self.gw.js, self.gw.nc
+        nc = self.gw.nc
 
         async def on_event(msg: Any) -> None:
             try:
@@ -280,12 +282,8 @@ class _Connection:
         async def on_audio(msg: Any) -> None:
             await self._put(msg.data, droppable=True)
 
-        self.subs.append(await js.subscribe(
-            subjects.session_out(self.sid), stream=subjects.STREAM_OUT, ordered_consumer=True,
-            config=api.ConsumerConfig(deliver_policy=api.DeliverPolicy.ALL,
-                                      inactive_threshold=30.0),
-            cb=on_event,
-        ))
+        self.out_tail = await self.gw.tails.open(
+            subjects.STREAM_OUT, subjects.session_out(self.sid), 1, on_event)
         self.subs.append(await nc.subscribe(subjects.session_audio(self.sid), cb=on_audio))
 
     async def _put(self, item: str | bytes, droppable: bool = False) -> None:
@@ -353,6 +351,8 @@ class _Connection:
 
     async def close(self) -> None:
         await cancel_and_wait(self.tasks)
+        if self.out_tail is not None:
+            await self.out_tail.close()
         for sub in self.subs:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(sub.unsubscribe(), 2.0)

@@ -62,3 +62,4 @@ class Edge:
         if self.server is not None:
             self.server.close()
             await self.server.wait_closed()
+        await self.gateway.tails.close()

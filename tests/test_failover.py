@@ -40,11 +40,9 @@ class SessionHost:
             await asyncio.gather(*actor._loops, *actor._tasks, return_exceptions=True)
         self.node.actors.clear()
         await self.nc.close()
-        # a dead process takes its client's helper tasks with it; nats-py leaves the
-        # ordered consumers' heartbeat checkers running after close(), so end them here
-        for t in asyncio.all_tasks():
-            if "activity_check" in repr(t.get_coro()):
-                t.cancel()
+        # a dead process takes its node-wide tasks with it
+        await self.node.tails.close()
+        await self.node.leases.stop()
 
 
 @pytest_asyncio.fixture
@@ -119,9 +117,7 @@ async def test_stale_owner_cannot_overwrite_snapshot(
     await c.connect()
     actor_a = a.node.actors[c.session_id]
     # partition: A stops renewing but keeps running; its lease expires and B takes over
-    for t in actor_a._loops:
-        if t.get_name().endswith("-lease"):
-            t.cancel()
+    a.node.leases.drop(actor_a.lease)
     await asyncio.sleep(TTL * 1.6)
     await b.node.activate(c.session_id, create=False)
     with pytest.raises(snapshots.StaleFence):

@@ -3,9 +3,13 @@ ours; a key another node created is not."""
 
 from __future__ import annotations
 
-import pytest
+import asyncio
 
-from actors.runtime import Lease, LeaseLost
+import pytest
+from nats.aio.client import Client as Nats
+from nats.js.errors import KeyNotFoundError
+
+from actors.runtime import Lease, LeaseKeeper, LeaseLost
 from bus.provision import BusLayout
 
 
@@ -27,3 +31,45 @@ async def test_a_key_another_node_created_is_lost(layout: BusLayout) -> None:
     with pytest.raises(LeaseLost):
         await lease.renew(timeout=1.0)
     await layout.owners.delete("lease-test-0002")
+
+
+async def test_keeper_renews_spread_leases_and_reports_a_takeover(nc: Nats,
+                                                                   layout: BusLayout) -> None:
+    keeper = LeaseKeeper(nc, ttl=2.0)  # the bucket's TTL in these tests
+    await keeper.start()
+    lost: list[str] = []
+    leases = [Lease(layout.owners, f"lease-keep-{i:04d}", "node-a", 2.0) for i in range(20)]
+    try:
+        for lease in leases:
+            await lease.claim()
+
+            async def on_lost(key: str = lease.key) -> None:
+                lost.append(key)
+
+            keeper.hold(lease, on_lost)
+        first = {lease.key: lease.revision for lease in leases}
+        await asyncio.sleep(2.5)  # past the bucket's TTL: only renewals keep the keys
+        for lease in leases:
+            entry = await layout.owners.get(lease.key)
+            assert entry.value == b"node-a" and entry.revision == lease.revision
+            assert lease.revision > first[lease.key]
+        # another node takes one over (as if our key had expired): reported, not renewed
+        taken = leases[3]
+        await layout.owners.delete(taken.key)
+        await layout.owners.create(taken.key, b"node-b")
+        for _ in range(60):
+            if lost:
+                break
+            await asyncio.sleep(0.05)
+        assert lost == [taken.key]
+        assert (await layout.owners.get(taken.key)).value == b"node-b"
+        # a dropped lease is no longer renewed: it expires
+        keeper.drop(leases[0])
+        await asyncio.sleep(2.5)
+        with pytest.raises(KeyNotFoundError):
+            await layout.owners.get(leases[0].key)
+        assert (await layout.owners.get(leases[1].key)).value == b"node-a"
+    finally:
+        await keeper.stop()
+        for lease in leases:
+            await lease.release()

@@ -29,6 +29,7 @@ __all__ = ["SessionActor", "SessionDeps", "ShellSnapshot", "audio_frame"]
 import asyncio
 import contextlib
 import logging
+import math
 import struct
 import time
 from collections import OrderedDict
@@ -40,7 +41,7 @@ import asyncpg
 import msgspec
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.js import JetStreamContext, api
+from nats.js import JetStreamContext
 from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
@@ -49,13 +50,14 @@ from tenacity import (
 )
 
 from actors.models.engines import VoiceDetector
-from actors.runtime import Lease
+from actors.runtime import Lease, LeaseKeeper
 from actors.session import commands as cmd
 from actors.session import inputs
 from actors.session.core import SessionCore
 from bus import events, jobs, subjects
 from bus.errors import BadMessage
 from bus.requests import publish_retrying, request_job
+from bus.tail import Tail, Tails
 from bus.tasks import cancel_and_wait
 from persistence import reports, snapshots, transcripts
 
@@ -108,6 +110,8 @@ class SessionDeps:
     pool: asyncpg.Pool
     node_id: str
     new_vad: Callable[[], VoiceDetector]
+    tails: Tails | None = None
+    leases: LeaseKeeper | None = None
     vad_executor: Any = None
     lateness: list[float] = field(default_factory=list)
 
@@ -139,6 +143,7 @@ class SessionActor:
         self._parked: OrderedDict[str, list[jobs.Result]] = OrderedDict()
         self._live_requests: set[str] = set()
         self._subs: list[Any] = []
+        self._results: asyncio.Future[Tail] | None = None
         self._stopping = False
         self.stopped = asyncio.Event()
         self.lease_lost = False
@@ -148,29 +153,26 @@ class SessionActor:
         #: every event up to this seq is in the OUT stream (or was given up on)
         self._sent_seq = core.seq
         self._sent = asyncio.Event()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0  # monotonic time the armed timer is for
 
     # --- lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> None:
         """Subscribe, write the first snapshot (claims the row with our fence), start loops."""
         await self._save_snapshot()
-        nc, js = self.deps.nc, self.deps.js
+        nc = self.deps.nc
         self._subs.append(await nc.subscribe(subjects.session_in(self.sid), cb=self._on_in))
-        cfg = api.ConsumerConfig(
-            deliver_policy=(api.DeliverPolicy.BY_START_SEQUENCE if self.result_seq
-                            else api.DeliverPolicy.ALL),
-            opt_start_seq=self.result_seq + 1 if self.result_seq else None,
-            inactive_threshold=30.0,
-        )
-        self._subs.append(await js.subscribe(
-            subjects.session_result(self.sid), stream=subjects.STREAM_RESULTS,
-            ordered_consumer=True, config=cfg, cb=self._on_result,
-        ))
+        if self.core.live_jobs() or self.core.phase not in ("idle", "finished"):
+            await self._ensure_results()  # mid-interview: replay what came in meanwhile
         for coro, name in (
-            (self._tick_loop(), "tick"), (self._vad_loop(), "vad"), (self._send_loop(), "send"),
-            (self._persist_loop(), "persist"), (self.lease.run_renewal(self._lost), "lease"),
+            (self._vad_loop(), "vad"), (self._send_loop(), "send"),
+            (self._persist_loop(), "persist"),
         ):
             self._loops.append(asyncio.create_task(coro, name=f"{self.sid}-{name}"))
+        assert self.deps.leases is not None, "SessionDeps.leases is required"
+        self.deps.leases.hold(self.lease, self._lost)
+        self._arm_tick()
 
     async def _lost(self) -> None:
         self.lease_lost = True
@@ -183,10 +185,13 @@ class SessionActor:
             await self.stopped.wait()
             return
         self._stopping = True
+        if self._timer is not None:
+            self._timer.cancel()
         try:
             for sub in self._subs:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(sub.unsubscribe(), 2.0)
+            await self._close_results()
             # let queued output and writes finish (bounded), then stop the loops
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._drain_queues(), 5.0)
@@ -195,11 +200,34 @@ class SessionActor:
             if snapshot and not self.lease_lost:
                 with contextlib.suppress(Exception):
                     await self._save_snapshot(flush_timeout=0.0)  # the send loop is over
+            if self.deps.leases is not None:
+                self.deps.leases.drop(self.lease)
             if not self.lease_lost:
                 await self.lease.release()
         finally:
             self.stopped.set()
             self._on_stopped(self)
+
+    async def _ensure_results(self) -> None:
+        """Tail the session's results from the first one not yet consumed; once. A quiet
+        session (not started, or finished) has none coming, so it holds no consumer."""
+        fut = self._results
+        if fut is None or (fut.done() and (fut.cancelled() or fut.exception() is not None)):
+            tails = self.deps.tails
+            assert tails is not None, "SessionDeps.tails is required"
+            fut = self._results = asyncio.ensure_future(tails.open(
+                subjects.STREAM_RESULTS, subjects.session_result(self.sid),
+                self.result_seq + 1, self._on_result))
+        await asyncio.shield(fut)
+
+    async def _close_results(self) -> None:
+        fut, self._results = self._results, None
+        if fut is None:
+            return
+        if not fut.done():
+            await cancel_and_wait([fut])  # type: ignore[list-item]
+        if not fut.cancelled() and fut.exception() is None:
+            await fut.result().close()
 
     async def _drain_queues(self) -> None:
         await asyncio.gather(self._out.join(), self._persist.join())
@@ -220,12 +248,14 @@ class SessionActor:
             log.exception("session %s: core rejected %s", self.sid, type(event).__name__)
             return
         self._execute(commands)
+        self._arm_tick()
 
     async def _on_in(self, msg: Msg) -> None:
         self.last_activity = time.monotonic()
         if msg.headers and msg.headers.get(HDR_AUDIO):
             self.core.receive_audio(msg.data, time.monotonic())
             self._audio_ready.set()
+            self._arm_tick()
             return
         try:
             event = events.decode_client_event(msg.data)
@@ -280,15 +310,32 @@ class SessionActor:
         while len(self._parked) > MAX_PARKED_JOBS:
             self._parked.popitem(last=False)
 
-    async def _tick_loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        expected = loop.time() + TICK_S
-        while True:
-            await asyncio.sleep(max(0.0, expected - loop.time()))
-            now = loop.time()
-            self.deps.record_lateness(now - expected)
-            expected = max(expected + TICK_S, now)
-            self._feed(inputs.Tick(now=time.monotonic()))
+    def _arm_tick(self) -> None:
+        """Keep one timer armed for the core's next ``Tick``: every ``TICK_S`` while the
+        interview is under way, at the next heartbeat or idle deadline while it is quiet
+        (so a thousand idle sessions cost a few wake-ups a second, not ten thousand)."""
+        if self._stopping:
+            return
+        now = time.monotonic()
+        due = self.core.next_tick()
+        want = now + TICK_S if due is None else max(due, now + 0.001)
+        if self._timer is not None:
+            if self._timer_at <= want + 0.001:
+                return  # fires soon enough; it re-arms after its tick
+            self._timer.cancel()
+        if want == math.inf:
+            self._timer = None
+            return
+        self._timer_at = want
+        self._timer = asyncio.get_running_loop().call_later(want - now, self._on_tick)
+
+    def _on_tick(self) -> None:
+        now = time.monotonic()
+        self.deps.record_lateness(max(0.0, now - self._timer_at))
+        self._timer = None
+        self._feed(inputs.Tick(now=now))
+        if self._timer is None:
+            self._arm_tick()  # the core ignored the tick (e.g. deactivated): still re-arm
 
     async def _vad_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -350,6 +397,7 @@ class SessionActor:
         job_id = c.job.job_id
         deadline = time.time() + (c.deadline - time.monotonic())
         try:
+            await self._ensure_results()
             duplicate = await request_job(
                 self.deps.js, c.kind, c.job, reply_to=subjects.session_result(self.sid),
                 deadline=deadline,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 __all__ = ["SessionCore"]
 
+import math
 from collections.abc import Sequence
 
 import msgspec
@@ -143,6 +144,31 @@ class SessionCore:
     def live_jobs(self) -> list[str]:
         """Ids of the jobs the core is waiting for."""
         return list(self._ctx.st.jobs)
+
+    def next_tick(self) -> float | None:
+        """When the core next needs a ``Tick``, in the shell's ``now`` clock.
+
+        ``None``: the interview is under way (or a job, audio or speech is in flight), so
+        tick about every 100 ms. A number: the session is quiet (not started, or
+        finished) and nothing can happen before that time unless another input arrives:
+        the next heartbeat, or the idle deactivation. ``math.inf``: never (deactivated).
+        Any input may change the answer: ask again after each ``handle``.
+        """
+        ctx = self._ctx
+        st = ctx.st
+        if st.phase not in ("idle", "finished") or st.jobs or st.air is not None or st.audio:
+            return None
+        live, cfg = st.live, ctx.cfg
+        if live.deactivated:
+            return math.inf
+        due = math.inf
+        if live.attached:
+            due = live.next_ping_at
+        elif live.detached_at is not None:
+            due = live.detached_at + cfg.idle_timeout_s
+        if st.phase == "finished" and live.finished_at is not None:
+            due = min(due, live.finished_at + cfg.idle_timeout_s)
+        return ctx.shell_time(due) if due != math.inf else math.inf
 
     def snapshot(self) -> bytes:
         """The whole state as msgpack; :meth:`restore` gives back an equal state."""

@@ -31,12 +31,13 @@ from nats.js.kv import KeyValue
 
 from actors.bank import load_bank, phrases
 from actors.models.engines import VoiceDetector
-from actors.runtime import Lease, LeaseHeld
+from actors.runtime import Lease, LeaseHeld, LeaseKeeper
 from actors.session.actor import SessionActor, SessionDeps, decode_shell_snapshot
 from actors.session.config import CoreConfig
 from actors.session.core import SessionCore
 from bus import activation, subjects
 from bus.activation import ActivateReply
+from bus.tail import Tails
 from persistence import snapshots
 
 log = logging.getLogger(__name__)
@@ -85,14 +86,18 @@ class SessionNode:
         self.actors: dict[str, SessionActor] = {}
         self._activating: dict[str, asyncio.Future[SessionActor]] = {}
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vad")
+        self.tails = Tails(nc, self.js)
+        self.leases = LeaseKeeper(nc, owner_ttl)
         self.deps = SessionDeps(nc=nc, js=self.js, pool=pool, node_id=node_id,
-                                new_vad=new_vad, vad_executor=self._executor)
+                                new_vad=new_vad, tails=self.tails, leases=self.leases,
+                                vad_executor=self._executor)
         self._sub: Any = None
         self.draining = False
         self.activations = 0
         self.started_at = time.monotonic()
 
     async def start(self) -> None:
+        await self.leases.start()
         self._sub = await self.nc.subscribe(
             subjects.ACTIVATE, queue=subjects.SESSION_NODES_QUEUE, cb=self._on_activate
         )
@@ -209,4 +214,6 @@ class SessionNode:
             await asyncio.wait(
                 [asyncio.create_task(a.stop()) for a in actors], timeout=timeout
             )
+        await self.tails.close()
+        await self.leases.stop()
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -59,6 +59,8 @@ def on_result(ctx: Ctx, result: Result) -> None:
 def expire(ctx: Ctx) -> None:
     """Fail every live job whose deadline has passed (oldest first)."""
     st = ctx.st
+    if not st.jobs:
+        return
     due = sorted((j.deadline, jid) for jid, j in st.jobs.items() if j.deadline <= ctx.t)
     for _, jid in due:
         job = st.jobs.pop(jid, None)
