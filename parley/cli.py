@@ -62,6 +62,7 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 async def _up(cfg: Config) -> None:
+    from parley.gctune import tune_gc
     from parley.node import Node
 
     node = Node(cfg)
@@ -71,6 +72,7 @@ async def _up(cfg: Config) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         await node.start()
+        tune_gc()
         print(f"parley is up (roles: {', '.join(cfg.roles)}); Ctrl-C stops", flush=True)
         await stop.wait()
         print("stopping ...", flush=True)
