@@ -22,10 +22,12 @@ import time
 
 from actors.bank import load_bank, phrases
 from actors.runtime import Lease
+from actors.session import inputs
 from actors.session.config import CoreConfig
 from actors.session.core import SessionCore
 from actors.session.node import SessionNode
 from bench.servers import bench_servers, percentile
+from bus import events
 from bus.connection import connect
 from bus.provision import provision
 from persistence import snapshots
@@ -98,9 +100,13 @@ async def _run(idle: int, live: int, seconds: float, loads: list[str], snaps: in
         pool = await create_pool(dsn, max_size=8)
         node = SessionNode(nc, pool, layout.owners, node_id="bench", new_vad=_SilentVad,
                            owner_ttl=10.0, max_sessions=idle + live + 10)
-        # live sessions: started interviews, ticking every 100 ms
+        await node.start()  # the lease keeper; activations come from here, not NATS
+        # live sessions: started interviews (no model workers here: their jobs wait and
+        # fall back), so the core asks for a tick every 100 ms
         for i in range(live):
-            await node.activate(f"bench-live-{i:05d}", create=True)
+            actor = await node.activate(f"bench-live-{i:05d}", create=True)
+            actor._feed(inputs.ClientInput(event=events.Start(questions=3),
+                                           now=time.monotonic()))
         print(f"{live} active session actors ticking every 100 ms, {seconds:.0f} s per load:")
         for load in ["", *loads]:
             p50, p99, n = await _lateness(node, load, seconds)
