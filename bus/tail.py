@@ -16,7 +16,12 @@ own:
   carry the last consumer sequence, which catches a gap at the end of a burst;
 - one :class:`Tails` registry per connection runs the only task: once a second it
   re-creates the tails that heard nothing for two heartbeats, and every tail after the
-  connection reconnected (a restarted nats-server has forgotten in-memory consumers).
+  connection reconnected (a restarted nats-server has forgotten in-memory consumers);
+- in a cluster a consumer lives on one server, which need not be the one this
+  connection uses: when that server dies the connection does not notice. Every
+  ``probe`` s the task asks for the info of one consumer per hosting server; when that
+  fails, every tail on that server is re-created (elsewhere) at once, instead of after
+  two missed heartbeats. One small request per hosting server, not per tail.
 
 The callback runs in the subscription's delivery task, one message at a time; messages
 of a superseded consumer are ignored. Status messages never reach it.
@@ -44,6 +49,9 @@ OnMessage = Callable[[Msg], Awaitable[None]]
 
 HEARTBEAT_S = 5.0
 SWEEP_S = 1.0
+#: how often each server hosting consumers is probed, and the probe's deadline
+PROBE_S = 2.0
+PROBE_TIMEOUT_S = 1.5
 #: a consumer nobody listens to is removed by the server after this long
 INACTIVE_S = 10.0
 REQUEST_S = 2.0
@@ -79,6 +87,8 @@ class Tail:
         self._sub: Any = None
         #: the name of the current consumer (the server's; changes on every reset)
         self.consumer: str | None = None
+        #: the server the current consumer lives on (None when the server did not say)
+        self.host: str | None = None
         self._resetting = False
         self.closed = False
         self.resets = 0
@@ -124,6 +134,7 @@ class Tail:
             raise
         self._sub = sub
         self.consumer = info.name
+        self.host = info.cluster.leader if info.cluster is not None else None
         self.last_heard = self._tails.now()
 
     async def _on_msg(self, msg: Msg) -> None:
@@ -178,6 +189,11 @@ class Tail:
         finally:
             self._resetting = False
 
+    @property
+    def live(self) -> bool:
+        """Has a consumer and is not being re-created or closed."""
+        return not self._resetting and not self.closed and self.consumer is not None
+
     def stale(self, now: float) -> bool:
         return (not self._resetting and not self.closed
                 and now - self.last_heard > 2 * self._tails.heartbeat + SWEEP_S)
@@ -199,10 +215,14 @@ class Tails:
     """Every tail of one connection, and the one task that watches them."""
 
     def __init__(self, nc: Client, js: JetStreamContext | None = None, *,
-                 heartbeat: float = HEARTBEAT_S) -> None:
+                 heartbeat: float = HEARTBEAT_S, probe: float = PROBE_S) -> None:
         self.nc = nc
         self.js = js or nc.jetstream()
         self.heartbeat = heartbeat
+        self.probe = probe
+        self._probed = 0.0
+        #: hosts found unreachable by a probe (for tests and logs)
+        self.lost_hosts = 0
         self._tails: set[Tail] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._watch: asyncio.Task[None] | None = None
@@ -246,6 +266,43 @@ class Tails:
             for tail in list(self._tails):
                 if tail.stale(now):
                     tail.reset("no heartbeat")
+            if now - self._probed >= self.probe:
+                self._probed = now
+                await self._probe_hosts()
+
+    async def _probe_hosts(self) -> None:
+        """Ask one consumer per hosting server for its info; re-create every tail on a
+        server that does not answer."""
+        by_host: dict[str, list[Tail]] = {}
+        for tail in self._tails:
+            if tail.live and tail.host:
+                by_host.setdefault(tail.host, []).append(tail)
+        if len(by_host) < 2 and not self._clustered():
+            return  # one server: a dead one is a reconnect, seen above
+        hosts = list(by_host)
+        answers = await asyncio.gather(
+            *(self._ask(by_host[h][0]) for h in hosts), return_exceptions=True)
+        for host, answer in zip(hosts, answers, strict=True):
+            if isinstance(answer, asyncio.CancelledError):
+                raise answer
+            if answer is True:
+                continue
+            self.lost_hosts += 1
+            log.warning("tails: consumers on %s unreachable (%r); re-creating %d",
+                        host, answer, len(by_host[host]))
+            for tail in by_host[host]:
+                tail.reset(f"host {host} unreachable")
+
+    async def _ask(self, tail: Tail) -> bool:
+        consumer = tail.consumer
+        if consumer is None or not tail.live:
+            return True
+        await self.js.consumer_info(tail.stream, consumer, timeout=PROBE_TIMEOUT_S)
+        return True
+
+    def _clustered(self) -> bool:
+        info = getattr(self.nc, "_server_info", None) or {}
+        return bool(info.get("cluster") or info.get("connect_urls"))
 
     async def close(self) -> None:
         """Close every tail and stop watching."""

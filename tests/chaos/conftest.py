@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.chaos.harness import Fleet
+from tests.chaos.harness import Fleet, NatsCluster
 from tests.conftest import Servers
 
 
@@ -20,3 +20,14 @@ def fleet(servers: Servers, tmp_path: Path) -> Iterator[Fleet]:
     finally:
         f.close()
         print(f.logs())
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[NatsCluster]:
+    """Three nats-servers in one cluster, killed in the end."""
+    c = NatsCluster(tmp_path / "cluster")
+    try:
+        c.start()
+        yield c
+    finally:
+        c.stop()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from tests.chaos.harness import (
     NatsCluster,
     assert_clean_seqs,
     assert_complete,
+    assert_one_activation_at_a_time,
     bus_client,
     decode,
     ready_everywhere,
@@ -27,16 +27,6 @@ from tests.chaos.harness import (
 from tests.conftest import TIME, Servers
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(180)]
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[NatsCluster]:
-    c = NatsCluster(tmp_path / "cluster")
-    try:
-        c.start()
-        yield c
-    finally:
-        c.stop()
 
 
 async def test_kill_one_of_three_nats_servers_mid_interview(
@@ -85,6 +75,7 @@ async def test_kill_one_of_three_nats_servers_mid_interview(
                     interview.cancel()
             assert_complete(report, 2)
             assert_clean_seqs(c)
+            assert_one_activation_at_a_time(fleet)
             # the OUT stream kept every event the client saw, on the surviving replicas
             last = await js.get_last_msg(subjects.STREAM_OUT, subjects.session_out(c.session_id))
             assert last.data is not None
