@@ -44,8 +44,9 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from tenacity import (
     AsyncRetrying,
+    RetryCallState,
     retry_if_exception_type,
-    stop_after_delay,
+    stop_never,
     wait_exponential_jitter,
 )
 
@@ -110,8 +111,10 @@ class SessionDeps:
     pool: asyncpg.Pool
     node_id: str
     new_vad: Callable[[], VoiceDetector]
-    tails: Tails | None = None
-    leases: LeaseKeeper | None = None
+    #: the node's stream tails (RESULTS is tailed through them)
+    tails: Tails
+    #: the node's lease keeper (renews every actor's lease)
+    leases: LeaseKeeper
     vad_executor: Any = None
     lateness: list[float] = field(default_factory=list)
 
@@ -170,7 +173,6 @@ class SessionActor:
             (self._persist_loop(), "persist"),
         ):
             self._loops.append(asyncio.create_task(coro, name=f"{self.sid}-{name}"))
-        assert self.deps.leases is not None, "SessionDeps.leases is required"
         self.deps.leases.hold(self.lease, self._lost)
         self._arm_tick()
 
@@ -200,8 +202,11 @@ class SessionActor:
             if snapshot and not self.lease_lost:
                 with contextlib.suppress(Exception):
                     await self._save_snapshot(flush_timeout=0.0)  # the send loop is over
-            if self.deps.leases is not None:
-                self.deps.leases.drop(self.lease)
+            # before the release: a later "active on" line for this session (anywhere)
+            # is then certainly later than this one (the activation audit reads both)
+            log.info("session %s stopped on %s (%s)", self.sid, self.deps.node_id,
+                     "lease lost" if self.lease_lost else "released")
+            self.deps.leases.drop(self.lease)
             if not self.lease_lost:
                 await self.lease.release()
         finally:
@@ -214,7 +219,6 @@ class SessionActor:
         fut = self._results
         if fut is None or (fut.done() and (fut.cancelled() or fut.exception() is not None)):
             tails = self.deps.tails
-            assert tails is not None, "SessionDeps.tails is required"
             fut = self._results = asyncio.ensure_future(tails.open(
                 subjects.STREAM_RESULTS, subjects.session_result(self.sid),
                 self.result_seq + 1, self._on_result))
@@ -440,13 +444,20 @@ class SessionActor:
                 self._out.task_done()
 
     async def _persist_loop(self) -> None:
+        """Write turns, reports and snapshots in order. A write that fails for a reason
+        that passes (Postgres restarting, a connection cut) is retried for as long as the
+        actor runs: giving up would let a later snapshot commit a turn that was never
+        stored. Only :meth:`stop` (after its bounded drain) ends a write still retrying;
+        then the lease is released without a final snapshot and the next owner resumes
+        from the last one that was stored."""
         while True:
             c = await self._persist.get()
             try:
                 async for attempt in AsyncRetrying(
                     retry=retry_if_exception_type(_DB_TRANSIENT),
-                    stop=stop_after_delay(30),
+                    stop=stop_never,
                     wait=wait_exponential_jitter(multiplier=0.1, max=2.0),
+                    before_sleep=self._persist_retrying,
                     reraise=True,
                 ):
                     with attempt:
@@ -459,6 +470,13 @@ class SessionActor:
                 log.exception("session %s: could not persist %s", self.sid, type(c).__name__)
             finally:
                 self._persist.task_done()
+
+    def _persist_retrying(self, state: RetryCallState) -> None:
+        if state.attempt_number in (1, 10) or state.attempt_number % 60 == 0:
+            exc = state.outcome.exception() if state.outcome else None
+            log.warning("session %s: Postgres write failed (%r), retrying (attempt %d, "
+                        "%.0f s)", self.sid, exc, state.attempt_number,
+                        state.seconds_since_start or 0.0)
 
     async def _persist_one(self, c: Any) -> None:
         pool = self.deps.pool

@@ -174,13 +174,21 @@ class SessionNode:
             core.set_seq_floor(await last_out_seq(self.js, sid))
             actor = SessionActor(self.deps, core, lease, result_seq, self._forget,
                                  seen_in=seen_in)
-            await actor.start()
+            # logged before the actor runs and paired with its "stopped on" line: the
+            # chaos tests check from these that no two activations ever overlap
+            log.info("session %s active on %s (restored=%s)", sid, self.node_id,
+                     row is not None)
+            try:
+                await actor.start()
+            except BaseException:
+                # undo what start() did (subscription, loops, lease hold) and log the stop
+                await asyncio.shield(actor.stop(snapshot=False))
+                raise
         except BaseException:
             await lease.release()
             raise
         self.actors[sid] = actor
         self.activations += 1
-        log.info("session %s active on %s (restored=%s)", sid, self.node_id, row is not None)
         return actor
 
     def _forget(self, actor: SessionActor) -> None:
