@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +45,8 @@ class Proc:
     popen: subprocess.Popen[bytes]
     log: Path
     port: int = 0
+    #: wall time (``time.time()``) by which a :meth:`kill` had the process dead
+    killed_at: float | None = None
 
     def alive(self) -> bool:
         return self.popen.poll() is None
@@ -58,6 +64,8 @@ class Proc:
                 os.killpg(self.popen.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(10)
+        if self.killed_at is None and self.popen.poll() is not None:
+            self.killed_at = time.time()
 
     async def ready(self, timeout: float = 30.0) -> None:
         end = time.monotonic() + timeout * TIME
@@ -114,6 +122,84 @@ class Fleet:
 
     def logs(self) -> str:
         return "\n".join(f"===== {p.name}\n{p.output()[-4000:]}" for p in self.procs)
+
+    def activations(self) -> list[Activation]:
+        """Every session activation in the nodes' logs, from its "active on" line to its
+        "stopped on" line, or to the kill of its process, or open (still live)."""
+        by_log: dict[Path, list[Proc]] = {}
+        for p in self.procs:
+            by_log.setdefault(p.log, []).append(p)
+        out: list[Activation] = []
+        for procs in by_log.values():
+            deaths = sorted(p.killed_at for p in procs if p.killed_at is not None)
+            out.extend(_activations_in(procs[0].output(), deaths))
+        return out
+
+
+def _activations_in(log: str, deaths: list[float]) -> list[Activation]:
+    """The activations of one log; ``deaths`` are the times its process was killed."""
+    out: list[Activation] = []
+    live: dict[str, Activation] = {}
+
+    def close_dead(before: float) -> None:
+        for sid, a in list(live.items()):
+            dead = next((d for d in deaths if a.start <= d <= before), None)
+            if dead is not None:
+                a.end, a.how = dead, "killed"
+                del live[sid]
+
+    for t, sid, what, node, how in _activation_lines(log):
+        close_dead(t)
+        if what == "active":
+            live[sid] = Activation(sid, node, t)
+            out.append(live[sid])
+        elif sid in live:
+            live[sid].end, live[sid].how = t, how
+            del live[sid]
+    close_dead(float("inf"))
+    return out
+
+
+@dataclass
+class Activation:
+    """One session live on one node from ``start`` to ``end`` (wall time)."""
+
+    sid: str
+    node: str
+    start: float
+    end: float = float("inf")
+    how: str = "live"
+
+
+_ACTIVATION_LINE = re.compile(
+    r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \w+ [\w.]+: "
+    r"session (\S+) (active|stopped) on (\S+)(?: \(([^)]*)\))?", re.M)
+
+
+def _activation_lines(text: str) -> Iterator[tuple[float, str, str, str, str]]:
+    for m in _ACTIVATION_LINE.finditer(text):
+        t = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+        yield t, m.group(2), m.group(3), m.group(4), m.group(5) or ""
+
+
+def assert_one_activation_at_a_time(fleet: Fleet, *, at_least: int = 1) -> list[Activation]:
+    """No session was ever live on two nodes at once: across every node's log, each
+    activation of a session starts after the previous one ended (stopped, or its process
+    killed). Returns the activations checked (at least ``at_least``)."""
+    acts = fleet.activations()
+    assert len(acts) >= at_least, f"{len(acts)} activations in the logs"
+    by_sid: dict[str, list[Activation]] = {}
+    for a in acts:
+        by_sid.setdefault(a.sid, []).append(a)
+    overlaps: list[str] = []
+    for sid, seq in by_sid.items():
+        seq.sort(key=lambda a: a.start)
+        for prev, nxt in itertools.pairwise(seq):
+            if nxt.start < prev.end:
+                overlaps.append(f"{sid}: {prev.node} ({prev.how}, until {prev.end:.3f}) "
+                                f"still live when {nxt.node} activated it at {nxt.start:.3f}")
+    assert not overlaps, "two live activations:\n" + "\n".join(overlaps)
+    return acts
 
 
 class NatsCluster:

@@ -16,6 +16,7 @@ from tests.chaos.harness import (
     Fleet,
     assert_clean_seqs,
     assert_complete,
+    assert_one_activation_at_a_time,
     bus_client,
     llm_stats,
     ready_everywhere,
@@ -64,6 +65,7 @@ async def test_kill_llm_worker_mid_job_redelivers_once(fleet: Fleet) -> None:
         report = await c.typed_interview(ANSWER, timeout=90 * TIME)
         assert_complete(report, 2)
         assert_clean_seqs(c)
+        assert_one_activation_at_a_time(fleet)
         firsts = [e for e in c.rx.of("question") if e["kind"] == "main" and e["index"] == 1]
         assert len(firsts) == 1, timeline(c)
         # exactly one terminal result per job, the redelivered one included

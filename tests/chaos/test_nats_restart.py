@@ -18,6 +18,7 @@ from tests.chaos.harness import (
     Fleet,
     assert_clean_seqs,
     assert_complete,
+    assert_one_activation_at_a_time,
     bus_client,
     ready_everywhere,
     timeline,
@@ -73,6 +74,7 @@ async def test_nats_restart_mid_interview(own_nats: EmbeddedNats, servers: Serve
                 interview.cancel()
         assert_complete(report, 2)
         assert_clean_seqs(c)
+        assert_one_activation_at_a_time(fleet)
         assert all(p.alive() for p in fleet.procs)
         await c.close()
     finally:

@@ -24,6 +24,7 @@ from tests.chaos.harness import (
     Fleet,
     assert_clean_seqs,
     assert_complete,
+    assert_one_activation_at_a_time,
     timeline,
     wait_until,
 )
@@ -149,6 +150,7 @@ async def test_postgres_connections_cut_mid_interview(pg_proxy: TcpProxy, fleet:
                 t.cancel()
     assert_complete(report, QUESTIONS)
     assert_clean_seqs(c)
+    assert_one_activation_at_a_time(fleet)
     await c.close()
 
     pool = await asyncpg.create_pool(servers.dsn, min_size=1, max_size=1)

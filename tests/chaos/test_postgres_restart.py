@@ -21,6 +21,7 @@ from tests.chaos.harness import (
     Fleet,
     assert_clean_seqs,
     assert_complete,
+    assert_one_activation_at_a_time,
     timeline,
 )
 from tests.conftest import TIME, Servers, _tmp_root
@@ -70,6 +71,7 @@ async def test_postgres_restart_mid_interview(own_pg: EmbeddedPostgres, servers:
                 interview.cancel()
         assert_complete(report, 2)
         assert_clean_seqs(c)
+        assert_one_activation_at_a_time(fleet)
         await c.close()
         pool = await asyncpg.create_pool(own_pg.dsn, min_size=1, max_size=1)
         try:

@@ -16,6 +16,7 @@ from tests.chaos.harness import (
     Fleet,
     assert_clean_seqs,
     assert_complete,
+    assert_one_activation_at_a_time,
     bus_client,
     owner_of,
     ready_everywhere,
@@ -61,6 +62,7 @@ async def test_kill_owner_mid_turn_interview_finishes_elsewhere(fleet: Fleet) ->
         assert gap <= TTL + 2.5 * TIME, gap
         assert_complete(report, 2)
         assert_clean_seqs(c)
+        assert_one_activation_at_a_time(fleet, at_least=2)
         assert await owner_of(nc, c.session_id) == next(n for n in nodes if n != owner)
         assert survivor.alive()
         await c.close()
