@@ -9,7 +9,13 @@ WebSockets, speaking espeak-ng answers in real time as PCM frames. Prints:
 - next question: last voiced sample -> first audio of the next question or follow-up
   (after its text arrived), p50/p95;
 - the per-turn breakdown the session recorded (endpointing, STT final, acknowledgment
-  audio, LLM first sentence, TTS first audio), medians.
+  audio, LLM first sentence, TTS first audio), medians;
+- throughput: the wall time of the N concurrent interviews, interviews per hour at that
+  concurrency, and how often the models were too slow for a deadline (a bank question
+  instead of the LLM's, a heuristic score instead of the LLM's assessment).
+
+Run it with ``--clients 1``, ``2``, ``4`` ... to see what one machine sustains: the
+latency figures stretch and the fallbacks rise once the models are the bottleneck.
 """
 
 from __future__ import annotations
@@ -24,12 +30,16 @@ import tempfile
 import time
 from pathlib import Path
 
+import msgspec
+
+from actors.session.actor import decode_shell_snapshot
+from actors.session.state import SessionState
 from bench.client import Client
 from bench.servers import bench_servers, percentile
 from bench.speech import speak_pcm16
 from parley.config import Config
 from parley.node import Node
-from persistence import transcripts
+from persistence import snapshots, transcripts
 
 ANSWER = ("In my last project I built a payment service in Python. It handled ten thousand "
           "requests per second, and I cut the latency in half by adding a cache.")
@@ -98,15 +108,29 @@ async def _run(clients: int, questions: int, models: str, show: bool) -> None:
         url = f"ws://127.0.0.1:{node.edge.port}/ws"
         v2v: list[float] = []
         nextq: list[float] = []
+        t0 = time.perf_counter()
         sids = await asyncio.gather(*(_one_interview(url, pcm, questions, v2v, nextq,
                                                      show and i == 0)
                                       for i in range(clients)))
+        wall = time.perf_counter() - t0
         breakdown: dict[str, list[float]] = {}
+        fallbacks: dict[str, int] = {"bank questions": 0, "heuristic scores": 0,
+                                     "deadlines expired": 0}
         for sid in sids:
             for turn in await transcripts.load_turns(node.pool, sid):
                 for k, v in turn.latency.items():
                     breakdown.setdefault(k, []).append(float(v))
+            row = await snapshots.load_snapshot(node.pool, sid)
+            if row is not None and row.snapshot:
+                core = decode_shell_snapshot(row.snapshot).core
+                counters = msgspec.msgpack.decode(core, type=SessionState).counters
+                fallbacks["bank questions"] += counters.bank_fallbacks
+                fallbacks["heuristic scores"] += counters.assess_fallbacks
+                fallbacks["deadlines expired"] += counters.deadlines_expired
         await node.stop()
+    print(f"{clients} concurrent interview(s) of {questions} questions took {wall:.0f} s: "
+          f"{clients / wall * 3600:.0f} interviews per hour at this concurrency")
+    print("model deadlines missed: " + ", ".join(f"{k} {v}" for k, v in fallbacks.items()))
     print(f"voice-to-voice (last voiced sample -> first interviewer audio), n={len(v2v)}: "
           f"p50 {ms(percentile(v2v, .5))}, p95 {ms(percentile(v2v, .95))}")
     print(f"next question or follow-up first audio, n={len(nextq)}: "
