@@ -168,8 +168,8 @@ async def _rotate(url: str, until: float, questions: int, out: Rotation) -> None
             await c.send({"type": "start", "role": "backend", "language": "en",
                           "questions": questions})
             report = await c.typed_interview(ROTATE_ANSWER, timeout=180)
-            if not report.get("turns"):
-                raise RuntimeError("report without turns")
+            if len(report.get("answers") or []) < questions:
+                raise RuntimeError(f"report with {len(report.get('answers') or [])} answers")
             out.done += 1
             out.durations.append(time.monotonic() - t0)
             out.lateness.extend(_lateness_ms([c], 0.0))
@@ -192,10 +192,11 @@ def _held_sessions(port: int) -> str:
             text = r.read().decode()
     except OSError as exc:
         return f"(metrics unavailable: {exc})"
-    keep = [line for line in text.splitlines()
-            if not line.startswith("#") and "session" in line and "bucket" not in line
-            and ("active" in line or "live" in line or "held" in line)]
-    return "; ".join(keep[:8]) or "(no session gauges)"
+    wanted = ("parley_svc_parley_session_sessions", "parley_svc_parley_session_activations",
+              "parley_ws_connections")
+    keep = [line.split("{")[0].split()[0].removeprefix("parley_svc_parley_")
+            + " " + line.split()[-1] for line in text.splitlines() if line.startswith(wanted)]
+    return ", ".join(keep) or "(no session gauges)"
 
 
 async def _run_rotation(a: argparse.Namespace) -> dict[str, Any]:

@@ -63,6 +63,9 @@ class CoreConfig(msgspec.Struct, frozen=True, kw_only=True):
     """Detached longer than this: pause (no new questions) until the client re-attaches."""
     idle_timeout_s: float = 300.0
     """Detached, or finished, this long: snapshot and deactivate."""
+    finished_detached_s: float = 10.0
+    """Finished and with no client this long: deactivate (nothing is left to do; a client
+    that comes back re-activates it from its snapshot and gets the report replayed)."""
     snapshot_interval_s: float = 30.0
 
     # --- job deadlines (seconds after the request) --------------------------------------

@@ -82,6 +82,20 @@ def test_finished_session_deactivates_after_the_idle_timeout() -> None:
     assert w.deactivated == ["finished"]
 
 
+def test_finished_session_without_client_leaves_soon() -> None:
+    w = World(questions=1, config=CoreConfig(idle_timeout_s=300.0, finished_detached_s=10.0))
+    w.begin()
+    w.finish()
+    w.run(20.0)
+    assert not w.deactivated  # the client is still there: it may read the report
+    w.client(ev.Detach())
+    w.run(9.0)
+    assert not w.deactivated
+    w.run(1.5)
+    assert w.deactivated == ["finished"]
+    assert w.snapshots[-1].endswith("deactivate")
+
+
 def test_periodic_snapshots_while_active() -> None:
     w = World(config=CoreConfig(snapshot_interval_s=5.0), candidate=Candidate(mode="mute"))
     w.begin()
