@@ -139,6 +139,8 @@ class SessionActor:
         self._on_stopped = on_stopped
         self._vad = deps.new_vad()
         self._tasks: set[asyncio.Task[Any]] = set()
+        #: job requests on their way to JetStream (a stop lets them arrive first)
+        self._requests: set[asyncio.Task[Any]] = set()
         self._loops: list[asyncio.Task[None]] = []
         self._out: asyncio.Queue[cmd.Emit | cmd.EmitAudio] = asyncio.Queue(OUT_QUEUE)
         self._persist: asyncio.Queue[Any] = asyncio.Queue(256)
@@ -193,12 +195,15 @@ class SessionActor:
             for sub in self._subs:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(sub.unsubscribe(), 2.0)
-            await self._close_results()
-            # let queued output and writes finish (bounded), then stop the loops
+            # Let queued output, writes and job requests finish (bounded), then stop the
+            # loops. A request cut off here would leave the next owner waiting for a job
+            # nobody queued until its deadline; results that arrive meanwhile are left
+            # for the next owner (see _on_result).
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._drain_queues(), 5.0)
             current = asyncio.current_task()
             await cancel_and_wait(t for t in [*self._loops, *self._tasks] if t is not current)
+            await self._close_results()
             if snapshot and not self.lease_lost:
                 with contextlib.suppress(Exception):
                     await self._save_snapshot(flush_timeout=0.0)  # the send loop is over
@@ -234,12 +239,14 @@ class SessionActor:
             await fut.result().close()
 
     async def _drain_queues(self) -> None:
-        await asyncio.gather(self._out.join(), self._persist.join())
+        await asyncio.gather(self._out.join(), self._persist.join(), *self._requests,
+                             return_exceptions=True)
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     # --- inputs --------------------------------------------------------------------------
 
@@ -296,6 +303,8 @@ class SessionActor:
             await msg.respond(b"ok" if error is None else events.encode(error))
 
     async def _on_result(self, msg: Msg) -> None:
+        if self._stopping:
+            return  # not counted in result_seq: the next owner replays it
         if msg.metadata is not None:
             self.result_seq = max(self.result_seq, msg.metadata.sequence.stream)
         try:
@@ -365,7 +374,9 @@ class SessionActor:
                     asked = True
             elif isinstance(c, cmd.RequestJob):
                 self._live_requests.add(c.job.job_id)
-                self._spawn(self._request(c))
+                task = self._spawn(self._request(c))
+                self._requests.add(task)
+                task.add_done_callback(self._requests.discard)
             elif isinstance(c, cmd.Snapshot):
                 if not any(isinstance(x, cmd.Snapshot) for x in self._persist._queue):  # type: ignore[attr-defined]
                     self._enqueue_persist(c)

@@ -21,14 +21,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import msgspec
 from nats.aio.client import Client as Nats
 
+from actors.session.actor import decode_shell_snapshot
+from actors.session.state import SessionState
 from bench.client import Client
 from bus import jobs, subjects
 from bus.connection import connect
 from bus.embedded import EmbeddedNats, free_port
 from parley.config import REPO
+from persistence import snapshots
 from tests.conftest import TIME
 
 SECRET = "chaos-secret"
@@ -66,6 +70,20 @@ class Proc:
             self.popen.wait(10)
         if self.killed_at is None and self.popen.poll() is not None:
             self.killed_at = time.time()
+
+    async def terminate(self, timeout: float = 30.0) -> tuple[int, float]:
+        """SIGTERM (a drain) and wait, bounded, for the exit: (exit code, seconds taken).
+        Raises TimeoutError (after a SIGKILL) when it does not exit in time."""
+        t0 = time.monotonic()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signal.SIGTERM)
+        end = t0 + timeout * TIME
+        while self.popen.poll() is None:
+            if time.monotonic() > end:
+                self.kill()
+                raise TimeoutError(f"{self.name} still running {timeout}s after SIGTERM")
+            await asyncio.sleep(0.05)
+        return self.popen.returncode, time.monotonic() - t0
 
     async def ready(self, timeout: float = 30.0) -> None:
         end = time.monotonic() + timeout * TIME
@@ -319,6 +337,25 @@ async def llm_stats(nc: Nats) -> dict[str, Any]:
     msg = await nc.request("$SRV.STATS.parley-llm", b"", timeout=2.0)
     data: dict[str, Any] = decode(msg.data)["endpoints"][0]["data"]
     return data
+
+
+async def finished_state(dsn: str, sid: str, timeout: float = 30) -> SessionState:
+    """The session's last snapshot once it is finished (waits, bounded), decoded."""
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=1)
+    try:
+        row: snapshots.SessionRow | None = None
+
+        async def finished() -> bool:
+            nonlocal row
+            row = await snapshots.load_snapshot(pool, sid)
+            return row is not None and row.status == "finished"
+
+        await wait_until(finished, timeout, f"a finished snapshot of {sid}", step=0.1)
+        assert row is not None and row.snapshot is not None
+        core = decode_shell_snapshot(row.snapshot).core
+        return msgspec.msgpack.decode(core, type=SessionState)
+    finally:
+        await pool.close()
 
 
 def timeline(c: Client) -> str:
