@@ -45,6 +45,10 @@ class Edge:
             process_request=self.routes,
             max_size=self.limits.max_frame_bytes,
             max_queue=32,
+            # No permessage-deflate: most frames are PCM audio, which barely compresses,
+            # and each deflate context costs ~300 KiB of native memory per connection
+            # (and, freed and reallocated at every reconnect, fragments the heap).
+            compression=None,
             ping_interval=10.0,
             ping_timeout=20.0,
             close_timeout=5.0,

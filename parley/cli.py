@@ -63,9 +63,11 @@ def _config(args: argparse.Namespace) -> Config:
 
 async def _up(cfg: Config) -> None:
     from parley.gctune import tune_gc
+    from parley.memtrim import HeapTrimmer
     from parley.node import Node
 
     node = Node(cfg)
+    trimmer = HeapTrimmer()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -73,10 +75,12 @@ async def _up(cfg: Config) -> None:
     try:
         await node.start()
         tune_gc()
+        trimmer.start()
         print(f"parley is up (roles: {', '.join(cfg.roles)}); Ctrl-C stops", flush=True)
         await stop.wait()
         print("stopping ...", flush=True)
     finally:
+        await trimmer.stop()
         await node.stop()
         print("stopped", flush=True)
 

@@ -464,15 +464,7 @@ class SessionActor:
         while True:
             c = await self._persist.get()
             try:
-                async for attempt in AsyncRetrying(
-                    retry=retry_if_exception_type(_DB_TRANSIENT),
-                    stop=stop_never,
-                    wait=wait_exponential_jitter(multiplier=0.1, max=2.0),
-                    before_sleep=self._persist_retrying,
-                    reraise=True,
-                ):
-                    with attempt:
-                        await self._persist_one(c)
+                await self._persist_retried(c)
             except snapshots.StaleFence:
                 log.warning("session %s: fenced off by a newer owner", self.sid)
                 self.lease_lost = True
@@ -482,8 +474,24 @@ class SessionActor:
             finally:
                 self._persist.task_done()
 
+    async def _persist_retried(self, c: Any) -> None:
+        try:  # the common case, without building a retry loop (its objects are cyclic)
+            await self._persist_one(c)
+            return
+        except _DB_TRANSIENT as exc:
+            log.warning("session %s: Postgres write failed (%r), retrying", self.sid, exc)
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(_DB_TRANSIENT),
+            stop=stop_never,
+            wait=wait_exponential_jitter(multiplier=0.1, max=2.0),
+            before_sleep=self._persist_retrying,
+            reraise=True,
+        ):
+            with attempt:
+                await self._persist_one(c)
+
     def _persist_retrying(self, state: RetryCallState) -> None:
-        if state.attempt_number in (1, 10) or state.attempt_number % 60 == 0:
+        if state.attempt_number == 10 or state.attempt_number % 60 == 0:
             exc = state.outcome.exception() if state.outcome else None
             log.warning("session %s: Postgres write failed (%r), retrying (attempt %d, "
                         "%.0f s)", self.sid, exc, state.attempt_number,

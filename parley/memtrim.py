@@ -1,0 +1,86 @@
+"""Memory housekeeping for a long-running node: a timed full garbage collection, then
+freed heap memory handed back to the operating system (glibc only).
+
+``parley/gctune.py`` makes young collections rare (the heartbeat's tail latency), which
+also makes full collections rare: reference cycles that finished work leaves behind
+(asyncio tasks and their tracebacks, nats-py's per-read object-store subscriptions, retry
+state) then pile up for minutes, and the heap they were allocated from stays large and
+fragmented. Measured with ``parley bench load --rotate 50`` (docs/scaling.md): RSS grew
+about 5 MiB a minute with the tuned thresholds alone, and stayed flat with CPython's
+defaults. So every ``PARLEY_MALLOC_TRIM_S`` seconds the loop runs one full collection
+(its pause is logged when it exceeds 20 ms), then ``malloc_trim(0)`` in a worker thread
+returns the free pages of every glibc arena.
+"""
+
+from __future__ import annotations
+
+__all__ = ["HeapTrimmer"]
+
+import asyncio
+import ctypes
+import ctypes.util
+import gc
+import logging
+import os
+import time
+from collections.abc import Callable
+
+from bus.tasks import cancel_and_wait
+
+log = logging.getLogger(__name__)
+
+PERIOD_S = 60.0
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    name = ctypes.util.find_library("c")
+    if not name:
+        return None
+    try:
+        fn = ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError):
+        return None  # not glibc
+    fn.argtypes = [ctypes.c_size_t]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+class HeapTrimmer:
+    """``start()`` once the node is up (after :func:`parley.gctune.tune_gc`), ``await
+    stop()`` when it stops. ``PARLEY_MALLOC_TRIM_S`` sets the period (0 turns it off)."""
+
+    def __init__(self, period: float | None = None) -> None:
+        self.period = float(os.environ.get("PARLEY_MALLOC_TRIM_S", PERIOD_S)
+                            if period is None else period)
+        self._trim = _malloc_trim()
+        self._task: asyncio.Task[None] | None = None
+        self.runs = 0
+        self.last_pause_ms = 0.0
+
+    def start(self) -> None:
+        if self.period <= 0:
+            return
+        self._task = asyncio.create_task(self._run(), name="heap-trim")
+
+    async def _run(self) -> None:
+        trim = self._trim
+        while True:
+            await asyncio.sleep(self.period)
+            t0 = time.perf_counter()
+            found = gc.collect()
+            pause_ms = (time.perf_counter() - t0) * 1000
+            self.last_pause_ms = pause_ms
+            if pause_ms > 20:
+                log.info("gc: full collection %.0f ms (%d unreachable objects)",
+                         pause_ms, found)
+            if trim is not None:
+                try:
+                    await asyncio.to_thread(trim, 0)
+                except Exception as exc:  # never worth stopping the node for
+                    log.debug("malloc_trim failed: %r", exc)
+            self.runs += 1
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            await cancel_and_wait([self._task])
+            self._task = None
