@@ -183,6 +183,16 @@ async def _rotate(url: str, until: float, questions: int, out: Rotation) -> None
                 await c.close()
 
 
+def _gc_pauses(log: Path) -> list[float]:
+    """Full-collection pauses (ms) the node logged (it logs those over 20 ms)."""
+    pauses = []
+    for line in log.read_text(errors="replace").splitlines():
+        if "gc: full collection" in line:
+            with contextlib.suppress(ValueError, IndexError):
+                pauses.append(float(line.split("gc: full collection ")[1].split()[0]))
+    return pauses
+
+
 def _held_sessions(port: int) -> str:
     """The node's session gauges from ``/metrics`` (what it holds in memory now)."""
     import urllib.request
@@ -244,6 +254,7 @@ async def _run_rotation(a: argparse.Namespace) -> dict[str, Any]:
                 soak_rss_slope_2nd_half_kib_per_min=round(
                     _slope_kb_per_min(samples[len(samples) // 2:]), 1),
                 held_after=await asyncio.to_thread(_held_sessions, node.port),
+                gc_pauses_ms=_gc_pauses(node.log),
             )
         finally:
             node.stop()
@@ -264,6 +275,13 @@ def _print_rotation(r: dict[str, Any]) -> None:
           f"slope {r['soak_rss_slope_kib_per_min']} KiB/min "
           f"(second half {r['soak_rss_slope_2nd_half_kib_per_min']} KiB/min)")
     print(f"held by the node afterwards: {r['held_after']}")
+    _print_gc(r)
+
+
+def _print_gc(r: dict[str, Any]) -> None:
+    pauses = r.get("gc_pauses_ms") or []
+    print(f"housekeeping full collections over 20 ms: {len(pauses)}"
+          + (f", longest {max(pauses):.0f} ms" if pauses else ""))
 
 
 def _slope_kb_per_min(samples: list[tuple[float, int]]) -> float:
@@ -324,6 +342,7 @@ async def _run(a: argparse.Namespace) -> dict[str, Any]:
                 rss_idle_mib=round(rss0 / 1024, 1), rss_mib=round(rss1 / 1024, 1),
                 rss_per_session_kib=round((rss1 - rss0) / max(connected, 1), 1),
                 node_cpu_pct=round(cpu * 100, 1),
+                gc_pauses_ms=_gc_pauses(node.log),
             )
             if samples:
                 result.update(soak_s=a.soak_seconds,
@@ -349,6 +368,7 @@ def _print(r: dict[str, Any]) -> None:
     print(f"node RSS: {r['rss_idle_mib']} MiB idle -> {r['rss_mib']} MiB "
           f"({r['rss_per_session_kib']} KiB per session); node CPU {r['node_cpu_pct']} % "
           "of one core while holding")
+    _print_gc(r)
     if "soak_s" in r:
         print(f"soak {r['soak_s']:.0f} s: RSS {r['soak_rss_start_mib']} -> "
               f"{r['soak_rss_end_mib']} MiB, slope {r['soak_rss_slope_kib_per_min']} KiB/min "
