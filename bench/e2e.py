@@ -30,10 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import msgspec
-
-from actors.session.actor import decode_shell_snapshot
-from actors.session.state import SessionState
+from actors.session.actor import decode_stored_state
 from bench.client import Client
 from bench.servers import bench_servers, percentile
 from bench.speech import speak_pcm16
@@ -122,8 +119,7 @@ async def _run(clients: int, questions: int, models: str, show: bool) -> None:
                     breakdown.setdefault(k, []).append(float(v))
             row = await snapshots.load_snapshot(node.pool, sid)
             if row is not None and row.snapshot:
-                core = decode_shell_snapshot(row.snapshot).core
-                counters = msgspec.msgpack.decode(core, type=SessionState).counters
+                counters = decode_stored_state(row.snapshot).counters
                 fallbacks["bank questions"] += counters.bank_fallbacks
                 fallbacks["heuristic scores"] += counters.assess_fallbacks
                 fallbacks["deadlines expired"] += counters.deadlines_expired

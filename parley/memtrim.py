@@ -71,9 +71,6 @@ class HeapTrimmer:
         self._trim = _malloc_trim()
         self._task: asyncio.Task[None] | None = None
         self.runs = 0
-        self.full_runs = 0
-        #: the pause of the last full collection
-        self.last_pause_ms = 0.0
 
     def start(self) -> None:
         if self.period <= 0:
@@ -105,8 +102,6 @@ class HeapTrimmer:
                     log.debug("malloc_trim failed: %r", exc)
             if full:
                 last_full = loop.time()
-                self.last_pause_ms = pause_ms
-                self.full_runs += 1
                 baseline = _rss_mib()
             self.runs += 1
 

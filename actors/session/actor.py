@@ -55,6 +55,7 @@ from actors.runtime import Lease, LeaseKeeper
 from actors.session import commands as cmd
 from actors.session import inputs
 from actors.session.core import SessionCore
+from actors.session.state import SessionState
 from bus import events, jobs, subjects
 from bus.errors import BadMessage
 from bus.requests import publish_retrying, request_job
@@ -90,6 +91,7 @@ class ShellSnapshot(msgspec.Struct):
 
 _snap_encoder = msgspec.msgpack.Encoder()
 _snap_decoder = msgspec.msgpack.Decoder(ShellSnapshot)
+_state_decoder = msgspec.msgpack.Decoder(SessionState)
 
 _DB_TRANSIENT = (
     OSError,
@@ -536,3 +538,8 @@ class SessionActor:
 
 def decode_shell_snapshot(blob: bytes) -> ShellSnapshot:
     return _snap_decoder.decode(blob)
+
+
+def decode_stored_state(blob: bytes) -> SessionState:
+    """The core's state inside a stored snapshot (to read its counters, say)."""
+    return _state_decoder.decode(decode_shell_snapshot(blob).core)

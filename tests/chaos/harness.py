@@ -25,7 +25,7 @@ import asyncpg
 import msgspec
 from nats.aio.client import Client as Nats
 
-from actors.session.actor import decode_shell_snapshot
+from actors.session.actor import decode_stored_state
 from actors.session.state import SessionState
 from bench.client import Client
 from bus import jobs, subjects
@@ -352,8 +352,7 @@ async def finished_state(dsn: str, sid: str, timeout: float = 30) -> SessionStat
 
         await wait_until(finished, timeout, f"a finished snapshot of {sid}", step=0.1)
         assert row is not None and row.snapshot is not None
-        core = decode_shell_snapshot(row.snapshot).core
-        return msgspec.msgpack.decode(core, type=SessionState)
+        return decode_stored_state(row.snapshot)
     finally:
         await pool.close()
 
