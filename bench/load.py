@@ -93,7 +93,7 @@ def _spawn(nats_url: str, dsn: str, root: Path, max_sessions: int) -> NodeProc:
            "PARLEY_MAX_SESSIONS": str(max_sessions), "PYTHONUNBUFFERED": "1"}
     with open(log, "wb") as out:
         popen = subprocess.Popen(
-            [sys.executable, "-m", "parley.cli", "up", "--models", "deterministic",
+            [sys.executable, "-m", "parley.cli", "node", "--models", "deterministic",
              "--node-id", "load", "--port", str(port)],
             cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     return NodeProc(popen, port, log)

@@ -7,18 +7,38 @@ connections, :meth:`stop` terminates it (SIGTERM, then SIGKILL after a grace per
 
 from __future__ import annotations
 
-__all__ = ["EmbeddedNats", "find_nats_server", "free_port"]
+__all__ = ["EmbeddedNats", "die_with_parent", "find_nats_server", "free_port"]
 
+import ctypes
+import ctypes.util
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sysconfig
+import threading
 import time
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(sig: int = signal.SIGTERM) -> None:
+    """Ask the kernel to send ``sig`` to this process when its parent dies, even by SIGKILL
+    (Linux ``PR_SET_PDEATHSIG``). Meant as ``subprocess.Popen(preexec_fn=...)``: it runs
+    in the child between fork and exec. The signal follows the *thread* that forked, so fork
+    from the main thread. Ends the process at once when the parent is already gone."""
+    parent = os.getppid()
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent or parent == 1:
+        os.kill(os.getpid(), sig)
 
 
 def free_port() -> int:
@@ -106,8 +126,13 @@ class EmbeddedNats:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         logf = open(self.log_path, "ab")
         try:
+            # the server dies with its parent, even on SIGKILL (a crashed test run or
+            # supervisor leaves no nats-server behind); only a fork from the main thread can
+            # ask for that, as the signal follows the forking thread
+            main = threading.current_thread() is threading.main_thread()
             self.proc = subprocess.Popen(
-                self.command(), stdout=logf, stderr=subprocess.STDOUT, start_new_session=True
+                self.command(), stdout=logf, stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=die_with_parent if main else None,
             )
         finally:
             logf.close()

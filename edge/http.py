@@ -122,7 +122,49 @@ class HttpRoutes:
     async def _readyz(self, _r: Request, _u: Any) -> Response:
         checks = await self.readiness()
         ok = all(checks.values())
-        return _json(200 if ok else 503, {"ready": ok, "checks": checks})
+        body: dict[str, Any] = {"ready": ok, "checks": checks}
+        roles = await self.supervised_roles()
+        if roles:
+            body["roles"] = roles
+        return _json(200 if ok else 503, body)
+
+    async def supervised_roles(self) -> dict[str, Any]:
+        """Every ``parley up`` supervisor's children: ``{"<node>/<roles>": {"state": "down",
+        "since": ..., "last_exit": "killed by SIGSEGV", "restarts": 3, ...}}``."""
+        out: dict[str, Any] = {}
+        for data in await self._gather("$SRV.STATS.parley-supervisor", 0.3, 64):
+            try:
+                stats = msgspec.json.decode(data)
+                for ep in stats.get("endpoints") or []:
+                    extra = ep.get("data") or {}
+                    for name, state in (extra.get("roles") or {}).items():
+                        out[f"{extra.get('node', '?')}/{name}"] = state
+            except (msgspec.DecodeError, AttributeError):
+                continue
+        return out
+
+    async def _gather(self, subject: str, window_s: float, limit: int) -> list[bytes]:
+        """Publish an empty request to ``subject`` and collect the replies that arrive
+        within ``window_s`` (at most ``limit``)."""
+        inbox = self.nc.new_inbox()
+        sub = await self.nc.subscribe(inbox)
+        replies: list[bytes] = []
+        try:
+            await self.nc.publish(subject, b"", reply=inbox)
+            loop = asyncio.get_running_loop()
+            end = loop.time() + window_s
+            while len(replies) < limit:
+                remaining = end - loop.time()
+                if remaining <= 0:
+                    break
+                try:
+                    msg = await sub.next_msg(timeout=remaining)
+                except Exception:
+                    break
+                replies.append(msg.data)
+        finally:
+            await sub.unsubscribe()
+        return replies
 
     async def _metrics(self, _r: Request, _u: Any) -> Response:
         text = self.metrics.render(self.gauges())
@@ -131,24 +173,9 @@ class HttpRoutes:
 
     async def _service_metrics(self) -> str:
         """Stats of every parley micro service on the bus, as gauges."""
-        inbox = self.nc.new_inbox()
-        sub = await self.nc.subscribe(inbox)
         lines: list[str] = []
-        try:
-            await self.nc.publish("$SRV.STATS", b"", reply=inbox)
-            loop = asyncio.get_running_loop()
-            end = loop.time() + 0.3
-            while len(lines) < 2000:
-                remaining = end - loop.time()
-                if remaining <= 0:
-                    break
-                try:
-                    msg = await sub.next_msg(timeout=remaining)
-                except Exception:
-                    break
-                lines.extend(_stats_lines(msg.data))
-        finally:
-            await sub.unsubscribe()
+        for data in await self._gather("$SRV.STATS", 0.3, 200):
+            lines.extend(_stats_lines(data))
         return "\n".join(lines) + ("\n" if lines else "")
 
     async def _report(self, request: Request, url: Any) -> Response:

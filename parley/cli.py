@@ -2,8 +2,10 @@
 
 ::
 
-    parley up                         # everything: embedded NATS + Postgres, all roles, page
-    parley up --role session,edge     # a subset, against NATS_URL / DATABASE_URL
+    parley up                         # everything: embedded NATS + Postgres, all roles, page,
+                                      # one supervised process per role group
+    parley up --role llm,stt          # a model machine, against NATS_URL / DATABASE_URL
+    parley node --role session,edge   # one process with these roles, no supervisor
     parley bench bus|rag|sessions|models|e2e|load
 """
 
@@ -28,16 +30,20 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="parley", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
-    up = sub.add_parser("up", help="run a node (all roles by default)")
-    up.add_argument("--role", default=None,
-                    help=f"comma-separated roles from {','.join(ALL_ROLES)}")
-    up.add_argument("--port", type=int, default=None, help="HTTP/WebSocket port (8080)")
-    up.add_argument("--host", default=None)
-    up.add_argument("--data-dir", type=Path, default=None)
-    up.add_argument("--models", choices=("real", "deterministic"), default=None,
-                    help="deterministic is a test backend, never for real interviews")
-    up.add_argument("--node-id", default=None)
-    up.add_argument("-v", "--verbose", action="store_true")
+    up = sub.add_parser("up", help="supervise one process per role group (all roles by "
+                                   "default), with embedded servers when no URLs are given")
+    node = sub.add_parser("node", help="run the given roles in this one process "
+                                       "(needs NATS_URL and DATABASE_URL)")
+    for cmd in (up, node):
+        cmd.add_argument("--role", default=None,
+                         help=f"comma-separated roles from {','.join(ALL_ROLES)}")
+        cmd.add_argument("--port", type=int, default=None, help="HTTP/WebSocket port (8080)")
+        cmd.add_argument("--host", default=None)
+        cmd.add_argument("--data-dir", type=Path, default=None)
+        cmd.add_argument("--models", choices=("real", "deterministic"), default=None,
+                         help="deterministic is a test backend, never for real interviews")
+        cmd.add_argument("--node-id", default=None)
+        cmd.add_argument("-v", "--verbose", action="store_true")
     bench = sub.add_parser("bench", help="print measured figures")
     bench.add_argument("what", choices=BENCHES)
     bench.add_argument("rest", nargs=argparse.REMAINDER)
@@ -61,11 +67,13 @@ def _config(args: argparse.Namespace) -> Config:
     return cfg
 
 
-async def _up(cfg: Config) -> None:
+async def _node(cfg: Config) -> None:
     from parley.gctune import tune_gc
     from parley.memtrim import HeapTrimmer
     from parley.node import Node
+    from parley.procs import name_process
 
+    name_process(f"parley: {','.join(cfg.roles)}")
     node = Node(cfg)
     trimmer = HeapTrimmer()
     stop = asyncio.Event()
@@ -94,9 +102,16 @@ def main(argv: list[str] | None = None) -> int:
     # one line per HTTP request is noise at INFO; keep websockets' warnings
     logging.getLogger("websockets").setLevel(logging.WARNING)
     if args.command == "up":
+        from parley.procs import name_process
+        from parley.up import run_up
+
+        name_process("parley: supervisor")
+        run_up(_config(args))
+        return 0
+    if args.command == "node":
         import uvloop
 
-        uvloop.run(_up(_config(args)))
+        uvloop.run(_node(_config(args)))
         return 0
     module = importlib.import_module(f"bench.{args.what}")
     module.main(args.rest)

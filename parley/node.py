@@ -1,6 +1,7 @@
-"""Compose roles into a running node: embedded servers (when no URLs are given), the NATS
-connection and JetStream layout, the Postgres pool, the session role, the model actors
-and the edge. :class:`Node` is used by ``parley up`` and by the end-to-end tests."""
+"""Compose roles into one running process: the NATS connection and JetStream layout, the
+Postgres pool, the session role, the model actors and the edge, against the servers named
+by ``NATS_URL`` / ``DATABASE_URL``. :class:`Node` is what ``parley node`` runs (each child
+of the ``parley up`` supervisor is one) and what the end-to-end tests start in-process."""
 
 from __future__ import annotations
 
@@ -19,15 +20,14 @@ from nats.aio.client import Client
 
 from actors.bank import load_bank
 from actors.models import registry
+from actors.models.cpuinfo import engine_cpu_line
 from actors.models.service import EmbedActor, LlmActor, ModelActor, SttActor, TtsActor
 from actors.session.node import SessionNode
 from bus.connection import connect
-from bus.embedded import EmbeddedNats
 from bus.provision import provision
 from edge.limits import Limits
 from edge.server import Edge
-from parley.config import MODEL_ROLES, REPO, Config, load_secret
-from persistence.embedded import EmbeddedPostgres
+from parley.config import MODEL_ROLES, Config, load_secret
 from persistence.migrate import migrate
 from persistence.pool import create_pool
 
@@ -61,9 +61,10 @@ class Node:
 
     def __init__(self, cfg: Config) -> None:
         cfg.validate()
+        if not (cfg.nats_url and cfg.database_url):
+            raise ValueError("a node needs NATS_URL and DATABASE_URL; `parley up` starts "
+                             "embedded servers and the nodes for you")
         self.cfg = cfg
-        self.nats: EmbeddedNats | None = None
-        self.pg: EmbeddedPostgres | None = None
         self.nc: Client | None = None
         self.pool: asyncpg.Pool | None = None
         self.sessions: SessionNode | None = None
@@ -73,25 +74,14 @@ class Node:
 
     @property
     def nats_url(self) -> str:
-        return self.cfg.nats_url or (self.nats.url if self.nats else "")
+        return self.cfg.nats_url
 
     @property
     def dsn(self) -> str:
-        return self.cfg.database_url or (self.pg.dsn if self.pg else "")
+        return self.cfg.database_url
 
     async def start(self) -> None:
         cfg = self.cfg
-        if not cfg.nats_url:
-            self.nats = EmbeddedNats(cfg.data_dir / "nats", port=cfg.nats_port,
-                                     monitor_port=cfg.nats_monitor_port,
-                                     config=REPO / "nats.conf")
-            await asyncio.to_thread(self.nats.start)
-            print(f"nats-server  {self.nats.url}  (monitoring {self.nats.monitor_url})",
-                  flush=True)
-        if not cfg.database_url:
-            self.pg = EmbeddedPostgres(cfg.data_dir / "postgres", port=cfg.pg_port)
-            await asyncio.to_thread(self.pg.start)
-            print(f"postgres     {self.pg.dsn}", flush=True)
         await migrate(self.dsn)
         self.nc = await connect(self.nats_url, f"parley-{cfg.node_id}")
         layout = await provision(self.nc.jetstream(), replicas=cfg.nats_replicas,
@@ -126,7 +116,8 @@ class Node:
             t = time.perf_counter()
             await actor.start()
             print(f"model {actor.kind:<6} ready ({actor.engine_name}, "
-                  f"{time.perf_counter() - t:.1f}s)", flush=True)
+                  f"{time.perf_counter() - t:.1f}s); "
+                  f"{engine_cpu_line(actor.kind, actor.engine_name)}", flush=True)
 
     async def _session_status(self, req: Any) -> None:
         import msgspec
@@ -152,7 +143,3 @@ class Node:
         if self.nc is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.nc.drain(), 5.0)
-        if self.pg is not None:
-            await asyncio.to_thread(self.pg.stop)
-        if self.nats is not None:
-            await asyncio.to_thread(self.nats.stop)

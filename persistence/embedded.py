@@ -120,6 +120,7 @@ class EmbeddedPostgres:
         self.log_path = self.root / "postgres.log"
         self.port = port or _free_port()
         self.durable = durable
+        self._watchdog: subprocess.Popen[bytes] | None = None
 
     def bin_dir(self) -> Path:
         """The binaries, copied somewhere reachable first if the unprivileged user could
@@ -184,7 +185,29 @@ class EmbeddedPostgres:
                 tail = self.log_path.read_text(errors="replace")[-2000:]
             raise RuntimeError(f"pg_ctl start failed: {res.stderr.strip()}\n{tail}")
         self._create_db(bin_dir)
+        self._start_watchdog(bin_dir)
         log.info("postgres listening on 127.0.0.1:%d (data %s)", self.port, self.data_dir)
+
+    def _start_watchdog(self, bin_dir: Path) -> None:
+        """pg_ctl detaches the server, so it would outlive a crashed parent (a test run, the
+        supervisor). A tiny shell reads a pipe whose only writer is this process: when this
+        process dies, even by SIGKILL, the read ends and the shell stops the server."""
+        self._stop_watchdog()
+        script = 'read _unused; exec "$0" -D "$1" -m fast -w -t 15 stop'
+        self._watchdog = subprocess.Popen(
+            ["sh", "-c", script, str(bin_dir / "pg_ctl"), str(self.data_dir)],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            user=self.run_as, start_new_session=True,
+        )
+
+    def _stop_watchdog(self) -> None:
+        """Retire the watchdog without letting it act (a deliberate stop or kill)."""
+        dog, self._watchdog = self._watchdog, None
+        if dog is not None and dog.poll() is None:
+            dog.kill()
+            dog.wait(5)
+            if dog.stdin is not None:
+                dog.stdin.close()
 
     def _create_db(self, bin_dir: Path) -> None:
         res = self._run(
@@ -214,6 +237,7 @@ class EmbeddedPostgres:
 
     def kill(self) -> None:
         """SIGKILL the postmaster, for fault tests (the next start recovers)."""
+        self._stop_watchdog()
         pid = self._postmaster_pid()
         if pid is not None:
             try:
@@ -227,6 +251,7 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         """Stop cleanly: ``-m fast``, then ``-m immediate``, then SIGKILL by the pid file."""
+        self._stop_watchdog()
         if not self.data_dir.exists() or not self.running():
             return
         pg_ctl = str(self.bin_dir() / "pg_ctl")

@@ -120,7 +120,7 @@ class Fleet:
             **self.env,
             **(env or {}),
         }
-        cmd = [sys.executable, "-m", "parley.cli", "up", "--role", roles,
+        cmd = [sys.executable, "-m", "parley.cli", "node", "--role", roles,
                "--models", "deterministic", "--node-id", name, "--host", "127.0.0.1",
                "--port", str(port or free_port())]
         log = self.root / f"{name}.log"

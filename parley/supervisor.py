@@ -1,0 +1,278 @@
+"""``parley up``: a small supervisor with one OS process per role group.
+
+The process that serves WebSockets and runs the session actors never loads a model: a
+native fault in llama.cpp, CTranslate2, onnxruntime or piper (SIGILL on an odd CPU, a bad
+model file, an OOM kill) takes down only its own engine's process. JetStream hands that
+engine's jobs back (ack_wait), the sessions' deadlines keep the interviews moving, and the
+supervisor starts the engine again.
+
+Layout (``ps`` shows each child as ``parley: <roles>``)::
+
+    parley up (supervisor)      embedded nats-server + Postgres when no URLs are given
+    ├── parley: edge,session    WebSockets, HTTP, session actors (+ VAD, small ONNX)
+    ├── parley: stt             faster-whisper
+    ├── parley: llm             llama.cpp (questions, follow-ups, assessments)
+    ├── parley: tts             piper / espeak-ng
+    └── parley: embed           embeddings + RAG
+
+Restart policy (:class:`RestartPolicy`): a child that exits for any reason while the
+supervisor runs is logged with its exit code or signal and started again after a backoff
+that doubles from ``backoff_min_s`` to ``backoff_max_s``. A child that was up for
+``stable_after_s`` starts the count afresh. After ``crash_loop_limit`` failed starts in a
+row the role is marked ``down`` and tried again only every ``crash_loop_cooldown_s``: the
+rest of the node keeps serving, nothing spins. The state of every child is a NATS micro
+service ``parley-supervisor`` (``nats micro stats parley-supervisor``) that ``/readyz``
+reads to say which role is down and since when.
+
+Stopping (SIGINT/SIGTERM): children first (the edge and sessions drain and hand over), then
+the embedded servers. Children die with the supervisor even on SIGKILL (``PR_SET_PDEATHSIG``),
+and the embedded Postgres is stopped by its watchdog.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ChildSpec", "ChildState", "RestartPolicy", "Supervisor", "child_specs"]
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import msgspec
+
+from parley.config import MODEL_ROLES, REPO
+from parley.procs import describe_exit, die_with_parent
+
+log = logging.getLogger(__name__)
+
+#: What a child prints once it serves (``parley node`` prints it after start-up).
+READY_LINE = "parley is up"
+
+State = Literal["starting", "ready", "backoff", "down", "stopped"]
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    """When a dead child is started again. Environment: ``PARLEY_RESTART_*``."""
+
+    backoff_min_s: float = 1.0
+    backoff_max_s: float = 30.0
+    stable_after_s: float = 60.0
+    crash_loop_limit: int = 5
+    crash_loop_cooldown_s: float = 300.0
+    stop_grace_s: float = 30.0
+
+    @classmethod
+    def from_env(cls) -> RestartPolicy:
+        def f(name: str, default: float) -> float:
+            return float(os.environ.get(f"PARLEY_RESTART_{name}", default))
+
+        d = cls()
+        return cls(
+            backoff_min_s=f("BACKOFF_MIN_S", d.backoff_min_s),
+            backoff_max_s=f("BACKOFF_MAX_S", d.backoff_max_s),
+            stable_after_s=f("STABLE_AFTER_S", d.stable_after_s),
+            crash_loop_limit=int(f("CRASH_LOOP_LIMIT", d.crash_loop_limit)),
+            crash_loop_cooldown_s=f("CRASH_LOOP_COOLDOWN_S", d.crash_loop_cooldown_s),
+            stop_grace_s=f("STOP_GRACE_S", d.stop_grace_s),
+        )
+
+    def backoff(self, failures: int) -> float:
+        """Seconds to wait before start number ``failures + 1`` of a failing child."""
+        if failures >= self.crash_loop_limit:
+            return self.crash_loop_cooldown_s
+        return float(min(self.backoff_max_s, self.backoff_min_s * 2 ** max(0, failures - 1)))
+
+
+@dataclass(frozen=True)
+class ChildSpec:
+    """One child process: the roles it runs (``parley node --role ...``)."""
+
+    roles: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return ",".join(self.roles)
+
+
+def child_specs(roles: Sequence[str]) -> list[ChildSpec]:
+    """Edge and session share a process (neither loads a model); each model role gets
+    its own."""
+    front = tuple(r for r in ("edge", "session") if r in roles)
+    specs = [ChildSpec(front)] if front else []
+    specs += [ChildSpec((r,)) for r in MODEL_ROLES if r in roles]
+    return specs
+
+
+class ChildState(msgspec.Struct, kw_only=True):
+    """What the supervisor knows of one child; the micro service's stats carry these."""
+
+    name: str
+    state: State = "starting"
+    pid: int = 0
+    since: str = ""  # UTC, ISO 8601: when ``state`` began
+    starts: int = 0
+    restarts: int = 0
+    failures_in_row: int = 0
+    last_exit: str = ""
+    last_exit_at: str = ""
+
+
+def _utc_now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class _Child:
+    spec: ChildSpec
+    argv: list[str]
+    env: dict[str, str]
+    status: ChildState
+    proc: asyncio.subprocess.Process | None = None
+    started_at: float = 0.0
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+
+    def set_state(self, state: State) -> None:
+        self.status.state = state
+        self.status.since = _utc_now()
+
+
+class Supervisor:
+    """Run ``specs`` as child processes until :meth:`stop`.
+
+    ``argv_for(spec)`` is the child's command line and ``env`` its environment (the
+    URLs of NATS and Postgres among it). ``on_change`` is called after every state
+    change (the micro service reads :meth:`states`)."""
+
+    def __init__(
+        self,
+        specs: Sequence[ChildSpec],
+        argv_for: Callable[[ChildSpec], list[str]],
+        env: dict[str, str],
+        policy: RestartPolicy | None = None,
+        *,
+        echo: Callable[[str], None] | None = None,
+    ) -> None:
+        self.policy = policy or RestartPolicy.from_env()
+        self._echo = echo or (lambda line: print(line, flush=True))
+        self._children = [
+            _Child(s, argv_for(s), env, ChildState(name=s.name)) for s in specs
+        ]
+        self._stopping = False
+
+    def states(self) -> list[ChildState]:
+        return [c.status for c in self._children]
+
+    def child(self, name: str) -> ChildState:
+        return next(c.status for c in self._children if c.spec.name == name)
+
+    def pid(self, name: str) -> int:
+        return next(c.status.pid for c in self._children if c.spec.name == name)
+
+    async def start(self) -> None:
+        """Start every child (in order) and return; they run and restart in the background."""
+        for child in self._children:
+            child.task = asyncio.create_task(self._run(child), name=f"child {child.spec.name}")
+
+    async def wait_ready(self, timeout: float) -> bool:
+        """True once every child said it is up (False at ``timeout``)."""
+        try:
+            async with asyncio.timeout(timeout):
+                for child in self._children:
+                    await child.ready.wait()
+            return True
+        except TimeoutError:
+            return False
+
+    async def _run(self, child: _Child) -> None:
+        while not self._stopping:
+            code = await self._run_once(child)
+            if self._stopping:
+                break
+            lived = time.monotonic() - child.started_at
+            was_ready = child.ready.is_set()
+            child.ready.clear()
+            child.status.last_exit = describe_exit(code)
+            child.status.last_exit_at = _utc_now()
+            if was_ready and lived >= self.policy.stable_after_s:
+                child.status.failures_in_row = 0
+            child.status.failures_in_row += 1
+            delay = self.policy.backoff(child.status.failures_in_row)
+            crash_loop = child.status.failures_in_row >= self.policy.crash_loop_limit
+            child.set_state("down" if crash_loop else "backoff")
+            log_fn = log.error if crash_loop else log.warning
+            log_fn("%s (pid %d) %s after %.1f s; %s in %.0f s", child.spec.name,
+                   child.status.pid, child.status.last_exit, lived,
+                   "crash loop: role marked down, next try" if crash_loop else "restarting",
+                   delay)
+            try:
+                await asyncio.sleep(delay)
+            except asyncio.CancelledError:
+                break
+            child.status.restarts += 1
+        child.set_state("stopped")
+
+    async def _run_once(self, child: _Child) -> int:
+        child.set_state("starting")
+        child.started_at = time.monotonic()
+        child.status.starts += 1
+        proc = await asyncio.create_subprocess_exec(
+            *child.argv, env=child.env, cwd=REPO,
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            # its own process group: a terminal's Ctrl-C reaches the supervisor only, which
+            # stops the children in order; PDEATHSIG ends them if the supervisor is killed
+            start_new_session=True, preexec_fn=die_with_parent,
+        )
+        child.proc = proc
+        child.status.pid = proc.pid
+        log.info("%s started (pid %d)", child.spec.name, proc.pid)
+        assert proc.stdout is not None
+        prefix = f"[{child.spec.name}] "
+        while True:
+            line = await proc.stdout.readline()
+            if not line:
+                break
+            text = line.decode(errors="replace").rstrip("\n")
+            self._echo(prefix + text)
+            if READY_LINE in text and not child.ready.is_set():
+                child.ready.set()
+                child.set_state("ready")
+        return await proc.wait()
+
+    async def stop(self) -> None:
+        """Stop every child: SIGTERM (they drain), SIGKILL after the grace period."""
+        self._stopping = True
+        running = [c for c in self._children if c.proc and c.proc.returncode is None]
+        for c in running:
+            assert c.proc is not None
+            with contextlib.suppress(ProcessLookupError):
+                c.proc.send_signal(signal.SIGTERM)
+        for c in running:
+            assert c.proc is not None
+            try:
+                await asyncio.wait_for(c.proc.wait(), self.policy.stop_grace_s)
+            except TimeoutError:
+                log.warning("%s did not stop in %.0f s: SIGKILL", c.spec.name,
+                            self.policy.stop_grace_s)
+                with contextlib.suppress(ProcessLookupError):
+                    c.proc.kill()
+                await c.proc.wait()
+        for c in self._children:
+            if c.task is not None:
+                c.task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await c.task
+
+
+def child_argv(spec: ChildSpec, passthrough: Sequence[str]) -> list[str]:
+    """``python -m parley.cli node --role <roles> ...`` for one child."""
+    return [sys.executable, "-m", "parley.cli", "node", "--role", spec.name, *passthrough]

@@ -1,0 +1,134 @@
+"""``parley up``: embedded servers (when no URLs are given), then the supervisor with one
+process per role group (see :mod:`parley.supervisor`), its state as a NATS micro service.
+
+This process loads no model and runs no session: it only starts, watches and stops.
+"""
+
+from __future__ import annotations
+
+__all__ = ["run_up"]
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from typing import Any
+
+import msgspec
+import nats.micro
+
+from bus.connection import connect
+from bus.embedded import EmbeddedNats
+from parley.config import REPO, Config
+from parley.supervisor import ChildSpec, Supervisor, child_argv, child_specs
+from persistence.embedded import EmbeddedPostgres
+from persistence.migrate import migrate
+
+log = logging.getLogger(__name__)
+
+
+def child_env(cfg: Config, nats_url: str, dsn: str) -> dict[str, str]:
+    """The environment of every child: this one, plus the servers and the flags given to
+    ``parley up`` (children read them through :class:`Config`)."""
+    env = dict(os.environ)
+    env.update({
+        "NATS_URL": nats_url,
+        "DATABASE_URL": dsn,
+        "PARLEY_DATA_DIR": str(cfg.data_dir),
+        "PARLEY_HOST": cfg.host,
+        "PARLEY_PORT": str(cfg.port),
+        "PARLEY_MODELS": cfg.models,
+        "PARLEY_EMBEDDER": cfg.embedder,
+        "PYTHONUNBUFFERED": "1",
+    })
+    return env
+
+
+def _stats(sup: Supervisor, node_id: str) -> dict[str, Any]:
+    states = sup.states()
+    data: dict[str, Any] = {
+        "node": node_id,
+        "roles_down": sum(s.state == "down" for s in states),
+        "roles_not_ready": sum(s.state != "ready" for s in states),
+        "roles": {s.name: msgspec.to_builtins(s) for s in states},
+    }
+    for s in states:
+        data[f"restarts_{s.name.replace(',', '_')}"] = s.restarts
+    return data
+
+
+async def _serve(cfg: Config, nats_url: str, dsn: str) -> None:
+    specs: list[ChildSpec] = child_specs(cfg.roles)
+    env = child_env(cfg, nats_url, dsn)
+    sup = Supervisor(
+        specs,
+        lambda s: child_argv(s, ["--node-id", f"{cfg.node_id}-{s.name.replace(',', '-')}"]),
+        env,
+    )
+    nc = await connect(nats_url, f"parley-supervisor-{cfg.node_id}")
+    service = await nats.micro.add_service(
+        nc, name="parley-supervisor", version="0.1.0",
+        description="Parley process supervisor: one process per role group",
+        metadata={"node": cfg.node_id}, stats_handler=lambda _ep: _stats(sup, cfg.node_id),
+    )
+
+    async def status(req: Any) -> None:
+        await req.respond(msgspec.json.encode(_stats(sup, cfg.node_id)))
+
+    await service.add_endpoint(name="status", subject=f"parley.supervisor.{cfg.node_id}.status",
+                               handler=status)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await sup.start()
+        print(f"supervisor: starting {', '.join(s.name for s in specs)} "
+              "(one process each; the first start loads the models)", flush=True)
+
+        async def announce() -> None:
+            if await sup.wait_ready(3600):
+                print(f"parley is up (roles: {', '.join(cfg.roles)}); Ctrl-C stops", flush=True)
+
+        announcer = asyncio.create_task(announce())
+        await stop.wait()
+        announcer.cancel()
+        print("stopping ...", flush=True)
+    finally:
+        await sup.stop()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(service.stop(), 2.0)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(nc.drain(), 5.0)
+
+
+def run_up(cfg: Config) -> None:
+    """Start the embedded servers this node needs (in the main thread, so they die with
+    it), migrate, supervise the children until SIGINT/SIGTERM, then stop in order."""
+    cfg.validate()
+    nats_srv: EmbeddedNats | None = None
+    pg: EmbeddedPostgres | None = None
+    try:
+        nats_url = cfg.nats_url
+        if not nats_url:
+            nats_srv = EmbeddedNats(cfg.data_dir / "nats", port=cfg.nats_port,
+                                    monitor_port=cfg.nats_monitor_port,
+                                    config=REPO / "nats.conf")
+            nats_srv.start()
+            nats_url = nats_srv.url
+            print(f"nats-server  {nats_url}  (monitoring {nats_srv.monitor_url})", flush=True)
+        dsn = cfg.database_url
+        if not dsn:
+            pg = EmbeddedPostgres(cfg.data_dir / "postgres", port=cfg.pg_port)
+            pg.start()
+            dsn = pg.dsn
+            print(f"postgres     {dsn}", flush=True)
+        asyncio.run(migrate(dsn))
+        asyncio.run(_serve(cfg, nats_url, dsn))
+    finally:
+        if pg is not None:
+            pg.stop()
+        if nats_srv is not None:
+            nats_srv.stop()
+        print("stopped", flush=True)
