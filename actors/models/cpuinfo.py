@@ -21,7 +21,7 @@ _INTERESTING = (*BASELINE_FLAGS, "avx512f", "avx512_vnni", "avx512_bf16", "amx_t
 
 
 def _cpuinfo() -> tuple[str, set[str]]:
-    model, flags = "unknown CPU", set()
+    model, flags = "unknown CPU", set[str]()
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             key, _, value = line.partition(":")
