@@ -37,6 +37,7 @@ import hashlib
 import math
 import re
 import threading
+import time
 from collections.abc import Generator
 from typing import Any
 
@@ -212,9 +213,15 @@ class DeterministicTts:
     name = "deterministic-tts"
     sample_rate = 16000
 
-    def __init__(self, ms_per_char: int = 60, amplitude: float = 0.05) -> None:
+    def __init__(self, ms_per_char: int = 60, amplitude: float = 0.05, *,
+                 realtime: bool = False) -> None:
         self._ms_per_char = ms_per_char
         self._amplitude = amplitude
+        #: stream each 100 ms chunk over 100 ms, as a real voice does (fault tests need a
+        #: synthesis still streaming when they kill its worker)
+        self._realtime = realtime
+        if realtime:  # its own TTS cache entries: a paced voice is another voice
+            self.name = "deterministic-tts-realtime"
 
     def load(self) -> None:
         pass
@@ -228,6 +235,8 @@ class DeterministicTts:
         pcm = float_to_pcm16(self._amplitude * np.sin(2 * np.pi * 440.0 * t))
         step = self.sample_rate // 10 * 2  # 100 ms of PCM16
         for i in range(0, len(pcm), step):
+            if self._realtime:
+                time.sleep(0.1)
             yield pcm[i : i + step]
 
 

@@ -69,7 +69,8 @@ class EngineOptions:
     selects ``"e5"`` (multilingual, default) or ``"minilm"`` (English only).
     ``tts_voices`` maps languages to voice specs; ``tts_default`` serves other languages
     (``None``: none). ``questions`` only feeds the deterministic LLM, and
-    ``deterministic_delay_ms`` only slows it (fault tests).
+    ``deterministic_delay_ms`` slows the deterministic backend for fault tests (each LLM job
+    waits that long; TTS streams in real time).
     """
 
     threads: int = 2
@@ -221,7 +222,7 @@ def build_tts_voice(spec: str, options: EngineOptions | None = None) -> TtsEngin
 def build_tts(backend: Backend = "real", options: EngineOptions | None = None) -> TtsRouter:
     opts = options or EngineOptions()
     if backend == "deterministic":
-        tone = DeterministicTts()
+        tone = DeterministicTts(realtime=opts.deterministic_delay_ms > 0)
         return TtsRouter({}, default=tone)
     built: dict[str, TtsEngine] = {}  # one engine per distinct spec
     for spec in {*opts.tts_voices.values(), *([opts.tts_default] if opts.tts_default else [])}:

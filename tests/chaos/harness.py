@@ -51,6 +51,8 @@ class Proc:
     port: int = 0
     #: wall time (``time.time()``) by which a :meth:`kill` had the process dead
     killed_at: float | None = None
+    #: what the process prints once it serves
+    ready_line: str = "parley is up"
 
     def alive(self) -> bool:
         return self.popen.poll() is None
@@ -87,7 +89,7 @@ class Proc:
 
     async def ready(self, timeout: float = 30.0) -> None:
         end = time.monotonic() + timeout * TIME
-        while "parley is up" not in self.output():
+        while self.ready_line not in self.output():
             if not self.alive():
                 raise RuntimeError(f"{self.name} exited:\n{self.output()[-3000:]}")
             if time.monotonic() > end:
@@ -105,7 +107,10 @@ class Fleet:
     env: dict[str, str] = field(default_factory=dict)
     procs: list[Proc] = field(default_factory=list)
 
-    def start(self, name: str, roles: str, *, env: dict[str, str] | None = None) -> Proc:
+    def start(self, name: str, roles: str, *, env: dict[str, str] | None = None,
+              supervised: bool = False, models: str = "deterministic") -> Proc:
+        """``parley node --role <roles>`` (one process), or with ``supervised`` the
+        ``parley up --role <roles>`` supervisor with one child per role group."""
         port = free_port() if "edge" in roles.split(",") else 0
         data = self.root / name
         data.mkdir(parents=True, exist_ok=True)
@@ -120,14 +125,16 @@ class Fleet:
             **self.env,
             **(env or {}),
         }
-        cmd = [sys.executable, "-m", "parley.cli", "node", "--role", roles,
-               "--models", "deterministic", "--node-id", name, "--host", "127.0.0.1",
+        cmd = [sys.executable, "-m", "parley.cli", "up" if supervised else "node", "--role", roles,
+               "--models", models, "--node-id", name, "--host", "127.0.0.1",
                "--port", str(port or free_port())]
         log = self.root / f"{name}.log"
         with open(log, "ab") as out:
             popen = subprocess.Popen(cmd, cwd=REPO, env=full_env, stdout=out,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         proc = Proc(name, popen, log, port)
+        if supervised:
+            proc.ready_line = f"parley is up (roles: {', '.join(roles.split(','))})"
         self.procs.append(proc)
         return proc
 
@@ -190,7 +197,7 @@ class Activation:
 
 
 _ACTIVATION_LINE = re.compile(
-    r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \w+ [\w.]+: "
+    r"^(?:\[[^\]]*\] )?(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \w+ [\w.]+: "
     r"session (\S+) (active|stopped) on (\S+)(?: \(([^)]*)\))?", re.M)
 
 
