@@ -4,7 +4,8 @@ Prints, against a fresh nats-server and Postgres on loopback:
 - tick/heartbeat lateness p50/p99 of live session actors while CPU-heavy work runs in
   the same process (``numpy``: BLAS in a thread, as inference does; ``python``: a
   GIL-holding pure-Python loop in a thread, the worst case; ``llm``: the real llama.cpp
-  model generating in a thread);
+  model generating in a thread; ``llm-process``: the same in a process of its own, as
+  ``parley up`` runs it);
 - how many idle sessions one process holds and the memory per session (RSS delta);
 - snapshot write latency p50/p99 (fenced upsert of a real core snapshot).
 """
@@ -17,6 +18,8 @@ import argparse
 import asyncio
 import gc
 import resource
+import subprocess
+import sys
 import threading
 import time
 
@@ -64,16 +67,35 @@ def _burn(kind: str, stop: threading.Event) -> None:
             for i in range(10_000):
                 x = (x * 31 + i) % 1_000_003
     elif kind == "llm":
-        from actors.models.registry import build_llm
-        from bus.jobs import LlmJob
+        _generate_until(stop)
+    elif kind == "llm-process":
+        # the same work in a process of its own, as `parley up` runs the LLM: the session
+        # process shares the cores but not its interpreter lock
+        proc = subprocess.Popen([sys.executable, "-c", _LLM_CHILD])
+        stop.wait()
+        proc.terminate()
+        proc.wait(30)
 
-        llm = build_llm("real")
-        llm.load()
-        job = LlmJob(job_id="bench", session_id="benchsess", task="question", language="en",
-                     role="backend", max_tokens=64)
-        while not stop.is_set():
-            for _ in llm.generate(job, stop):
-                pass
+
+_LLM_CHILD = """
+import threading
+from bench.sessions import _generate_until
+_generate_until(threading.Event())  # until SIGTERM
+"""
+
+
+def _generate_until(stop: threading.Event) -> None:
+    """The real LLM generating questions back to back until ``stop``."""
+    from actors.models.registry import build_llm
+    from bus.jobs import LlmJob
+
+    llm = build_llm("real")
+    llm.load()
+    job = LlmJob(job_id="bench", session_id="benchsess", task="question", language="en",
+                 role="backend", max_tokens=64)
+    while not stop.is_set():
+        for _ in llm.generate(job, stop):
+            pass
 
 
 async def _lateness(node: SessionNode, load: str, seconds: float) -> tuple[float, float, int]:
@@ -82,7 +104,7 @@ async def _lateness(node: SessionNode, load: str, seconds: float) -> tuple[float
     worker = threading.Thread(target=_burn, args=(load, stop), daemon=True) if load else None
     if worker:
         worker.start()
-        await asyncio.sleep(2.0 if load != "llm" else 8.0)  # let it load and spin up
+        await asyncio.sleep(8.0 if load.startswith("llm") else 2.0)  # load and spin up
         node.deps.lateness.clear()
     await asyncio.sleep(seconds)
     late = list(node.deps.lateness)
@@ -148,7 +170,9 @@ def main(argv: list[str]) -> None:
     p.add_argument("--idle", type=int, default=1000)
     p.add_argument("--live", type=int, default=50)
     p.add_argument("--seconds", type=float, default=10.0)
-    p.add_argument("--loads", default="numpy,python", help="comma list of numpy,python,llm")
+    p.add_argument("--loads", default="numpy,python",
+                   help="comma list of numpy,python,llm (in a thread of this process), "
+                        "llm-process (in a process of its own, as parley up runs it)")
     p.add_argument("--snapshots", type=int, default=500)
     a = p.parse_args(argv)
     asyncio.run(_run(a.idle, a.live, a.seconds, [x for x in a.loads.split(",") if x],
