@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from actors.models.audio import pcm16_to_float, resample
+from actors.models.cpuinfo import engine_cpu_line, host_cpu_line
 
 # About 10 s of speech with the pauses (piper's voice).
 ANSWER = [
@@ -71,6 +72,10 @@ def run(args: argparse.Namespace) -> None:
     load1, load5, _ = os.getloadavg()
     print(f"machine: {os.cpu_count()} CPUs, load average {load1:.2f} (1 min) {load5:.2f} (5 min)")
     print(f"threads per model: {threads}; figures are medians of {repeat} runs where repeated")
+    print(f"cpu: {host_cpu_line()}")
+    for kind, engine in (("llm", "llama.cpp"), ("stt", "faster-whisper"), ("vad", "onnx")):
+        if kind in only or kind == "vad":
+            print(f"  {kind}: {engine_cpu_line(kind, engine)}")
     if "stt" in only:
         _bench_stt(threads, repeat, int(getattr(args, "beam", 1)))
     if "llm" in only:

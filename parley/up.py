@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 import nats.micro
 
+from actors.models.cpuinfo import host_cpu_line
 from bus.connection import connect
 from bus.embedded import EmbeddedNats
 from parley.config import REPO, Config
@@ -107,6 +108,11 @@ def run_up(cfg: Config) -> None:
     """Start the embedded servers this node needs (in the main thread, so they die with
     it), migrate, supervise the children until SIGINT/SIGTERM, then stop in order."""
     cfg.validate()
+    cpu = host_cpu_line()
+    print(f"cpu          {cpu}", flush=True)
+    if "BELOW BASELINE" in cpu:
+        log.warning("this CPU lacks what the llama.cpp build needs: the llm role will fail "
+                    "to start and be marked down; the rest of the node serves")
     nats_srv: EmbeddedNats | None = None
     pg: EmbeddedPostgres | None = None
     try:
