@@ -193,6 +193,12 @@ class Supervisor:
             return False
 
     async def _run(self, child: _Child) -> None:
+        try:
+            await self._keep_running(child)
+        finally:
+            child.set_state("stopped")
+
+    async def _keep_running(self, child: _Child) -> None:
         while not self._stopping:
             code = await self._run_once(child)
             if self._stopping:
@@ -213,12 +219,8 @@ class Supervisor:
                    child.status.pid, child.status.last_exit, lived,
                    "crash loop: role marked down, next try" if crash_loop else "restarting",
                    delay)
-            try:
-                await asyncio.sleep(delay)
-            except asyncio.CancelledError:
-                break
+            await asyncio.sleep(delay)
             child.status.restarts += 1
-        child.set_state("stopped")
 
     async def _run_once(self, child: _Child) -> int:
         child.set_state("starting")
@@ -237,16 +239,24 @@ class Supervisor:
         log.info("%s started (pid %d)", child.spec.name, proc.pid)
         assert proc.stdout is not None
         prefix = f"[{child.spec.name}] "
-        while True:
-            line = await proc.stdout.readline()
-            if not line:
-                break
-            text = line.decode(errors="replace").rstrip("\n")
-            self._echo(prefix + text)
-            if READY_LINE in text and not child.ready.is_set():
-                child.ready.set()
-                child.set_state("ready")
-        return await proc.wait()
+        try:
+            while True:
+                line = await proc.stdout.readline()
+                if not line:
+                    break
+                text = line.decode(errors="replace").rstrip("\n")
+                self._echo(prefix + text)
+                if READY_LINE in text and not child.ready.is_set():
+                    child.ready.set()
+                    child.set_state("ready")
+            return await proc.wait()
+        except asyncio.CancelledError:
+            # stopped while this child was starting: it must not be left behind
+            if proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                await proc.wait()
+            raise
 
     async def stop(self) -> None:
         """Stop every child: SIGTERM (they drain), SIGKILL after the grace period."""

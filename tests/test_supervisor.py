@@ -179,3 +179,16 @@ def test_nothing_outlives_a_killed_supervisor(tmp_path: Path) -> None:
     finally:
         if up.poll() is None:
             os.killpg(up.pid, signal.SIGKILL)
+
+
+async def test_stop_during_backoff_or_start_leaves_nothing_running() -> None:
+    slow_start = "import time; time.sleep(600)"  # never says it is up
+    policy = RestartPolicy(backoff_min_s=30, crash_loop_limit=5, stop_grace_s=2)
+    sup, _ = _sup({"llm": DIE_AT_LOAD, "stt": slow_start}, policy)
+    await sup.start()
+    await _until(lambda: sup.child("llm").state == "backoff", 10, "the backoff")
+    await _until(lambda: sup.pid("stt") != 0, 10, "the slow child's start")
+    slow = sup.pid("stt")
+    await sup.stop()
+    assert {s.state for s in sup.states()} == {"stopped"}
+    assert not _alive(slow)
