@@ -4,8 +4,8 @@ Prints, against a fresh nats-server and Postgres on loopback:
 - tick/heartbeat lateness p50/p99 of live session actors while CPU-heavy work runs in
   the same process (``numpy``: BLAS in a thread, as inference does; ``python``: a
   GIL-holding pure-Python loop in a thread, the worst case; ``llm``: the real llama.cpp
-  model generating in a thread; ``llm-process``: the same in a process of its own, as
-  ``parley up`` runs it);
+  model generating in a thread; ``llm-process``: the same in a process of its own at the
+  engines' lower priority, as ``parley up`` runs it);
 - how many idle sessions one process holds and the memory per session (RSS delta);
 - snapshot write latency p50/p99 (fenced upsert of a real core snapshot).
 """
@@ -71,7 +71,10 @@ def _burn(kind: str, stop: threading.Event) -> None:
     elif kind == "llm-process":
         # the same work in a process of its own, as `parley up` runs the LLM: the session
         # process shares the cores but not its interpreter lock
-        proc = subprocess.Popen([sys.executable, "-c", _LLM_CHILD])
+        from parley.supervisor import ENGINE_NICE, engine_preexec
+
+        proc = subprocess.Popen([sys.executable, "-c", _LLM_CHILD],
+                                preexec_fn=engine_preexec(ENGINE_NICE))
         stop.wait()
         proc.terminate()
         proc.wait(30)

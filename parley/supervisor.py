@@ -31,7 +31,15 @@ and the embedded Postgres is stopped by its watchdog.
 
 from __future__ import annotations
 
-__all__ = ["ChildSpec", "ChildState", "RestartPolicy", "Supervisor", "child_specs"]
+__all__ = [
+    "ENGINE_NICE",
+    "ChildSpec",
+    "ChildState",
+    "RestartPolicy",
+    "Supervisor",
+    "child_specs",
+    "engine_preexec",
+]
 
 import asyncio
 import contextlib
@@ -91,6 +99,13 @@ class RestartPolicy:
         return float(min(self.backoff_max_s, self.backoff_min_s * 2 ** max(0, failures - 1)))
 
 
+#: How much lower the model engines' CPU priority is than the edge and session process
+#: (``nice`` steps, ``PARLEY_ENGINE_NICE``): on two cores an engine keeps both busy, and the
+#: event loop that carries every live interview's heartbeats and audio must win the core
+#: whenever it has work (a few percent of a core); the engines get the rest.
+ENGINE_NICE = int(os.environ.get("PARLEY_ENGINE_NICE", "5"))
+
+
 @dataclass(frozen=True)
 class ChildSpec:
     """One child process: the roles it runs (``parley node --role ...``)."""
@@ -100,6 +115,22 @@ class ChildSpec:
     @property
     def name(self) -> str:
         return ",".join(self.roles)
+
+    @property
+    def nice(self) -> int:
+        """The niceness increment of this child: :data:`ENGINE_NICE` for model engines."""
+        return ENGINE_NICE if set(self.roles) <= set(MODEL_ROLES) else 0
+
+
+def engine_preexec(nice: int) -> Callable[[], None]:
+    """A ``preexec_fn``: die with the parent, then lower the priority by ``nice``."""
+
+    def preexec() -> None:
+        die_with_parent()
+        if nice:
+            os.nice(nice)
+
+    return preexec
 
 
 def child_specs(roles: Sequence[str]) -> list[ChildSpec]:
@@ -232,7 +263,7 @@ class Supervisor:
             stderr=asyncio.subprocess.STDOUT,
             # its own process group: a terminal's Ctrl-C reaches the supervisor only, which
             # stops the children in order; PDEATHSIG ends them if the supervisor is killed
-            start_new_session=True, preexec_fn=die_with_parent,
+            start_new_session=True, preexec_fn=engine_preexec(child.spec.nice),
         )
         child.proc = proc
         child.status.pid = proc.pid

@@ -192,3 +192,16 @@ async def test_stop_during_backoff_or_start_leaves_nothing_running() -> None:
     await sup.stop()
     assert {s.state for s in sup.states()} == {"stopped"}
     assert not _alive(slow)
+
+
+async def test_engines_run_at_a_lower_priority_than_the_front_process() -> None:
+    assert child_specs(("edge", "session"))[0].nice == 0
+    assert all(s.nice > 0 for s in child_specs(("stt", "llm", "tts", "embed")))
+    sup, _ = _sup({"llm": SERVE})
+    await sup.start()
+    try:
+        assert await sup.wait_ready(10 * TIME)
+        assert os.getpriority(os.PRIO_PROCESS, sup.pid("llm")) == (
+            os.getpriority(os.PRIO_PROCESS, 0) + ChildSpec(("llm",)).nice)
+    finally:
+        await sup.stop()
