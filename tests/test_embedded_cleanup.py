@@ -5,6 +5,7 @@ signal, Postgres is stopped by its watchdog."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, TIME
+from tests.conftest import REPO, TIME, _tmp_root
 
 STARTER = """
 import os, sys, time
@@ -39,8 +40,8 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.timeout(120)
-def test_servers_die_with_a_killed_parent(tmp_path: Path) -> None:
-    tmp_path.chmod(0o755)
+def test_servers_die_with_a_killed_parent() -> None:
+    tmp_path = _tmp_root()  # reachable by the Postgres user: no copy elsewhere
     starter = subprocess.Popen([sys.executable, "-c", STARTER, str(tmp_path)], cwd=REPO,
                                stdout=subprocess.PIPE, text=True, start_new_session=True)
     try:
@@ -62,3 +63,4 @@ def test_servers_die_with_a_killed_parent(tmp_path: Path) -> None:
             starter.wait(10)
         if starter.stdout is not None:
             starter.stdout.close()
+        shutil.rmtree(tmp_path, ignore_errors=True)

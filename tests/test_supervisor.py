@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import pytest
 from bus.embedded import free_port
 from parley.procs import describe_exit
 from parley.supervisor import ChildSpec, RestartPolicy, Supervisor, child_specs
-from tests.conftest import REPO, TIME
+from tests.conftest import REPO, TIME, _tmp_root
 
 FAST = RestartPolicy(backoff_min_s=0.05, backoff_max_s=0.2, stable_after_s=60,
                      crash_loop_limit=3, crash_loop_cooldown_s=3600, stop_grace_s=5)
@@ -140,9 +141,9 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.timeout(120)
-def test_nothing_outlives_a_killed_supervisor(tmp_path: Path) -> None:
+def test_nothing_outlives_a_killed_supervisor() -> None:
     """kill -9 of ``parley up``: its children, nats-server and Postgres all go away."""
-    tmp_path.chmod(0o755)
+    tmp_path = _tmp_root()  # reachable by the Postgres user: no copy elsewhere
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PARLEY_NATS_PORT": str(free_port()),
            "PARLEY_NATS_MONITOR_PORT": str(free_port()), "PARLEY_PG_PORT": str(free_port())}
     env.pop("NATS_URL", None)
@@ -179,6 +180,7 @@ def test_nothing_outlives_a_killed_supervisor(tmp_path: Path) -> None:
     finally:
         if up.poll() is None:
             os.killpg(up.pid, signal.SIGKILL)
+        shutil.rmtree(tmp_path, ignore_errors=True)
 
 
 async def test_stop_during_backoff_or_start_leaves_nothing_running() -> None:
