@@ -10,8 +10,8 @@ Removed: NUL and every other C0/C1 control character except newline and tab (a c
 return becomes a newline), lone UTF-16 surrogates (not encodable as UTF-8), the
 bidirectional embedding/override/isolate controls (U+202A-U+202E, U+2066-U+2069: they
 make a report read differently from what was said), and the noncharacters U+FFFE/U+FFFF.
-The result is NFC-normalised (Hangul typed as jamo becomes syllables). Everything else,
-including 4-byte emoji, zero-width joiners and right-to-left scripts, is kept.
+Everything else is kept verbatim (no normalisation): 4-byte emoji, combining marks,
+zero-width characters, right-to-left scripts and the implicit LRM/RLM marks.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from __future__ import annotations
 __all__ = ["clean_text", "scrub"]
 
 import re
-import unicodedata
 from typing import Any
 
 _DROP = {c: None for c in range(0x20) if c not in (0x09, 0x0A)}
@@ -30,12 +29,11 @@ _SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 def clean_text(text: str) -> str:
-    """``text`` without the characters listed in the module docstring, NFC-normalised."""
+    """``text`` without the characters listed in the module docstring."""
     if text.isascii() and text.isprintable():
         return text  # the common case, unchanged
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _SURROGATES.sub("", text).translate(_DROP)
-    return unicodedata.normalize("NFC", text)
+    return _SURROGATES.sub("", text).translate(_DROP)
 
 
 def scrub(value: Any) -> Any:
