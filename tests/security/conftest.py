@@ -72,3 +72,14 @@ async def raw_http(port: int, request: str, *, host: str = "127.0.0.1") -> HttpR
 async def get(port: int, path: str, *, method: str = "GET", extra: str = "") -> HttpReply:
     return await raw_http(port, f"{method} {path} HTTP/1.1\nHost: 127.0.0.1:{port}\n"
                                 f"{extra}Connection: close\n\n")
+
+
+async def stored_report(port: int, sid: str, token: str, timeout: float = 20.0) -> HttpReply:
+    """``GET`` the stored report, waiting (bounded) for the actor to have written it."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout * TIME
+    while True:
+        reply = await get(port, f"/sessions/{sid}/report?token={token}")
+        if reply.status != 404 or loop.time() > end:
+            return reply
+        await asyncio.sleep(0.1)
