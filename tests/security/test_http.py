@@ -17,6 +17,7 @@ from tests.conftest import TEST_SECRET, TIME, ws_url
 from tests.security.conftest import get, stored_report
 
 SECRET = TEST_SECRET.encode()
+ARABIC_DIGITS = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE",
@@ -48,7 +49,8 @@ async def test_page_and_scripts_cannot_be_framed(sec_node: Node) -> None:
         reply = await get(sec_node.edge.port, path)
         csp = reply.headers["content-security-policy"]
         assert "frame-ancestors 'none'" in csp, path
-        assert "unsafe-eval" not in csp and "script-src 'self'" in csp or "default-src 'none'" in csp
+        assert "unsafe-eval" not in csp
+        assert "script-src 'self'" in csp or "default-src 'none'" in csp
         assert reply.headers["x-frame-options"] == "DENY"
         assert reply.headers["x-content-type-options"] == "nosniff"
         assert reply.headers["referrer-policy"] == "no-referrer"
@@ -72,7 +74,7 @@ def _forms(sid: str) -> list[str]:
     return [
         "", ".", "..", good + ".", "." + good, good + "=", good + "\n", " " + good,
         f"{sid}.+{exp}.{mac}", f"{sid}.0{exp}.{mac}", f"{sid}. {exp}.{mac}",
-        f"{sid}.{int(exp):_}.{mac}", f"{sid}.{exp.translate(str.maketrans('0123456789', '٠١٢٣٤٥٦٧٨٩'))}.{mac}",
+        f"{sid}.{int(exp):_}.{mac}", f"{sid}.{exp.translate(ARABIC_DIGITS)}.{mac}",
         f"{sid}.{exp}.{mac}=", f"{sid}.{exp}.{mac[:-1]}", f"{sid}.{exp}.{mac}A",
         f"{sid}.{exp}.{mac.upper()}", f"{sid.upper()}.{exp}.{mac}",
         f"{sid}.{exp}", f"{sid}.{exp}.{mac}.{mac}", good.replace(".", "%2E"),

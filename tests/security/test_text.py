@@ -46,7 +46,7 @@ async def test_odd_text_in_every_field_is_stored_cleaned(det_node: Node) -> None
     await c.connect()
     # a lone surrogate is not JSON text at all: refused, the connection stays up
     for field in ("resume_text", "job_posting"):
-        await c.send('{"type":"start","%s":"x\\ud800y"}' % field)
+        await c.send('{"type":"start","' + field + '":"x\\ud800y"}')
     await c.send('{"type":"answer_text","text":"x\\udc00y"}')
     await c.wait_for("error", count=3, timeout=10 * TIME)
     assert {e["code"] for e in c.rx.of("error")} == {"bad_json"}
