@@ -62,15 +62,18 @@ ALLOWED_METHODS = ("GET", "HEAD")
 
 def _response(status: int, body: bytes, content_type: str,
               extra: dict[str, str] | None = None) -> Response:
-    headers = Headers()
-    headers["Content-Type"] = content_type
-    headers["Content-Length"] = str(len(body))
-    headers["Cache-Control"] = "no-store"
-    headers["X-Content-Type-Options"] = "nosniff"
-    headers["Referrer-Policy"] = "no-referrer"
-    headers["X-Frame-Options"] = "DENY"
-    headers["Content-Security-Policy"] = STRICT_CSP
-    for k, v in (extra or {}).items():
+    fields = {
+        "Content-Type": content_type,
+        "Content-Length": str(len(body)),
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "X-Frame-Options": "DENY",
+        "Content-Security-Policy": STRICT_CSP,
+        **(extra or {}),
+    }
+    headers = Headers()  # a multi-dict: setting a name twice would send it twice
+    for k, v in fields.items():
         headers[k] = v
     return Response(status, HTTPStatus(status).phrase, headers, body)
 

@@ -65,7 +65,9 @@ async def raw_http(port: int, request: str, *, host: str = "127.0.0.1") -> HttpR
     headers = {}
     for line in lines[1:]:
         k, _, v = line.partition(":")
-        headers[k.strip().lower()] = v.strip()
+        key = k.strip().lower()
+        # a repeated header is kept as a list, the way a browser applies both (CSP)
+        headers[key] = f"{headers[key]}, {v.strip()}" if key in headers else v.strip()
     return HttpReply(int(lines[0].split()[1]), headers, body)
 
 

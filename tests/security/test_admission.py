@@ -9,12 +9,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from edge.admission import PerIp, origin_allowed
 from parley.node import Node
+from persistence.retention import Retention, sweep
 from tests.conftest import TIME, Servers, ws_url
 from tests.security.conftest import (
     PER_IP_CONNECTIONS,
@@ -180,11 +182,8 @@ async def test_unstarted_session_leaves_and_its_row_is_removed(sec_node: Node) -
     assert sec_node.sessions.evicted >= 2
 
 
-async def test_retention_sweep_removes_old_rows(sec_node: Node) -> None:
-    from persistence.retention import Retention, sweep
-
-    pool = sec_node.pool
-    assert pool is not None
+async def test_retention_sweep_removes_old_rows(pool: asyncpg.Pool) -> None:
+    """No node runs here, so its own sweep cannot race this one."""
     await pool.execute(
         "INSERT INTO sessions (id, status, role, updated_at) VALUES "
         "('sweepFinished1', 'finished', 'backend', now() - interval '40 days'), "
