@@ -149,7 +149,7 @@ GRANT CONNECT, TEMPORARY ON DATABASE {db} TO {app};
 """
 
 
-def app_setup_sql(app: str = APP_USER) -> str:
+def app_setup_sql(app: str = APP_USER, db: str = DB_NAME) -> str:
     """What a superuser (or the database owner, with ``vector`` installed) runs in
     Parley's database so that ``app`` can migrate and run it: the ``vector`` extension,
     a ``parley`` schema owned by ``app`` and its ``search_path``. docs/operating.md
@@ -159,7 +159,7 @@ CREATE EXTENSION IF NOT EXISTS vector;
 CREATE SCHEMA IF NOT EXISTS {SCHEMA} AUTHORIZATION {app};
 ALTER SCHEMA {SCHEMA} OWNER TO {app};
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
-ALTER ROLE {app} IN DATABASE {DB_NAME} SET search_path = {SCHEMA}, public;
+ALTER ROLE {app} IN DATABASE {db} SET search_path = {SCHEMA}, public;
 """
 
 
@@ -350,6 +350,10 @@ class EmbeddedPostgres:
 
     def _superuser(self) -> str:
         return self.superuser_passfile.read_text().split(":")[3]
+
+    def superuser_sql(self, db: str, sql: str) -> None:
+        """Run ``sql`` in ``db`` as the superuser (operator tasks, tests)."""
+        self._psql(self.bin_dir(), db, self._superuser(), sql)
 
     def _psql(self, bin_dir: Path, db: str, user: str, sql: str, *,
               host: str = "127.0.0.1") -> None:

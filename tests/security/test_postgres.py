@@ -13,7 +13,8 @@ from urllib.parse import urlsplit
 import asyncpg
 import pytest
 
-from persistence.embedded import APP_USER, EmbeddedPostgres
+from persistence.embedded import APP_USER, EmbeddedPostgres, app_setup_sql
+from persistence.migrate import migrate
 from tests.conftest import Servers
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as other users")
@@ -98,3 +99,34 @@ def test_server_runs_without_root_groups(servers: Servers) -> None:
     gids = {int(g) for g in status["Gid"].split()} | {int(g) for g in status["Groups"].split()}
     assert 0 not in gids, status["Groups"]
     assert gids == {pwd.getpwnam(pg.run_as or "root").pw_gid}
+
+
+async def test_external_postgres_with_the_documented_setup(servers: Servers,
+                                                           tmp_path: Path) -> None:
+    """``DATABASE_URL`` to a Postgres set up by an operator with the SQL of
+    docs/operating.md: migrations and the app run as a non-superuser role."""
+    pg = servers.pg
+    role, db, password = "parley_ext", "parley_ext", "ext-password-1"
+    pg.superuser_sql("postgres", f"""
+        DROP DATABASE IF EXISTS {db};
+        DROP ROLE IF EXISTS {role};
+        CREATE ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION
+            NOBYPASSRLS PASSWORD '{password}';
+        CREATE DATABASE {db};
+        REVOKE ALL ON DATABASE {db} FROM PUBLIC;
+        GRANT CONNECT, TEMPORARY ON DATABASE {db} TO {role};""")
+    pg.superuser_sql(db, app_setup_sql(role, db))
+    dsn = f"postgresql://{role}:{password}@127.0.0.1:{pg.port}/{db}"
+    try:
+        assert await migrate(dsn) == ["0001_init.sql"]
+        conn = await asyncpg.connect(dsn)
+        try:
+            assert await conn.fetchval("SELECT current_schema()") == "parley"
+            await conn.execute("INSERT INTO sessions (id) VALUES ('extSession01')")
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute("COPY sessions (id) FROM PROGRAM 'id'")
+        finally:
+            await conn.close()
+    finally:
+        pg.superuser_sql("postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE); "
+                                     f"DROP ROLE IF EXISTS {role};")
