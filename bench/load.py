@@ -90,7 +90,10 @@ def _spawn(nats_url: str, dsn: str, root: Path, max_sessions: int) -> NodeProc:
     log = root / "node.log"
     env = {**os.environ, "NATS_URL": nats_url, "DATABASE_URL": dsn,
            "PARLEY_SECRET": "bench-load", "PARLEY_DATA_DIR": str(root / "node"),
-           "PARLEY_MAX_SESSIONS": str(max_sessions), "PYTHONUNBUFFERED": "1"}
+           "PARLEY_MAX_SESSIONS": str(max_sessions), "PYTHONUNBUFFERED": "1",
+           # every simulated client comes from 127.0.0.1: no per-address limits
+           "PARLEY_MAX_CONNECTIONS_PER_IP": "0", "PARLEY_SESSIONS_PER_IP_PER_MIN": "0",
+           "PARLEY_MAX_CONNECTIONS": "0"}
     with open(log, "wb") as out:
         popen = subprocess.Popen(
             [sys.executable, "-m", "parley.cli", "node", "--models", "deterministic",

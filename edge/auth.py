@@ -1,49 +1,78 @@
-"""Session tokens: ``<session id>.<expiry>.<HMAC-SHA256>``, signed with the server secret.
+"""Tokens: ``<session id>.<expiry>.<HMAC-SHA256>``, signed with the server secret.
 
-A token is a capability for one session: it lets its holder resume that session and read
-its report, and nothing else. Verification is constant-time.
+Two kinds, told apart by the MAC's domain (a token of one kind never verifies as the
+other):
+
+- a **session token** (:data:`SESSION`) lets its holder resume and drive that session
+  and read its report;
+- a **report token** (:data:`REPORT`) only lets its holder read the report: it is what
+  the shareable link carries.
+
+Parsing is strict and canonical: the session id matches the protocol's pattern, the
+expiry is a plain decimal without sign, spaces or leading zeros, the MAC is exactly 43
+unpadded base64url characters. Whatever is wrong (form, signature, session, kind,
+expiry) raises the same :class:`TokenError`, so a 401 says nothing about which check
+failed. Verification is constant-time in the MAC.
 """
 
 from __future__ import annotations
 
-__all__ = ["TokenError", "sign", "verify"]
+__all__ = ["REPORT", "SESSION", "TokenError", "sign", "verify"]
 
 import base64
 import hashlib
 import hmac
+import re
 import time
+from typing import Literal
 
 DEFAULT_TTL = 30 * 24 * 3600
 
+Kind = Literal["session", "report"]
+SESSION: Kind = "session"
+REPORT: Kind = "report"
+
+_TOKEN = re.compile(
+    r"(?P<sid>[A-Za-z0-9_-]{8,64})\.(?P<exp>[1-9][0-9]{0,11})\.(?P<mac>[A-Za-z0-9_-]{43})"
+)
+
 
 class TokenError(Exception):
-    """The token is malformed, expired, forged or for another session."""
+    """The token is not valid for this session and purpose (one message for every
+    reason)."""
+
+    def __init__(self) -> None:
+        super().__init__("invalid or expired token")
 
 
-def _mac(secret: bytes, sid: str, expiry: int) -> str:
-    digest = hmac.new(secret, f"{sid}.{expiry}".encode(), hashlib.sha256).digest()
+def _mac(secret: bytes, kind: Kind, sid: str, expiry: int) -> str:
+    # the session kind keeps the original message, so tokens issued before report
+    # tokens existed stay valid
+    msg = f"{sid}.{expiry}" if kind == SESSION else f"{kind}:{sid}.{expiry}"
+    digest = hmac.new(secret, msg.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-def sign(secret: bytes, sid: str, *, ttl: int = DEFAULT_TTL, now: float | None = None) -> str:
+def sign(secret: bytes, sid: str, *, ttl: int = DEFAULT_TTL, now: float | None = None,
+         kind: Kind = SESSION) -> str:
     expiry = int((now if now is not None else time.time()) + ttl)
-    return f"{sid}.{expiry}.{_mac(secret, sid, expiry)}"
+    return f"{sid}.{expiry}.{_mac(secret, kind, sid, expiry)}"
 
 
-def verify(secret: bytes, token: str, sid: str, *, now: float | None = None) -> None:
-    """Return if ``token`` grants access to ``sid``; raise :class:`TokenError` otherwise."""
-    parts = token.split(".")
-    if len(parts) != 3:
-        raise TokenError("malformed token")
-    tsid, texp, tmac = parts
-    try:
-        expiry = int(texp)
-    except ValueError:
-        raise TokenError("malformed token") from None
-    expected = _mac(secret, tsid, expiry)
-    if not hmac.compare_digest(expected.encode(), tmac.encode()):
-        raise TokenError("bad signature")
-    if not hmac.compare_digest(tsid.encode(), sid.encode()):
-        raise TokenError("token is for another session")
+def verify(secret: bytes, token: str, sid: str, *, now: float | None = None,
+           kinds: tuple[Kind, ...] = (SESSION,)) -> Kind:
+    """Return the kind of ``token`` if it is one of ``kinds`` for ``sid`` and not expired;
+    raise :class:`TokenError` otherwise."""
+    m = _TOKEN.fullmatch(token) if token.isascii() else None
+    if m is None:
+        raise TokenError
+    tsid, expiry, tmac = m["sid"], int(m["exp"]), m["mac"]
+    found: Kind | None = None
+    for kind in kinds:
+        if hmac.compare_digest(_mac(secret, kind, tsid, expiry).encode(), tmac.encode()):
+            found = kind
+    if found is None or not hmac.compare_digest(tsid.encode(), sid.encode()):
+        raise TokenError
     if (now if now is not None else time.time()) > expiry:
-        raise TokenError("token expired")
+        raise TokenError
+    return found

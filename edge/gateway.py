@@ -12,6 +12,12 @@ goes through one bounded queue per
 connection; a client too slow to keep up is disconnected (it resumes) rather than
 allowed to grow server memory. Every network await has a deadline and every task of a
 connection ends with it.
+
+Admission (with :mod:`edge.admission`): connections and new sessions per client address
+are limited; a new session that sends no ``start`` within ``start_timeout_s`` is closed
+(1008); free text is cleaned (:mod:`edge.sanitize`) before it goes anywhere; refusals
+sustained past their burst close the socket (1008); error events are themselves rate
+limited (the excess is counted in ``ws_errors_suppressed_total``).
 """
 
 from __future__ import annotations
@@ -35,8 +41,10 @@ from bus.errors import BadMessage
 from bus.tail import Tail, Tails
 from bus.tasks import cancel_and_wait
 from edge import auth
+from edge.admission import PerIp
 from edge.limits import Limits, TokenBucket
 from edge.metrics import Metrics
+from edge.sanitize import clean_event
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +52,8 @@ HDR_AUDIO = "Parley-Audio"
 CLOSE_BAD_TOKEN = 4401
 CLOSE_UNKNOWN = 4404
 CLOSE_SLOW = 1013
+CLOSE_POLICY = 1008
+CLOSE_TRY_LATER = 1013
 
 
 class _Refused(Exception):
@@ -68,6 +78,10 @@ class Gateway:
         self.metrics = metrics
         self.limits = limits or Limits()
         self.connections = 0
+        self.per_ip = PerIp(self.limits.max_connections_per_ip,
+                            self.limits.sessions_per_ip_per_min)
+        #: loop time until which the session nodes are known to be full
+        self.full_until = 0.0
 
     # --- bus helpers ---------------------------------------------------------------------
 
@@ -88,6 +102,13 @@ class Gateway:
                 return
             if reply.code == "unknown_session":
                 raise _Refused("unknown_session", "no such session", CLOSE_UNKNOWN)
+            if reply.code == "busy" and create:
+                # every node declined: new sessions wait (the upgrade gets 503 meanwhile)
+                loop = asyncio.get_running_loop()
+                self.full_until = loop.time() + self.limits.busy_retry_after_s
+                self.metrics.inc("ws_refused_busy_total")
+                raise _Refused("busy", "Parley is at capacity; try again later",
+                               CLOSE_TRY_LATER)
             last = reply.message or reply.code
             await asyncio.sleep(0.2 * (attempt + 1))
         raise _Refused("unavailable", f"session could not be activated: {last}")
@@ -129,9 +150,14 @@ class Gateway:
     # --- connection ----------------------------------------------------------------------
 
     async def handler(self, ws: ServerConnection) -> None:
+        ip = client_ip(ws)
+        if not self.per_ip.opened(ip):  # several handshakes raced past the admission check
+            self.metrics.inc("ws_refused_per_ip_total")
+            await ws.close(CLOSE_POLICY, "too many connections from your address")
+            return
         self.connections += 1
         self.metrics.inc("ws_connections_total")
-        conn = _Connection(self, ws)
+        conn = _Connection(self, ws, ip)
         try:
             await conn.run()
         except ConnectionClosed:
@@ -140,13 +166,21 @@ class Gateway:
             log.exception("connection failed")
         finally:
             self.connections -= 1
+            self.per_ip.closed(ip)
             await conn.close()
 
 
+def client_ip(ws: ServerConnection) -> str:
+    """The TCP peer's address (a proxy's, behind one)."""
+    peer = ws.remote_address
+    return str(peer[0]) if peer else "?"
+
+
 class _Connection:
-    def __init__(self, gw: Gateway, ws: ServerConnection) -> None:
+    def __init__(self, gw: Gateway, ws: ServerConnection, ip: str) -> None:
         self.gw = gw
         self.ws = ws
+        self.ip = ip
         self.limits = gw.limits
         self.sid = ""
         self.last_seq = 0
@@ -157,13 +191,21 @@ class _Connection:
         self.msg_bucket = TokenBucket(self.limits.messages_per_s, self.limits.message_burst)
         self.audio_bucket = TokenBucket(self.limits.audio_bytes_per_s,
                                         self.limits.audio_burst_bytes)
+        self.violations = TokenBucket(self.limits.violations_per_s, self.limits.violation_burst)
+        self.error_bucket = TokenBucket(self.limits.errors_per_s, self.limits.error_burst)
+        self.started = False
         self.attached = False
         self.last_heard = 0.0
         self.finished = False
         self.conn_id = secrets.token_urlsafe(6)
         self.sent_in = 0
 
-    async def send_error(self, code: str, message: str) -> None:
+    async def send_error(self, code: str, message: str, *, always: bool = False) -> None:
+        """Send an ``error`` event, unless this connection had too many lately (then it
+        is only counted). ``always``: one that goes with a close."""
+        if not always and not self.error_bucket.take():
+            self.gw.metrics.inc("ws_errors_suppressed_total")
+            return
         self.gw.metrics.inc(f'ws_errors_total{{code="{code}"}}')
         await asyncio.wait_for(
             self.ws.send(events.encode(events.Error(code=code, message=message)).decode()),
@@ -174,7 +216,7 @@ class _Connection:
         try:
             first = await asyncio.wait_for(self.ws.recv(), self.limits.hello_timeout_s)
         except TimeoutError:
-            await self.send_error("bad_message", "send hello first")
+            await self.send_error("bad_message", "send hello first", always=True)
             await self.ws.close(1008, "no hello")
             return
         hello = await self._decode_hello(first)
@@ -183,7 +225,7 @@ class _Connection:
         try:
             token = await self._open_session(hello)
         except _Refused as exc:
-            await self.send_error(exc.code, exc.message)
+            await self.send_error(exc.code, exc.message, always=True)
             if exc.close:
                 await self.ws.close(exc.close, exc.code)
             return
@@ -195,7 +237,34 @@ class _Connection:
         self.attached = err is None
         self._heard()
         self.tasks.append(asyncio.create_task(self._watch_owner(), name=f"ws-owner-{self.sid}"))
+        if hello.session_id is None and self.limits.start_timeout_s:
+            self.tasks.append(asyncio.create_task(self._start_deadline(),
+                                                  name=f"ws-start-{self.sid}"))
         await self._reader()
+
+    async def _start_deadline(self) -> None:
+        """A new session must ``start`` in time; the session node evicts it too."""
+        await asyncio.sleep(self.limits.start_timeout_s)
+        if self.started:
+            return
+        self.gw.metrics.inc("ws_start_timeout_total")
+        with contextlib.suppress(Exception):
+            await self.send_error("start_timeout", "the interview was not started in time",
+                                  always=True)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.ws.close(CLOSE_POLICY, "start timeout"),
+                                   self.limits.send_timeout_s)
+
+    async def _violation(self, reason: str) -> bool:
+        """Count a refused message or frame; past the sustained limit close 1008 and
+        return True."""
+        if self.violations.take():
+            return False
+        self.gw.metrics.inc("ws_closed_for_abuse_total")
+        with contextlib.suppress(Exception):
+            await self.send_error("rate_limited", f"{reason}; closing", always=True)
+        await self.ws.close(CLOSE_POLICY, "rate limit")
+        return True
 
     def _heard(self) -> None:
         self.last_heard = asyncio.get_running_loop().time()
@@ -224,23 +293,29 @@ class _Connection:
                 err = await self.gw.send_in(self.sid, events.Attach(last_seq=self.last_seq))
             except _Refused as exc:
                 log.warning("session %s: re-activation refused: %s", self.sid, exc.message)
+                if exc.close:  # e.g. evicted unstarted: the session is gone for good
+                    with contextlib.suppress(Exception):
+                        await self.send_error(exc.code, exc.message, always=True)
+                    await self.ws.close(exc.close, exc.code)
+                    return
                 continue
             if err is None:
                 self._heard()
 
     async def _decode_hello(self, frame: str | bytes) -> events.Hello | None:
         if isinstance(frame, bytes):
-            await self.send_error("not_started", "send hello before audio")
+            await self.send_error("not_started", "send hello before audio", always=True)
             await self.ws.close(1008, "no hello")
             return None
         try:
             event = events.decode_client_event(frame)
         except BadMessage as exc:
-            await self.send_error(exc.code, exc.reason)
+            await self.send_error(exc.code, exc.reason, always=True)
             await self.ws.close(1008, exc.code)
             return None
         if not isinstance(event, events.Hello):
-            await self.send_error("not_started", "the first message must be hello")
+            await self.send_error("not_started", "the first message must be hello",
+                                  always=True)
             await self.ws.close(1008, "no hello")
             return None
         return event
@@ -248,6 +323,11 @@ class _Connection:
     async def _open_session(self, hello: events.Hello) -> str:
         secret = self.gw.secret
         if hello.session_id is None:
+            wait = self.gw.per_ip.take_session(self.ip)
+            if wait:
+                self.gw.metrics.inc("ws_refused_session_rate_total")
+                raise _Refused("rate_limited", "too many new sessions from your address; "
+                               f"try again in {wait:.0f} s", CLOSE_POLICY)
             self.sid = secrets.token_urlsafe(12)
             token = auth.sign(secret, self.sid)
             await self.gw.activate(self.sid, create=True)
@@ -257,6 +337,7 @@ class _Connection:
             auth.verify(secret, hello.token or "", hello.session_id)
         except auth.TokenError as exc:
             raise _Refused("bad_token", str(exc), CLOSE_BAD_TOKEN) from None
+        self.started = True  # resumed: the session node decides whether it ever started
         self.sid = hello.session_id
         self.last_seq = hello.last_seq
         await self.gw.activate(self.sid, create=False)
@@ -317,6 +398,7 @@ class _Connection:
             return
         if not self.audio_bucket.take(len(frame)):
             self.gw.metrics.inc("ws_audio_rate_limited_bytes_total", len(frame))
+            await self._violation("audio faster than real time")
             return
         self.gw.metrics.inc("ws_audio_bytes_total", len(frame))
         with contextlib.suppress(Exception):
@@ -326,10 +408,11 @@ class _Connection:
     async def _on_text(self, frame: str) -> None:
         if not self.msg_bucket.take():
             self.gw.metrics.inc("ws_rate_limited_total")
-            await self.send_error("rate_limited", "too many messages; slow down")
+            if not await self._violation("too many messages"):
+                await self.send_error("rate_limited", "too many messages; slow down")
             return
         try:
-            event = events.decode_client_event(frame)
+            event = clean_event(events.decode_client_event(frame))
         except BadMessage as exc:
             await self.send_error(exc.code, exc.reason)
             return
@@ -346,6 +429,8 @@ class _Connection:
             err = events.Error(code=exc.code, message=exc.message)
         if err is None:
             self._heard()
+            if isinstance(event, events.Start):
+                self.started = True
         else:
             await self.send_error(err.code, err.message)
 

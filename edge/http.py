@@ -1,10 +1,26 @@
 """The small HTTP surface beside the WebSocket: health, readiness, metrics, reports and
-the static page. Served through ``websockets``' ``process_request`` hook on the same port
-(GET only); ``/ws`` continues to the WebSocket handshake."""
+the static page. Served through ``websockets``' ``process_request`` hook on the same port;
+``/ws`` continues to the WebSocket handshake once admitted (see :mod:`edge.admission`).
+
+Only ``GET`` and ``HEAD`` are served (anything else: 405; ``HEAD`` gets the headers
+without the body). Every response carries a strict Content-Security-Policy with
+``frame-ancestors 'none'``, ``nosniff`` and ``no-referrer``. ``/metrics`` is served here
+unless the edge was given a separate internal metrics port.
+
+Reports: ``GET /sessions/<id>/report`` takes a session token or a read-only report token
+(``?token=`` or ``Authorization: Bearer``); ``GET /sessions/<id>/share`` takes the
+session token (Authorization header only) and returns a report token and its link.
+Every token failure is the same 401."""
 
 from __future__ import annotations
 
-__all__ = ["HttpRoutes", "render_report_html"]
+__all__ = [
+    "HttpRoutes",
+    "json_response",
+    "render_report_html",
+    "text_response",
+    "without_body",
+]
 
 import asyncio
 import html
@@ -34,20 +50,45 @@ STATIC_DIR = Path(__file__).parent / "static"
 MODEL_SERVICES = ("stt", "llm", "tts", "embed")
 
 
+#: the page, its scripts and styles: everything from this origin, nothing inline,
+#: never framed (the page uses the microphone)
+PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "media-src 'self' blob:; connect-src 'self' {ws}; worker-src 'self'; "
+            "object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+#: everything else (JSON, text, the HTML report): nothing may load at all
+STRICT_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+ALLOWED_METHODS = ("GET", "HEAD")
+
+
 def _response(status: int, body: bytes, content_type: str,
               extra: dict[str, str] | None = None) -> Response:
-    headers = Headers()
-    headers["Content-Type"] = content_type
-    headers["Content-Length"] = str(len(body))
-    headers["Cache-Control"] = "no-store"
-    headers["X-Content-Type-Options"] = "nosniff"
-    for k, v in (extra or {}).items():
+    fields = {
+        "Content-Type": content_type,
+        "Content-Length": str(len(body)),
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "X-Frame-Options": "DENY",
+        "Content-Security-Policy": STRICT_CSP,
+        **(extra or {}),
+    }
+    headers = Headers()  # a multi-dict: setting a name twice would send it twice
+    for k, v in fields.items():
         headers[k] = v
     return Response(status, HTTPStatus(status).phrase, headers, body)
 
 
-def _json(status: int, data: Any) -> Response:
-    return _response(status, msgspec.json.encode(data), "application/json")
+def text_response(status: int, text: str, extra: dict[str, str] | None = None) -> Response:
+    return _response(status, text.encode(), "text/plain; charset=utf-8", extra)
+
+
+def without_body(response: Response) -> Response:
+    """The same response without its body (Content-Length still tells its size)."""
+    return Response(response.status_code, response.reason_phrase, response.headers, b"")
+
+
+def json_response(status: int, data: Any, extra: dict[str, str] | None = None) -> Response:
+    return _response(status, msgspec.json.encode(data), "application/json", extra)
 
 
 class HttpRoutes:
@@ -55,7 +96,13 @@ class HttpRoutes:
 
     def __init__(self, nc: Client, pool: asyncpg.Pool | None, secret: bytes, metrics: Metrics,
                  gauges: Callable[[], dict[str, float]] | None = None,
-                 required_services: tuple[str, ...] = ("session", *MODEL_SERVICES)) -> None:
+                 required_services: tuple[str, ...] = ("session", *MODEL_SERVICES), *,
+                 admit: Callable[[ServerConnection, Request], Response | None] | None = None,
+                 serve_metrics: bool = True) -> None:
+        """``admit`` decides about a WebSocket handshake on ``/ws`` (None: go ahead, or
+        the refusal); ``serve_metrics=False`` leaves ``/metrics`` to an internal port."""
+        self.admit = admit
+        self.serve_metrics = serve_metrics
         self.nc = nc
         self.pool = pool
         self.secret = secret
@@ -67,41 +114,48 @@ class HttpRoutes:
     async def __call__(self, conn: ServerConnection, request: Request) -> Response | None:
         url = urllib.parse.urlsplit(request.path)
         path = url.path
+        if request.method not in ALLOWED_METHODS:
+            self.metrics.inc("http_method_refused_total")
+            return text_response(405, "method not allowed\n", {"Allow": ", ".join(ALLOWED_METHODS)})
         if path == "/ws":
-            return None
+            return self.admit(conn, request) if self.admit is not None else None
         self.metrics.inc("http_requests_total")
         try:
             handler = self._route(path)
             if handler is None:
-                return _response(404, b"not found\n", "text/plain; charset=utf-8")
-            return await handler(request, url)
+                response = text_response(404, "not found\n")
+            else:
+                response = await handler(request, url)
         except Exception:
             log.exception("http %s failed", path)
-            return _response(500, b"internal error\n", "text/plain; charset=utf-8")
+            response = text_response(500, "internal error\n")
+        return without_body(response) if request.method == "HEAD" else response
 
     def _route(self, path: str) -> Callable[[Request, Any], Awaitable[Response]] | None:
         if path == "/healthz":
             return self._healthz
         if path == "/readyz":
             return self._readyz
-        if path == "/metrics":
+        if path == "/metrics" and self.serve_metrics:
             return self._metrics
         if path.startswith("/sessions/") and path.endswith("/report"):
             return self._report
+        if path.startswith("/sessions/") and path.endswith("/share"):
+            return self._share
         name = "index.html" if path in ("/", "/index.html") else path.lstrip("/")
         if name in self.static:
-            return lambda _r, _u: self._static(name)
+            return lambda r, _u: self._static(name, r)
         return None
 
-    async def _static(self, name: str) -> Response:
+    async def _static(self, name: str, request: Request) -> Response:
         body = await asyncio.to_thread(self.static[name].read_bytes)
         ctype = mimetypes.guess_type(name)[0] or "application/octet-stream"
         if ctype.startswith("text/") or ctype in ("application/javascript",):
             ctype += "; charset=utf-8"
-        return _response(200, body, ctype)
+        return _response(200, body, ctype, {"Content-Security-Policy": page_csp(request)})
 
     async def _healthz(self, _r: Request, _u: Any) -> Response:
-        return _json(200, {"ok": True})
+        return json_response(200, {"ok": True})
 
     async def readiness(self) -> dict[str, bool]:
         checks: dict[str, bool] = {"nats": self.nc.is_connected}
@@ -126,7 +180,7 @@ class HttpRoutes:
         roles = await self.supervised_roles()
         if roles:
             body["roles"] = roles
-        return _json(200 if ok else 503, body)
+        return json_response(200 if ok else 503, body)
 
     async def supervised_roles(self) -> dict[str, Any]:
         """Every ``parley up`` supervisor's children: ``{"<node>/<roles>": {"state": "down",
@@ -180,26 +234,57 @@ class HttpRoutes:
 
     async def _report(self, request: Request, url: Any) -> Response:
         sid = url.path[len("/sessions/"):-len("/report")]
-        token = urllib.parse.parse_qs(url.query).get("token", [""])[0]
-        if not token:
-            auth_header = request.headers.get("Authorization", "")
-            token = auth_header.removeprefix("Bearer ").strip()
+        tokens = urllib.parse.parse_qs(url.query).get("token", [])
+        token = tokens[0] if len(tokens) == 1 else ""
+        if not tokens:
+            token = _bearer(request)
         if not subjects.valid_session_id(sid):
-            return _json(404, {"error": "unknown_session"})
+            return json_response(404, {"error": "unknown_session"})
         try:
-            auth.verify(self.secret, token, sid)
-        except auth.TokenError as exc:
-            return _json(401, {"error": "bad_token", "message": str(exc)})
+            auth.verify(self.secret, token, sid, kinds=(auth.SESSION, auth.REPORT))
+        except auth.TokenError:
+            return _unauthorized()
         if self.pool is None:
-            return _json(503, {"error": "unavailable"})
+            return json_response(503, {"error": "unavailable"})
         report = await reports.load_report(self.pool, sid)
         if report is None:
-            return _json(404, {"error": "no_report", "message": "the report is not ready"})
+            return json_response(404, {"error": "no_report", "message": "the report is not ready"})
         if "text/html" in request.headers.get("Accept", ""):
-            csp = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"}
             return _response(200, render_report_html(report).encode(),
-                             "text/html; charset=utf-8", csp)
-        return _json(200, report)
+                             "text/html; charset=utf-8")
+        return json_response(200, report)
+
+
+    async def _share(self, request: Request, url: Any) -> Response:
+        """A read-only report token for the session whose session token is presented."""
+        sid = url.path[len("/sessions/"):-len("/share")]
+        if not subjects.valid_session_id(sid):
+            return json_response(404, {"error": "unknown_session"})
+        try:
+            auth.verify(self.secret, _bearer(request), sid, kinds=(auth.SESSION,))
+        except auth.TokenError:
+            return _unauthorized()
+        token = auth.sign(self.secret, sid, kind=auth.REPORT)
+        return json_response(200, {"report_token": token,
+                           "path": f"/sessions/{sid}/report?token={token}"})
+
+
+def _bearer(request: Request) -> str:
+    value = request.headers.get("Authorization", "")
+    return value[len("Bearer "):] if value.startswith("Bearer ") else ""
+
+
+def _unauthorized() -> Response:
+    """The one answer to every token failure: it does not say which check failed."""
+    return json_response(401, {"error": "bad_token", "message": "invalid or expired token"})
+
+
+def page_csp(request: Request) -> str:
+    """The page's policy; ``connect-src`` names this host's ws/wss origin explicitly
+    (older browsers do not count WebSocket URLs as ``'self'``)."""
+    host = request.headers.get("Host", "")
+    ok = bool(host) and all(c.isalnum() or c in ".-:[]" for c in host)
+    return PAGE_CSP.format(ws=f"ws://{host} wss://{host}" if ok else "")
 
 
 def _stats_lines(data: bytes) -> list[str]:

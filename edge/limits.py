@@ -1,4 +1,5 @@
-"""Per-connection limits: token buckets for messages and audio, and their counters."""
+"""Edge limits: per connection (token buckets for messages, audio, refusals and error
+events), per client address and for the whole edge (see :mod:`edge.admission`)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,26 @@ class Limits:
     #: a session silent this long is probed; "no responders" (its node died) re-activates
     #: it elsewhere. Half the lease TTL: failover then takes at most about one TTL.
     owner_probe_s: float = 2.5
+
+    # --- admission (0 = no limit) ----------------------------------------------------------
+    #: WebSocket connections this edge holds; above it the upgrade gets 503 + Retry-After
+    max_connections: int = 2000
+    max_connections_per_ip: int = 32
+    sessions_per_ip_per_min: int = 30
+    #: browser origins allowed besides the page's own (``*``: any, not recommended)
+    allowed_origins: tuple[str, ...] = ()
+    #: a new session that has not sent ``start`` this long is closed (1008)
+    start_timeout_s: float = 30.0
+    #: Retry-After while the session nodes answer "busy" (every one is full)
+    busy_retry_after_s: int = 10
+
+    # --- abuse on an open connection ----------------------------------------------------------
+    #: refused messages/audio frames beyond this rate, sustained past the burst: close 1008
+    violations_per_s: float = 5.0
+    violation_burst: float = 100.0
+    #: error events sent to one connection; the excess is counted, not sent
+    errors_per_s: float = 10.0
+    error_burst: float = 50.0
 
 
 class TokenBucket:

@@ -1,18 +1,28 @@
-"""The edge role: the WebSocket gateway and the HTTP surface on one port."""
+"""The edge role: the WebSocket gateway and the HTTP surface on one port, and optionally
+``/metrics`` on a separate internal port.
+
+Before a WebSocket upgrade on ``/ws`` is accepted (:meth:`Edge.admit`): a foreign
+``Origin`` gets 403; an address over its connection limit gets 429 with ``Retry-After``;
+an edge at ``max_connections``, or whose session nodes all said "busy" moments ago, gets
+503 with ``Retry-After`` (a plain ``GET /ws`` gets the same answer, which is how the page
+learns why its socket could not open)."""
 
 from __future__ import annotations
 
 __all__ = ["Edge"]
 
+import asyncio
 import logging
 from typing import Any
 
 import asyncpg
 from nats.aio.client import Client
-from websockets.asyncio.server import Server, serve
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.http11 import Request, Response
 
-from edge.gateway import Gateway
-from edge.http import HttpRoutes
+from edge.admission import origin_allowed
+from edge.gateway import Gateway, client_ip
+from edge.http import HttpRoutes, json_response, text_response, without_body
 from edge.limits import Limits
 from edge.metrics import Metrics
 
@@ -24,17 +34,50 @@ class Edge:
 
     def __init__(self, nc: Client, pool: asyncpg.Pool | None, secret: bytes, *,
                  host: str = "127.0.0.1", port: int = 8080, limits: Limits | None = None,
-                 required_services: tuple[str, ...] | None = None) -> None:
+                 required_services: tuple[str, ...] | None = None,
+                 metrics_host: str = "127.0.0.1", metrics_port: int | None = None) -> None:
+        """``metrics_port`` (0 picks one): serve ``/metrics`` there only, not on ``port``."""
         self.metrics = Metrics()
         self.limits = limits or Limits()
         self.gateway = Gateway(nc, secret, self.metrics, self.limits)
         kwargs: dict[str, Any] = {}
         if required_services is not None:
             kwargs["required_services"] = required_services
-        self.routes = HttpRoutes(nc, pool, secret, self.metrics, gauges=self._gauges, **kwargs)
+        self.routes = HttpRoutes(nc, pool, secret, self.metrics, gauges=self._gauges,
+                                 admit=self.admit, serve_metrics=metrics_port is None,
+                                 **kwargs)
         self.host = host
         self.port = port
+        self.metrics_host = metrics_host
+        self.metrics_port = metrics_port
         self.server: Server | None = None
+        self.metrics_server: Server | None = None
+
+    def admit(self, conn: ServerConnection, request: Request) -> Response | None:
+        """None to let a ``/ws`` handshake proceed, else the refusal (see module doc)."""
+        headers = request.headers
+        if not origin_allowed(headers.get("Origin"), headers.get("Host"),
+                              self.limits.allowed_origins):
+            self.metrics.inc("ws_refused_origin_total")
+            return text_response(403, "origin not allowed\n")
+        if not self.gateway.per_ip.may_connect(client_ip(conn)):
+            self.metrics.inc("ws_refused_per_ip_total")
+            return json_response(429, {"error": "rate_limited", "retry_after": 30},
+                         {"Retry-After": "30"})
+        wait = self._full_for()
+        if wait:
+            self.metrics.inc("ws_refused_full_total")
+            return json_response(503, {"error": "full", "retry_after": wait},
+                         {"Retry-After": str(wait)})
+        return None
+
+    def _full_for(self) -> int:
+        """Seconds a new client should wait, 0 if there is room."""
+        limits = self.limits
+        if limits.max_connections and self.gateway.connections >= limits.max_connections:
+            return limits.busy_retry_after_s
+        left = self.gateway.full_until - asyncio.get_running_loop().time()
+        return max(1, round(left)) if left > 0 else 0
 
     def _gauges(self) -> dict[str, float]:
         return {"ws_connections": float(self.gateway.connections)}
@@ -53,17 +96,38 @@ class Edge:
             ping_timeout=20.0,
             close_timeout=5.0,
             open_timeout=10.0,
+            server_header="Parley",
         )
         sock = next(iter(self.server.sockets))
         self.port = int(sock.getsockname()[1])
         log.info("edge listening on http://%s:%d", self.host, self.port)
+        if self.metrics_port is not None:
+            self.metrics_server = await serve(
+                self.gateway.handler, self.metrics_host, self.metrics_port,
+                process_request=self._metrics_only, server_header="Parley",
+                open_timeout=10.0, max_size=1024,
+            )
+            sock = next(iter(self.metrics_server.sockets))
+            self.metrics_port = int(sock.getsockname()[1])
+            log.info("metrics on http://%s:%d/metrics", self.metrics_host, self.metrics_port)
+
+    async def _metrics_only(self, _conn: ServerConnection, request: Request) -> Response:
+        """The internal port: ``/metrics`` and nothing else (never a WebSocket)."""
+        path = request.path.split("?", 1)[0]
+        if request.method not in ("GET", "HEAD"):
+            return text_response(405, "method not allowed\n", {"Allow": "GET, HEAD"})
+        if path != "/metrics":
+            return text_response(404, "not found\n")
+        response = await self.routes._metrics(request, None)
+        return without_body(response) if request.method == "HEAD" else response
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     async def stop(self) -> None:
-        if self.server is not None:
-            self.server.close()
-            await self.server.wait_closed()
+        for server in (self.metrics_server, self.server):
+            if server is not None:
+                server.close()
+                await server.wait_closed()
         await self.gateway.tails.close()

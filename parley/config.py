@@ -18,6 +18,9 @@ from typing import Literal
 
 import msgspec
 
+from edge.limits import Limits
+from persistence.retention import DAY, Retention
+
 ALL_ROLES: tuple[str, ...] = ("edge", "session", "stt", "llm", "tts", "embed")
 MODEL_ROLES: tuple[str, ...] = ("stt", "llm", "tts", "embed")
 
@@ -53,6 +56,34 @@ class Config(msgspec.Struct, kw_only=True):
     max_sessions: int = int(_env("PARLEY_MAX_SESSIONS", "2000"))
     llm_threads: int = int(_env("PARLEY_LLM_THREADS", "2"))
     stt_threads: int = int(_env("PARLEY_STT_THREADS", "2"))
+    # --- edge admission (docs/operating.md, Security); 0 = no limit ---------------------
+    #: browser origins allowed besides the page's own, comma-separated
+    allowed_origins: tuple[str, ...] = tuple(
+        o.strip() for o in _env("PARLEY_ALLOWED_ORIGINS", "").split(",") if o.strip()
+    )
+    max_connections: int = int(_env("PARLEY_MAX_CONNECTIONS", "2000"))
+    max_connections_per_ip: int = int(_env("PARLEY_MAX_CONNECTIONS_PER_IP", "32"))
+    sessions_per_ip_per_min: int = int(_env("PARLEY_SESSIONS_PER_IP_PER_MIN", "30"))
+    start_timeout_s: float = float(_env("PARLEY_START_TIMEOUT_S", "30"))
+    #: serve /metrics on this loopback port only (0: a free one); -1: on the page's port
+    metrics_port: int = int(_env("PARLEY_METRICS_PORT", "-1"))
+    # --- retention of sessions in Postgres ----------------------------------------------
+    retain_finished_days: float = float(_env("PARLEY_RETAIN_FINISHED_DAYS", "30"))
+    retain_abandoned_days: float = float(_env("PARLEY_RETAIN_ABANDONED_DAYS", "7"))
+
+    def edge_limits(self) -> Limits:
+        return Limits(
+            owner_probe_s=max(0.5, self.owner_ttl / 2), allowed_origins=self.allowed_origins,
+            max_connections=self.max_connections,
+            max_connections_per_ip=self.max_connections_per_ip,
+            sessions_per_ip_per_min=self.sessions_per_ip_per_min,
+            start_timeout_s=self.start_timeout_s,
+        )
+
+    def retention(self) -> Retention:
+        return Retention(start_timeout_s=self.start_timeout_s,
+                         abandoned_s=self.retain_abandoned_days * DAY,
+                         finished_s=self.retain_finished_days * DAY)
 
     def validate(self) -> None:
         unknown = set(self.roles) - set(ALL_ROLES)

@@ -25,7 +25,6 @@ from actors.models.service import EmbedActor, LlmActor, ModelActor, SttActor, Tt
 from actors.session.node import SessionNode
 from bus.connection import connect
 from bus.provision import provision
-from edge.limits import Limits
 from edge.server import Edge
 from parley.config import MODEL_ROLES, Config, load_secret
 from persistence.migrate import migrate
@@ -92,6 +91,7 @@ class Node:
                 self.nc, self.pool, layout.owners, node_id=cfg.node_id,
                 new_vad=registry.build_vad(cfg.models, engine_options(self.cfg)),
                 owner_ttl=cfg.owner_ttl, max_sessions=cfg.max_sessions,
+                retention=cfg.retention(),
             )
             await self.sessions.start()
             sessions = self.sessions
@@ -105,7 +105,8 @@ class Node:
                 handler=self._session_status)
         if "edge" in cfg.roles:
             self.edge = Edge(self.nc, self.pool, load_secret(cfg), host=cfg.host, port=cfg.port,
-                             limits=Limits(owner_probe_s=max(0.5, cfg.owner_ttl / 2)),
+                             limits=cfg.edge_limits(),
+                             metrics_port=cfg.metrics_port if cfg.metrics_port >= 0 else None,
                              required_services=tuple(
                                  s for s in ("session", *MODEL_ROLES)))
             await self.edge.start()

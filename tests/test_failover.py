@@ -43,6 +43,9 @@ class SessionHost:
         # a dead process takes its node-wide tasks with it
         await self.node.tails.close()
         await self.node.leases.stop()
+        if self.node._janitor_task is not None:
+            self.node._janitor_task.cancel()
+            await asyncio.gather(self.node._janitor_task, return_exceptions=True)
 
 
 @pytest_asyncio.fixture

@@ -62,6 +62,7 @@ from bus.requests import publish_retrying, request_job
 from bus.tail import Tail, Tails
 from bus.tasks import cancel_and_wait
 from persistence import reports, snapshots, transcripts
+from persistence.text import scrub
 
 log = logging.getLogger(__name__)
 
@@ -471,14 +472,24 @@ class SessionActor:
                 log.warning("session %s: fenced off by a newer owner", self.sid)
                 self.lease_lost = True
                 self._spawn(self.stop(snapshot=False))
+            except asyncpg.PostgresError as exc:
+                # Not transient: Postgres refused this write's content (text a model
+                # produced, say). Bad input for this one write: store it cleaned.
+                log.warning("session %s: Postgres refused %s (%s: %s); storing it cleaned",
+                            self.sid, type(c).__name__, exc.sqlstate, exc)
+                try:
+                    await self._persist_retried(c, clean=True)
+                except Exception:
+                    log.exception("session %s: could not persist %s", self.sid,
+                                  type(c).__name__)
             except Exception:
                 log.exception("session %s: could not persist %s", self.sid, type(c).__name__)
             finally:
                 self._persist.task_done()
 
-    async def _persist_retried(self, c: Any) -> None:
+    async def _persist_retried(self, c: Any, *, clean: bool = False) -> None:
         try:  # the common case, without building a retry loop (its objects are cyclic)
-            await self._persist_one(c)
+            await self._persist_one(c, clean=clean)
             return
         except _DB_TRANSIENT as exc:
             log.warning("session %s: Postgres write failed (%r), retrying", self.sid, exc)
@@ -490,7 +501,7 @@ class SessionActor:
             reraise=True,
         ):
             with attempt:
-                await self._persist_one(c)
+                await self._persist_one(c, clean=clean)
 
     def _persist_retrying(self, state: RetryCallState) -> None:
         if state.attempt_number == 10 or state.attempt_number % 60 == 0:
@@ -499,19 +510,23 @@ class SessionActor:
                         "%.0f s)", self.sid, exc, state.attempt_number,
                         state.seconds_since_start or 0.0)
 
-    async def _persist_one(self, c: Any) -> None:
+    async def _persist_one(self, c: Any, *, clean: bool = False) -> None:
+        """One write; ``clean`` passes its text through :func:`persistence.text.scrub`."""
         pool = self.deps.pool
+        fix = scrub if clean else (lambda v: v)
         if isinstance(c, cmd.Snapshot):
             await self._save_snapshot()
         elif isinstance(c, cmd.PersistTurn):
             r = c.record
             await transcripts.save_turn(
-                pool, self.sid, r.turn, question=r.question, answer=r.answer, source=r.source,
-                assessment=None if r.assessment is None else msgspec.to_builtins(r.assessment),
-                latency=dict(r.latency),
+                pool, self.sid, r.turn, question=fix(r.question), answer=fix(r.answer),
+                source=fix(r.source),
+                assessment=None if r.assessment is None else fix(
+                    msgspec.to_builtins(r.assessment)),
+                latency=fix(dict(r.latency)),
             )
         elif isinstance(c, cmd.PersistReport):
-            await reports.save_report(pool, self.sid, c.report)
+            await reports.save_report(pool, self.sid, fix(c.report))
 
     async def _sent_up_to(self, seq: int, timeout: float) -> None:
         """Wait (bounded) until every event up to ``seq`` left the send loop."""

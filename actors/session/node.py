@@ -9,6 +9,12 @@ directly. A node that loses the lease stops that actor at once.
 
 Drain (SIGTERM): stop taking activations, snapshot and release every session so the
 next client message re-activates it on another node.
+
+Housekeeping (:meth:`SessionNode._janitor`): an actor still not started
+``retention.start_timeout_s`` after its activation is evicted and its row removed (a
+client that only says ``hello`` holds no slot for long), and every
+``retention.sweep_every_s`` a bounded sweep applies the retention of
+:mod:`persistence.retention`.
 """
 
 from __future__ import annotations
@@ -38,7 +44,10 @@ from actors.session.core import SessionCore
 from bus import activation, subjects
 from bus.activation import ActivateReply
 from bus.tail import Tails
+from bus.tasks import cancel_and_wait
+from persistence import retention as retention_mod
 from persistence import snapshots
+from persistence.retention import Retention
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +82,7 @@ class SessionNode:
         owner_ttl: float = 5.0,
         max_sessions: int = 2000,
         core_config: CoreConfig | None = None,
+        retention: Retention | None = None,
     ) -> None:
         self.nc = nc
         self.js = nc.jetstream()
@@ -91,6 +101,11 @@ class SessionNode:
         self.deps = SessionDeps(nc=nc, js=self.js, pool=pool, node_id=node_id,
                                 new_vad=new_vad, tails=self.tails, leases=self.leases,
                                 vad_executor=self._executor)
+        self.retention = retention or Retention()
+        self._born: dict[str, float] = {}
+        self._janitor_task: asyncio.Task[None] | None = None
+        self.evicted = 0
+        self.swept = 0
         self._sub: Any = None
         self.draining = False
         self.activations = 0
@@ -101,6 +116,43 @@ class SessionNode:
         self._sub = await self.nc.subscribe(
             subjects.ACTIVATE, queue=subjects.SESSION_NODES_QUEUE, cb=self._on_activate
         )
+        self._janitor_task = asyncio.create_task(self._janitor(), name="session-janitor")
+
+    async def _janitor(self) -> None:
+        ret = self.retention
+        period = max(0.5, min(5.0, ret.start_timeout_s / 4))
+        next_sweep = time.monotonic()
+        while not self.draining:
+            await asyncio.sleep(period)
+            now = time.monotonic()
+            if ret.start_timeout_s:
+                for sid, actor in list(self.actors.items()):
+                    born = self._born.get(sid, now)
+                    if actor.core.phase == "idle" and now - born >= ret.start_timeout_s:
+                        await self._evict(actor)
+            if ret.sweep_every_s and now >= next_sweep:
+                next_sweep = now + ret.sweep_every_s
+                try:
+                    n = await asyncio.wait_for(retention_mod.sweep(self.pool, ret), 30.0)
+                except Exception as exc:
+                    log.warning("retention sweep failed: %r", exc)
+                    continue
+                self.swept += n
+                if n:
+                    log.info("retention sweep removed %d sessions", n)
+
+    async def _evict(self, actor: SessionActor) -> None:
+        """Remove a session that never started: its row (fenced), then the actor."""
+        try:
+            deleted = await asyncio.wait_for(retention_mod.delete_unstarted(
+                self.pool, actor.sid, fence=actor.lease.revision), 10.0)
+        except Exception as exc:
+            log.warning("session %s: could not remove the unstarted session: %r",
+                        actor.sid, exc)
+            return
+        self.evicted += 1
+        log.info("session %s: never started, evicted (row removed: %s)", actor.sid, deleted)
+        await actor.stop(snapshot=False)
 
     async def _on_activate(self, msg: Msg) -> None:
         try:
@@ -188,12 +240,14 @@ class SessionNode:
             await lease.release()
             raise
         self.actors[sid] = actor
+        self._born[sid] = time.monotonic()
         self.activations += 1
         return actor
 
     def _forget(self, actor: SessionActor) -> None:
         if self.actors.get(actor.sid) is actor:
             del self.actors[actor.sid]
+            self._born.pop(actor.sid, None)
 
     def stats(self) -> dict[str, Any]:
         late = sorted(self.deps.lateness[-1000:])
@@ -206,6 +260,8 @@ class SessionNode:
             "sessions": len(self.actors),
             "max_sessions": self.max_sessions,
             "activations": self.activations,
+            "evicted_unstarted": self.evicted,
+            "retention_swept": self.swept,
             "draining": self.draining,
             "tick_lateness_ms_p50": p(0.5),
             "tick_lateness_ms_p99": p(0.99),
@@ -214,6 +270,8 @@ class SessionNode:
     async def drain(self, timeout: float = 20.0) -> None:
         """Stop taking sessions; snapshot and release each so other nodes take them over."""
         self.draining = True
+        if self._janitor_task is not None:
+            await cancel_and_wait([self._janitor_task])
         if self._sub is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._sub.unsubscribe(), 2.0)

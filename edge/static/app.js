@@ -157,6 +157,9 @@
       err_worklet: "Audio processing could not start. You can still type your answers.",
       err_empty_answer: "Type an answer first.",
       err_session_replaced: "The previous session could not be resumed; a new one was started.",
+      err_busy: "Parley is at capacity right now. Trying again…",
+      err_full: "Parley is at capacity right now. Trying again in {s} s…",
+      err_start_timeout: "The interview was not started in time. Please start a new interview.",
     },
     ko: {
       skip: "본문으로 건너뛰기",
@@ -272,6 +275,9 @@
       err_too_big: "메시지가 너무 커서 보낼 수 없습니다.",
       err_bad_token: "더 이상 유효하지 않은 면접 세션입니다. 새 면접을 시작해 주세요.",
       err_unknown_session: "면접 세션을 찾을 수 없습니다. 새 면접을 시작해 주세요.",
+      err_busy: "지금은 접속자가 많아 자리가 없습니다. 다시 시도하는 중입니다…",
+      err_full: "지금은 접속자가 많아 자리가 없습니다. {s}초 후 다시 시도합니다…",
+      err_start_timeout: "면접이 제때 시작되지 않았습니다. 새 면접을 시작해 주세요.",
       err_generic: "문제가 발생했습니다.",
       err_not_connected: "지금은 연결되어 있지 않아 답변을 보내지 못했습니다. 잠시 후 다시 시도해 주세요.",
       err_mic_denied: "마이크 권한이 차단되었습니다. 답변은 글로 입력하실 수 있습니다.",
@@ -942,9 +948,11 @@
     }
     ws.binaryType = "arraybuffer";
     S.ws = ws;
+    let opened = false;
     armWatchdog(); // also bounds a connect that never completes
     ws.onopen = () => {
       if (gen !== S.wsGen) return;
+      opened = true;
       armWatchdog();
       sendHello();
     };
@@ -956,11 +964,38 @@
     };
     ws.onclose = (ev) => {
       if (gen !== S.wsGen) return;
+      if (!opened) {
+        refusedAtHandshake(gen);
+        return;
+      }
       onClose(ev.code, ev.reason);
     };
     ws.onerror = () => {
       /* a close event follows */
     };
+  }
+
+  // The handshake failed: a browser cannot see why, so ask. 503 means the service is at
+  // capacity (say so and wait Retry-After); anything else is an ordinary reconnect.
+  function refusedAtHandshake(gen) {
+    clearTimeout(S.watchdogTimer);
+    S.ws = null;
+    fetch("/ws", { cache: "no-store" })
+      .then((res) => {
+        if (gen !== S.wsGen) return;
+        if (res.status !== 503) {
+          scheduleReconnect();
+          return;
+        }
+        const wait = Math.max(1, Math.min(120, parseInt(res.headers.get("Retry-After") || "10", 10) || 10));
+        setConn("reconnecting");
+        toast(t("err_full").replace("{s}", String(wait)), { kind: "warn" });
+        clearTimeout(S.reconnectTimer);
+        S.reconnectTimer = setTimeout(connect, wait * 1000);
+      })
+      .catch(() => {
+        if (gen === S.wsGen) scheduleReconnect();
+      });
   }
 
   // Forget the current socket: its late events are ignored (generation check).
@@ -1007,6 +1042,10 @@
     S.ws = null;
     if (code === 4401 || code === 4404) {
       sessionGone(code === 4401 ? "bad_token" : "unknown_session");
+      return;
+    }
+    if (code === 1008 && S.lastError && S.lastError.code === "start_timeout") {
+      sessionGone("start_timeout");
       return;
     }
     if (!S.session || S.session.finished) {
@@ -1119,7 +1158,7 @@
           break;
         }
         showError(String(msg.code || ""), msg.message ? String(msg.message) : "");
-        if (msg.code === "unavailable" && S.conn !== "open") {
+        if ((msg.code === "unavailable" || msg.code === "busy") && S.conn !== "open") {
           // hello could not reach the session yet: back off and say hello again.
           dropSocket(1000);
           scheduleReconnect();
@@ -1159,9 +1198,13 @@
       s.startConfirmed = false;
     }
     s.id = id;
-    if (msg.token) s.token = String(msg.token);
+    if (msg.token && msg.token !== s.token) {
+      s.token = String(msg.token);
+      s.reportToken = "";
+    }
     saveSession();
     renderReportLink();
+    fetchReportToken();
     if (!s.finished && !s.startConfirmed) {
       if (!s.startSent || !msg.resumed) {
         sendStart();
@@ -1402,10 +1445,31 @@
     return ol.children.length ? ol : null;
   }
 
+  // The shareable link carries a read-only report token (it cannot resume or drive the
+  // interview), asked for once with the session token.
   function reportPath() {
     const s = S.session;
-    if (!s || !s.id || !s.token) return "";
-    return "/sessions/" + encodeURIComponent(s.id) + "/report?token=" + encodeURIComponent(s.token);
+    if (!s || !s.id || !s.reportToken) return "";
+    return "/sessions/" + encodeURIComponent(s.id) + "/report?token=" + encodeURIComponent(s.reportToken);
+  }
+
+  function fetchReportToken() {
+    const s = S.session;
+    if (!s || !s.id || !s.token || s.reportToken) return;
+    fetch("/sessions/" + encodeURIComponent(s.id) + "/share", {
+      cache: "no-store",
+      headers: { Authorization: "Bearer " + s.token },
+    })
+      .then((res) => (res.ok ? res.json() : null))
+      .then((body) => {
+        if (!body || S.session !== s || typeof body.report_token !== "string") return;
+        s.reportToken = body.report_token;
+        saveSession();
+        renderReportLink();
+      })
+      .catch(() => {
+        /* the link appears after the next reconnect */
+      });
   }
 
   function renderReportLink() {

@@ -120,6 +120,9 @@ class Fleet:
             "DATABASE_URL": self.dsn,
             "PARLEY_SECRET": SECRET,
             "PARLEY_OWNER_TTL": str(TTL),
+            # every client of these tests comes from 127.0.0.1: no per-address limits
+            "PARLEY_MAX_CONNECTIONS_PER_IP": "0",
+            "PARLEY_SESSIONS_PER_IP_PER_MIN": "0",
             "PARLEY_DATA_DIR": str(data),
             "PYTHONUNBUFFERED": "1",
             **self.env,

@@ -1,0 +1,75 @@
+"""How long sessions stay in Postgres, and the bounded sweep that enforces it.
+
+Three kinds of rows (``turns``, ``reports`` go with their session by ``ON DELETE CASCADE``;
+the session's RAG ``chunks`` are deleted with it):
+
+- **unstarted**: a session that never got ``start`` (its ``role`` is empty). The session
+  node removes it when it evicts the idle actor (:func:`delete_unstarted`, ~30 s); the
+  sweep removes any left behind (a node died first) after ``unstarted_s``.
+- **abandoned**: started, never finished, not written for ``abandoned_s``. A candidate can
+  resume an interview until then.
+- **finished**: a report exists; readable until ``finished_s`` after the last write.
+
+:func:`sweep` deletes at most ``batch`` rows per call (``FOR UPDATE SKIP LOCKED``, so
+nodes sweeping at once do not wait on each other); call it periodically.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Retention", "delete_unstarted", "sweep"]
+
+from dataclasses import dataclass
+
+import asyncpg
+
+DAY = 86_400.0
+
+
+@dataclass(frozen=True)
+class Retention:
+    #: an activated session still not started after this is evicted and its row removed
+    start_timeout_s: float = 30.0
+    #: never-started rows left behind (their node died) are removed after this
+    unstarted_s: float = 600.0
+    abandoned_s: float = 7 * DAY
+    finished_s: float = 30 * DAY
+    sweep_every_s: float = 60.0
+    batch: int = 500
+
+
+async def delete_unstarted(pool: asyncpg.Pool, session_id: str, *, fence: int) -> bool:
+    """Delete a session that never started, if no newer owner has written it since
+    (``fence``) and it is still unstarted. True when a row was deleted."""
+    async with pool.acquire() as conn, conn.transaction():
+        deleted = await conn.fetchval(
+            "DELETE FROM sessions WHERE id = $1 AND fence <= $2 AND role = '' "
+            "AND status <> 'finished' RETURNING id",
+            session_id, fence,
+        )
+        if deleted is not None:
+            await conn.execute("DELETE FROM chunks WHERE session_id = $1", session_id)
+    return deleted is not None
+
+
+async def sweep(pool: asyncpg.Pool, retention: Retention) -> int:
+    """Delete up to ``retention.batch`` expired sessions (see module doc); return how many."""
+    async with pool.acquire() as conn, conn.transaction():
+        ids = await conn.fetch(
+            """
+            WITH doomed AS (
+                SELECT id FROM sessions
+                 WHERE (status = 'finished' AND updated_at < now() - make_interval(secs => $1))
+                    OR (status <> 'finished' AND role = ''
+                        AND updated_at < now() - make_interval(secs => $2))
+                    OR (status <> 'finished' AND updated_at < now() - make_interval(secs => $3))
+                 ORDER BY updated_at
+                 LIMIT $4
+                 FOR UPDATE SKIP LOCKED)
+            DELETE FROM sessions s USING doomed WHERE s.id = doomed.id RETURNING s.id
+            """,
+            retention.finished_s, retention.unstarted_s, retention.abandoned_s, retention.batch,
+        )
+        gone = [r["id"] for r in ids]
+        if gone:
+            await conn.execute("DELETE FROM chunks WHERE session_id = ANY($1::text[])", gone)
+    return len(gone)
