@@ -14,6 +14,7 @@ Users and what they may do (the table of ``docs/operating.md``, "Security")::
     stt llm     their own job consumer (fetch, ack) and result subjects
     tts embed   (tts also its audio cache object store)
     front       edge + session (the ``edge,session`` process of ``parley up``)
+    models      stt + llm + tts + embed (one process serving every model)
     node        every role (one process with all roles: tests, ``bench e2e --layout single``)
     supervisor  its own micro service only
     operator    read-only inspection: $SRV.*, stream and consumer info, parley.*.status
@@ -61,6 +62,7 @@ _ROLES: tuple[str, ...] = ("edge", "session", "stt", "llm", "tts", "embed")
 ROLE_USERS: dict[str, frozenset[str]] = {
     **{r: frozenset({r}) for r in _ROLES},
     "front": frozenset({"edge", "session"}),
+    "models": frozenset({"stt", "llm", "tts", "embed"}),
     "node": frozenset(_ROLES),
 }
 
@@ -70,18 +72,14 @@ _JS = "$JS.API"
 
 
 def user_for_roles(roles: Iterable[str]) -> str:
-    """The user a process with ``roles`` connects as: the user with exactly that role set,
-    else ``front`` for a subset of edge+session, else ``node`` (every role)."""
+    """The user a process with ``roles`` connects as: the role user with the fewest roles
+    that include them all (exactly ``roles`` for one role, ``edge,session`` and the four
+    model roles; ``node``, every role, for any other mix)."""
     wanted = frozenset(roles)
-    unknown = wanted - set(_ROLES)
-    if unknown or not wanted:
+    if wanted - set(_ROLES) or not wanted:
         raise ValueError(f"no NATS user for roles {sorted(wanted)}")
-    for user, have in ROLE_USERS.items():
-        if have == wanted:
-            return user
-    if wanted <= ROLE_USERS["front"]:
-        return "front"
-    return "node"
+    fits = [u for u, have in ROLE_USERS.items() if wanted <= have]
+    return min(fits, key=lambda u: len(ROLE_USERS[u]))
 
 
 def inbox_prefix(user: str | None) -> str:

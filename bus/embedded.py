@@ -6,7 +6,7 @@ connections, :meth:`stop` terminates it (SIGTERM, then SIGKILL after a grace per
 
 Authentication is on by default: :meth:`EmbeddedNats.start` writes ``nats-server.conf`` next
 to the store dir (mode 0600), the given base config (the repo's ``nats.conf``) followed by
-the users of :mod:`bus.auth` with the passwords of ``credentials.json`` (0600, generated
+the users of :mod:`bus.auth` with the passwords of ``nats-credentials.json`` (0600, generated
 once). Clients get their URL from :meth:`EmbeddedNats.url_for`.
 """
 
@@ -87,7 +87,7 @@ class EmbeddedNats:
     ``nats.conf``; the port, monitoring port and store dir given here override it.
 
     With ``auth`` (the default) only the users of :mod:`bus.auth` may connect; their
-    passwords are in the file ``credentials`` (default ``<store_dir>/../credentials.json``;
+    passwords are in the file ``credentials`` (default ``<store_dir>/../nats-credentials.json``;
     the members of a cluster share one), which a restart keeps. ``tls_cert``/``tls_key`` (PEM files) make the server speak TLS only
     (clients then use ``tls://`` URLs, see :func:`bus.connection.connect`).
     """
@@ -117,7 +117,7 @@ class EmbeddedNats:
         self.auth = auth
         self.tls = (tls_cert, tls_key) if tls_cert and tls_key else None
         self.credentials: Credentials | None = (
-            Credentials.load_or_create(credentials or self.store_dir.parent / "credentials.json")
+            Credentials.load_or_create(credentials or self.store_dir.parent / "nats-credentials.json")
             if auth else None
         )
         self.generated_config = self.store_dir.parent / "nats-server.conf"
