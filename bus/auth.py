@@ -38,9 +38,9 @@ __all__ = [
     "mask_url",
     "permissions",
     "url_user",
-    "write_authorization",
     "user_for_roles",
     "with_user",
+    "write_authorization",
 ]
 
 import json

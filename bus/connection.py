@@ -73,10 +73,11 @@ async def connect(url: str, name: str, *, connect_timeout: float = 5.0) -> Clien
             name=name,
             inbox_prefix=inbox_prefix(url_user(url)),
             tls=tls,
-            connect_timeout=connect_timeout,
+            # nats-py annotates these two as int; both are used as float seconds
+            connect_timeout=connect_timeout,  # type: ignore[arg-type]
             allow_reconnect=True,
             max_reconnect_attempts=-1,
-            reconnect_time_wait=0.25,
+            reconnect_time_wait=0.25,  # type: ignore[arg-type]
             ping_interval=5,
             max_outstanding_pings=3,
             error_cb=on_error,

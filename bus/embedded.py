@@ -88,8 +88,9 @@ class EmbeddedNats:
 
     With ``auth`` (the default) only the users of :mod:`bus.auth` may connect; their
     passwords are in the file ``credentials`` (default ``<store_dir>/../nats-credentials.json``;
-    the members of a cluster share one), which a restart keeps. ``tls_cert``/``tls_key`` (PEM files) make the server speak TLS only
-    (clients then use ``tls://`` URLs, see :func:`bus.connection.connect`).
+    the members of a cluster share one), which a restart keeps. ``tls_cert``/``tls_key``
+    (PEM files) make the server speak TLS only (clients then use ``tls://`` URLs, see
+    :func:`bus.connection.connect`).
     """
 
     def __init__(
@@ -116,10 +117,8 @@ class EmbeddedNats:
         self.log_path = self.store_dir.parent / f"nats-{self.port}.log"
         self.auth = auth
         self.tls = (tls_cert, tls_key) if tls_cert and tls_key else None
-        self.credentials: Credentials | None = (
-            Credentials.load_or_create(credentials or self.store_dir.parent / "nats-credentials.json")
-            if auth else None
-        )
+        creds_path = credentials or self.store_dir.parent / "nats-credentials.json"
+        self.credentials = Credentials.load_or_create(creds_path) if auth else None
         self.generated_config = self.store_dir.parent / "nats-server.conf"
 
     @property

@@ -175,9 +175,13 @@ def test_credentials_file_is_private_and_never_printed(up: Up) -> None:
         assert up.creds.password(user) not in out, user
 
 
+def _get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return json.load(r)
+
+
 def test_monitor_port_is_on_loopback(up: Up) -> None:
-    with urllib.request.urlopen(f"http://127.0.0.1:{up.monitor_port}/varz", timeout=5) as r:
-        varz = json.load(r)
+    varz = _get_json(f"http://127.0.0.1:{up.monitor_port}/varz")
     assert varz["http_host"] == "127.0.0.1"
     assert varz["auth_required"] is True
 
@@ -196,9 +200,9 @@ async def test_each_process_runs_as_its_role_and_an_interview_needs_nothing_more
         await c.close()
     violations = [line for line in up.nats_log()[since:].splitlines() if "Violation" in line]
     assert not violations, violations
-    with urllib.request.urlopen(
-            f"http://127.0.0.1:{up.monitor_port}/connz?auth=1&limit=100", timeout=5) as r:
-        conns = json.load(r)["connections"]
+    connz = await asyncio.to_thread(_get_json, f"http://127.0.0.1:{up.monitor_port}"
+                                    "/connz?auth=1&limit=100")
+    conns = connz["connections"]
     users = {c["name"]: c.get("authorized_user") for c in conns if c.get("name")}
     expected = {"parley-sec-edge-session": "front", "parley-sec-stt": "stt",
                 "parley-sec-llm": "llm", "parley-sec-tts": "tts", "parley-sec-embed": "embed",
