@@ -27,7 +27,7 @@ from bench.client import Client
 from bus import subjects
 from bus.auth import ADMIN, OPERATOR, Credentials, inbox_prefix, user_for_roles
 from bus.connection import NatsAuthError, connect
-from bus.embedded import free_port
+from bus.embedded import EmbeddedNats, free_port
 from tests.conftest import REPO, TIME
 
 pytestmark = pytest.mark.timeout(180)
@@ -321,3 +321,41 @@ def _collect(into: list[bytes]) -> Any:
         into.append(msg.data)
 
     return cb
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key."""
+    cert, key = tmp_path / "server.pem", tmp_path / "server-key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+async def test_tls_when_configured(tmp_path: Path, certificate: tuple[Path, Path],
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a certificate the server speaks TLS only: a client that trusts the CA gets in
+    (with its credentials), a plain-text client does not."""
+    cert, key = certificate
+    srv = EmbeddedNats(tmp_path / "nats" / "js", config=REPO / "nats.conf",
+                       tls_cert=cert, tls_key=key)
+    srv.start()
+    try:
+        assert srv.url.startswith("tls://")
+        monkeypatch.setenv("PARLEY_NATS_CA", str(cert))
+        nc = await connect(srv.url_for("operator"), "tls-operator")
+        try:
+            assert nc.is_connected
+            await nc.jetstream().account_info()
+        finally:
+            await nc.close()
+        plain = srv.url_for("operator").replace("tls://", "nats://")
+        monkeypatch.delenv("PARLEY_NATS_CA")
+        with pytest.raises(Exception):  # noqa: B017 - refused, whichever way nats-py says it
+            await asyncio.wait_for(
+                nats.connect(plain, allow_reconnect=False, connect_timeout=2), 10)
+    finally:
+        srv.stop()
