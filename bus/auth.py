@@ -30,6 +30,7 @@ from __future__ import annotations
 __all__ = [
     "ADMIN",
     "OPERATOR",
+    "ROLE_USERS",
     "SUPERVISOR",
     "USERS",
     "Credentials",
