@@ -38,6 +38,7 @@ __all__ = [
     "inbox_prefix",
     "mask_url",
     "permissions",
+    "url_credentials",
     "url_user",
     "user_for_roles",
     "with_user",
@@ -278,11 +279,18 @@ def with_user(url: str, user: str, password: str) -> str:
     return ",".join(out)
 
 
-def url_user(url: str) -> str | None:
-    """The user name in the first URL of ``url``, or None."""
+def url_credentials(url: str) -> tuple[str | None, str | None]:
+    """(user, password) in the first URL of ``url`` (None when absent). Give them to
+    nats-py as options too: the servers a cluster announces come without userinfo."""
     first = url.split(",", 1)[0].strip()
     parts = urlsplit(first if "://" in first else f"nats://{first}")
-    return unquote(parts.username) if parts.username else None
+    return (unquote(parts.username) if parts.username else None,
+            unquote(parts.password) if parts.password is not None else None)
+
+
+def url_user(url: str) -> str | None:
+    """The user name in the first URL of ``url``, or None."""
+    return url_credentials(url)[0]
 
 
 def mask_url(url: str) -> str:

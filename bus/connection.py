@@ -22,7 +22,7 @@ import nats
 import nats.errors
 from nats.aio.client import Client
 
-from bus.auth import inbox_prefix, url_user
+from bus.auth import inbox_prefix, url_credentials
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,9 @@ async def connect(url: str, name: str, *, connect_timeout: float = 5.0) -> Clien
     :class:`NatsAuthError` at once when the server refuses the credentials.
     """
     servers = [u.strip() for u in url.split(",") if u.strip()]
+    # as options as well: the members a cluster announces (and reconnects go to) carry no
+    # userinfo, and nats-py prefers these options to a URL's
+    user, password = url_credentials(url)
     tls: ssl.SSLContext | None = None
     if any(u.startswith("tls://") for u in servers) or os.environ.get("PARLEY_NATS_CA"):
         tls = ssl.create_default_context(cafile=os.environ.get("PARLEY_NATS_CA") or None)
@@ -71,7 +74,9 @@ async def connect(url: str, name: str, *, connect_timeout: float = 5.0) -> Clien
         await nc.connect(
             servers=servers,
             name=name,
-            inbox_prefix=inbox_prefix(url_user(url)),
+            inbox_prefix=inbox_prefix(user),
+            user=user,
+            password=password,
             tls=tls,
             # nats-py annotates these two as int; both are used as float seconds
             connect_timeout=connect_timeout,  # type: ignore[arg-type]
