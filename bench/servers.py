@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from bus.auth import ADMIN
 from bus.embedded import EmbeddedNats
 from parley.config import REPO
 from persistence.embedded import EmbeddedPostgres
@@ -24,7 +25,9 @@ def percentile(values: list[float], q: float) -> float:
 
 @contextlib.contextmanager
 def bench_servers(nats: bool = True, postgres: bool = True) -> Iterator[tuple[str, str]]:
-    """Yield (nats_url, dsn) of fresh servers on free loopback ports; removed afterwards."""
+    """Yield (nats_url, dsn) of fresh servers on free loopback ports; removed afterwards.
+    The nats-server runs with auth on, like ``parley up``'s; the URL holds the ``admin``
+    credentials (benchmarks provision and drive the bus themselves)."""
     root = Path(tempfile.mkdtemp(prefix="parley-bench-"))
     root.chmod(0o755)
     n = EmbeddedNats(root / "nats", config=REPO / "nats.conf") if nats else None
@@ -34,7 +37,7 @@ def bench_servers(nats: bool = True, postgres: bool = True) -> Iterator[tuple[st
             n.start()
         if pg:
             pg.start()
-        yield (n.url if n else "", pg.dsn if pg else "")
+        yield (n.url_for(ADMIN) if n else "", pg.dsn if pg else "")
     finally:
         if pg:
             pg.stop()

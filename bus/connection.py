@@ -2,31 +2,66 @@
 
 Every request made through this connection must pass a ``timeout``: nothing in Parley
 awaits the network without a deadline.
+
+Credentials travel in the URL (``nats://user:password@host:port``, see :mod:`bus.auth`);
+a connection as user ``U`` uses the reply-inbox prefix ``_INBOX_U``, the only inboxes that
+user may subscribe to. TLS: ``tls://`` URLs; ``PARLEY_NATS_CA`` names a PEM file of the CA
+that signed the servers' certificates (else the system's CAs are trusted).
 """
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_TIMEOUT", "connect"]
+__all__ = ["DEFAULT_TIMEOUT", "NatsAuthError", "connect"]
 
+import contextlib
 import logging
+import os
+import ssl
 
 import nats
+import nats.errors
 from nats.aio.client import Client
+
+from bus.auth import inbox_prefix, url_credentials
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 2.0
 
 
+class NatsAuthError(Exception):
+    """The server refused the credentials of the first connect (no retry: they will not
+    get better). Later reconnects keep retrying, e.g. while credentials are rotated.
+    Not an ``OSError``: nats-py's connect loop retries those."""
+
+
+def _is_auth_error(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, nats.errors.AuthorizationError) or "authorization violation" in text
+
+
 async def connect(url: str, name: str, *, connect_timeout: float = 5.0) -> Client:
     """Connect to ``url`` (comma-separated for a cluster) and keep reconnecting forever.
 
     Raises on the first connect failing (``connect_timeout`` per attempt, a few attempts):
-    a node that cannot reach NATS at start-up should fail loudly.
+    a node that cannot reach NATS at start-up should fail loudly. Raises
+    :class:`NatsAuthError` at once when the server refuses the credentials.
     """
+    servers = [u.strip() for u in url.split(",") if u.strip()]
+    # as options as well: the members a cluster announces (and reconnects go to) carry no
+    # userinfo, and nats-py prefers these options to a URL's
+    user, password = url_credentials(url)
+    tls: ssl.SSLContext | None = None
+    if any(u.startswith("tls://") for u in servers) or os.environ.get("PARLEY_NATS_CA"):
+        tls = ssl.create_default_context(cafile=os.environ.get("PARLEY_NATS_CA") or None)
+
+    connected_once = False
 
     async def on_error(exc: Exception) -> None:
         log.warning("nats %s: %s", name, exc)
+        if not connected_once and _is_auth_error(exc):
+            # raised through nats-py's connect loop, which would otherwise retry forever
+            raise NatsAuthError(f"nats {name}: credentials refused ({exc})")
 
     async def on_disconnected() -> None:
         log.warning("nats %s: disconnected", name)
@@ -34,17 +69,31 @@ async def connect(url: str, name: str, *, connect_timeout: float = 5.0) -> Clien
     async def on_reconnected() -> None:
         log.info("nats %s: reconnected", name)
 
-    return await nats.connect(
-        servers=[u.strip() for u in url.split(",") if u.strip()],
-        name=name,
-        connect_timeout=connect_timeout,
-        allow_reconnect=True,
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=0.25,
-        ping_interval=5,
-        max_outstanding_pings=3,
-        error_cb=on_error,
-        disconnected_cb=on_disconnected,
-        reconnected_cb=on_reconnected,
-        pending_size=8 * 1024 * 1024,
-    )
+    nc = Client()
+    try:
+        await nc.connect(
+            servers=servers,
+            name=name,
+            inbox_prefix=inbox_prefix(user),
+            user=user,
+            password=password,
+            tls=tls,
+            # nats-py annotates these two as int; both are used as float seconds
+            connect_timeout=connect_timeout,  # type: ignore[arg-type]
+            allow_reconnect=True,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.25,  # type: ignore[arg-type]
+            ping_interval=5,
+            max_outstanding_pings=3,
+            error_cb=on_error,
+            disconnected_cb=on_disconnected,
+            reconnected_cb=on_reconnected,
+            pending_size=8 * 1024 * 1024,
+        )
+    except NatsAuthError:
+        with contextlib.suppress(Exception):
+            await nc.close()
+        raise
+    connected_once = True
+    return nc
+

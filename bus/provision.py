@@ -1,15 +1,22 @@
 """Create or update the JetStream streams, consumers, KV bucket and object store.
 
-Idempotent: every node calls :func:`provision` at start; a changed configuration is
-applied with an update. ``replicas=3`` is for a three-server cluster.
+Idempotent: a node calls :func:`provision` at start; a changed configuration is applied
+with an update. ``replicas=3`` is for a three-server cluster. Provisioning needs a NATS
+identity that may create and update streams (the ``admin`` user of :mod:`bus.auth`): with
+auth on, ``parley up`` provisions as admin before it starts its children, and they only
+look up what they use (:func:`attach_owners`, :func:`attach_audio`).
 """
 
 from __future__ import annotations
 
-__all__ = ["ACK_WAIT", "BusLayout", "ensure_consumer", "provision"]
+__all__ = ["ACK_WAIT", "BusLayout", "attach_audio", "attach_owners", "ensure_consumer",
+           "provision", "provision_as"]
 
+import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from nats.js import JetStreamContext, api
 from nats.js.errors import BadRequestError, BucketNotFoundError, NotFoundError
@@ -23,6 +30,7 @@ from tenacity import (
 )
 
 from bus import subjects
+from bus.connection import connect
 from bus.requests import TRANSIENT
 
 log = logging.getLogger(__name__)
@@ -196,3 +204,44 @@ async def _ensure_owners(js: JetStreamContext, ttl: float, replicas: int) -> Key
         await js.update_stream(cfg)
         log.info("lease TTL of %s set to %.1fs", subjects.KV_OWNERS, ttl)
     return kv
+
+
+async def _attach(what: str, lookup: Any, budget: float) -> Any:
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type((*TRANSIENT, NotFoundError, BucketNotFoundError)),
+        stop=stop_after_delay(budget),
+        wait=wait_exponential_jitter(multiplier=0.2, max=2.0),
+        before_sleep=lambda rs: log.warning("waiting for %s to be provisioned: %r", what,
+                                            rs.outcome.exception() if rs.outcome else None),
+        reraise=True,
+    ):
+        with attempt:
+            return await lookup()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def attach_owners(js: JetStreamContext, *, budget: float = 60.0) -> KeyValue:
+    """The lease bucket, provisioned by someone else; waits up to ``budget`` s for it.
+    Needs only ``$JS.API.STREAM.INFO.KV_session_owners``."""
+    kv: KeyValue = await _attach(subjects.KV_OWNERS,
+                                 lambda: js.key_value(subjects.KV_OWNERS), budget)
+    return kv
+
+
+async def attach_audio(js: JetStreamContext, *, budget: float = 60.0) -> ObjectStore:
+    """The TTS audio object store, provisioned by someone else; waits up to ``budget`` s."""
+    store: ObjectStore = await _attach(subjects.OBJ_AUDIO,
+                                       lambda: js.object_store(subjects.OBJ_AUDIO), budget)
+    return store
+
+
+async def provision_as(url: str, name: str, *, replicas: int = 1,
+                       owner_ttl: float = 5.0) -> None:
+    """:func:`provision` over a connection of its own to ``url`` (the admin's
+    credentials), closed afterwards: the admin identity is held only while provisioning."""
+    nc = await connect(url, name)
+    try:
+        await provision(nc.jetstream(), replicas=replicas, owner_ttl=owner_ttl)
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(nc.drain(), 5.0)

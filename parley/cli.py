@@ -6,6 +6,7 @@
                                       # one supervised process per role group
     parley up --role llm,stt          # a model machine, against NATS_URL / DATABASE_URL
     parley node --role session,edge   # one process with these roles, no supervisor
+    parley nats-auth CREDS OUT        # NATS users for your own servers (a cluster)
     parley bench bus|rag|sessions|models|e2e|load
 """
 
@@ -44,6 +45,13 @@ def _parser() -> argparse.ArgumentParser:
                          help="deterministic is a test backend, never for real interviews")
         cmd.add_argument("--node-id", default=None)
         cmd.add_argument("-v", "--verbose", action="store_true")
+    auth = sub.add_parser(
+        "nats-auth", help="write the NATS users block for your own nats-servers: the "
+                          "passwords of CREDS (created 0600 when missing; --rotate: new "
+                          "ones) into OUT (0600), for `include` in their config")
+    auth.add_argument("credentials", type=Path)
+    auth.add_argument("out", type=Path)
+    auth.add_argument("--rotate", action="store_true")
     bench = sub.add_parser("bench", help="print measured figures")
     bench.add_argument("what", choices=BENCHES)
     bench.add_argument("rest", nargs=argparse.REMAINDER)
@@ -107,6 +115,12 @@ def main(argv: list[str] | None = None) -> int:
 
         name_process("parley: supervisor")
         run_up(_config(args))
+        return 0
+    if args.command == "nats-auth":
+        from bus.auth import write_authorization
+
+        write_authorization(args.credentials, args.out, rotate=args.rotate)
+        print(f"users of {args.credentials} written to {args.out} (passwords not shown)")
         return 0
     if args.command == "node":
         import uvloop

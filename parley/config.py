@@ -34,6 +34,12 @@ def _env(name: str, default: str) -> str:
 class Config(msgspec.Struct, kw_only=True):
     data_dir: Path = Path(_env("PARLEY_DATA_DIR", str(REPO / "data")))
     nats_url: str = _env("NATS_URL", "")
+    #: a credentials file of :mod:`bus.auth` (JSON, user -> password): the process connects
+    #: as the user of its roles and provisions as ``admin`` when the file has it
+    nats_credentials: str = _env("PARLEY_NATS_CREDENTIALS", "")
+    #: create/update the streams at start ("0": only look them up; ``parley up``'s
+    #: children, provisioned by the supervisor)
+    nats_provision: bool = _env("PARLEY_NATS_PROVISION", "1") != "0"
     database_url: str = _env("DATABASE_URL", "")
     host: str = _env("PARLEY_HOST", "127.0.0.1")
     port: int = int(_env("PARLEY_PORT", "8080"))

@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -23,8 +24,9 @@ from actors.models import registry
 from actors.models.cpuinfo import engine_cpu_line
 from actors.models.service import EmbedActor, LlmActor, ModelActor, SttActor, TtsActor
 from actors.session.node import SessionNode
+from bus.auth import ADMIN, Credentials, user_for_roles
 from bus.connection import connect
-from bus.provision import provision
+from bus.provision import attach_audio, attach_owners, provision, provision_as
 from edge.server import Edge
 from parley.config import MODEL_ROLES, Config, load_secret
 from persistence.migrate import migrate
@@ -55,6 +57,22 @@ def engine_options(cfg: Config) -> registry.EngineOptions:
                                threads=cfg.llm_threads)
 
 
+def nats_urls(cfg: Config) -> tuple[str, str | None]:
+    """(the URL this process connects with, the URL to provision with or None).
+
+    With ``cfg.nats_credentials`` the process connects as the user of its roles
+    (:func:`bus.auth.user_for_roles`) and provisions as ``admin`` if the file has that
+    user; otherwise it uses ``NATS_URL`` as given (credentials in it, or none) for both.
+    ``cfg.nats_provision`` false: never provision, only look up."""
+    url = cfg.nats_url
+    if cfg.nats_credentials:
+        creds = Credentials.load(Path(cfg.nats_credentials))
+        admin = creds.url(url, ADMIN) if creds.has(ADMIN) else None
+        url = creds.url(url, user_for_roles(cfg.roles))
+        return url, admin if cfg.nats_provision else None
+    return url, url if cfg.nats_provision else None
+
+
 class Node:
     """One Parley process. ``await start()``, then ``await stop()`` (drains sessions)."""
 
@@ -82,13 +100,25 @@ class Node:
     async def start(self) -> None:
         cfg = self.cfg
         await migrate(self.dsn)
-        self.nc = await connect(self.nats_url, f"parley-{cfg.node_id}")
-        layout = await provision(self.nc.jetstream(), replicas=cfg.nats_replicas,
-                                 owner_ttl=cfg.owner_ttl)
+        url, admin_url = nats_urls(cfg)
+        self.nc = await connect(url, f"parley-{cfg.node_id}")
+        js = self.nc.jetstream()
+        owners: Any = None
+        audio: Any = None
+        if admin_url == url:
+            layout = await provision(js, replicas=cfg.nats_replicas, owner_ttl=cfg.owner_ttl)
+            owners, audio = layout.owners, layout.audio
+        elif admin_url is not None:
+            await provision_as(admin_url, f"parley-provision-{cfg.node_id}",
+                               replicas=cfg.nats_replicas, owner_ttl=cfg.owner_ttl)
+        if owners is None and "session" in cfg.roles:
+            owners = await attach_owners(js)
+        if audio is None and "tts" in cfg.roles:
+            audio = await attach_audio(js)
         self.pool = await create_pool(self.dsn)
         if "session" in cfg.roles:
             self.sessions = SessionNode(
-                self.nc, self.pool, layout.owners, node_id=cfg.node_id,
+                self.nc, self.pool, owners, node_id=cfg.node_id,
                 new_vad=registry.build_vad(cfg.models, engine_options(self.cfg)),
                 owner_ttl=cfg.owner_ttl, max_sessions=cfg.max_sessions,
                 retention=cfg.retention(),
@@ -111,7 +141,7 @@ class Node:
                                  s for s in ("session", *MODEL_ROLES)))
             await self.edge.start()
             print(f"parley page  {self.edge.url}/", flush=True)
-        self.models = build_model_actors(cfg, self.nc, self.pool, layout.audio)
+        self.models = build_model_actors(cfg, self.nc, self.pool, audio)
         # Load models one after another: on two cores parallel loads only thrash.
         for actor in self.models:
             t = time.perf_counter()

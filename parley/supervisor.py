@@ -180,22 +180,24 @@ class Supervisor:
     """Run ``specs`` as child processes until :meth:`stop`.
 
     ``argv_for(spec)`` is the child's command line and ``env`` its environment (the
-    URLs of NATS and Postgres among it). ``on_change`` is called after every state
-    change (the micro service reads :meth:`states`)."""
+    URLs of NATS and Postgres among it), or a function giving each child its own (its
+    NATS credentials). ``on_change`` is called after every state change (the micro
+    service reads :meth:`states`)."""
 
     def __init__(
         self,
         specs: Sequence[ChildSpec],
         argv_for: Callable[[ChildSpec], list[str]],
-        env: dict[str, str],
+        env: dict[str, str] | Callable[[ChildSpec], dict[str, str]],
         policy: RestartPolicy | None = None,
         *,
         echo: Callable[[str], None] | None = None,
     ) -> None:
         self.policy = policy or RestartPolicy.from_env()
         self._echo = echo or (lambda line: print(line, flush=True))
+        env_for = env if callable(env) else (lambda _s: env)
         self._children = [
-            _Child(s, argv_for(s), env, ChildState(name=s.name)) for s in specs
+            _Child(s, argv_for(s), env_for(s), ChildState(name=s.name)) for s in specs
         ]
         self._stopping = False
 

@@ -2,6 +2,13 @@
 process per role group (see :mod:`parley.supervisor`), its state as a NATS micro service.
 
 This process loads no model and runs no session: it only starts, watches and stops.
+
+NATS credentials (see :mod:`bus.auth`): the embedded nats-server runs with auth on; with
+``NATS_URL`` given, ``PARLEY_NATS_CREDENTIALS`` names the credentials file of that
+deployment. Either way the supervisor provisions the streams as ``admin`` (a connection
+held only for that), connects its own micro service as ``supervisor``, and hands each
+child a ``NATS_URL`` holding only the credentials of its role group (not the file). Without
+credentials every process uses ``NATS_URL`` as given and provisions itself, as before.
 """
 
 from __future__ import annotations
@@ -13,14 +20,17 @@ import contextlib
 import logging
 import os
 import signal
+from pathlib import Path
 from typing import Any
 
 import msgspec
 import nats.micro
 
 from actors.models.cpuinfo import host_cpu_line
+from bus.auth import ADMIN, SUPERVISOR, Credentials, mask_url, user_for_roles
 from bus.connection import connect
 from bus.embedded import EmbeddedNats
+from bus.provision import provision_as
 from parley.config import REPO, Config
 from parley.supervisor import ChildSpec, Supervisor, child_argv, child_specs
 from persistence.embedded import EmbeddedPostgres
@@ -29,10 +39,18 @@ from persistence.migrate import migrate
 log = logging.getLogger(__name__)
 
 
-def child_env(cfg: Config, nats_url: str, dsn: str) -> dict[str, str]:
-    """The environment of every child: this one, plus the servers and the flags given to
-    ``parley up`` (children read them through :class:`Config`)."""
+def child_env(cfg: Config, nats_url: str, dsn: str, creds: Credentials | None = None,
+              spec: ChildSpec | None = None) -> dict[str, str]:
+    """The environment of a child: this one, plus the servers and the flags given to
+    ``parley up`` (children read them through :class:`Config`). With ``creds`` the child's
+    ``NATS_URL`` carries the credentials of ``spec``'s role group only, and the child does
+    not provision (the supervisor did, as admin)."""
     env = dict(os.environ)
+    env.pop("PARLEY_NATS_CREDENTIALS", None)
+    if creds is not None:
+        assert spec is not None
+        nats_url = creds.url(nats_url, user_for_roles(spec.roles))
+        env["PARLEY_NATS_PROVISION"] = "0"
     env.update({
         "NATS_URL": nats_url,
         "DATABASE_URL": dsn,
@@ -59,15 +77,20 @@ def _stats(sup: Supervisor, node_id: str) -> dict[str, Any]:
     return data
 
 
-async def _serve(cfg: Config, nats_url: str, dsn: str) -> None:
+async def _serve(cfg: Config, nats_url: str, dsn: str, creds: Credentials | None) -> None:
     specs: list[ChildSpec] = child_specs(cfg.roles)
-    env = child_env(cfg, nats_url, dsn)
+    own_url = nats_url
+    if creds is not None:
+        if creds.has(ADMIN):
+            await provision_as(creds.url(nats_url, ADMIN), f"parley-provision-{cfg.node_id}",
+                               replicas=cfg.nats_replicas, owner_ttl=cfg.owner_ttl)
+        own_url = creds.url(nats_url, SUPERVISOR)
     sup = Supervisor(
         specs,
         lambda s: child_argv(s, ["--node-id", f"{cfg.node_id}-{s.name.replace(',', '-')}"]),
-        env,
+        lambda s: child_env(cfg, nats_url, dsn, creds, s),
     )
-    nc = await connect(nats_url, f"parley-supervisor-{cfg.node_id}")
+    nc = await connect(own_url, f"parley-supervisor-{cfg.node_id}")
     service = await nats.micro.add_service(
         nc, name="parley-supervisor", version="0.1.0",
         description="Parley process supervisor: one process per role group",
@@ -115,23 +138,36 @@ def run_up(cfg: Config) -> None:
                     "to start and be marked down; the rest of the node serves")
     nats_srv: EmbeddedNats | None = None
     pg: EmbeddedPostgres | None = None
+    creds: Credentials | None = None
     try:
         nats_url = cfg.nats_url
+        if cfg.nats_credentials:
+            creds = Credentials.load(Path(cfg.nats_credentials))
         if not nats_url:
+            tls_cert, tls_key = os.environ.get("PARLEY_NATS_TLS_CERT"), os.environ.get(
+                "PARLEY_NATS_TLS_KEY")
             nats_srv = EmbeddedNats(cfg.data_dir / "nats", port=cfg.nats_port,
                                     monitor_port=cfg.nats_monitor_port,
-                                    config=REPO / "nats.conf")
+                                    config=REPO / "nats.conf",
+                                    tls_cert=Path(tls_cert) if tls_cert else None,
+                                    tls_key=Path(tls_key) if tls_key else None)
             nats_srv.start()
             nats_url = nats_srv.url
-            print(f"nats-server  {nats_url}  (monitoring {nats_srv.monitor_url})", flush=True)
+            creds = nats_srv.credentials
+            assert creds is not None
+            print(f"nats-server  {nats_url}  (monitoring {nats_srv.monitor_url}; "
+                  f"auth on, credentials in {creds.path})", flush=True)
+        else:
+            print(f"nats         {mask_url(nats_url)}"
+                  + (f"  (credentials from {creds.path})" if creds else ""), flush=True)
         dsn = cfg.database_url
         if not dsn:
             pg = EmbeddedPostgres(cfg.data_dir / "postgres", port=cfg.pg_port)
             pg.start()
             dsn = pg.dsn
-            print(f"postgres     {dsn}", flush=True)
+            print(f"postgres     {mask_url(dsn)}", flush=True)
         asyncio.run(migrate(dsn))
-        asyncio.run(_serve(cfg, nats_url, dsn))
+        asyncio.run(_serve(cfg, nats_url, dsn, creds))
     finally:
         if pg is not None:
             pg.stop()

@@ -16,6 +16,7 @@ import pytest
 import pytest_asyncio
 from nats.aio.client import Client
 
+from bus.auth import ADMIN, user_for_roles
 from bus.connection import connect
 from bus.embedded import EmbeddedNats
 from bus.provision import BusLayout, provision
@@ -39,7 +40,19 @@ class Servers:
 
     @property
     def nats_url(self) -> str:
-        return self.nats.url
+        """The URL with the ``admin`` credentials: the tests' own view of the bus (a
+        Parley process gets :meth:`nats_url_for` its roles, or the credentials file)."""
+        return self.nats.url_for(ADMIN)
+
+    def nats_url_for(self, *roles: str) -> str:
+        """The URL with the credentials of the NATS user of ``roles``."""
+        return self.nats.url_for(user_for_roles(roles))
+
+    @property
+    def nats_credentials(self) -> str:
+        """Path of the credentials file (``PARLEY_NATS_CREDENTIALS``)."""
+        assert self.nats.credentials is not None
+        return str(self.nats.credentials.path)
 
     @property
     def dsn(self) -> str:
@@ -68,6 +81,20 @@ def servers() -> Iterator[Servers]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.fixture(autouse=True)
+def _no_permission_violations(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a test during which a client of the shared nats-server was refused a publish or
+    a subscription: every Parley process must get by with its role's permissions."""
+    if "servers" not in request.fixturenames:
+        yield
+        return
+    servers: Servers = request.getfixturevalue("servers")
+    since = servers.nats.log_offset()
+    yield
+    found = servers.nats.violations(since)
+    assert not found, "NATS permission violations:\n" + "\n".join(found[:20])
+
+
 #: The token secret of :func:`det_node`.
 TEST_SECRET = "test-secret"
 
@@ -77,7 +104,8 @@ async def det_node(servers: Servers, tmp_path: Path) -> AsyncIterator[Node]:
     """One in-process node with every role on the deterministic test backend, on the
     fixture's NATS and Postgres, its edge on a free port."""
     node = Node(Config(
-        nats_url=servers.nats_url, database_url=servers.dsn, port=0,
+        nats_url=servers.nats.url, nats_credentials=servers.nats_credentials,
+        database_url=servers.dsn, port=0,
         roles=("edge", "session", "stt", "llm", "tts", "embed"), models="deterministic",
         node_id="test-node", secret=TEST_SECRET, owner_ttl=2.0, data_dir=tmp_path,
         # every test client comes from 127.0.0.1 (tests/security checks these limits)

@@ -14,7 +14,7 @@ from nats.aio.client import Client as Nats
 from actors.session.node import SessionNode
 from bench.client import Client
 from bus.connection import connect
-from bus.provision import provision
+from bus.provision import provision_as
 from bus.worker import JobWorker
 from edge.server import Edge
 from persistence import snapshots
@@ -50,8 +50,9 @@ class SessionHost:
 
 @pytest_asyncio.fixture
 async def cluster(servers: Servers) -> AsyncIterator[tuple[Edge, list[SessionHost], Nats]]:
-    nc = await connect(servers.nats_url, "edge+models")
-    layout = await provision(nc.jetstream(), owner_ttl=TTL)
+    # provisioned as admin; then every process connects as the NATS user of its roles
+    await provision_as(servers.nats_url, "test-provision", owner_ttl=TTL)
+    nc = await connect(servers.nats_url_for("edge", "stt", "llm", "tts", "embed"), "edge+models")
     pool = await create_pool(servers.dsn, max_size=6)
     workers: list[JobWorker] = fake_workers(nc.jetstream())
     for w in workers:
@@ -60,11 +61,10 @@ async def cluster(servers: Servers) -> AsyncIterator[tuple[Edge, list[SessionHos
     await edge.start()
     hosts: list[SessionHost] = []
     for name in ("node-a", "node-b"):
-        snc = await connect(servers.nats_url, name)
+        snc = await connect(servers.nats_url_for("session"), name)
         kv = await snc.jetstream().key_value("session_owners")
         node = SessionNode(snc, pool, kv, node_id=name, new_vad=EnergyVad, owner_ttl=TTL)
         hosts.append(SessionHost(snc, node))
-    del layout
     try:
         yield edge, hosts, nc
     finally:

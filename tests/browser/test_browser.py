@@ -76,7 +76,8 @@ def _answer_wav(path: Path) -> tuple[float, float, float]:
 
 def _config(servers: Servers, data_dir: Path) -> Config:
     return Config(
-        nats_url=servers.nats_url, database_url=servers.dsn, port=0,
+        nats_url=servers.nats.url, nats_credentials=servers.nats_credentials,
+        database_url=servers.dsn, port=0,
         roles=("edge", "session", "stt", "llm", "tts", "embed"), models="real",
         node_id="browser-node", secret="browser-test-secret", data_dir=data_dir,
     )

@@ -14,7 +14,7 @@ from tests.conftest import Servers
 
 @pytest.fixture
 def fleet(servers: Servers, tmp_path: Path) -> Iterator[Fleet]:
-    f = Fleet(tmp_path, servers.nats_url, servers.dsn)
+    f = Fleet(tmp_path, servers.nats_url, servers.dsn, nats_credentials=servers.nats_credentials)
     try:
         yield f
     finally:

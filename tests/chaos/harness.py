@@ -29,6 +29,7 @@ from actors.session.actor import decode_stored_state
 from actors.session.state import SessionState
 from bench.client import Client
 from bus import jobs, subjects
+from bus.auth import ADMIN
 from bus.connection import connect
 from bus.embedded import EmbeddedNats, free_port
 from parley.config import REPO
@@ -105,6 +106,9 @@ class Fleet:
     nats_url: str
     dsn: str
     env: dict[str, str] = field(default_factory=dict)
+    #: the NATS credentials file: each process connects as the user of its roles
+    #: (``PARLEY_NATS_CREDENTIALS``), a supervisor hands its children theirs
+    nats_credentials: str = ""
     procs: list[Proc] = field(default_factory=list)
 
     def start(self, name: str, roles: str, *, env: dict[str, str] | None = None,
@@ -125,6 +129,8 @@ class Fleet:
             "PARLEY_SESSIONS_PER_IP_PER_MIN": "0",
             "PARLEY_DATA_DIR": str(data),
             "PYTHONUNBUFFERED": "1",
+            **({"PARLEY_NATS_CREDENTIALS": self.nats_credentials}
+               if self.nats_credentials else {}),
             **self.env,
             **(env or {}),
         }
@@ -254,11 +260,18 @@ class NatsCluster:
                 "}\n"
             )
             self.servers.append(EmbeddedNats(root / f"n{i + 1}" / "js",
-                                             port=self.client_ports[i], config=conf))
+                                             port=self.client_ports[i], config=conf,
+                                             credentials=root / "nats-credentials.json"))
 
     @property
     def url(self) -> str:
-        return ",".join(s.url for s in self.servers)
+        """Every member's URL, with the ``admin`` credentials (the test's own view)."""
+        return ",".join(s.url_for(ADMIN) for s in self.servers)
+
+    @property
+    def credentials(self) -> str:
+        """The credentials file every member shares."""
+        return str(self.root / "nats-credentials.json")
 
     def start(self) -> None:
         for s in self.servers:

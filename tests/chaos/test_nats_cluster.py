@@ -43,7 +43,7 @@ async def test_kill_one_of_three_nats_servers_mid_interview(
 
         await wait_until(jetstream_up, 30, "a JetStream meta leader", step=0.2)
         fleet = Fleet(tmp_path / "fleet", cluster.url, servers.dsn,
-                      env={"PARLEY_NATS_REPLICAS": "3"})
+                      env={"PARLEY_NATS_REPLICAS": "3"}, nats_credentials=cluster.credentials)
         try:
             procs = [fleet.start("models", "stt,llm,tts,embed"),
                      fleet.start("session", "session"), fleet.start("edge", "edge")]

@@ -41,14 +41,16 @@ def own_nats(tmp_path: Path) -> Iterator[EmbeddedNats]:
 @pytest.mark.parametrize("how", ["kill", "stop"])
 async def test_nats_restart_mid_interview(own_nats: EmbeddedNats, servers: Servers,
                                           tmp_path: Path, how: str) -> None:
-    fleet = Fleet(tmp_path / "fleet", own_nats.url, servers.dsn)
+    assert own_nats.credentials is not None
+    fleet = Fleet(tmp_path / "fleet", own_nats.url, servers.dsn,
+                  nats_credentials=str(own_nats.credentials.path))
     try:
         models = fleet.start("models", "stt,llm,tts,embed")
         session = fleet.start("session", "session")
         edge = fleet.start("edge", "edge")
         for p in (models, session, edge):
             await p.ready()
-        nc = await bus_client(own_nats.url)
+        nc = await bus_client(own_nats.url_for())
         try:
             await ready_everywhere(nc, ("session", "stt", "llm", "tts", "embed"))
         finally:

@@ -46,7 +46,8 @@ def own_pg() -> Iterator[EmbeddedPostgres]:
 
 async def test_postgres_restart_mid_interview(own_pg: EmbeddedPostgres, servers: Servers,
                                               tmp_path: Path) -> None:
-    fleet = Fleet(tmp_path / "fleet", servers.nats_url, own_pg.dsn)
+    fleet = Fleet(tmp_path / "fleet", servers.nats_url, own_pg.dsn,
+                  nats_credentials=servers.nats_credentials)
     try:
         procs = [fleet.start("models", "stt,llm,tts,embed"), fleet.start("session", "session"),
                  fleet.start("edge", "edge")]

@@ -11,6 +11,7 @@ import pytest
 from nats.aio.msg import Msg
 from nats.js import api
 
+from bus.auth import url_credentials
 from bus.tail import Tail, Tails
 from tests.chaos.harness import NatsCluster, wait_until
 
@@ -22,9 +23,12 @@ HEARTBEAT_S = 60.0
 
 async def test_tail_moves_off_a_killed_consumer_host(cluster: NatsCluster) -> None:
     urls = cluster.url.split(",")
-    observer = await nats.connect(urls, max_reconnect_attempts=-1)
+    user, password = url_credentials(cluster.url)  # announced members come without them
+    observer = await nats.connect(urls, max_reconnect_attempts=-1, user=user,
+                                  password=password)
     # one connection pinned to each server (it reconnects to that server only)
-    pinned = [await nats.connect([u], max_reconnect_attempts=-1) for u in urls]
+    pinned = [await nats.connect([u], max_reconnect_attempts=-1, user=user, password=password)
+              for u in urls]
     registries = [Tails(nc, heartbeat=HEARTBEAT_S) for nc in pinned]
     got: dict[str, list[bytes]] = {}
     try:

@@ -34,7 +34,8 @@ KEYWORDS = ("payment", "service", "python", "thousand", "10,000", "request", "se
 
 
 def _cfg(servers: Servers, tmp: Path, roles: str = "edge,session,stt,llm,tts,embed") -> Config:
-    return Config(nats_url=servers.nats_url, database_url=servers.dsn, port=0,
+    return Config(nats_url=servers.nats.url, nats_credentials=servers.nats_credentials,
+                  database_url=servers.dsn, port=0,
                   roles=tuple(roles.split(",")), models="real", node_id="e2e",
                   secret="e2e-secret", data_dir=tmp)
 
