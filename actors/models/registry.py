@@ -69,8 +69,9 @@ class EngineOptions:
     selects ``"e5"`` (multilingual, default) or ``"minilm"`` (English only).
     ``tts_voices`` maps languages to voice specs; ``tts_default`` serves other languages
     (``None``: none). ``questions`` only feeds the deterministic LLM, and
-    ``deterministic_delay_ms`` slows the deterministic backend for fault tests (each LLM job
-    waits that long; TTS streams in real time).
+    ``deterministic_delay_ms`` slows the deterministic LLM for fault tests (each job waits
+    that long) and ``deterministic_tts_realtime`` makes the deterministic TTS stream in real
+    time (``PARLEY_DETERMINISTIC_TTS_REALTIME=1``).
     """
 
     threads: int = 2
@@ -84,6 +85,7 @@ class EngineOptions:
     tts_default: str | None = "espeak:en-us"
     questions: list[str] | None = None
     deterministic_delay_ms: int = 0
+    deterministic_tts_realtime: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> EngineOptions:
@@ -107,6 +109,8 @@ class EngineOptions:
             kwargs["llm_followup_decider"] = v
         if v := env.get("PARLEY_DETERMINISTIC_DELAY_MS"):
             kwargs["deterministic_delay_ms"] = max(0, int(v))
+        if env.get("PARLEY_DETERMINISTIC_TTS_REALTIME", "") not in ("", "0"):
+            kwargs["deterministic_tts_realtime"] = True
         if v := env.get("PARLEY_TTS_VOICES"):
             voices: dict[str, str] = {}
             for item in v.split(","):
@@ -222,7 +226,7 @@ def build_tts_voice(spec: str, options: EngineOptions | None = None) -> TtsEngin
 def build_tts(backend: Backend = "real", options: EngineOptions | None = None) -> TtsRouter:
     opts = options or EngineOptions()
     if backend == "deterministic":
-        tone = DeterministicTts(realtime=opts.deterministic_delay_ms > 0)
+        tone = DeterministicTts(realtime=opts.deterministic_tts_realtime)
         return TtsRouter({}, default=tone)
     built: dict[str, TtsEngine] = {}  # one engine per distinct spec
     for spec in {*opts.tts_voices.values(), *([opts.tts_default] if opts.tts_default else [])}:

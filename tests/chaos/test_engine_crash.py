@@ -83,7 +83,8 @@ async def _answer_rest(c: Client, timeout: float) -> dict[str, Any]:
 
 async def test_engine_crashes_mid_interview_are_survived(fleet: Fleet) -> None:
     up = fleet.start("up", ALL, supervised=True,
-                     env={**FAST_RESTART, "PARLEY_DETERMINISTIC_DELAY_MS": "2500"})
+                     env={**FAST_RESTART, "PARLEY_DETERMINISTIC_DELAY_MS": "2500",
+                          "PARLEY_DETERMINISTIC_TTS_REALTIME": "1"})
     await up.ready(60)
     nc = await bus_client(fleet.nats_url)
     js = nc.jetstream()
