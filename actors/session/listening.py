@@ -9,17 +9,37 @@ Returns an :data:`Outcome` when an answer is settled; the flow decides what foll
 
 While the final segment is still being transcribed the phase is ``thinking``; if the
 candidate starts speaking again in that window, the same answer continues.
+
+End of turn: at a pause (``turn_check_ms`` of silence, then every ``turn_recheck_ms``) a
+``CheckTurn`` asks the shell's end-of-turn model; :func:`on_verdict` ends the turn at once
+when it says finished, or switches to the long silence fallback (``turn_fallback_ms``)
+when it says unfinished. Without any verdict (no model, or a slow one) the silence rules
+of :mod:`actors.session.endpointing` decide as before. After the answer is settled the
+candidate's voice is still tracked (``talking_at``) so the acknowledgment is not played
+over them.
 """
 
 from __future__ import annotations
 
-__all__ = ["Final", "Nothing", "Outcome", "Repeat", "abort", "begin", "on_stt", "on_voice", "tick"]
+__all__ = [
+    "Final",
+    "Nothing",
+    "Outcome",
+    "Repeat",
+    "abort",
+    "begin",
+    "on_stt",
+    "on_verdict",
+    "on_voice",
+    "tick",
+]
 
 from typing import Literal
 
 import msgspec
 
 from actors.session import speech
+from actors.session.commands import CheckTurn
 from actors.session.ctx import Ctx
 from actors.session.endpointing import (
     Endpoint,
@@ -27,10 +47,11 @@ from actors.session.endpointing import (
     Onset,
     SegmentCut,
     Signal,
+    end_turn,
     feed,
     flush,
 )
-from actors.session.inputs import VoiceActivity
+from actors.session.inputs import TurnVerdict, VoiceActivity
 from actors.session.state import Listen, Segment
 from actors.session.text import join_texts, looks_complete, trim, trim_left
 from bus.events import Transcript
@@ -104,10 +125,17 @@ def _params(ctx: Ctx, mode: Mode) -> EndpointParams:
         segment_pause_ms=cfg.segment_pause_ms,
         min_segment_speech_ms=cfg.min_segment_speech_ms,
         max_segment_ms=cfg.max_segment_s * 1000.0,
-        endpoint_ms=cfg.endpoint_silence_short_ms if short else cfg.endpoint_silence_ms,
+        endpoint_ms=_endpoint_ms(ctx, bool(short)),
         max_utterance_ms=max(cfg.frame_ms, cfg.max_utterance_s * 1000.0 - listen.used_ms),
         min_utterance_ms=cfg.min_utterance_ms,
     )
+
+
+def _endpoint_ms(ctx: Ctx, short: bool) -> float:
+    cfg = ctx.cfg
+    if ctx.st.listen.unfinished:
+        return float(cfg.turn_fallback_ms)
+    return float(cfg.endpoint_silence_short_ms if short else cfg.endpoint_silence_ms)
 
 
 def on_voice(ctx: Ctx, vad: VoiceActivity) -> Outcome | None:
@@ -124,6 +152,7 @@ def on_voice(ctx: Ctx, vad: VoiceActivity) -> Outcome | None:
             st.counters.frames_ignored += n - i
             if not st.listen.ep.active:  # no stale pre-roll or onset across a gap
                 st.listen.ep.preroll, st.listen.ep.onset_ms = b"", 0.0
+            _overhear(ctx, vad.speech[i:n])
             return None
         frame_t = ctx.t - (n - 1 - i) * cfg.frame_ms / 1000.0
         st.listen.last_frame_at = ctx.t
@@ -135,7 +164,61 @@ def on_voice(ctx: Ctx, vad: VoiceActivity) -> Outcome | None:
         if outcome is not None:
             st.counters.frames_ignored += n - 1 - i
             return outcome
+        if mode != "barge":
+            _maybe_check(ctx, n - 1 - i)
     return None
+
+
+def _overhear(ctx: Ctx, flags: list[bool]) -> None:
+    """Track the candidate's voice while not listening (the answer is settled): the
+    acknowledgment waits while they talk (see :func:`speech.pump`)."""
+    cfg, listen = ctx.cfg, ctx.st.listen
+    n = len(flags)
+    for j, flag in enumerate(flags):
+        if flag:
+            listen.voice_run_ms += cfg.frame_ms
+            if listen.voice_run_ms >= cfg.speech_start_ms:
+                listen.talking_at = ctx.t - (n - 1 - j) * cfg.frame_ms / 1000.0
+        else:  # hysteresis, as for an onset
+            listen.voice_run_ms = max(0.0, listen.voice_run_ms - cfg.frame_ms)
+
+
+def _maybe_check(ctx: Ctx, frames_after: int) -> None:
+    """At a pause long enough, ask the end-of-turn model (one check in flight at most)."""
+    cfg, st = ctx.cfg, ctx.st
+    listen, ep = st.listen, st.listen.ep
+    if not ep.active:
+        return
+    if ep.silence_ms == 0.0:  # speaking: a later pause is judged afresh
+        listen.check, listen.next_check_ms, listen.unfinished = 0, 0.0, False
+        return
+    due = listen.next_check_ms or float(cfg.turn_check_ms)
+    if listen.check or ep.silence_ms < due or ep.speech_ms < cfg.min_utterance_ms:
+        return
+    st.counters.turn_checks += 1
+    listen.check = st.counters.turn_checks
+    listen.next_check_ms = ep.silence_ms + cfg.turn_recheck_ms
+    ctx.out.append(CheckTurn(check=listen.check, audio_ms=ep.utterance_ms,
+                             skip_ms=frames_after * cfg.frame_ms))
+
+
+def on_verdict(ctx: Ctx, verdict: TurnVerdict) -> Outcome | None:
+    """The end-of-turn model's answer to a ``CheckTurn``. Stale answers (the candidate
+    spoke again since, or the utterance is over) are counted and ignored."""
+    st = ctx.st
+    listen = st.listen
+    mode = _mode(ctx)
+    if verdict.check == 0 or verdict.check != listen.check or mode != "listen":
+        st.counters.stale_verdicts += 1
+        return None
+    listen.check = 0
+    if not listen.ep.active:
+        return None
+    if verdict.probability < ctx.cfg.turn_complete:
+        listen.unfinished = True
+        return None
+    st.counters.turn_model_ends += 1
+    return _signals(ctx, mode, end_turn(listen.ep, _params(ctx, mode)), ctx.t)
 
 
 def tick(ctx: Ctx) -> Outcome | None:
@@ -173,6 +256,7 @@ def _onset(ctx: Ctx, mode: Mode, frame_t: float) -> None:
         st.listen.awaiting_final = False
         st.listen.ended_at = None
         ctx.set_phase("listening")
+    st.listen.check, st.listen.next_check_ms, st.listen.unfinished = 0, 0.0, False
     if st.listen.started_at is None:
         st.listen.started_at = frame_t
 

@@ -242,7 +242,7 @@ def _bound(ctx: Ctx) -> None:
 def pump(ctx: Ctx) -> None:
     """Emit every chunk of the turn on air that is due, in sentence and chunk order."""
     air = ctx.st.air
-    if air is None:
+    if air is None or _hold(ctx, air):
         return
     while air.cursor < len(air.sentences):
         s = air.sentences[air.cursor]
@@ -255,6 +255,17 @@ def pump(ctx: Ctx) -> None:
         while s.chunks:  # terminal: play what arrived, skipping lost chunks
             _play(ctx, air, s, s.chunks.pop(0))
         air.cursor += 1
+
+
+def _hold(ctx: Ctx, air: OnAir) -> bool:
+    """An acknowledgment not yet started waits while the candidate talks (they resumed
+    after their answer was settled), at most ``ack_hold_s``."""
+    if air.kind != "" or air.first_audio_at is not None:
+        return False
+    talking_at = ctx.st.listen.talking_at
+    if talking_at is None or ctx.t - air.opened_at >= ctx.cfg.ack_hold_s:
+        return False
+    return ctx.t - talking_at < ctx.cfg.segment_pause_ms / 1000.0
 
 
 def _play(ctx: Ctx, air: OnAir, s: Sentence, chunk: AudioChunk) -> None:
