@@ -148,11 +148,17 @@ def on_voice(ctx: Ctx, vad: VoiceActivity) -> Outcome | None:
         st.counters.vad_mismatch += 1
     for i in range(n):
         mode = _mode(ctx)
+        overheard = i
+        if mode == "barge":
+            _overhear(ctx, vad.speech[i : i + 1], n - 1 - i)
+            overheard = i + 1
+            if speech.holding(ctx):  # nothing heard yet: nothing to interrupt
+                mode = None
         if mode is None:
             st.counters.frames_ignored += n - i
             if not st.listen.ep.active:  # no stale pre-roll or onset across a gap
                 st.listen.ep.preroll, st.listen.ep.onset_ms = b"", 0.0
-            _overhear(ctx, vad.speech[i:n])
+            _overhear(ctx, vad.speech[overheard:n])
             return None
         frame_t = ctx.t - (n - 1 - i) * cfg.frame_ms / 1000.0
         st.listen.last_frame_at = ctx.t
@@ -169,16 +175,18 @@ def on_voice(ctx: Ctx, vad: VoiceActivity) -> Outcome | None:
     return None
 
 
-def _overhear(ctx: Ctx, flags: list[bool]) -> None:
+def _overhear(ctx: Ctx, flags: list[bool], frames_after: int = 0) -> None:
     """Track the candidate's voice while not listening (the answer is settled): the
-    acknowledgment waits while they talk (see :func:`speech.pump`)."""
+    acknowledgment waits while they talk (see :func:`speech.holding`). ``flags`` are the
+    last frames of the batch but ``frames_after``."""
     cfg, listen = ctx.cfg, ctx.st.listen
     n = len(flags)
     for j, flag in enumerate(flags):
         if flag:
             listen.voice_run_ms += cfg.frame_ms
             if listen.voice_run_ms >= cfg.speech_start_ms:
-                listen.talking_at = ctx.t - (n - 1 - j) * cfg.frame_ms / 1000.0
+                back = n - 1 - j + frames_after
+                listen.talking_at = ctx.t - back * cfg.frame_ms / 1000.0
         else:  # hysteresis, as for an onset
             listen.voice_run_ms = max(0.0, listen.voice_run_ms - cfg.frame_ms)
 
