@@ -17,7 +17,9 @@ __all__ = [
     "Backend",
     "EngineOptions",
     "Engines",
+    "VadFactory",
     "build_embedder",
+    "build_end_of_turn",
     "build_engines",
     "build_llm",
     "build_stt",
@@ -35,6 +37,7 @@ from typing import Any, Literal
 
 from actors.models.deterministic import (
     DeterministicEmbedder,
+    DeterministicEndOfTurn,
     DeterministicLlm,
     DeterministicStt,
     DeterministicTts,
@@ -42,6 +45,7 @@ from actors.models.deterministic import (
 )
 from actors.models.engines import (
     Embedder,
+    EndOfTurnModel,
     EngineCancelled,
     EngineError,
     LlmEngine,
@@ -174,15 +178,40 @@ def build_stt(backend: Backend = "real", options: EngineOptions | None = None) -
     )
 
 
-def build_vad(
-    backend: Backend = "real", options: EngineOptions | None = None
-) -> Callable[[], VoiceDetector]:
-    """A factory: call it once per audio stream (each detector keeps per-stream state)."""
+@dataclass(frozen=True)
+class VadFactory:
+    """Makes one voice detector per audio stream (call it); carries the node's shared
+    end-of-turn model (``None``: end of turn from silence only), which runs beside VAD."""
+
+    make: Callable[[], VoiceDetector]
+    end_of_turn: EndOfTurnModel | None = None
+
+    def __call__(self) -> VoiceDetector:
+        return self.make()
+
+
+def build_vad(backend: Backend = "real", options: EngineOptions | None = None) -> VadFactory:
+    """A factory: call it once per audio stream (each detector keeps per-stream state).
+    Its ``end_of_turn`` is :func:`build_end_of_turn` for the same backend."""
     if backend == "deterministic":
-        return DeterministicVoiceDetector
+        return VadFactory(DeterministicVoiceDetector, build_end_of_turn(backend, options))
     from actors.models.vad_silero import SileroVoiceDetector
 
-    return SileroVoiceDetector
+    return VadFactory(SileroVoiceDetector, build_end_of_turn(backend, options))
+
+
+def build_end_of_turn(
+    backend: Backend = "real", options: EngineOptions | None = None
+) -> EndOfTurnModel | None:
+    """The end-of-turn model (Smart Turn v3.2, one onnxruntime thread), or its
+    deterministic stand-in. ``PARLEY_END_OF_TURN=off`` turns it off (``None``)."""
+    if os.environ.get("PARLEY_END_OF_TURN", "").strip().lower() in ("off", "0", "none"):
+        return None
+    if backend == "deterministic":
+        return DeterministicEndOfTurn()
+    from actors.models.turn_smart import SmartTurn
+
+    return SmartTurn(threads=1)
 
 
 def build_llm(backend: Backend = "real", options: EngineOptions | None = None) -> LlmEngine:
