@@ -26,6 +26,7 @@ __all__ = [
     "Onset",
     "SegmentCut",
     "Signal",
+    "cut_now",
     "end_turn",
     "feed",
     "flush",
@@ -118,6 +119,15 @@ def flush(ep: Endpointer, p: EndpointParams) -> list[Signal]:
         _reset(ep)
         return []
     return _end(ep, "flush", p)
+
+
+def cut_now(ep: Endpointer, p: EndpointParams, min_speech_ms: float) -> SegmentCut | None:
+    """Cut the open segment now if it holds at least ``min_speech_ms`` of speech (at a
+    pause the end-of-turn model is judging: its words are then being transcribed while
+    the model decides)."""
+    if not ep.active or ep.segment_speech_ms < min_speech_ms:
+        return None
+    return _cut(ep, p)
 
 
 def end_turn(ep: Endpointer, p: EndpointParams) -> list[Signal]:

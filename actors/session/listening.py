@@ -11,12 +11,16 @@ While the final segment is still being transcribed the phase is ``thinking``; if
 candidate starts speaking again in that window, the same answer continues.
 
 End of turn: at a pause (``turn_check_ms`` of silence, then every ``turn_recheck_ms``) a
-``CheckTurn`` asks the shell's end-of-turn model; :func:`on_verdict` ends the turn at once
-when it says finished, or switches to the long silence fallback (``turn_fallback_ms``)
-when it says unfinished. Without any verdict (no model, or a slow one) the silence rules
-of :mod:`actors.session.endpointing` decide as before. After the answer is settled the
-candidate's voice is still tracked (``talking_at``) so the acknowledgment is not played
-over them.
+``CheckTurn`` asks the shell's end-of-turn model, and the words of the open segment are
+cut and sent to STT at the same moment. The turn ends as soon as the model says finished
+AND everything said is transcribed and ends like a finished sentence (the transcript is
+then ready when the turn ends); a model that says unfinished, or words that do not look
+finished, switch to the long silence fallback (``turn_fallback_ms``). Neither alone ends
+the turn early: on synthetic speech the model alone calls many mid-sentence pauses
+finished (``parley bench e2e --replay``). Without any verdict (no model, or a slow one)
+the silence rules of :mod:`actors.session.endpointing` decide as before. After the answer
+is settled the candidate's voice is still tracked (``talking_at``) so the acknowledgment
+is not played over them.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from actors.session.endpointing import (
     Onset,
     SegmentCut,
     Signal,
+    cut_now,
     end_turn,
     feed,
     flush,
@@ -198,11 +203,17 @@ def _maybe_check(ctx: Ctx, frames_after: int) -> None:
     if not ep.active:
         return
     if ep.silence_ms == 0.0:  # speaking: a later pause is judged afresh
-        listen.check, listen.next_check_ms, listen.unfinished = 0, 0.0, False
+        _new_pause(listen)
         return
     due = listen.next_check_ms or float(cfg.turn_check_ms)
-    if listen.check or ep.silence_ms < due or ep.speech_ms < cfg.min_utterance_ms:
+    if listen.check or listen.finished or ep.silence_ms < due:
+        return  # one check in flight at most; a "finished" waits for the words
+    if ep.speech_ms < cfg.min_utterance_ms:
         return
+    if not listen.next_check_ms:  # the first check of this pause: transcribe its words now
+        cut = cut_now(ep, _params(ctx, "listen"), cfg.min_utterance_ms)
+        if cut is not None:
+            _request_stt(ctx, cut)
     st.counters.turn_checks += 1
     listen.check = st.counters.turn_checks
     listen.next_check_ms = ep.silence_ms + cfg.turn_recheck_ms
@@ -225,8 +236,28 @@ def on_verdict(ctx: Ctx, verdict: TurnVerdict) -> Outcome | None:
     if verdict.probability < ctx.cfg.turn_complete:
         listen.unfinished = True
         return None
-    st.counters.turn_model_ends += 1
-    return _signals(ctx, mode, end_turn(listen.ep, _params(ctx, mode)), ctx.t)
+    listen.finished = True
+    return _agreed(ctx)
+
+
+def _agreed(ctx: Ctx) -> Outcome | None:
+    """End the turn if the model said finished and the words agree; if the words are in
+    and disagree, fall back to the long silence."""
+    listen = ctx.st.listen
+    if not listen.finished or not listen.ep.active or listen.ep.segment_speech_ms > 0:
+        return None
+    if any(s.status == "pending" for s in listen.segments):
+        return None  # wait for the words
+    if not looks_complete(_text(listen), ctx.settings.language):
+        listen.finished, listen.unfinished = False, True
+        return None
+    ctx.st.counters.turn_model_ends += 1
+    return _signals(ctx, "listen", end_turn(listen.ep, _params(ctx, "listen")), ctx.t)
+
+
+def _new_pause(listen: Listen) -> None:
+    listen.check, listen.next_check_ms = 0, 0.0
+    listen.unfinished = listen.finished = False
 
 
 def tick(ctx: Ctx) -> Outcome | None:
@@ -264,7 +295,7 @@ def _onset(ctx: Ctx, mode: Mode, frame_t: float) -> None:
         st.listen.awaiting_final = False
         st.listen.ended_at = None
         ctx.set_phase("listening")
-    st.listen.check, st.listen.next_check_ms, st.listen.unfinished = 0, 0.0, False
+    _new_pause(st.listen)
     if st.listen.started_at is None:
         st.listen.started_at = frame_t
 
@@ -319,6 +350,8 @@ def on_stt(ctx: Ctx, job_id: str, result: Result | None) -> Outcome | None:
     if listen.awaiting_final:
         return _finalize(ctx)
     _partial(ctx)
+    if _mode(ctx) == "listen":
+        return _agreed(ctx)
     return None
 
 

@@ -174,6 +174,8 @@ class Listen(msgspec.Struct, kw_only=True):
     """Trailing silence at which the model is asked next (0: at ``turn_check_ms``)."""
     unfinished: bool = False
     """The model judged the current pause unfinished: the long fallback applies."""
+    finished: bool = False
+    """The model judged the current pause finished; the turn ends once the words agree."""
     voice_run_ms: float = 0.0
     """Speech in a row heard while not listening (after the answer was settled)."""
     talking_at: float | None = None

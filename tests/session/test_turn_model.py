@@ -32,13 +32,16 @@ def test_end_turn_cuts_the_rest_and_ends() -> None:
     assert not ep.active and end_turn(ep, P) == []
 
 
+QUICK_STT = {**Models().latency, "stt": 100 * MS}
+
+
 def test_a_finished_answer_ends_without_waiting_for_the_silence() -> None:
-    w = listening_world(models=Models(turn=oracle))
+    w = listening_world(models=Models(turn=oracle, latency=QUICK_STT, stt_rtf=0.05))
     w.say([(0.0, 2.0)])
-    w.run(2.0 + 0.5)  # half a second of silence: far below the 1.2 s fallback
+    w.run(2.0 + 0.6)  # 600 ms of silence: far below the 1.2 s fallback
     assert w.core.phase != "listening"
     assert w.core.counters.turn_model_ends == 1
-    w.run_until(lambda w: bool(finals(w)))
+    # the words were transcribed while the model judged the pause: the final is ready
     assert finals(w) == ["part 0 of my answer."]
     c = w.checks[0]
     assert 1900 <= c.audio_ms <= 2000 + 256 + 300 + 200 + 1  # the utterance, with pre-roll
@@ -77,9 +80,27 @@ def test_a_verdict_that_comes_after_the_candidate_spoke_again_is_ignored() -> No
     assert w.core.phase == "listening"
     assert w.core.counters.stale_verdicts >= 1
     w.run_until(lambda w: bool(finals(w)), limit=20)
-    assert finals(w) == ["part 0 of my answer."]  # one utterance, one segment
+    assert finals(w) == ["part 0 of my answer. part 1 of my answer."]  # one answer
     pcm = [r.job.pcm for r in w.requested("stt") if isinstance(r.job, jb.SttJob)]
-    assert len(pcm) == 1 and len(pcm[0]) >= 3.3 * 32000
+    assert sum(len(p) for p in pcm) >= 3.0 * 32000
+
+
+def test_words_that_do_not_end_a_sentence_overrule_the_model() -> None:
+    models = Models(turn=always(1.0), latency=QUICK_STT, stt_rtf=0.05,
+                    stt_text=lambda job: "and then I think we")
+    w = listening_world(models=models)
+    w.say([(0.0, 2.0)])
+    w.run(2.0 + 2.0)  # the model says finished, the words do not: the long fallback
+    assert w.core.phase == "listening" and w.core.counters.turn_model_ends == 0
+    w.run(0.6)
+    assert w.core.phase != "listening"
+
+
+def test_without_a_model_the_pause_is_still_transcribed_early() -> None:
+    w = listening_world(models=Models(latency=QUICK_STT, stt_rtf=0.05))
+    w.say([(0.0, 0.8)])  # short: no 1 s segment would be cut at a pause before
+    w.run(0.8 + 0.4)
+    assert len(w.requested("stt")) == 1 and w.core.phase == "listening"
 
 
 def test_an_unknown_verdict_changes_nothing() -> None:
