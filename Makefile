@@ -12,7 +12,7 @@ export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_CURL=OFF
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test install system-deps browser-deps lint bench clean
+.PHONY: run test install system-deps browser-deps model-assets lint bench clean
 
 run: install
 	$(VENV)/bin/parley up
@@ -20,7 +20,13 @@ run: install
 test: install browser-deps
 	$(VENV)/bin/pytest
 
-install: $(STAMP) system-deps
+install: $(STAMP) system-deps model-assets
+
+# The end-of-turn model (Smart Turn v3.2) ships inside the pipecat-ai wheel: download that
+# one wheel (no dependencies, never installed or imported), extract the .onnx into the model
+# cache and check its sha256. A no-op once cached; a node also does it on first use.
+model-assets: $(STAMP)
+	$(PY) -m actors.models.assets smart-turn >/dev/null
 
 # torch first, from the CPU file on disk, so nothing can pull a CUDA build later.
 $(STAMP): pyproject.toml

@@ -79,6 +79,7 @@ class EngineOptions:
     threads: int = 2
     stt_beam_size: int = 1
     stt_vad_filter: bool = True
+    stt_window_s: float = 10.0
     llm_n_ctx: int = 2048
     llm_temperature: float = 0.6
     llm_followup_decider: Literal["heuristic", "model"] = "heuristic"
@@ -90,7 +91,8 @@ class EngineOptions:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> EngineOptions:
-        """Options from ``PARLEY_MODEL_THREADS``, ``PARLEY_STT_BEAM``, ``PARLEY_EMBEDDER``
+        """Options from ``PARLEY_MODEL_THREADS``, ``PARLEY_STT_BEAM``, ``PARLEY_STT_WINDOW_S``
+        (Whisper's encoder window floor, 30 = stock), ``PARLEY_EMBEDDER``
         (``e5``/``minilm``), ``PARLEY_LLM_FOLLOWUP`` (``heuristic``/``model``),
         ``PARLEY_TTS_VOICES`` (``en=piper,ko=espeak:ko``) and, for the deterministic test
         LLM only, ``PARLEY_DETERMINISTIC_DELAY_MS``; unset ones keep defaults."""
@@ -100,6 +102,8 @@ class EngineOptions:
             kwargs["threads"] = max(1, int(v))
         if v := env.get("PARLEY_STT_BEAM"):
             kwargs["stt_beam_size"] = max(1, int(v))
+        if v := env.get("PARLEY_STT_WINDOW_S"):
+            kwargs["stt_window_s"] = min(30.0, max(1.0, float(v)))
         if v := env.get("PARLEY_EMBEDDER"):
             if v not in ("e5", "minilm"):
                 raise ValueError(f"PARLEY_EMBEDDER must be e5 or minilm, not {v!r}")
@@ -174,7 +178,8 @@ def build_stt(backend: Backend = "real", options: EngineOptions | None = None) -
     from actors.models.stt_whisper import WhisperStt
 
     return WhisperStt(
-        cpu_threads=opts.threads, beam_size=opts.stt_beam_size, vad_filter=opts.stt_vad_filter
+        cpu_threads=opts.threads, beam_size=opts.stt_beam_size, vad_filter=opts.stt_vad_filter,
+        window_s=opts.stt_window_s,
     )
 
 

@@ -44,13 +44,16 @@ class CoreConfig(msgspec.Struct, frozen=True, kw_only=True):
     """Silence after which the end-of-turn model is first asked (``CheckTurn``)."""
     turn_recheck_ms: int = 320
     """Ask the model again every this much more silence while it says "not finished"."""
+    turn_resume_ms: int = 160
+    """Speech that ends a pause being judged; shorter blips (a breath, a click) do not."""
     turn_complete: float = 0.5
     """The model's probability at or above which it says "finished". The turn then ends
     as soon as the words so far are transcribed and end like a finished sentence (the
     pause's words are cut and sent to STT at the first check, so that is soon)."""
     turn_fallback_ms: int = 2400
-    """Trailing silence that ends an answer once the model judged the pause unfinished, or
-    finished while the words say otherwise
+    """Trailing silence that ends an answer once the model judged the pause unfinished (and
+    the words so far do not end a sentence: then ``endpoint_silence_ms``), or finished
+    while the words say otherwise
     (interview answers have long thinking pauses; the model is trusted to end finished
     ones early, so the upper bound can be longer than ``endpoint_silence_ms``)."""
     ack_hold_s: float = 3.0

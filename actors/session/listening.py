@@ -14,13 +14,13 @@ End of turn: at a pause (``turn_check_ms`` of silence, then every ``turn_recheck
 ``CheckTurn`` asks the shell's end-of-turn model, and the words of the open segment are
 cut and sent to STT at the same moment. The turn ends as soon as the model says finished
 AND everything said is transcribed and ends like a finished sentence (the transcript is
-then ready when the turn ends); a model that says unfinished, or words that do not look
-finished, switch to the long silence fallback (``turn_fallback_ms``). Neither alone ends
-the turn early: on synthetic speech the model alone calls many mid-sentence pauses
-finished (``parley bench e2e --replay``). Without any verdict (no model, or a slow one)
-the silence rules of :mod:`actors.session.endpointing` decide as before. After the answer
-is settled the candidate's voice is still tracked (``talking_at``) so the acknowledgment
-is not played over them.
+then ready when the turn ends). When they disagree, the silence decides: the ordinary
+``endpoint_silence_ms`` if the words look finished, else the long ``turn_fallback_ms``.
+Neither alone ends the turn early: on synthetic speech the model alone calls many
+mid-sentence pauses finished (``parley bench e2e --replay``). Without any verdict (no
+model, or a slow one) the silence rules of :mod:`actors.session.endpointing` decide as
+before. After the answer is settled the candidate's voice is still tracked
+(``talking_at``) so the acknowledgment is not played over them.
 """
 
 from __future__ import annotations
@@ -138,8 +138,9 @@ def _params(ctx: Ctx, mode: Mode) -> EndpointParams:
 
 def _endpoint_ms(ctx: Ctx, short: bool) -> float:
     cfg = ctx.cfg
-    if ctx.st.listen.unfinished:
-        return float(cfg.turn_fallback_ms)
+    if ctx.st.listen.unfinished:  # the model heard more to come: words that look finished
+        # get the ordinary silence, others the long one
+        return float(cfg.endpoint_silence_ms if short else cfg.turn_fallback_ms)
     return float(cfg.endpoint_silence_short_ms if short else cfg.endpoint_silence_ms)
 
 
@@ -177,6 +178,10 @@ def on_voice(ctx: Ctx, vad: VoiceActivity) -> Outcome | None:
             return outcome
         if mode != "barge":
             _maybe_check(ctx, n - 1 - i)
+            outcome = _agreed(ctx)  # a blip may have held up an agreed end
+            if outcome is not None:
+                st.counters.frames_ignored += n - 1 - i
+                return outcome
     return None
 
 
@@ -202,8 +207,11 @@ def _maybe_check(ctx: Ctx, frames_after: int) -> None:
     listen, ep = st.listen, st.listen.ep
     if not ep.active:
         return
-    if ep.silence_ms == 0.0:  # speaking: a later pause is judged afresh
-        _new_pause(listen)
+    if ep.silence_ms == 0.0:  # speaking again: a later pause is judged afresh
+        if listen.next_check_ms:
+            listen.resumed_ms += cfg.frame_ms
+        if not listen.next_check_ms or listen.resumed_ms >= cfg.turn_resume_ms:
+            _new_pause(listen)
         return
     due = listen.next_check_ms or float(cfg.turn_check_ms)
     if listen.check or listen.finished or ep.silence_ms < due:
@@ -243,11 +251,14 @@ def on_verdict(ctx: Ctx, verdict: TurnVerdict) -> Outcome | None:
 def _agreed(ctx: Ctx) -> Outcome | None:
     """End the turn if the model said finished and the words agree; if the words are in
     and disagree, fall back to the long silence."""
-    listen = ctx.st.listen
-    if not listen.finished or not listen.ep.active or listen.ep.segment_speech_ms > 0:
+    listen, ep = ctx.st.listen, ctx.st.listen.ep
+    if not listen.finished or not ep.active or ep.silence_ms == 0.0:
         return None
     if any(s.status == "pending" for s in listen.segments):
         return None  # wait for the words
+    if ep.segment_speech_ms >= ctx.cfg.turn_resume_ms:
+        return None  # words since the cut, not transcribed: the next check cuts them
+    ep.segment, ep.segment_ms, ep.segment_speech_ms = b"", 0.0, 0.0  # a blip, not words
     if not looks_complete(_text(listen), ctx.settings.language):
         listen.finished, listen.unfinished = False, True
         return None
@@ -256,7 +267,7 @@ def _agreed(ctx: Ctx) -> Outcome | None:
 
 
 def _new_pause(listen: Listen) -> None:
-    listen.check, listen.next_check_ms = 0, 0.0
+    listen.check, listen.next_check_ms, listen.resumed_ms = 0, 0.0, 0.0
     listen.unfinished = listen.finished = False
 
 

@@ -176,6 +176,8 @@ class Listen(msgspec.Struct, kw_only=True):
     """The model judged the current pause unfinished: the long fallback applies."""
     finished: bool = False
     """The model judged the current pause finished; the turn ends once the words agree."""
+    resumed_ms: float = 0.0
+    """Speech heard since the current pause was first judged (a blip does not end it)."""
     voice_run_ms: float = 0.0
     """Speech in a row heard while not listening (after the answer was settled)."""
     talking_at: float | None = None

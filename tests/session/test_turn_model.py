@@ -19,6 +19,11 @@ def always(p: float):  # type: ignore[no-untyped-def]
     return lambda _w, _c: p
 
 
+def fragments(job: jb.SttJob) -> str:
+    """Words of a sentence interrupted by a pause: the first piece does not end it."""
+    return "so the first thing I did" if job.segment == 0 else "was to add a cache."
+
+
 def finals(w: World) -> list[str]:
     return [t.text for t in w.of(ev.Transcript) if t.final]
 
@@ -50,21 +55,31 @@ def test_a_finished_answer_ends_without_waiting_for_the_silence() -> None:
 def test_a_paused_answer_is_not_cut() -> None:
     # A 1.8 s thinking pause mid-sentence: longer than the 1.2 s silence endpoint.
     spans = [(0.0, 1.5), (3.3, 1.5)]
-    w = listening_world(models=Models(turn=oracle))
+    w = listening_world(models=Models(turn=oracle, stt_text=fragments))
     w.say(spans)
     w.run_until(lambda w: bool(finals(w)), limit=20)
-    assert finals(w) == ["part 0 of my answer. part 1 of my answer."]
+    assert finals(w) == ["so the first thing I did was to add a cache."]
     assert len(w.checks) >= 4  # asked at 192 ms, then again as the pause grew
     # Without a model the same pause ends the answer early (today's behaviour).
-    w2 = listening_world()
+    w2 = listening_world(models=Models(stt_text=fragments))
     w2.say(spans)
     w2.run_until(lambda w: bool(finals(w)), limit=20)
-    assert finals(w2) == ["part 0 of my answer."]
+    assert finals(w2) == ["so the first thing I did"]
+
+
+def test_a_pause_after_words_that_look_finished_keeps_the_ordinary_silence() -> None:
+    # The model hears more to come but the words end a sentence: 1.2 s, as without it.
+    w = listening_world(models=Models(turn=always(0.1)))
+    w.say([(0.0, 1.5)])
+    w.run(1.5 + 1.0)
+    assert w.core.phase == "listening"
+    w.run(0.5)
+    assert w.core.phase != "listening"
 
 
 def test_unfinished_pause_falls_back_to_the_long_silence() -> None:
     cfg = CoreConfig(turn_fallback_ms=2400)
-    w = listening_world(models=Models(turn=always(0.1)), config=cfg)
+    w = listening_world(models=Models(turn=always(0.1), stt_text=fragments), config=cfg)
     w.say([(0.0, 1.5)])
     w.run(1.5 + 2.0)
     assert w.core.phase == "listening"  # 2 s of silence: still listening
@@ -139,7 +154,8 @@ def test_the_acknowledgment_plays_at_once_when_nobody_talks() -> None:
 
 
 def test_turn_state_survives_snapshots() -> None:
-    w = listening_world(models=Models(turn=oracle), restore_every_step=True)
+    w = listening_world(models=Models(turn=oracle, stt_text=fragments),
+                        restore_every_step=True)
     w.say([(0.0, 1.5), (3.3, 1.5)])
     w.run_until(lambda w: bool(finals(w)), limit=20)
-    assert finals(w) == ["part 0 of my answer. part 1 of my answer."]
+    assert finals(w) == ["so the first thing I did was to add a cache."]
