@@ -14,8 +14,9 @@ STT worker and an otherwise idle machine. Two sets:
   continuing intonation). A turn that ends before the speech after the pause is a
   premature turn end.
 
-``before`` runs the core without a model (silence rules only: today's behaviour),
-``after`` with it. Used by ``parley bench e2e --replay``.
+Each set runs twice: without the model (the silence rules alone, with the words of each
+pause transcribed at once) and with it. Used by ``parley bench e2e --replay``; the
+baseline of docs/scaling.md ran this file on the code from before the model.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ from actors.session import (
     VoiceActivity,
     default_phrases,
 )
+
+# (This file also runs unchanged on a checkout from before the end-of-turn model, with
+# stand-ins for CheckTurn/TurnVerdict, to measure the baseline on the same machine.)
 from actors.session.state import Listen, Settings
 from bench.client import last_voiced_s
 from bench.speech import speak_pcm16
@@ -266,7 +270,8 @@ def run_replay(*, languages: tuple[str, ...] = ("en", "ko"), limit: int = 10,
           f"real Silero VAD, {model.name}, STT "
           f"{'Whisper base int8 beam 1' if stt else 'placeholder'}; "
           "times from the last voiced sample")
-    for label, eot in (("before (silence only)", None), ("after (end-of-turn model)", model)):
+    for label, eot in (("silence rules only (no end-of-turn model)", None),
+                       ("with the end-of-turn model", model)):
         print(f"\n== {label}")
         print("answer  speech  ->end  ->final  how      checks  transcript")
         rows: dict[str, list[TurnResult]] = {}
@@ -277,6 +282,10 @@ def run_replay(*, languages: tuple[str, ...] = ("en", "ko"), limit: int = 10,
                   f"{_fmt(r.after_speech(r.final_s))}  {r.reason:<8} {r.checks:>3}  "
                   f"{r.text[:60]}")
         for lang, rs in rows.items():
+            early = [r.answer.name for r in rs if r.premature]
+            print(f"  {lang}: finished answers cut before their end: {len(early)} of {len(rs)}"
+                  + (f" ({', '.join(early)})" if early else ""))
+            rs = [r for r in rs if not r.premature]
             ends = [x for r in rs if (x := r.after_speech(r.ended_s)) is not None]
             finals = [x for r in rs if (x := r.after_speech(r.final_s)) is not None]
             if ends and finals:

@@ -51,11 +51,14 @@ class CoreConfig(msgspec.Struct, frozen=True, kw_only=True):
     as soon as the words so far are transcribed and end like a finished sentence (the
     pause's words are cut and sent to STT at the first check, so that is soon)."""
     turn_fallback_ms: int = 2400
-    """Trailing silence that ends an answer once the model judged the pause unfinished (and
-    the words so far do not end a sentence: then ``endpoint_silence_ms``), or finished
-    while the words say otherwise
+    """Trailing silence that ends an answer once the model judged the pause unfinished, or
+    finished while the words say otherwise
     (interview answers have long thinking pauses; the model is trusted to end finished
     ones early, so the upper bound can be longer than ``endpoint_silence_ms``)."""
+    turn_trust_unfinished: bool = True
+    """False: when the model says unfinished but the words end a sentence, end on the
+    ordinary ``endpoint_silence_ms`` (faster when the model misses a finished answer, more
+    cut-offs where Whisper punctuates a half sentence; see docs/scaling.md)."""
     ack_hold_s: float = 3.0
     """An acknowledgment waits at most this long for a candidate who resumed speaking."""
     min_utterance_ms: int = 400

@@ -14,8 +14,9 @@ End of turn: at a pause (``turn_check_ms`` of silence, then every ``turn_recheck
 ``CheckTurn`` asks the shell's end-of-turn model, and the words of the open segment are
 cut and sent to STT at the same moment. The turn ends as soon as the model says finished
 AND everything said is transcribed and ends like a finished sentence (the transcript is
-then ready when the turn ends). When they disagree, the silence decides: the ordinary
-``endpoint_silence_ms`` if the words look finished, else the long ``turn_fallback_ms``.
+then ready when the turn ends). When they disagree, the long silence fallback
+``turn_fallback_ms`` decides (with ``turn_trust_unfinished=False``, words that look
+finished get the ordinary ``endpoint_silence_ms`` instead).
 Neither alone ends the turn early: on synthetic speech the model alone calls many
 mid-sentence pauses finished (``parley bench e2e --replay``). Without any verdict (no
 model, or a slow one) the silence rules of :mod:`actors.session.endpointing` decide as
@@ -138,9 +139,10 @@ def _params(ctx: Ctx, mode: Mode) -> EndpointParams:
 
 def _endpoint_ms(ctx: Ctx, short: bool) -> float:
     cfg = ctx.cfg
-    if ctx.st.listen.unfinished:  # the model heard more to come: words that look finished
-        # get the ordinary silence, others the long one
-        return float(cfg.endpoint_silence_ms if short else cfg.turn_fallback_ms)
+    if ctx.st.listen.unfinished:  # the model heard more to come
+        if short and not cfg.turn_trust_unfinished:
+            return float(cfg.endpoint_silence_ms)
+        return float(cfg.turn_fallback_ms)
     return float(cfg.endpoint_silence_short_ms if short else cfg.endpoint_silence_ms)
 
 

@@ -67,9 +67,10 @@ def test_a_paused_answer_is_not_cut() -> None:
     assert finals(w2) == ["so the first thing I did"]
 
 
-def test_a_pause_after_words_that_look_finished_keeps_the_ordinary_silence() -> None:
+def test_untrusted_unfinished_keeps_the_ordinary_silence_after_finished_words() -> None:
     # The model hears more to come but the words end a sentence: 1.2 s, as without it.
-    w = listening_world(models=Models(turn=always(0.1)))
+    cfg = CoreConfig(turn_trust_unfinished=False)
+    w = listening_world(models=Models(turn=always(0.1)), config=cfg)
     w.say([(0.0, 1.5)])
     w.run(1.5 + 1.0)
     assert w.core.phase == "listening"
