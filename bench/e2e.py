@@ -203,12 +203,15 @@ def main(argv: list[str]) -> None:
                         "the real VAD, end-of-turn model and STT (no servers, no LLM)")
     p.add_argument("--languages", default="en,ko", help="--replay: languages (en,ko)")
     p.add_argument("--answers", type=int, default=10, help="--replay: answers per language")
+    p.add_argument("--voice", choices=("espeak", "piper"), default="espeak",
+                   help="--replay: the English voice (Korean is always espeak-ng)")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if a.replay:
         from bench.turns import run_replay
 
-        run_replay(languages=tuple(x for x in a.languages.split(",") if x), limit=a.answers)
+        run_replay(languages=tuple(x for x in a.languages.split(",") if x), limit=a.answers,
+                   voice=a.voice)
         return
     asyncio.run(_run(a.clients, a.questions, a.models, a.show))
 

@@ -125,15 +125,45 @@ def _insert_pause(pcm: bytes, pause_s: float) -> tuple[bytes, float]:
     return pcm[: at * 2] + gap + pcm[at * 2 :], at / RATE
 
 
+class _Piper:
+    """English answers in piper's voice (en_US-joe-medium, resampled to 16 kHz)."""
+
+    def __init__(self) -> None:
+        from actors.models.tts_piper import PiperTts
+
+        self.tts = PiperTts()
+        self.tts.load()
+
+    def say(self, text: str) -> bytes:
+        from actors.models.audio import pcm16_to_float, resample
+
+        pcm = b"".join(self.tts.synthesize(text))
+        x = resample(pcm16_to_float(pcm), self.tts.sample_rate, RATE)
+        return (np.clip(x, -1, 1) * 32767).astype("<i2").tobytes()
+
+
+_piper: _Piper | None = None
+
+
+def _speak(text: str, lang: str, voice: str) -> bytes:
+    global _piper
+    if voice == "piper" and lang == "en":
+        if _piper is None:
+            _piper = _Piper()
+        return _piper.say(text)
+    return speak_pcm16(text, voice=VOICES[lang])
+
+
 def answer_set(*, paused: bool, languages: tuple[str, ...] = ("en", "ko"),
-               limit: int = 10) -> list[Answer]:
-    """English (and Korean) espeak-ng answers; ``paused``: with a 1.0-2.0 s pause inserted
-    mid-sentence (the pause length cycles through 1.0, 1.5, 2.0 s)."""
+               limit: int = 10, voice: str = "espeak") -> list[Answer]:
+    """English (and Korean) answers spoken by espeak-ng (``voice="piper"``: English in
+    piper's voice); ``paused``: with a 1.0-2.0 s pause inserted mid-sentence (the pause
+    length cycles through 1.0, 1.5, 2.0 s)."""
     out: list[Answer] = []
     for lang in languages:
         texts = (ENGLISH if lang == "en" else KOREAN)[:limit]
         for i, text in enumerate(texts):
-            pcm = _trim(speak_pcm16(text, voice=VOICES[lang]))
+            pcm = _trim(_speak(text, lang, voice))
             name = f"{lang}{i + 1}"
             if paused:
                 pause = (1.0, 1.5, 2.0)[i % 3]
@@ -249,7 +279,7 @@ def _pct(xs: list[float], q: float) -> float:
 
 
 def run_replay(*, languages: tuple[str, ...] = ("en", "ko"), limit: int = 10,
-               stt_real: bool = True, threads: int = 2) -> None:
+               stt_real: bool = True, threads: int = 2, voice: str = "espeak") -> None:
     """Print the before/after tables (see module docstring)."""
     from actors.models.registry import build_end_of_turn
     from actors.models.vad_silero import SileroVoiceDetector
@@ -264,9 +294,9 @@ def run_replay(*, languages: tuple[str, ...] = ("en", "ko"), limit: int = 10,
     if model is None:
         raise SystemExit("the end-of-turn model is turned off (PARLEY_END_OF_TURN)")
     model.load()
-    finished = answer_set(paused=False, languages=languages, limit=limit)
-    paused = answer_set(paused=True, languages=languages, limit=limit)
-    print(f"replay: {len(finished)} finished + {len(paused)} paused answers (espeak-ng), "
+    finished = answer_set(paused=False, languages=languages, limit=limit, voice=voice)
+    paused = answer_set(paused=True, languages=languages, limit=limit, voice=voice)
+    print(f"replay: {len(finished)} finished + {len(paused)} paused answers ({voice}), "
           f"real Silero VAD, {model.name}, STT "
           f"{'Whisper base int8 beam 1' if stt else 'placeholder'}; "
           "times from the last voiced sample")
