@@ -116,9 +116,15 @@ async def _one_interview(url: str, pcm: bytes, questions: int,
     return c.session_id
 
 
-async def _run(clients: int, questions: int, models: str, show: bool) -> None:
-    pcm = speak_pcm16(ANSWER)
-    print(f"answer audio: {len(pcm) / 32000:.1f} s of espeak-ng speech (last voiced sample at "
+async def _run(clients: int, questions: int, models: str, show: bool,
+               voice: str = "espeak") -> None:
+    if voice == "piper":
+        from bench.turns import answer_set
+
+        pcm = answer_set(paused=False, languages=("en",), voice="piper", texts=[ANSWER])[0].pcm
+    else:
+        pcm = speak_pcm16(ANSWER)
+    print(f"answer audio: {len(pcm) / 32000:.1f} s of {voice} speech (last voiced sample at "
           f"{last_voiced_s(pcm):.2f} s); {clients} client(s), {questions} questions each, "
           f"models={models}")
     rows: list[Row] = []
@@ -204,7 +210,7 @@ def main(argv: list[str]) -> None:
     p.add_argument("--languages", default="en,ko", help="--replay: languages (en,ko)")
     p.add_argument("--answers", type=int, default=10, help="--replay: answers per language")
     p.add_argument("--voice", choices=("espeak", "piper"), default="espeak",
-                   help="--replay: the English voice (Korean is always espeak-ng)")
+                   help="the candidate's English voice (Korean is always espeak-ng)")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if a.replay:
@@ -213,7 +219,7 @@ def main(argv: list[str]) -> None:
         run_replay(languages=tuple(x for x in a.languages.split(",") if x), limit=a.answers,
                    voice=a.voice)
         return
-    asyncio.run(_run(a.clients, a.questions, a.models, a.show))
+    asyncio.run(_run(a.clients, a.questions, a.models, a.show, a.voice))
 
 
 if __name__ == "__main__":

@@ -155,14 +155,14 @@ def _speak(text: str, lang: str, voice: str) -> bytes:
 
 
 def answer_set(*, paused: bool, languages: tuple[str, ...] = ("en", "ko"),
-               limit: int = 10, voice: str = "espeak") -> list[Answer]:
+               limit: int = 10, voice: str = "espeak",
+               texts: list[str] | None = None) -> list[Answer]:
     """English (and Korean) answers spoken by espeak-ng (``voice="piper"``: English in
     piper's voice); ``paused``: with a 1.0-2.0 s pause inserted mid-sentence (the pause
     length cycles through 1.0, 1.5, 2.0 s)."""
     out: list[Answer] = []
     for lang in languages:
-        texts = (ENGLISH if lang == "en" else KOREAN)[:limit]
-        for i, text in enumerate(texts):
+        for i, text in enumerate(texts or (ENGLISH if lang == "en" else KOREAN)[:limit]):
             pcm = _trim(_speak(text, lang, voice))
             name = f"{lang}{i + 1}"
             if paused:

@@ -14,9 +14,9 @@ End of turn: at a pause (``turn_check_ms`` of silence, then every ``turn_recheck
 ``CheckTurn`` asks the shell's end-of-turn model, and the words of the open segment are
 cut and sent to STT at the same moment. The turn ends as soon as the model says finished
 AND everything said is transcribed and ends like a finished sentence (the transcript is
-then ready when the turn ends). When they disagree, the long silence fallback
-``turn_fallback_ms`` decides (with ``turn_trust_unfinished=False``, words that look
-finished get the ordinary ``endpoint_silence_ms`` instead).
+then ready when the turn ends). When they disagree, the silence decides: the ordinary
+``endpoint_silence_ms`` if the words end a sentence, else the long ``turn_fallback_ms``
+(with ``turn_trust_unfinished``, the long one whenever the model says unfinished).
 Neither alone ends the turn early: on synthetic speech the model alone calls many
 mid-sentence pauses finished (``parley bench e2e --replay``). Without any verdict (no
 model, or a slow one) the silence rules of :mod:`actors.session.endpointing` decide as

@@ -67,19 +67,24 @@ def test_a_paused_answer_is_not_cut() -> None:
     assert finals(w2) == ["so the first thing I did"]
 
 
-def test_untrusted_unfinished_keeps_the_ordinary_silence_after_finished_words() -> None:
+def test_unfinished_after_finished_words_keeps_the_ordinary_silence() -> None:
     # The model hears more to come but the words end a sentence: 1.2 s, as without it.
-    cfg = CoreConfig(turn_trust_unfinished=False)
-    w = listening_world(models=Models(turn=always(0.1)), config=cfg)
+    w = listening_world(models=Models(turn=always(0.1)))
     w.say([(0.0, 1.5)])
     w.run(1.5 + 1.0)
     assert w.core.phase == "listening"
     w.run(0.5)
     assert w.core.phase != "listening"
+    # trusting the model instead: the long fallback
+    w2 = listening_world(models=Models(turn=always(0.1)),
+                         config=CoreConfig(turn_trust_unfinished=True))
+    w2.say([(0.0, 1.5)])
+    w2.run(1.5 + 2.0)
+    assert w2.core.phase == "listening"
 
 
 def test_unfinished_pause_falls_back_to_the_long_silence() -> None:
-    cfg = CoreConfig(turn_fallback_ms=2400)
+    cfg = CoreConfig(turn_fallback_ms=2400, turn_trust_unfinished=True)
     w = listening_world(models=Models(turn=always(0.1), stt_text=fragments), config=cfg)
     w.say([(0.0, 1.5)])
     w.run(1.5 + 2.0)
