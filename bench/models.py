@@ -435,10 +435,6 @@ def _bench_embed(threads: int, minilm: bool) -> None:
         _bench_embedder(MiniLmEmbedder(threads=threads))
 
 
-if __name__ == "__main__":
-    main(sys.argv[1:])
-
-
 # --- end of turn -------------------------------------------------------------------------
 
 
@@ -464,12 +460,20 @@ def _bench_turn(repeat: int) -> None:
         print(f"inference on {secs:.0f} s of audio: median {_median(times) * 1000:.0f} ms, "
               f"p95 {times[int(len(times) * 0.95) - 1] * 1000:.0f} ms (n={len(times)})")
     quiet = bytes(2 * 3200)  # 200 ms: when the session first asks
-    for lang in ("en", "ko"):
-        whole = answer_set(paused=False, languages=(lang,))
-        paused = answer_set(paused=True, languages=(lang,))
+    for lang, voice in (("en", "espeak"), ("en", "piper"), ("ko", "espeak")):
+        try:
+            whole = answer_set(paused=False, languages=(lang,), voice=voice)
+            paused = answer_set(paused=True, languages=(lang,), voice=voice)
+        except Exception as exc:  # piper missing: the others still run
+            print(f"{lang} ({voice}): unavailable: {exc}")
+            continue
         done = [model.probability(a.pcm + quiet) for a in whole]
         cut = [model.probability(a.pcm[: int((a.pause_at_s or 0) * 16000) * 2] + quiet)
                for a in paused]
         print(f"{lang}: called finished: whole answers {sum(p >= 0.5 for p in done)} of "
               f"{len(done)}, answers stopped mid-sentence {sum(p >= 0.5 for p in cut)} of "
-              f"{len(cut)} (espeak-ng voice)")
+              f"{len(cut)} ({voice} voice)")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
