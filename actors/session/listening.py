@@ -260,10 +260,10 @@ def _agreed(ctx: Ctx) -> Outcome | None:
         return None  # wait for the words
     if ep.segment_speech_ms >= ctx.cfg.turn_resume_ms:
         return None  # words since the cut, not transcribed: the next check cuts them
-    ep.segment, ep.segment_ms, ep.segment_speech_ms = b"", 0.0, 0.0  # a blip, not words
     if not looks_complete(_text(listen), ctx.settings.language):
         listen.finished, listen.unfinished = False, True
         return None
+    ep.segment, ep.segment_ms, ep.segment_speech_ms = b"", 0.0, 0.0  # a blip, not words
     ctx.st.counters.turn_model_ends += 1
     return _signals(ctx, "listen", end_turn(listen.ep, _params(ctx, "listen")), ctx.t)
 
