@@ -241,6 +241,7 @@ def on_verdict(ctx: Ctx, verdict: TurnVerdict) -> Outcome | None:
         st.counters.stale_verdicts += 1
         return None
     listen.check = 0
+    st.counters.turn_verdicts += 1
     if not listen.ep.active:
         return None
     if verdict.probability < ctx.cfg.turn_complete:

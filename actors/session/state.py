@@ -236,6 +236,7 @@ class Counters(msgspec.Struct, kw_only=True):
     bank_fallbacks: int = 0
     assess_fallbacks: int = 0
     turn_checks: int = 0
+    turn_verdicts: int = 0
     turn_model_ends: int = 0
     stale_verdicts: int = 0
 
