@@ -14,7 +14,7 @@ LLAMA_VERSION := 0.3.36
 # pip's notes about this machine's extra index locations are noise; its errors are not.
 HUSH := 2> >(grep -v '^WARNING: Location' >&2)
 
-.PHONY: run test install system-deps browser-deps lint bench clean
+.PHONY: run test install system-deps browser-deps model-assets lint bench clean
 
 run: install
 	$(VENV)/bin/parley up
@@ -22,7 +22,14 @@ run: install
 test: install browser-deps
 	$(VENV)/bin/pytest
 
-install: $(STAMP) system-deps
+install: $(STAMP) system-deps model-assets
+
+# The end-of-turn model (Smart Turn v3.2) ships inside the pipecat-ai wheel: download that
+# one wheel (no dependencies, never installed or imported), extract the .onnx into the model
+# cache and check its sha256. A no-op once cached; a node also does it on first use.
+model-assets: $(STAMP)
+	@echo "==> end-of-turn model: Smart Turn v3.2 from the pipecat-ai wheel (seconds; cached in the model cache)"
+	@$(PY) -m actors.models.assets smart-turn >/dev/null
 
 # torch first, from the CPU file on disk, so nothing can pull a CUDA build later; then the
 # portable llama.cpp wheel, so `pip install -e .` never compiles a native one.

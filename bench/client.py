@@ -9,9 +9,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 
 AUDIO_HEADER = struct.Struct("<BBHII")
+_VOICED = 330  # about -40 dBFS
+
+
+def last_voiced_s(pcm: bytes) -> float:
+    """Seconds from the start of 16 kHz PCM16 ``pcm`` to the end of its last voiced sample."""
+    a = np.frombuffer(pcm[: len(pcm) & ~1], dtype="<i2").astype(np.int32)
+    idx = np.nonzero(np.abs(a) > _VOICED)[0]
+    return 0.0 if idx.size == 0 else (int(idx[-1]) + 1) / 16000
 
 
 @dataclass
@@ -105,7 +114,9 @@ class Client:
 
     async def speak(self, pcm: bytes, *, silence_s: float = 2.0) -> float:
         """Stream 16 kHz PCM16 ``pcm`` then ``silence_s`` of silence in real time, 20 ms
-        per frame, as a microphone would. Returns the loop time of the last voiced sample."""
+        per frame, as a microphone would. Returns the loop time of the last voiced sample
+        (|sample| above about -40 dBFS), not of the end of ``pcm``: synthesised speech ends
+        with a few hundred milliseconds of silence."""
         frame = 640
         audio = pcm + b"\0\0" * int(16000 * silence_s)
         loop = asyncio.get_running_loop()
@@ -113,7 +124,7 @@ class Client:
         for i in range(0, len(audio), frame):
             await self.send(audio[i:i + frame])
             await asyncio.sleep(max(0.0, t0 + (i // frame + 1) * 0.02 - loop.time()))
-        return t0 + len(pcm) / 32000
+        return t0 + last_voiced_s(pcm)
 
     async def next_event(self, timeout: float) -> None:
         """Wait until one more event or frame arrives (or the connection closes)."""

@@ -4,15 +4,22 @@ Starts fresh embedded servers and one node with every role on the real models (o
 ``--models deterministic``), then drives N scripted clients through real interviews over
 WebSockets, speaking espeak-ng answers in real time as PCM frames. Prints:
 
-- voice-to-voice: the candidate's last voiced sample sent -> the first interviewer audio
-  byte received (the spoken acknowledgment), p50/p95;
-- next question: last voiced sample -> first audio of the next question or follow-up
-  (after its text arrived), p50/p95;
+- per spoken turn, then p50/p95, all from the candidate's LAST VOICED SAMPLE sent (not the
+  end of the audio buffer, which trails by the synthesiser's silence): end of turn
+  decided (the ``thinking`` state arrives), STT final (the final transcript arrives),
+  first interviewer audio (the spoken acknowledgment: voice-to-voice), first audio of the
+  real reply (the next question or follow-up, after its text arrived); a turn that ended
+  before the last voiced sample is counted as a premature turn end;
 - the per-turn breakdown the session recorded (endpointing, STT final, acknowledgment
   audio, LLM first sentence, TTS first audio), medians;
 - throughput: the wall time of the N concurrent interviews, interviews per hour at that
   concurrency, and how often the models were too slow for a deadline (a bank question
   instead of the LLM's, a heuristic score instead of the LLM's assessment).
+
+``--replay`` instead replays finished and mid-sentence-paused espeak-ng answers through
+the session core with the real VAD, end-of-turn model and STT (no servers, no LLM; see
+:mod:`bench.turns`): end of turn and STT final per answer, and the count of premature
+turn ends on the paused set, without and with the end-of-turn model.
 
 Run it with ``--clients 1``, ``2``, ``4`` ... to see what one machine sustains: the
 latency figures stretch and the fallbacks rise once the models are the bottleneck.
@@ -39,7 +46,7 @@ from pathlib import Path
 import asyncpg
 
 from actors.session.actor import decode_stored_state
-from bench.client import Client
+from bench.client import Client, last_voiced_s
 from bench.servers import bench_servers, percentile
 from bench.speech import speak_pcm16
 from bus.embedded import free_port
@@ -52,8 +59,18 @@ ANSWER = ("In my last project I built a payment service in Python. It handled te
           "requests per second, and I cut the latency in half by adding a cache.")
 
 
+Row = dict[str, float | None]
+
+
+def _after(events: list[dict[str, object]], t0: float, last_voice: float) -> float | None:
+    """Seconds from the last voiced sample to the first of ``events`` at or after ``t0``."""
+    times = sorted(float(e["_t"]) for e in events if float(e["_t"]) >= t0)  # type: ignore[arg-type]
+    return times[0] - last_voice if times else None
+
+
 async def _one_interview(url: str, pcm: bytes, questions: int,
-                         v2v: list[float], nextq: list[float], show: bool = False) -> str:
+                         v2v: list[float], nextq: list[float], show: bool = False,
+                         rows: list[Row] | None = None) -> str:
     c = Client(url)
     await c.connect()
     await c.send({"type": "start", "role": "backend", "language": "en",
@@ -69,13 +86,20 @@ async def _one_interview(url: str, pcm: bytes, questions: int,
         q = [e for e in c.rx.of("question") if e["turn"] == turn][-1]
         await c.wait_for("state", timeout=300,
                          where=lambda e, s=q["seq"]: e["state"] == "listening" and e["seq"] > s)
+        spoke_at = asyncio.get_running_loop().time()
         last_voice = await c.speak(pcm, silence_s=2.5)
+        row: Row = {"turn": float(turn)}
+        row["end"] = _after([e for e in c.rx.of("state") if e["state"] != "listening"],
+                            spoke_at, last_voice)
         n_audio = sum(1 for a in c.rx.audio if a[4] <= last_voice)
         # first interviewer audio after the last voiced sample
         while len(c.rx.audio) <= n_audio and not c.rx.of("report"):
             await c.next_event(300)
         if len(c.rx.audio) > n_audio:
             v2v.append(c.rx.audio[n_audio][4] - last_voice)
+            row["audio"] = v2v[-1]
+        row["final"] = _after([e for e in c.rx.of("transcript")
+                               if e["final"] and e["turn"] == turn], spoke_at, last_voice)
         # first audio after the next question's text arrived
         while not c.rx.of("report"):
             later = [e for e in c.rx.of("question")
@@ -85,8 +109,11 @@ async def _one_interview(url: str, pcm: bytes, questions: int,
                 frames = [a for a in c.rx.audio if a[0] == later[0]["turn"] and a[4] >= qt]
                 if frames:
                     nextq.append(frames[0][4] - last_voice)
+                    row["reply"] = nextq[-1]
                     break
             await c.next_event(300)
+        if rows is not None:
+            rows.append(row)
     await c.close()
     if show:
         report = c.rx.of("report")[0]["report"]
@@ -99,10 +126,17 @@ async def _one_interview(url: str, pcm: bytes, questions: int,
     return c.session_id
 
 
-async def _run(clients: int, questions: int, models: str, show: bool, layout: str) -> None:
-    pcm = speak_pcm16(ANSWER)
-    print(f"answer audio: {len(pcm) / 32000:.1f} s of espeak-ng speech; {clients} client(s), "
-          f"{questions} questions each, models={models}")
+async def _run(clients: int, questions: int, models: str, show: bool, layout: str,
+               voice: str = "espeak") -> None:
+    if voice == "piper":
+        from bench.turns import answer_set
+
+        pcm = answer_set(paused=False, languages=("en",), voice="piper", texts=[ANSWER])[0].pcm
+    else:
+        pcm = speak_pcm16(ANSWER)
+    print(f"answer audio: {len(pcm) / 32000:.1f} s of {voice} speech (last voiced sample at "
+          f"{last_voiced_s(pcm):.2f} s); {clients} client(s), {questions} questions each, "
+          f"models={models}")
     with bench_servers() as (nats_url, dsn), tempfile.TemporaryDirectory() as tmp:
         cfg = Config(nats_url=nats_url, database_url=dsn, port=0, node_id="bench-e2e",
                      secret="bench", data_dir=Path(tmp))
@@ -162,9 +196,10 @@ async def _drive(url: str, pcm: bytes, clients: int, questions: int, show: bool,
                  pool: asyncpg.Pool) -> None:
     v2v: list[float] = []
     nextq: list[float] = []
+    rows: list[Row] = []
     t0 = time.perf_counter()
     sids = await asyncio.gather(*(_one_interview(url, pcm, questions, v2v, nextq,
-                                                 show and i == 0)
+                                                 show and i == 0, rows)
                                   for i in range(clients)))
     wall = time.perf_counter() - t0
     breakdown: dict[str, list[float]] = {}
@@ -192,6 +227,7 @@ async def _drive(url: str, pcm: bytes, clients: int, questions: int, show: bool,
           f"p50 {ms(percentile(v2v, .5))}, p95 {ms(percentile(v2v, .95))}")
     print(f"next question or follow-up first audio, n={len(nextq)}: "
           f"p50 {ms(percentile(nextq, .5))}, p95 {ms(percentile(nextq, .95))}")
+    _print_rows(rows)
     print("per-turn breakdown recorded by the session (median):")
     for k in sorted(breakdown):
         print(f"  {k:<24} {statistics.median(breakdown[k]):,.0f} ms  (n={len(breakdown[k])})")
@@ -199,6 +235,28 @@ async def _drive(url: str, pcm: bytes, clients: int, questions: int, show: bool,
 
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:,.0f} ms"
+
+
+_COLUMNS = (("end", "end of turn"), ("final", "STT final"), ("audio", "first audio"),
+            ("reply", "real reply"))
+
+
+def _print_rows(rows: list[Row]) -> None:
+    """Per spoken turn, from the last voiced sample; then p50/p95 per column."""
+    print("per spoken turn, from the last voiced sample (ms):")
+    print("  turn " + "".join(f"{label:>13}" for _, label in _COLUMNS))
+    for r in rows:
+        cells = "".join(f"{'-' if r.get(k) is None else f'{r[k] * 1000:,.0f}':>13}"  # type: ignore[operator]
+                        for k, _ in _COLUMNS)
+        print(f"  {int(r['turn'] or 0):>4} {cells}")
+    for q in (0.5, 0.95):
+        cells = ""
+        for k, _ in _COLUMNS:
+            xs = [float(v) for r in rows if (v := r.get(k)) is not None]
+            cells += f"{ms(percentile(xs, q)) if xs else '-':>13}"
+        print(f"  p{int(q * 100):<3}{cells}")
+    early = sum(1 for r in rows if (e := r.get("end")) is not None and e < 0)
+    print(f"premature turn ends (turn over before the last voiced sample): {early} of {len(rows)}")
 
 
 def main(argv: list[str]) -> None:
@@ -210,9 +268,22 @@ def main(argv: list[str]) -> None:
     p.add_argument("--layout", choices=("split", "single"), default="split",
                    help="split: parley up, one process per engine (default); single: every "
                         "role in this process, as before the supervisor")
+    p.add_argument("--replay", action="store_true",
+                   help="replay finished and paused answers through the session core with "
+                        "the real VAD, end-of-turn model and STT (no servers, no LLM)")
+    p.add_argument("--languages", default="en,ko", help="--replay: languages (en,ko)")
+    p.add_argument("--answers", type=int, default=10, help="--replay: answers per language")
+    p.add_argument("--voice", choices=("espeak", "piper"), default="espeak",
+                   help="the candidate's English voice (Korean is always espeak-ng)")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(_run(a.clients, a.questions, a.models, a.show, a.layout))
+    if a.replay:
+        from bench.turns import run_replay
+
+        run_replay(languages=tuple(x for x in a.languages.split(",") if x), limit=a.answers,
+                   voice=a.voice)
+        return
+    asyncio.run(_run(a.clients, a.questions, a.models, a.show, a.layout, a.voice))
 
 
 if __name__ == "__main__":

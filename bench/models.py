@@ -14,7 +14,11 @@ Prints, per engine:
   and Korean (espeak-ng), plus one short-lived ``python -m piper`` per utterance for
   comparison;
 * embeddings — passages/s for a batch and single-query latency (e5; MiniLM with
-  ``--minilm``).
+  ``--minilm``);
+* turn — the end-of-turn model (Smart Turn v3.2, one onnxruntime thread): load time,
+  inference time per call (features included), and how often it calls a turn finished on
+  espeak-ng answers: whole sentences vs. the same sentences stopped mid-way (at the pause
+  point of the paused-answer set), 200 ms of silence after the words, English and Korean.
 
 Run: ``.venv/bin/python -m bench.models [--only stt,llm] [--repeat 3]`` or
 ``parley bench models``. Other work on the machine skews the figures: the load average is
@@ -47,7 +51,7 @@ ANSWER = [
     "Afterwards the slowest queries got three times faster.",
 ]
 PAUSE_S = 0.7  # between sentences: where the session's endpointer cuts a segment
-SECTIONS = ("stt", "llm", "tts", "embed")
+SECTIONS = ("stt", "llm", "tts", "embed", "turn")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -84,6 +88,8 @@ def run(args: argparse.Namespace) -> None:
         _bench_tts(repeat)
     if "embed" in only:
         _bench_embed(threads, bool(getattr(args, "minilm", False)))
+    if "turn" in only:
+        _bench_turn(repeat)
 
 
 def _header(title: str) -> None:
@@ -432,6 +438,46 @@ def _bench_embed(threads: int, minilm: bool) -> None:
         from actors.models.embed_minilm import MiniLmEmbedder
 
         _bench_embedder(MiniLmEmbedder(threads=threads))
+
+
+# --- end of turn -------------------------------------------------------------------------
+
+
+def _bench_turn(repeat: int) -> None:
+    from actors.models.turn_smart import SmartTurn
+    from bench.turns import answer_set
+
+    _header("End of turn: Smart Turn v3.2 (ONNX, onnxruntime, 1 thread)")
+    model = SmartTurn(threads=1)
+    started = time.monotonic()
+    model.load()
+    print(f"load {time.monotonic() - started:.2f} s")
+    rng = np.random.default_rng(0)
+    for secs in (2.0, 8.0):
+        pcm = (rng.standard_normal(int(secs * 16000)) * 2000).astype("<i2").tobytes()
+        model.probability(pcm)  # warm
+        times = []
+        for _ in range(max(10, repeat * 5)):
+            t = time.monotonic()
+            model.probability(pcm)
+            times.append(time.monotonic() - t)
+        times.sort()
+        print(f"inference on {secs:.0f} s of audio: median {_median(times) * 1000:.0f} ms, "
+              f"p95 {times[int(len(times) * 0.95) - 1] * 1000:.0f} ms (n={len(times)})")
+    quiet = bytes(2 * 3200)  # 200 ms: when the session first asks
+    for lang, voice in (("en", "espeak"), ("en", "piper"), ("ko", "espeak")):
+        try:
+            whole = answer_set(paused=False, languages=(lang,), voice=voice)
+            paused = answer_set(paused=True, languages=(lang,), voice=voice)
+        except Exception as exc:  # piper missing: the others still run
+            print(f"{lang} ({voice}): unavailable: {exc}")
+            continue
+        done = [model.probability(a.pcm + quiet) for a in whole]
+        cut = [model.probability(a.pcm[: int((a.pause_at_s or 0) * 16000) * 2] + quiet)
+               for a in paused]
+        print(f"{lang}: called finished: whole answers {sum(p >= 0.5 for p in done)} of "
+              f"{len(done)}, answers stopped mid-sentence {sum(p >= 0.5 for p in cut)} of "
+              f"{len(cut)} ({voice} voice)")
 
 
 if __name__ == "__main__":

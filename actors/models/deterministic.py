@@ -12,6 +12,11 @@ Documented behaviour (tests rely on it):
   word list for the language. The same audio always gives the same text.
 * :class:`DeterministicVoiceDetector` — per 512-sample frame, probability 1.0 if the frame's
   RMS is above ``threshold_dbfs`` (default -40 dBFS), else 0.0; leftovers are buffered.
+* :class:`DeterministicEndOfTurn` — a stand-in for the end-of-turn model, NOT a model:
+  complete (1.0) iff the last 160 ms of voiced audio (frames above -40 dBFS) is at least
+  6 dB quieter than the median voiced frame (a fading end, like a finished phrase);
+  otherwise 0.0 (a level end, or no voice at all: not finished). Speech at a steady level
+  therefore always waits for the silence fallback, as it did before the model existed.
 * :class:`DeterministicLlm` — ``question``: the first question from the list (per language)
   that is not in ``job.asked``, cycling when all were asked; ``followup``: asks iff the
   answer has fewer than 8 words; ``assess``: scores from the answer's word count (raises
@@ -27,6 +32,7 @@ from __future__ import annotations
 __all__ = [
     "DEFAULT_QUESTIONS",
     "DeterministicEmbedder",
+    "DeterministicEndOfTurn",
     "DeterministicLlm",
     "DeterministicStt",
     "DeterministicTts",
@@ -147,6 +153,35 @@ class DeterministicVoiceDetector:
         self._pending = samples[n * VAD_FRAME_SAMPLES :].copy()
         frames = samples[: n * VAD_FRAME_SAMPLES].reshape(n, VAD_FRAME_SAMPLES)
         return [1.0 if rms_dbfs(f) > self._threshold else 0.0 for f in frames]
+
+
+class DeterministicEndOfTurn:
+    """Deterministic end-of-turn STAND-IN (see module docstring); thread-safe."""
+
+    name = "deterministic-end-of-turn"
+    _TAIL_FRAMES = 5  # 160 ms
+
+    def __init__(self, threshold_dbfs: float = -40.0, drop_db: float = 6.0) -> None:
+        self._threshold = threshold_dbfs
+        self._drop = drop_db
+
+    def load(self) -> None:
+        pass
+
+    def probability(self, pcm16: bytes) -> float:
+        try:
+            samples = pcm16_to_float(pcm16)
+        except ValueError as exc:
+            raise EngineError(str(exc)) from None
+        n = samples.size // VAD_FRAME_SAMPLES
+        frames = samples[: n * VAD_FRAME_SAMPLES].reshape(n, VAD_FRAME_SAMPLES)
+        levels = [rms_dbfs(f) for f in frames]
+        voiced = [lv for lv in levels if lv > self._threshold]
+        if len(voiced) <= self._TAIL_FRAMES:
+            return 0.0
+        tail = voiced[-self._TAIL_FRAMES :]
+        median = float(np.median(voiced))
+        return 1.0 if max(tail) <= median - self._drop else 0.0
 
 
 class DeterministicLlm:

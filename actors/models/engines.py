@@ -18,6 +18,7 @@ __all__ = [
     "VAD_FRAME_SAMPLES",
     "VAD_SAMPLE_RATE",
     "Embedder",
+    "EndOfTurnModel",
     "EngineCancelled",
     "EngineError",
     "LlmEngine",
@@ -103,6 +104,27 @@ class VoiceDetector(Protocol):
 
     def reset(self) -> None:
         """Forget all streaming state (buffered samples, model state)."""
+        ...
+
+
+@runtime_checkable
+class EndOfTurnModel(Protocol):
+    """Says whether a speaker has finished their turn, from the sound of the turn's end.
+
+    Stateless: give it the turn's audio (PCM16LE mono 16 kHz, ending where the silence
+    started or a little after; only the last 8 s are used) at a pause, not per frame (a call
+    costs tens of milliseconds). Thread-safe: one instance serves every session of a node.
+    """
+
+    name: str
+
+    def load(self) -> None:
+        """Load the model (tens of milliseconds to a second); call before the first use."""
+        ...
+
+    def probability(self, pcm16: bytes) -> float:
+        """Probability (0..1) that the turn is complete; ``>= 0.5`` means complete. Raises
+        :class:`EngineError` on bad input (odd byte count)."""
         ...
 
 

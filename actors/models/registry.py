@@ -17,7 +17,9 @@ __all__ = [
     "Backend",
     "EngineOptions",
     "Engines",
+    "VadFactory",
     "build_embedder",
+    "build_end_of_turn",
     "build_engines",
     "build_llm",
     "build_stt",
@@ -35,6 +37,7 @@ from typing import Any, Literal
 
 from actors.models.deterministic import (
     DeterministicEmbedder,
+    DeterministicEndOfTurn,
     DeterministicLlm,
     DeterministicStt,
     DeterministicTts,
@@ -42,6 +45,7 @@ from actors.models.deterministic import (
 )
 from actors.models.engines import (
     Embedder,
+    EndOfTurnModel,
     EngineCancelled,
     EngineError,
     LlmEngine,
@@ -77,6 +81,7 @@ class EngineOptions:
     threads: int = 2
     stt_beam_size: int = 1
     stt_vad_filter: bool = True
+    stt_window_s: float = 10.0
     llm_n_ctx: int = 2048
     llm_temperature: float = 0.6
     llm_followup_decider: Literal["heuristic", "model"] = "heuristic"
@@ -89,7 +94,8 @@ class EngineOptions:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> EngineOptions:
-        """Options from ``PARLEY_MODEL_THREADS``, ``PARLEY_STT_BEAM``, ``PARLEY_EMBEDDER``
+        """Options from ``PARLEY_MODEL_THREADS``, ``PARLEY_STT_BEAM``, ``PARLEY_STT_WINDOW_S``
+        (Whisper's encoder window floor, 30 = stock), ``PARLEY_EMBEDDER``
         (``e5``/``minilm``), ``PARLEY_LLM_FOLLOWUP`` (``heuristic``/``model``),
         ``PARLEY_TTS_VOICES`` (``en=piper,ko=espeak:ko``) and, for the deterministic test
         LLM only, ``PARLEY_DETERMINISTIC_DELAY_MS``; unset ones keep defaults."""
@@ -99,6 +105,8 @@ class EngineOptions:
             kwargs["threads"] = max(1, int(v))
         if v := env.get("PARLEY_STT_BEAM"):
             kwargs["stt_beam_size"] = max(1, int(v))
+        if v := env.get("PARLEY_STT_WINDOW_S"):
+            kwargs["stt_window_s"] = min(30.0, max(1.0, float(v)))
         if v := env.get("PARLEY_EMBEDDER"):
             if v not in ("e5", "minilm"):
                 raise ValueError(f"PARLEY_EMBEDDER must be e5 or minilm, not {v!r}")
@@ -175,19 +183,45 @@ def build_stt(backend: Backend = "real", options: EngineOptions | None = None) -
     from actors.models.stt_whisper import WhisperStt
 
     return WhisperStt(
-        cpu_threads=opts.threads, beam_size=opts.stt_beam_size, vad_filter=opts.stt_vad_filter
+        cpu_threads=opts.threads, beam_size=opts.stt_beam_size, vad_filter=opts.stt_vad_filter,
+        window_s=opts.stt_window_s,
     )
 
 
-def build_vad(
-    backend: Backend = "real", options: EngineOptions | None = None
-) -> Callable[[], VoiceDetector]:
-    """A factory: call it once per audio stream (each detector keeps per-stream state)."""
+@dataclass(frozen=True)
+class VadFactory:
+    """Makes one voice detector per audio stream (call it); carries the node's shared
+    end-of-turn model (``None``: end of turn from silence only), which runs beside VAD."""
+
+    make: Callable[[], VoiceDetector]
+    end_of_turn: EndOfTurnModel | None = None
+
+    def __call__(self) -> VoiceDetector:
+        return self.make()
+
+
+def build_vad(backend: Backend = "real", options: EngineOptions | None = None) -> VadFactory:
+    """A factory: call it once per audio stream (each detector keeps per-stream state).
+    Its ``end_of_turn`` is :func:`build_end_of_turn` for the same backend."""
     if backend == "deterministic":
-        return DeterministicVoiceDetector
+        return VadFactory(DeterministicVoiceDetector, build_end_of_turn(backend, options))
     from actors.models.vad_silero import SileroVoiceDetector
 
-    return SileroVoiceDetector
+    return VadFactory(SileroVoiceDetector, build_end_of_turn(backend, options))
+
+
+def build_end_of_turn(
+    backend: Backend = "real", options: EngineOptions | None = None
+) -> EndOfTurnModel | None:
+    """The end-of-turn model (Smart Turn v3.2, one onnxruntime thread), or its
+    deterministic stand-in. ``PARLEY_END_OF_TURN=off`` turns it off (``None``)."""
+    if os.environ.get("PARLEY_END_OF_TURN", "").strip().lower() in ("off", "0", "none"):
+        return None
+    if backend == "deterministic":
+        return DeterministicEndOfTurn()
+    from actors.models.turn_smart import SmartTurn
+
+    return SmartTurn(threads=1)
 
 
 def build_llm(backend: Backend = "real", options: EngineOptions | None = None) -> LlmEngine:

@@ -5,9 +5,9 @@ Face of the package (everything a shell needs)::
     SessionCore            new / restore / handle / receive_audio / audio_to_analyze /
                            snapshot / set_seq_floor
     CoreConfig             every tunable
-    inputs                 ClientInput, VoiceActivity, JobResultIn, Tick
+    inputs                 ClientInput, VoiceActivity, JobResultIn, Tick, TurnVerdict
     commands               Emit, EmitAudio, RequestJob, PersistTurn, PersistReport,
-                           Snapshot, Deactivate
+                           Snapshot, Deactivate, CheckTurn
     TurnRecord, Assessment what PersistTurn carries
     build_report           the report dict (pure)
 """
@@ -18,6 +18,7 @@ __all__ = [
     "DEFAULT_PHRASES",
     "Assessment",
     "BankQuestionLike",
+    "CheckTurn",
     "ClientInput",
     "Command",
     "CoreConfig",
@@ -35,6 +36,7 @@ __all__ = [
     "Snapshot",
     "Tick",
     "TurnRecord",
+    "TurnVerdict",
     "VoiceActivity",
     "build_report",
     "default_phrases",
@@ -42,6 +44,7 @@ __all__ = [
 
 from actors.session.bank import BankQuestionLike
 from actors.session.commands import (
+    CheckTurn,
     Command,
     Deactivate,
     Emit,
@@ -53,7 +56,14 @@ from actors.session.commands import (
 )
 from actors.session.config import CoreConfig
 from actors.session.core import SessionCore
-from actors.session.inputs import ClientInput, Input, JobResultIn, Tick, VoiceActivity
+from actors.session.inputs import (
+    ClientInput,
+    Input,
+    JobResultIn,
+    Tick,
+    TurnVerdict,
+    VoiceActivity,
+)
 from actors.session.phrases import DEFAULT_PHRASES, PhraseSource, default_phrases
 from actors.session.report import build_report
 from actors.session.state import Assessment, SessionState, TurnRecord

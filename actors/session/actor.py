@@ -3,7 +3,7 @@
 One :class:`SessionActor` per active interview, owned by the node that holds the
 session's lease. It feeds the core with client events (``.in``), job results (the
 session's result subject in JetStream), voice-activity results (VAD run off the event
-loop) and ticks, and executes what the core returns:
+loop), end-of-turn verdicts and ticks, and executes what the core returns:
 
 - ``Emit`` -> the ``.out`` stream (JetStream, dedup id ``<sid>:<seq>``), in order;
 - ``EmitAudio`` -> the ``.audio`` subject (binary, 12-byte header, see docs/protocol.md);
@@ -11,6 +11,9 @@ loop) and ticks, and executes what the core returns:
 - ``Snapshot``/``PersistTurn``/``PersistReport`` -> Postgres, in order, fenced by the
   lease revision;
 - ``Deactivate`` -> final snapshot, release the lease, leave memory.
+- ``CheckTurn`` -> the node's end-of-turn model on the last seconds of the audio VAD saw
+  (kept here, bounded), in the VAD executor; its probability goes back as ``TurnVerdict``.
+  Without a model, or when it fails, nothing is fed back and the silence rules decide.
 
 Snapshots carry the core state plus the last result-stream sequence consumed, so a
 re-activated actor replays the results it had not yet seen, and the ids of the last
@@ -50,7 +53,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from actors.models.engines import VoiceDetector
+from actors.models.engines import EndOfTurnModel, VoiceDetector
 from actors.runtime import Lease, LeaseKeeper
 from actors.session import commands as cmd
 from actors.session import inputs
@@ -77,6 +80,8 @@ DURABLE_ACK_S = 2.0
 OUT_PUBLISH_S = 15.0
 OUT_FLUSH_S = OUT_PUBLISH_S + 1.0
 MAX_SEEN_IN = 64
+#: audio kept for the end-of-turn model (it reads the last 8 s), PCM16 16 kHz bytes
+HEARD_BYTES = 9 * 32000
 
 
 def audio_frame(turn: int, chunk: int, sample_rate: int, pcm: bytes) -> bytes:
@@ -119,6 +124,8 @@ class SessionDeps:
     #: the node's lease keeper (renews every actor's lease)
     leases: LeaseKeeper
     vad_executor: Any = None
+    #: the node's end-of-turn model (shared, thread-safe), run in ``vad_executor``
+    end_of_turn: EndOfTurnModel | None = None
     lateness: list[float] = field(default_factory=list)
 
     def record_lateness(self, seconds: float) -> None:
@@ -141,6 +148,7 @@ class SessionActor:
         self.result_seq = result_seq
         self._on_stopped = on_stopped
         self._vad = deps.new_vad()
+        self._heard = bytearray()  # the last HEARD_BYTES of audio VAD has seen
         self._tasks: set[asyncio.Task[Any]] = set()
         #: job requests on their way to JetStream (a stop lets them arrive first)
         self._requests: set[asyncio.Task[Any]] = set()
@@ -364,7 +372,32 @@ class SessionActor:
             probs = await loop.run_in_executor(self.deps.vad_executor, self._vad.process, pcm)
             speech = [p >= 0.5 for p in probs]
             usable = len(speech) * 1024
+            if self.deps.end_of_turn is not None:
+                self._heard += pcm[:usable]
+                if len(self._heard) > HEARD_BYTES:
+                    del self._heard[: len(self._heard) - HEARD_BYTES]
             self._feed(inputs.VoiceActivity(pcm=pcm[:usable], speech=speech, now=time.monotonic()))
+
+    def _check_turn(self, c: cmd.CheckTurn) -> None:
+        model = self.deps.end_of_turn
+        if model is None:
+            return
+        skip = int(c.skip_ms * 32) & ~1  # 32 bytes per ms of 16 kHz PCM16
+        want = int(min(c.audio_ms, 8000.0) * 32) & ~1
+        end = max(0, len(self._heard) - skip)
+        start = max(0, end - want)
+        pcm = bytes(self._heard[start:end])
+        if pcm:
+            self._spawn(self._judge(model, c.check, pcm))
+
+    async def _judge(self, model: EndOfTurnModel, check: int, pcm: bytes) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            p = await loop.run_in_executor(self.deps.vad_executor, model.probability, pcm)
+        except Exception as exc:  # the silence fallback still ends the turn
+            log.warning("session %s: end-of-turn model failed: %r", self.sid, exc)
+            return
+        self._feed(inputs.TurnVerdict(check=check, probability=p, now=time.monotonic()))
 
     # --- commands ------------------------------------------------------------------------
 
@@ -385,6 +418,8 @@ class SessionActor:
                     self._enqueue_persist(c)
             elif isinstance(c, cmd.PersistTurn | cmd.PersistReport):
                 self._enqueue_persist(c)
+            elif isinstance(c, cmd.CheckTurn):
+                self._check_turn(c)
             elif isinstance(c, cmd.Deactivate):
                 log.info("session %s: deactivating (%s)", self.sid, c.reason)
                 self._spawn(self.stop())

@@ -10,6 +10,9 @@
 - :class:`PersistReport` — store the final report.
 - :class:`Snapshot` — write ``core.snapshot()`` (fenced by the lease revision).
 - :class:`Deactivate` — snapshot was just requested; stop the actor, drop the core.
+- :class:`CheckTurn` — run the end-of-turn model on the candidate's latest audio, off the
+  event loop, and feed the answer back as :class:`~actors.session.inputs.TurnVerdict`.
+  A shell without a model ignores it (the silence fallback then ends the turn).
 
 Order matters: at most one ``Snapshot`` per call, after every other command but a
 ``Deactivate``, so the state it persists never refers to a job not yet published.
@@ -18,6 +21,7 @@ Order matters: at most one ``Snapshot`` per call, after every other command but 
 from __future__ import annotations
 
 __all__ = [
+    "CheckTurn",
     "Command",
     "Deactivate",
     "Emit",
@@ -79,4 +83,20 @@ class Deactivate(msgspec.Struct, frozen=True, tag="deactivate"):
     reason: str
 
 
-Command = Emit | EmitAudio | RequestJob | PersistTurn | PersistReport | Snapshot | Deactivate
+class CheckTurn(msgspec.Struct, frozen=True, tag="check_turn"):
+    """Ask the end-of-turn model whether the candidate has finished.
+
+    The audio to judge is the last ``audio_ms`` of the audio the shell has run VAD on,
+    *excluding* its last ``skip_ms`` (frames of the same VAD batch that came after the
+    pause point). The model uses at most the last 8 s. Answer with
+    ``TurnVerdict(check=check, probability=..., now=...)``; a late answer is harmless.
+    """
+
+    check: int
+    audio_ms: float
+    skip_ms: float = 0.0
+
+
+Command = (
+    Emit | EmitAudio | RequestJob | PersistTurn | PersistReport | Snapshot | Deactivate | CheckTurn
+)

@@ -35,9 +35,33 @@ class CoreConfig(msgspec.Struct, frozen=True, kw_only=True):
     min_segment_speech_ms: int = 1000
     max_segment_s: float = 8.0
     endpoint_silence_ms: int = 1200
-    """Trailing silence that ends an answer. Never a short pause: answers have long ones."""
+    """Trailing silence that ends an answer when no end-of-turn model has judged the pause.
+    Never a short pause: answers have long ones."""
     endpoint_silence_short_ms: int = 600
-    """Used instead when everything said is transcribed and ends like a full sentence."""
+    """Used instead when everything said is transcribed and ends like a full sentence (and
+    no end-of-turn model has judged the pause)."""
+    turn_check_ms: int = 192
+    """Silence after which the end-of-turn model is first asked (``CheckTurn``)."""
+    turn_recheck_ms: int = 320
+    """Ask the model again every this much more silence while it says "not finished"."""
+    turn_resume_ms: int = 160
+    """Speech that ends a pause being judged; shorter blips (a breath, a click) do not."""
+    turn_complete: float = 0.5
+    """The model's probability at or above which it says "finished". The turn then ends
+    as soon as the words so far are transcribed and end like a finished sentence (the
+    pause's words are cut and sent to STT at the first check, so that is soon)."""
+    turn_fallback_ms: int = 2400
+    """Trailing silence that ends an answer once the model judged the pause unfinished, or
+    finished while the words say otherwise
+    (interview answers have long thinking pauses; the model is trusted to end finished
+    ones early, so the upper bound can be longer than ``endpoint_silence_ms``)."""
+    turn_trust_unfinished: bool = False
+    """False (default): when the model says unfinished but the words end a sentence, the
+    ordinary ``endpoint_silence_ms`` ends the answer; True: the long ``turn_fallback_ms``.
+    Measured on synthetic speech (docs/scaling.md) the model misses finished answers often
+    enough that trusting it costs 2.4 s on those turns, for no fewer cut-offs."""
+    ack_hold_s: float = 3.0
+    """An acknowledgment waits at most this long for a candidate who resumed speaking."""
     min_utterance_ms: int = 400
     """Utterances with less speech are coughs or clicks and are dropped."""
     max_utterance_s: float = 120.0
@@ -108,6 +132,10 @@ class CoreConfig(msgspec.Struct, frozen=True, kw_only=True):
                 raise ValueError(f"CoreConfig.{name} must be >= 0, got {value}")
         if self.sample_rate <= 0 or self.frame_samples <= 0:
             raise ValueError("CoreConfig: sample_rate and frame_samples must be > 0")
+        if not 0.0 < self.turn_complete <= 1.0:
+            raise ValueError("CoreConfig: turn_complete must be in (0, 1]")
+        if self.turn_recheck_ms <= 0:
+            raise ValueError("CoreConfig: turn_recheck_ms must be > 0")
         if self.endpoint_silence_short_ms > self.endpoint_silence_ms:
             raise ValueError("CoreConfig: endpoint_silence_short_ms > endpoint_silence_ms")
 

@@ -10,6 +10,7 @@ shell around it does all I/O::
     cmds = core.handle(ClientInput(event, now))      # Start, AnswerText, End, Pong, ...
     cmds = core.handle(JobResultIn(result, now))     # every message on .result
     cmds = core.handle(Tick(now))                    # about every 100 ms
+    cmds = core.handle(TurnVerdict(check, p, now))   # answer to a CheckTurn command
 
 After each ``handle()`` call, execute every returned command, in order (see
 :mod:`actors.session.commands`). ``Snapshot`` means: persist ``core.snapshot()`` now.
@@ -30,7 +31,14 @@ from actors.session.bank import BankQuestionLike
 from actors.session.commands import Command
 from actors.session.config import CoreConfig
 from actors.session.ctx import Ctx
-from actors.session.inputs import ClientInput, Input, JobResultIn, Tick, VoiceActivity
+from actors.session.inputs import (
+    ClientInput,
+    Input,
+    JobResultIn,
+    Tick,
+    TurnVerdict,
+    VoiceActivity,
+)
 from actors.session.phrases import PhraseSource
 from actors.session.state import Counters, Phase, SessionState
 from bus.events import AnswerText, Attach, ClientEvent, Detach, End, Pong, Start
@@ -224,6 +232,8 @@ class SessionCore:
             routing.on_result(ctx, inp.result)
         elif isinstance(inp, Tick):
             flow.on_outcome(ctx, listening.tick(ctx))
+        elif isinstance(inp, TurnVerdict):
+            flow.on_outcome(ctx, listening.on_verdict(ctx, inp))
         self._pump()
         return ctx.take()
 

@@ -8,8 +8,9 @@ the signals the caller acts on:
 - :class:`SegmentCut` — a piece of the utterance is ready for STT: at an inner pause once
   it holds enough speech, or at the maximum segment length. Sending pieces while the
   candidate still speaks is what makes the final transcript nearly free.
-- :class:`Endpoint` — the utterance ended (long trailing silence, or the length cap). Any
-  remaining speech was cut just before it.
+- :class:`Endpoint` — the utterance ended (long trailing silence, or the length cap; or
+  :func:`end_turn` when the end-of-turn model said the speaker finished). Any remaining
+  speech was cut just before it.
 
 Which trailing silence ends the utterance is the caller's choice per frame
 (``EndpointParams.endpoint_ms``): the long one by default, the short one when the words so
@@ -25,6 +26,8 @@ __all__ = [
     "Onset",
     "SegmentCut",
     "Signal",
+    "cut_now",
+    "end_turn",
     "feed",
     "flush",
 ]
@@ -73,8 +76,11 @@ class SegmentCut(msgspec.Struct, frozen=True):
     speech_ms: float
 
 
+Reason = Literal["silence", "max_utterance", "flush", "turn"]
+
+
 class Endpoint(msgspec.Struct, frozen=True):
-    reason: Literal["silence", "max_utterance", "flush"]
+    reason: Reason
     speech_ms: float
     utterance_ms: float = 0.0
 
@@ -115,6 +121,23 @@ def flush(ep: Endpointer, p: EndpointParams) -> list[Signal]:
     return _end(ep, "flush", p)
 
 
+def cut_now(ep: Endpointer, p: EndpointParams, min_speech_ms: float) -> SegmentCut | None:
+    """Cut the open segment now if it holds at least ``min_speech_ms`` of speech (at a
+    pause the end-of-turn model is judging: its words are then being transcribed while
+    the model decides)."""
+    if not ep.active or ep.segment_speech_ms < min_speech_ms:
+        return None
+    return _cut(ep, p)
+
+
+def end_turn(ep: Endpointer, p: EndpointParams) -> list[Signal]:
+    """End the open utterance now because the end-of-turn model said the speaker
+    finished (reason ``turn``). No-op when idle."""
+    if not ep.active:
+        return []
+    return _end(ep, "turn", p)
+
+
 def _feed_idle(ep: Endpointer, frame: bytes, speech: bool, p: EndpointParams) -> list[Signal]:
     ep.preroll = (ep.preroll + frame)[-p.preroll_bytes :] if p.preroll_bytes else b""
     # Hysteresis: a lone non-speech frame inside speech only takes one frame back.
@@ -144,9 +167,7 @@ def _cut(ep: Endpointer, p: EndpointParams) -> SegmentCut:
     return cut
 
 
-def _end(
-    ep: Endpointer, reason: Literal["silence", "max_utterance", "flush"], p: EndpointParams
-) -> list[Signal]:
+def _end(ep: Endpointer, reason: Reason, p: EndpointParams) -> list[Signal]:
     out: list[Signal] = []
     if ep.segment_speech_ms > 0 and ep.speech_ms >= p.min_utterance_ms:
         out.append(_cut(ep, p))

@@ -10,7 +10,7 @@ Inputs are tagged structs, so a recorded session can be replayed from msgpack/JS
 
 from __future__ import annotations
 
-__all__ = ["ClientInput", "Input", "JobResultIn", "Tick", "VoiceActivity"]
+__all__ = ["ClientInput", "Input", "JobResultIn", "Tick", "TurnVerdict", "VoiceActivity"]
 
 import msgspec
 
@@ -50,4 +50,13 @@ class Tick(msgspec.Struct, frozen=True, tag="tick"):
     now: float
 
 
-Input = ClientInput | VoiceActivity | JobResultIn | Tick
+class TurnVerdict(msgspec.Struct, frozen=True, tag="turn"):
+    """The end-of-turn model's answer to :class:`~actors.session.commands.CheckTurn`
+    ``check``: the probability (0..1) that the candidate finished. The core decides."""
+
+    check: int
+    probability: float
+    now: float
+
+
+Input = ClientInput | VoiceActivity | JobResultIn | Tick | TurnVerdict

@@ -9,17 +9,42 @@ Returns an :data:`Outcome` when an answer is settled; the flow decides what foll
 
 While the final segment is still being transcribed the phase is ``thinking``; if the
 candidate starts speaking again in that window, the same answer continues.
+
+End of turn: at a pause (``turn_check_ms`` of silence, then every ``turn_recheck_ms``) a
+``CheckTurn`` asks the shell's end-of-turn model, and the words of the open segment are
+cut and sent to STT at the same moment. The turn ends as soon as the model says finished
+AND everything said is transcribed and ends like a finished sentence (the transcript is
+then ready when the turn ends). When they disagree, the silence decides: the ordinary
+``endpoint_silence_ms`` if the words end a sentence, else the long ``turn_fallback_ms``
+(with ``turn_trust_unfinished``, the long one whenever the model says unfinished).
+Neither alone ends the turn early: on synthetic speech the model alone calls many
+mid-sentence pauses finished (``parley bench e2e --replay``). Without any verdict (no
+model, or a slow one) the silence rules of :mod:`actors.session.endpointing` decide as
+before. After the answer is settled the candidate's voice is still tracked
+(``talking_at``) so the acknowledgment is not played over them.
 """
 
 from __future__ import annotations
 
-__all__ = ["Final", "Nothing", "Outcome", "Repeat", "abort", "begin", "on_stt", "on_voice", "tick"]
+__all__ = [
+    "Final",
+    "Nothing",
+    "Outcome",
+    "Repeat",
+    "abort",
+    "begin",
+    "on_stt",
+    "on_verdict",
+    "on_voice",
+    "tick",
+]
 
 from typing import Literal
 
 import msgspec
 
 from actors.session import speech
+from actors.session.commands import CheckTurn
 from actors.session.ctx import Ctx
 from actors.session.endpointing import (
     Endpoint,
@@ -27,10 +52,12 @@ from actors.session.endpointing import (
     Onset,
     SegmentCut,
     Signal,
+    cut_now,
+    end_turn,
     feed,
     flush,
 )
-from actors.session.inputs import VoiceActivity
+from actors.session.inputs import TurnVerdict, VoiceActivity
 from actors.session.state import Listen, Segment
 from actors.session.text import join_texts, looks_complete, trim, trim_left
 from bus.events import Transcript
@@ -104,10 +131,19 @@ def _params(ctx: Ctx, mode: Mode) -> EndpointParams:
         segment_pause_ms=cfg.segment_pause_ms,
         min_segment_speech_ms=cfg.min_segment_speech_ms,
         max_segment_ms=cfg.max_segment_s * 1000.0,
-        endpoint_ms=cfg.endpoint_silence_short_ms if short else cfg.endpoint_silence_ms,
+        endpoint_ms=_endpoint_ms(ctx, bool(short)),
         max_utterance_ms=max(cfg.frame_ms, cfg.max_utterance_s * 1000.0 - listen.used_ms),
         min_utterance_ms=cfg.min_utterance_ms,
     )
+
+
+def _endpoint_ms(ctx: Ctx, short: bool) -> float:
+    cfg = ctx.cfg
+    if ctx.st.listen.unfinished:  # the model heard more to come
+        if short and not cfg.turn_trust_unfinished:
+            return float(cfg.endpoint_silence_ms)
+        return float(cfg.turn_fallback_ms)
+    return float(cfg.endpoint_silence_short_ms if short else cfg.endpoint_silence_ms)
 
 
 def on_voice(ctx: Ctx, vad: VoiceActivity) -> Outcome | None:
@@ -120,10 +156,17 @@ def on_voice(ctx: Ctx, vad: VoiceActivity) -> Outcome | None:
         st.counters.vad_mismatch += 1
     for i in range(n):
         mode = _mode(ctx)
+        overheard = i
+        if mode == "barge":
+            _overhear(ctx, vad.speech[i : i + 1], n - 1 - i)
+            overheard = i + 1
+            if speech.holding(ctx):  # nothing heard yet: nothing to interrupt
+                mode = None
         if mode is None:
             st.counters.frames_ignored += n - i
             if not st.listen.ep.active:  # no stale pre-roll or onset across a gap
                 st.listen.ep.preroll, st.listen.ep.onset_ms = b"", 0.0
+            _overhear(ctx, vad.speech[overheard:n])
             return None
         frame_t = ctx.t - (n - 1 - i) * cfg.frame_ms / 1000.0
         st.listen.last_frame_at = ctx.t
@@ -135,7 +178,100 @@ def on_voice(ctx: Ctx, vad: VoiceActivity) -> Outcome | None:
         if outcome is not None:
             st.counters.frames_ignored += n - 1 - i
             return outcome
+        if mode != "barge":
+            _maybe_check(ctx, n - 1 - i)
+            outcome = _agreed(ctx)  # a blip may have held up an agreed end
+            if outcome is not None:
+                st.counters.frames_ignored += n - 1 - i
+                return outcome
     return None
+
+
+def _overhear(ctx: Ctx, flags: list[bool], frames_after: int = 0) -> None:
+    """Track the candidate's voice while not listening (the answer is settled): the
+    acknowledgment waits while they talk (see :func:`speech.holding`). ``flags`` are the
+    last frames of the batch but ``frames_after``."""
+    cfg, listen = ctx.cfg, ctx.st.listen
+    n = len(flags)
+    for j, flag in enumerate(flags):
+        if flag:
+            listen.voice_run_ms += cfg.frame_ms
+            if listen.voice_run_ms >= cfg.speech_start_ms:
+                back = n - 1 - j + frames_after
+                listen.talking_at = ctx.t - back * cfg.frame_ms / 1000.0
+        else:  # hysteresis, as for an onset
+            listen.voice_run_ms = max(0.0, listen.voice_run_ms - cfg.frame_ms)
+
+
+def _maybe_check(ctx: Ctx, frames_after: int) -> None:
+    """At a pause long enough, ask the end-of-turn model (one check in flight at most)."""
+    cfg, st = ctx.cfg, ctx.st
+    listen, ep = st.listen, st.listen.ep
+    if not ep.active:
+        return
+    if ep.silence_ms == 0.0:  # speaking again: a later pause is judged afresh
+        if listen.next_check_ms:
+            listen.resumed_ms += cfg.frame_ms
+        if not listen.next_check_ms or listen.resumed_ms >= cfg.turn_resume_ms:
+            _new_pause(listen)
+        return
+    due = listen.next_check_ms or float(cfg.turn_check_ms)
+    if listen.check or listen.finished or ep.silence_ms < due:
+        return  # one check in flight at most; a "finished" waits for the words
+    if ep.speech_ms < cfg.min_utterance_ms:
+        return
+    if not listen.next_check_ms:  # the first check of this pause: transcribe its words now
+        cut = cut_now(ep, _params(ctx, "listen"), cfg.min_utterance_ms)
+        if cut is not None:
+            _request_stt(ctx, cut)
+    st.counters.turn_checks += 1
+    listen.check = st.counters.turn_checks
+    listen.next_check_ms = ep.silence_ms + cfg.turn_recheck_ms
+    ctx.out.append(CheckTurn(check=listen.check, audio_ms=ep.utterance_ms,
+                             skip_ms=frames_after * cfg.frame_ms))
+
+
+def on_verdict(ctx: Ctx, verdict: TurnVerdict) -> Outcome | None:
+    """The end-of-turn model's answer to a ``CheckTurn``. Stale answers (the candidate
+    spoke again since, or the utterance is over) are counted and ignored."""
+    st = ctx.st
+    listen = st.listen
+    mode = _mode(ctx)
+    if verdict.check == 0 or verdict.check != listen.check or mode != "listen":
+        st.counters.stale_verdicts += 1
+        return None
+    listen.check = 0
+    st.counters.turn_verdicts += 1
+    if not listen.ep.active:
+        return None
+    if verdict.probability < ctx.cfg.turn_complete:
+        listen.unfinished = True
+        return None
+    listen.finished = True
+    return _agreed(ctx)
+
+
+def _agreed(ctx: Ctx) -> Outcome | None:
+    """End the turn if the model said finished and the words agree; if the words are in
+    and disagree, fall back to the long silence."""
+    listen, ep = ctx.st.listen, ctx.st.listen.ep
+    if not listen.finished or not ep.active or ep.silence_ms == 0.0:
+        return None
+    if any(s.status == "pending" for s in listen.segments):
+        return None  # wait for the words
+    if ep.segment_speech_ms >= ctx.cfg.turn_resume_ms:
+        return None  # words since the cut, not transcribed: the next check cuts them
+    if not looks_complete(_text(listen), ctx.settings.language):
+        listen.finished, listen.unfinished = False, True
+        return None
+    ep.segment, ep.segment_ms, ep.segment_speech_ms = b"", 0.0, 0.0  # a blip, not words
+    ctx.st.counters.turn_model_ends += 1
+    return _signals(ctx, "listen", end_turn(listen.ep, _params(ctx, "listen")), ctx.t)
+
+
+def _new_pause(listen: Listen) -> None:
+    listen.check, listen.next_check_ms, listen.resumed_ms = 0, 0.0, 0.0
+    listen.unfinished = listen.finished = False
 
 
 def tick(ctx: Ctx) -> Outcome | None:
@@ -173,6 +309,7 @@ def _onset(ctx: Ctx, mode: Mode, frame_t: float) -> None:
         st.listen.awaiting_final = False
         st.listen.ended_at = None
         ctx.set_phase("listening")
+    _new_pause(st.listen)
     if st.listen.started_at is None:
         st.listen.started_at = frame_t
 
@@ -227,6 +364,8 @@ def on_stt(ctx: Ctx, job_id: str, result: Result | None) -> Outcome | None:
     if listen.awaiting_final:
         return _finalize(ctx)
     _partial(ctx)
+    if _mode(ctx) == "listen":
+        return _agreed(ctx)
     return None
 
 

@@ -36,7 +36,7 @@ from nats.aio.msg import Msg
 from nats.js.kv import KeyValue
 
 from actors.bank import load_bank, phrases
-from actors.models.engines import VoiceDetector
+from actors.models.engines import EndOfTurnModel, VoiceDetector
 from actors.runtime import Lease, LeaseHeld, LeaseKeeper
 from actors.session.actor import SessionActor, SessionDeps, decode_shell_snapshot
 from actors.session.config import CoreConfig
@@ -79,6 +79,7 @@ class SessionNode:
         *,
         node_id: str,
         new_vad: Callable[[], VoiceDetector],
+        end_of_turn: EndOfTurnModel | None = None,
         owner_ttl: float = 5.0,
         max_sessions: int = 2000,
         core_config: CoreConfig | None = None,
@@ -98,9 +99,11 @@ class SessionNode:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vad")
         self.tails = Tails(nc, self.js)
         self.leases = LeaseKeeper(nc, owner_ttl)
+        if end_of_turn is None:  # registry.build_vad's factory carries the node's model
+            end_of_turn = getattr(new_vad, "end_of_turn", None)
         self.deps = SessionDeps(nc=nc, js=self.js, pool=pool, node_id=node_id,
                                 new_vad=new_vad, tails=self.tails, leases=self.leases,
-                                vad_executor=self._executor)
+                                vad_executor=self._executor, end_of_turn=end_of_turn)
         self.retention = retention or Retention()
         self._born: dict[str, float] = {}
         self._janitor_task: asyncio.Task[None] | None = None
@@ -112,6 +115,7 @@ class SessionNode:
         self.started_at = time.monotonic()
 
     async def start(self) -> None:
+        await self._load_end_of_turn()
         await self.leases.start()
         self._sub = await self.nc.subscribe(
             subjects.ACTIVATE, queue=subjects.SESSION_NODES_QUEUE, cb=self._on_activate
@@ -153,6 +157,19 @@ class SessionNode:
         self.evicted += 1
         log.info("session %s: never started, evicted (row removed: %s)", actor.sid, deleted)
         await actor.stop(snapshot=False)
+
+    async def _load_end_of_turn(self) -> None:
+        """Load the end-of-turn model in the VAD executor (a first start may extract it
+        into the model cache). If it cannot load, run without it: silence ends turns."""
+        model = self.deps.end_of_turn
+        if model is None:
+            return
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._executor, model.load)
+        except Exception as exc:
+            log.warning("end-of-turn model %s unavailable, ending turns on silence only: %r",
+                        model.name, exc)
+            self.deps.end_of_turn = None
 
     async def _on_activate(self, msg: Msg) -> None:
         try:

@@ -21,6 +21,7 @@ __all__ = [
     "append",
     "finish_stream",
     "heard_text",
+    "holding",
     "note_asked",
     "on_tts",
     "playing_done",
@@ -242,7 +243,7 @@ def _bound(ctx: Ctx) -> None:
 def pump(ctx: Ctx) -> None:
     """Emit every chunk of the turn on air that is due, in sentence and chunk order."""
     air = ctx.st.air
-    if air is None:
+    if air is None or holding(ctx):
         return
     while air.cursor < len(air.sentences):
         s = air.sentences[air.cursor]
@@ -255,6 +256,22 @@ def pump(ctx: Ctx) -> None:
         while s.chunks:  # terminal: play what arrived, skipping lost chunks
             _play(ctx, air, s, s.chunks.pop(0))
         air.cursor += 1
+
+
+def holding(ctx: Ctx) -> bool:
+    """True while the turn on air is held back: a response turn whose acknowledgment (its
+    first sentence, spoken, not shown) has not started yet waits while the candidate talks
+    (they resumed after their answer was settled), at most ``ack_hold_s``. A held turn
+    cannot be barged into: nothing of it was heard."""
+    air = ctx.st.air
+    if air is None or air.first_audio_at is not None:
+        return False
+    if not air.sentences or air.sentences[0].shown:
+        return False
+    talking_at = ctx.st.listen.talking_at
+    if talking_at is None or ctx.t - air.opened_at >= ctx.cfg.ack_hold_s:
+        return False
+    return ctx.t - talking_at < ctx.cfg.segment_pause_ms / 1000.0
 
 
 def _play(ctx: Ctx, air: OnAir, s: Sentence, chunk: AudioChunk) -> None:

@@ -168,6 +168,20 @@ class Listen(msgspec.Struct, kw_only=True):
     partial: str = ""
     used_ms: float = 0.0
     """Audio of this answer's utterances already closed (resuming counts against the cap)."""
+    check: int = 0
+    """The ``CheckTurn`` in flight for this pause (0: none)."""
+    next_check_ms: float = 0.0
+    """Trailing silence at which the model is asked next (0: at ``turn_check_ms``)."""
+    unfinished: bool = False
+    """The model judged the current pause unfinished: the long fallback applies."""
+    finished: bool = False
+    """The model judged the current pause finished; the turn ends once the words agree."""
+    resumed_ms: float = 0.0
+    """Speech heard since the current pause was first judged (a blip does not end it)."""
+    voice_run_ms: float = 0.0
+    """Speech in a row heard while not listening (after the answer was settled)."""
+    talking_at: float | None = None
+    """Last time the candidate was heard talking while not listening."""
 
 
 class Current(msgspec.Struct, kw_only=True):
@@ -221,6 +235,10 @@ class Counters(msgspec.Struct, kw_only=True):
     stale_pongs: int = 0
     bank_fallbacks: int = 0
     assess_fallbacks: int = 0
+    turn_checks: int = 0
+    turn_verdicts: int = 0
+    turn_model_ends: int = 0
+    stale_verdicts: int = 0
 
 
 class SessionState(msgspec.Struct, kw_only=True):

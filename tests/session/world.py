@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from actors.session import (
+    CheckTurn,
     ClientInput,
     CoreConfig,
     Deactivate,
@@ -30,6 +31,7 @@ from actors.session import (
     SessionCore,
     Snapshot,
     Tick,
+    TurnVerdict,
     VoiceActivity,
 )
 from actors.session.bank import BuiltinQuestion
@@ -76,6 +78,7 @@ class Models:
             "tts_step": 40 * MS,
             "embed": 60 * MS,
             "assess": 2000 * MS,
+            "turn": 60 * MS,
         }
     )
     followup_text: str | None = None  # None: a default in the job's language
@@ -84,6 +87,9 @@ class Models:
     tts_chunks: int = 2
     tts_chunk_samples: int = 4000  # 0.25 s at 16 kHz
     assess_data: dict[str, Any] | None = None
+    turn: Callable[[World, CheckTurn], float] | None = None
+    """The end-of-turn model: the probability it answers a ``CheckTurn`` with, after
+    ``latency["turn"]``. ``None``: no model (the shell ignores ``CheckTurn``)."""
 
     def of(self, purpose: str, job_id: str) -> Behaviour:
         return self.override(job_id) or self.behaviour.get(purpose, "ok")
@@ -150,6 +156,8 @@ class World:
         self.deactivated: list[str] = []
         self.late_sent = 0
         self._queue: list[tuple[float, int, jb.Result]] = []
+        self.checks: list[CheckTurn] = []
+        self._verdicts: list[tuple[float, int, float]] = []  # (at, check, probability)
         self._n = 0
         self._last_seq = 0
         self._answer_at: float | None = None
@@ -216,6 +224,11 @@ class World:
             self.snapshots.append(c.reason)
         elif isinstance(c, Deactivate):
             self.deactivated.append(c.reason)
+        elif isinstance(c, CheckTurn):
+            self.checks.append(c)
+            if self.models.turn is not None:
+                p = self.models.turn(self, c)
+                self._verdicts.append((self.now + self.models.latency["turn"], c.check, p))
 
     def _on_event(self, e: ev.ServerEvent) -> None:
         if isinstance(e, ev.Ping) and self.auto_pong:
@@ -331,6 +344,9 @@ class World:
                 self.analyze()
         while self._pongs and self._pongs[0][0] <= self.now:
             self.client(ev.Pong(id=self._pongs.pop(0)[1]))
+        while self._verdicts and self._verdicts[0][0] <= self.now:
+            _, check, p = self._verdicts.pop(0)
+            self.feed(TurnVerdict(check, p, self.now))
         while self._queue and self._queue[0][0] <= self.now:
             _, _, result = heapq.heappop(self._queue)
             if not self.core.expects(result.job_id):
@@ -376,6 +392,10 @@ class World:
         """Speak: each span is (offset from now, duration), in seconds."""
         for off, dur in spans:
             self._speech_plan.append((self.now + off, self.now + off + dur))
+
+    def will_speak(self) -> bool:
+        """True while some planned speech is still to come (an oracle end-of-turn model)."""
+        return any(b > self.now for _, b in self._speech_plan)
 
     def _is_speaking(self, t: float) -> bool:
         return any(a <= t < b for a, b in self._speech_plan)
