@@ -118,7 +118,14 @@ async def test_spoken_english_interview(real_node: Node, servers: Servers,
     assert real_node.pool is not None
     turns = await transcripts.load_turns(real_node.pool, c.session_id)
     assert any(sum(k in t.answer.lower() for k in KEYWORDS) >= 3 for t in turns)
-    assert await reports.load_report(real_node.pool, c.session_id) is not None
+    # the report event can reach the client a moment before its write commits
+    stored = None
+    for _ in range(300):
+        stored = await reports.load_report(real_node.pool, c.session_id)
+        if stored is not None:
+            break
+        await asyncio.sleep(0.1)
+    assert stored is not None, "the report was never stored"
     fresh = Node(_cfg(servers, tmp_path, roles="edge"))
     await fresh.start()
     try:
