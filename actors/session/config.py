@@ -88,6 +88,10 @@ class CoreConfig(msgspec.Struct, frozen=True, kw_only=True):
 
     # --- interview plan and prompt size ---------------------------------------------
     max_followups: int = 1
+    llm_unplanned_questions: bool = False
+    """Main questions without a plan anchor (no résumé/posting, or more questions than
+    anchors): False takes them from the role's bank (on-role by construction, no model);
+    True lets the LLM write them, streamed, with the bank as the fallback."""
     history_turns: int = 4
     history_answer_chars: int = 400
     max_answer_chars: int = 4000
