@@ -23,12 +23,15 @@ __all__ = [
     "ASSESSMENT_SCHEMA",
     "SCORE_KEYS",
     "fallback_assessment",
+    "text_ok",
     "validate_assessment",
 ]
 
+import re
 from typing import Any
 
 from actors.models.text import strip_han, truncate
+from actors.session.answer_rules import language_pure, pick_quote
 
 SCORE_KEYS = ("relevance", "depth", "clarity", "role_fit")
 _MAX_EVIDENCE = 2
@@ -43,16 +46,13 @@ ASSESSMENT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
         **{k: {"type": "integer", "enum": [1, 2, 3, 4, 5]} for k in SCORE_KEYS},
-        "evidence": {
-            "type": "array",
-            "items": {"type": "string"},
-            "maxItems": _MAX_EVIDENCE,
-        },
         "strength": {"type": "string"},
         "improvement": {"type": "string"},
     },
-    "required": [*SCORE_KEYS, "evidence", "strength", "improvement"],
+    "required": [*SCORE_KEYS, "strength", "improvement"],
 }
+"""Evidence is not in the schema: it is picked from the answer without the model
+(:func:`actors.session.answer_rules.pick_quote`), which saves ~30 decoded tokens."""
 
 _FALLBACK_TEXT = {
     "en": (
@@ -80,12 +80,31 @@ def _score(value: Any) -> int:
     return max(1, min(5, round(value)))
 
 
+_NONE_LIKE = re.compile(
+    r"^(none|n/?a|nothing|no improvements?|not applicable|-+|없음|없습니다|해당 없음)[.!]?$",
+    re.IGNORECASE,
+)
+
+
+def text_ok(text: str, language: str) -> bool:
+    """A generated sentence that may be shown: complete (not cut), not a placeholder such
+    as "None", in the interview language (:func:`language_pure`)."""
+    t = " ".join(text.split())
+    if len(t) < 8 or len(t) > _SENTENCE_CHARS or _NONE_LIKE.match(t):
+        return False
+    if t.endswith(("…", "...")):
+        return False
+    return language_pure(t, language)
+
+
 def _sentence(value: Any, language: str) -> str:
     if not isinstance(value, str):
         raise ValueError("expected a string")
-    text = truncate(strip_han(value) if language == "ko" else value, _SENTENCE_CHARS)
+    text = " ".join((strip_han(value) if language == "ko" else value).split())
     if not text:
         raise ValueError("empty sentence")
+    if len(text) > _SENTENCE_CHARS:  # never cut a sentence: the caller retries/falls back
+        raise ValueError("sentence too long")
     return text
 
 
@@ -115,6 +134,10 @@ def validate_assessment(data: Any, answer: str, language: str) -> dict[str, Any]
             evidence.append(truncate(q, _EVIDENCE_CHARS))
         if len(evidence) == _MAX_EVIDENCE:
             break
+    if not evidence:
+        quote = pick_quote(answer, language)
+        if quote:
+            evidence.append(quote)
     out["evidence"] = evidence
     out["strength"] = _sentence(data.get("strength"), language)
     out["improvement"] = _sentence(data.get("improvement"), language)

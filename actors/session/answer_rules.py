@@ -44,8 +44,8 @@ def _lang(language: str) -> str:
 
 def followup_gaps(answer: str, language: str) -> list[str]:
     """What an answer is missing: ``example`` (under 8 words, or under 20 words without a
-    number), ``actions`` (no first person / own role), ``result`` (no number and no result
-    wording). An empty list means no follow-up is needed."""
+    number), ``actions`` (an English answer with no first person), ``result`` (no number
+    and no result wording). An empty list means no follow-up is needed."""
     words = answer.split()
     if len(words) < FOLLOWUP_MIN_WORDS:
         return ["example", "actions", "result"]
@@ -53,9 +53,8 @@ def followup_gaps(answer: str, language: str) -> list[str]:
     metric = _METRIC.search(answer) is not None
     if len(words) < 20 and not metric:
         gaps.append("example")
-    own = _OWN_ACTION_EN if _lang(language) == "en" else _OWN_ACTION_KO
-    if own.search(answer) is None and (_lang(language) == "en" or len(words) < 25):
-        gaps.append("actions")  # Korean drops the subject: only short answers count
+    if _lang(language) == "en" and _OWN_ACTION_EN.search(answer) is None:
+        gaps.append("actions")  # Korean drops the subject, so this test is English only
     if not metric and _RESULT.search(answer) is None:
         gaps.append("result")
     return gaps
