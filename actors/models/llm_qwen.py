@@ -53,6 +53,7 @@ from actors.models import assets
 from actors.models.engines import EngineCancelled, EngineError
 from actors.models.rubric import (
     ASSESSMENT_SCHEMA,
+    assessment_grammar,
     fallback_assessment,
     text_ok,
     validate_assessment,
@@ -275,6 +276,15 @@ def _dialog_prefix(lang: str) -> str:
     return out
 
 
+def _short_prefix(lang: str) -> str:
+    """System prompt and the question examples only: the prefix of the anchored question
+    and the quoted follow-up (with the follow-up examples the model copied their wording)."""
+    out = _turn("system", _DIALOG_SYSTEM[lang])
+    for user, reply in _SHOTS[lang][:2]:
+        out += _turn("user", user + _QUESTION_TASK[lang]) + _turn("assistant", reply)
+    return out
+
+
 def _session_line(job: LlmJob) -> str:
     return (
         f"Role: <role>{neutralize(job.role, _ROLE_CHARS)}</role>, level {_level(job.difficulty)}.\n"
@@ -336,7 +346,7 @@ def render_prompt(job: LlmJob, *, gaps: list[str] | None = None) -> str:
             + f"<anchor>{neutralize(job.anchor, _CONTEXT_CHARS)}</anchor>\n"
             + _ANCHOR_TASK[lang].format(focus=focus, term=neutralize(job.term, 40))
         )
-        prefill = ""
+        return _short_prefix(lang) + _turn("user", user) + "<|im_start|>assistant\n"
     elif job.task == "followup" and job.anchor:
         missing = _GAP_TEXT.get(job.term, _GAP_TEXT["example"])
         user = (
@@ -344,7 +354,7 @@ def render_prompt(job: LlmJob, *, gaps: list[str] | None = None) -> str:
             + f"<said>{neutralize(job.anchor, 120)}</said>\n"
             + _QUOTE_TASK[lang].format(missing=missing)
         )
-        prefill = ""
+        return _short_prefix(lang) + _turn("user", user) + "<|im_start|>assistant\n"
     elif job.task == "question":
         user = (
             _session_line(job)
@@ -429,6 +439,7 @@ class QwenLlm:
         self._busy = threading.Lock()
         self._followup_grammar: Any = None
         self._assess_grammar: Any = None
+        self._assess_grammars: dict[str, Any] = {}
         #: Figures of the last call (for metrics/benchmarks): prompt tokens, reused prefix
         #: tokens, time to first token, generated tokens, total seconds.
         self.last_stats: dict[str, float] = {}
@@ -463,6 +474,10 @@ class QwenLlm:
         self._assess_grammar = LlamaGrammar.from_json_schema(
             json.dumps(ASSESSMENT_SCHEMA), verbose=False
         )
+        self._assess_grammars = {
+            lang: LlamaGrammar.from_string(assessment_grammar(lang), verbose=False)
+            for lang in _LANG_NAME
+        }
         # Evaluating the shared instructions+examples once here (a few seconds per language)
         # saves that prefill on every session's first turn; it also pages the weights in.
         for lang in self._warm_languages:
@@ -476,6 +491,12 @@ class QwenLlm:
             self._llm.reset()
             self._llm.eval(tokens)
             key = f"static:assess:{lang}"
+            self._save_snapshot(key)
+            self._pinned.add(key)
+            tokens = self._tokenize(_short_prefix(lang))
+            self._llm.reset()
+            self._llm.eval(tokens)
+            key = f"static:short:{lang}"
             self._save_snapshot(key)
             self._pinned.add(key)
         log.info(
@@ -843,13 +864,13 @@ class QwenLlm:
                             max_tokens=_ASSESS_MAX_TOKENS,
                             temperature=0.2 + 0.3 * attempt,
                             seed=zlib.crc32(job.job_id.encode()) + attempt,
-                            grammar=self._assess_grammar,
+                            grammar=self._assess_grammars.get(lang, self._assess_grammar),
                         )
                     )
                 if cancel.is_set():
                     raise EngineCancelled("assessment cancelled")
                 try:
-                    out = validate_assessment(json.loads(text), job.answer, lang)
+                    out = validate_assessment(json.loads(text, strict=False), job.answer, lang)
                 except ValueError:
                     if attempt == 0:
                         continue

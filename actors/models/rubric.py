@@ -22,6 +22,7 @@ from __future__ import annotations
 __all__ = [
     "ASSESSMENT_SCHEMA",
     "SCORE_KEYS",
+    "assessment_grammar",
     "fallback_assessment",
     "text_ok",
     "validate_assessment",
@@ -53,6 +54,21 @@ ASSESSMENT_SCHEMA: dict[str, Any] = {
 }
 """Evidence is not in the schema: it is picked from the answer without the model
 (:func:`actors.session.answer_rules.pick_quote`), which saves ~30 decoded tokens."""
+
+def assessment_grammar(language: str) -> str:
+    """GBNF for the assessment: scores first (known after a few tokens), then the two
+    sentences, whose first character is forced into the interview's script (a Hangul
+    syllable for Korean, a capital letter for English): without it the model wrote its
+    Korean feedback in English. Parse the output with ``json.loads(text, strict=False)``."""
+    first = "[가-힣]" if language == "ko" else "[A-Z]"
+    fields = ", ".join(f'\\"{k}\\": " score "' for k in SCORE_KEYS)
+    return (
+        f'root ::= "{{{fields}, \\"strength\\": \\"" text "\\", '
+        f'\\"improvement\\": \\"" text "\\"}}"\n'
+        "score ::= [1-5]\n"
+        f"text ::= {first} [^\"\\\\\\n]*\n"
+    )
+
 
 _FALLBACK_TEXT = {
     "en": (
