@@ -261,7 +261,8 @@ def honest_assessment(a: Assessment, question: str, answer: str, language: str) 
     * An answer addressed to the grader (:func:`grader_directed`) does not address the
       question: relevance, depth and role fit 1, clarity at most 2, no strengths.
     * An off-topic answer (relevance ≤ 2) gets role fit at most its relevance.
-    * An answer without the candidate's actions and a result gets depth ≤ 2, role fit ≤ 3.
+    * A thin answer (no example with a number, and no own actions or no result; or under
+      8 words) gets depth ≤ 2 and role fit ≤ 3.
     * Strengths and improvements are kept only in the interview language, complete, not
       "None", strengths not negative; there is always one concrete improvement; feedback
       quotes what was said and names what was missing.
@@ -286,7 +287,8 @@ def honest_assessment(a: Assessment, question: str, answer: str, language: str) 
     relevance = scores.get("relevance", 3.0)
     if relevance <= 2 and "role_fit" in scores:
         scores["role_fit"] = min(scores["role_fit"], relevance)
-    if ("actions" in gaps and "result" in gaps) or len(answer.split()) < 8:
+    weak = "example" in gaps and ("actions" in gaps or "result" in gaps)
+    if weak or ("actions" in gaps and "result" in gaps) or len(answer.split()) < 8:
         if "depth" in scores:
             scores["depth"] = min(scores["depth"], 2.0)
         if "role_fit" in scores:
