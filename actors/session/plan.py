@@ -177,7 +177,7 @@ def extract_items(resume: str, posting: str) -> list[Item]:
     return items
 
 
-def short_line(line: str, term: str, max_words: int = 12) -> str:
+def short_line(line: str, term: str, max_words: int = 16) -> str:
     """A verbatim piece of ``line`` around ``term``, at most ``max_words`` words, without
     trailing punctuation (for quoting)."""
     words = line.split()
@@ -327,6 +327,8 @@ _TEMPLATES: dict[str, dict[str, str]] = {
         "what trade-offs would you weigh when using it here?",
         "behaviour": "Your résumé says “{short}”. Tell me about a difficult moment with the "
         "people involved in that work. What did you do, and how did it end?",
+        "behaviour_employer": "Tell me about a difficult moment with a colleague during your "
+        "time at {term}. What did you do, and how did it end?",
     },
     "ko": {
         "experience": "이력서에 “{short}”라고 적으셨는데요. 그 일에서 {term} 관련해 본인이 직접 "
@@ -337,6 +339,8 @@ _TEMPLATES: dict[str, dict[str, str]] = {
         "있으시고, 이 자리에서 쓴다면 어떤 트레이드오프를 고려하시겠어요?",
         "behaviour": "이력서에 “{short}”라고 적으셨는데요. 그 일을 함께한 사람들과 어려웠던 "
         "순간이 있었다면, 어떻게 대처하셨고 결과는 어땠나요?",
+        "behaviour_employer": "{term}에서 일하실 때 동료와 의견이 부딪혀 어려웠던 순간이 "
+        "있었다면, 어떻게 대처하셨고 결과는 어땠나요?",
     },
 }
 
@@ -347,6 +351,8 @@ def template_question(anchor: Anchor, language: str) -> str:
     key: str = anchor.focus
     if key == "technical" and anchor.source == "posting":
         key = "technical_posting"
+    if key == "behaviour" and anchor.term == anchor.employer and _YEARS.search(anchor.line):
+        key = "behaviour_employer"
     return _TEMPLATES[lang][key].format(
         term=anchor.term, short=short_line(anchor.line, anchor.term)
     )
