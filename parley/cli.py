@@ -4,7 +4,7 @@
 
     parley up                         # everything: embedded NATS + Postgres, all roles, page
     parley up --role session,edge     # a subset, against NATS_URL / DATABASE_URL
-    parley bench bus|rag|sessions|models|e2e|load
+    parley bench bus|rag|sessions|models|e2e|load|quality
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from parley.config import ALL_ROLES, Config
 
-BENCHES = ("bus", "rag", "sessions", "models", "e2e", "load")
+BENCHES = ("bus", "rag", "sessions", "models", "e2e", "load", "quality")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -80,7 +80,7 @@ def _clauses(answer: str) -> list[str]:
     return out
 
 
-def pick_quote(answer: str, language: str, max_words: int = 8) -> str:
+def pick_quote(answer: str, language: str, max_words: int = 10) -> str:
     """A short phrase copied verbatim from ``answer`` worth asking about ("" if none).
 
     Prefers a clause naming a technology, a number or the candidate's own action; the
