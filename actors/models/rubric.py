@@ -8,8 +8,10 @@ succeeds)::
       "depth": 1..5,        # concrete situation, actions and result (STAR), numbers
       "clarity": 1..5,      # structure and concision
       "role_fit": 1..5,     # shows the skills the role needs
-      "evidence": [str],    # at most 2 short quotes taken from the answer
-      "strength": str,      # one sentence, in the interview language
+      "evidence": [str],    # at most 2 short quotes of the answer (picked by rule if the
+                            # model gave none: pick_quote)
+      "strength": str,      # "" (the model is not asked any more; the session picks
+                            # strengths by rule) or one sentence, in the interview language
       "improvement": str,   # one concrete sentence, in the interview language
       "fallback": bool,     # True: the model failed and the scores are placeholders
     }
@@ -47,26 +49,25 @@ ASSESSMENT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
         **{k: {"type": "integer", "enum": [1, 2, 3, 4, 5]} for k in SCORE_KEYS},
-        "strength": {"type": "string"},
         "improvement": {"type": "string"},
     },
-    "required": [*SCORE_KEYS, "strength", "improvement"],
+    "required": [*SCORE_KEYS, "improvement"],
 }
 """Evidence is not in the schema: it is picked from the answer without the model
 (:func:`actors.session.answer_rules.pick_quote`), which saves ~30 decoded tokens."""
 
 def assessment_grammar(language: str) -> str:
-    """GBNF for the assessment: scores first (known after a few tokens), then the two
-    sentences, whose first character is forced into the interview's script (a Hangul
-    syllable for Korean, a capital letter for English): without it the model wrote its
-    Korean feedback in English. Parse the output with ``json.loads(text, strict=False)``."""
+    """GBNF for the assessment: the four scores first (known after a few tokens), then one
+    short improvement sentence whose first character is forced into the interview's script
+    (a Hangul syllable for Korean, a capital letter for English): without it the model
+    wrote its Korean feedback in English. Parse with ``json.loads(text, strict=False)``."""
     first = "[가-힣]" if language == "ko" else "[A-Z]"
-    fields = ", ".join(f'\\"{k}\\": " score "' for k in SCORE_KEYS)
+    q = '\\"'
+    fields = ", ".join(f'{q}{k}{q}: " score "' for k in SCORE_KEYS)
     return (
-        f'root ::= "{{{fields}, \\"strength\\": \\"" text "\\", '
-        f'\\"improvement\\": \\"" text "\\"}}"\n'
+        f'root ::= "{{{fields}, {q}improvement{q}: {q}" text "{q}}}"\n'
         "score ::= [1-5]\n"
-        f"text ::= {first} [^\"\\\\\\n]*\n"
+        f'text ::= {first} [^"\\\\\\n]*\n'
     )
 
 
@@ -119,9 +120,7 @@ def _sentence(value: Any, language: str) -> str:
     text = " ".join((strip_han(value) if language == "ko" else value).split())
     if not text:
         raise ValueError("empty sentence")
-    if len(text) > _SENTENCE_CHARS:  # never cut a sentence: the caller retries/falls back
-        raise ValueError("sentence too long")
-    return text
+    return text  # a sentence too long is not cut: text_ok() rejects it (retry/fallback)
 
 
 def validate_assessment(data: Any, answer: str, language: str) -> dict[str, Any]:
@@ -155,7 +154,8 @@ def validate_assessment(data: Any, answer: str, language: str) -> dict[str, Any]
         if quote:
             evidence.append(quote)
     out["evidence"] = evidence
-    out["strength"] = _sentence(data.get("strength"), language)
+    # The model writes no strength any more (chosen from the answer by rule); accepted.
+    out["strength"] = _sentence(data["strength"], language) if data.get("strength") else ""
     out["improvement"] = _sentence(data.get("improvement"), language)
     out["fallback"] = bool(data.get("fallback", False))
     return out

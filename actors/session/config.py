@@ -92,6 +92,10 @@ class CoreConfig(msgspec.Struct, frozen=True, kw_only=True):
     """Main questions without a plan anchor (no résumé/posting, or more questions than
     anchors): False takes them from the role's bank (on-role by construction, no model);
     True lets the LLM write them, streamed, with the bank as the fallback."""
+    llm_phrasing: str = "en"
+    """Languages (comma-separated) in which the LLM phrases planned questions and
+    follow-ups; in the others the templates do (the 1.5B model's Korean questions were
+    often ungrammatical or spoken as the candidate, see docs/quality.md)."""
     history_turns: int = 4
     history_answer_chars: int = 400
     max_answer_chars: int = 4000

@@ -238,6 +238,10 @@ def _request_followup(ctx: Ctx, air: OnAir, answer: str, decision: followups.Dec
     prep = Prepared(index=st.current.index, kind="followup", gap=decision.gap)
     speech.append(ctx, prep, [followups.opening(decision.quote, s.language)])
     st.followup = prep
+    if s.language not in cfg.llm_phrasing.split(","):
+        speech.append(ctx, prep, [followups.fallback_question(s.language, prep)])
+        speech.finish_stream(ctx, prep)
+        return
     job = LlmJob(
         job_id=ctx.job_id(air.turn, "llm", "f"),
         session_id=st.session_id,

@@ -104,7 +104,8 @@ def prefetch(ctx: Ctx) -> None:
         prep.llm_job = ""
         _bank_fill(ctx, prep)
         return
-    if anchor is not None and index == 1:
+    phrase = st.settings.language in ctx.cfg.llm_phrasing.split(",")
+    if anchor is not None and (index == 1 or not phrase):
         prep.llm_job = ""
         _template_fill(ctx, prep)
         return

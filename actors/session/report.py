@@ -95,6 +95,9 @@ _TEXT: dict[str, dict[str, str]] = {
         "i_result": "End with the result, in numbers if you can (time saved, errors cut, users).",
         "i_example": "Ground the answer in one concrete example from your own work.",
         "i_more": "Add the trade-off you weighed and what you would do differently next time.",
+        "s_metric": "You backed the answer with a number: “{quote}”.",
+        "s_actions": "You said what you did yourself: “{quote}”.",
+        "s_direct": "You answered the question directly.",
     },
     "ko": {
         "summary": "총 {total}개 질문 중 {n}개에 답변했으며{extra} 종합 점수는 5점 만점에 "
@@ -123,6 +126,9 @@ _TEXT: dict[str, dict[str, str]] = {
         "i_result": "결과를 수치로 말씀해 주세요. 예를 들어 줄어든 시간이나 오류 수입니다.",
         "i_example": "본인 업무의 구체적인 사례 하나로 답변을 뒷받침해 주세요.",
         "i_more": "고려했던 트레이드오프와 다음에 다르게 할 점을 덧붙여 주세요.",
+        "s_metric": "“{quote}”처럼 수치로 답변을 뒷받침했습니다.",
+        "s_actions": "“{quote}”처럼 본인이 한 일을 구체적으로 말했습니다.",
+        "s_direct": "질문에 직접 답했습니다.",
     },
 }
 
@@ -255,6 +261,22 @@ def _clean_sentences(items: Sequence[str], lang: str, *, positive: bool) -> list
     return out[:_MAX_ITEMS]
 
 
+def _rule_strengths(
+    answer: str, lang: str, gaps: list[str], scores: Mapping[str, float]
+) -> list[str]:
+    """Strengths read off the answer (never invented): a number it gave, the candidate's
+    own actions, or a direct answer when the model scored relevance high."""
+    text = _texts(lang)
+    quote = pick_quote(answer, lang)
+    if quote and "result" not in gaps and "example" not in gaps:
+        return [text["s_metric"].format(quote=quote)]
+    if quote and "actions" not in gaps and len(answer.split()) >= 12:
+        return [text["s_actions"].format(quote=quote)]
+    if scores.get("relevance", 0) >= 4 and not gaps:
+        return [text["s_direct"]]
+    return []
+
+
 def honest_assessment(a: Assessment, question: str, answer: str, language: str) -> Assessment:
     """Apply the rules the model cannot be trusted with, to any assessment.
 
@@ -299,6 +321,8 @@ def honest_assessment(a: Assessment, question: str, answer: str, language: str) 
         gap = next((g for g in ("actions", "result", "example") if g in gaps), "more")
         improvements = [text[f"i_{gap}"]]
     quote = next((e for e in a.evidence if e.strip()), "") or pick_quote(answer, lang)
+    if not strengths and not a.fallback:
+        strengths = _rule_strengths(answer, lang, gaps, scores)
     feedback = text["f_said"].format(quote=quote) if quote else ""
     if gaps:
         missing = ", ".join(text[f"gap_{g}"] for g in gaps)
