@@ -20,6 +20,8 @@ __all__ = [
 
 import re
 
+from actors.session.plan import TECH_TERMS
+
 #: Answers shorter than this (words) always lack detail.
 FOLLOWUP_MIN_WORDS = 8
 
@@ -63,7 +65,9 @@ def followup_gaps(answer: str, language: str) -> list[str]:
 # --- the phrase to quote ------------------------------------------------------------------
 
 _CLAUSE = re.compile(r"[^.?!;:,。？！\n]+")
-_TECH = re.compile(r"\b[A-Za-z][A-Za-z0-9+#.\-]*[A-Z0-9+#][A-Za-z0-9+#.\-]*\b|\b[A-Z][a-z]{2,}\b")
+_TECH = re.compile(
+    r"(?<![A-Za-z])([A-Z][a-z]+[A-Z][A-Za-z]+|[A-Z]{2,6}[0-9]?)(?![A-Za-z])|" + TECH_TERMS.pattern
+)
 _FILLER = re.compile(
     r"^(well|so|um+|uh+|yeah|yes|i think|honestly|basically|actually|and|but|then|also)\b[\s,]*",
     re.IGNORECASE,
@@ -71,12 +75,17 @@ _FILLER = re.compile(
 _ASK_EN = re.compile(r"\b(score|grade|rate|points?|evaluat\w*|instruction\w*|prompt)\b", re.I)
 
 
-def _clauses(answer: str) -> list[str]:
+_CONJ = re.compile(r"\s(?:and|but|so|because|which|while)\s|(?<=[고며서])\s", re.IGNORECASE)
+
+
+def _clauses(answer: str, max_words: int = 10) -> list[str]:
     out = []
     for m in _CLAUSE.finditer(answer):
         c = _FILLER.sub("", m.group(0).strip()).strip(" \"'“”‘’")
-        if c:
-            out.append(c)
+        if not c:
+            continue
+        parts = _CONJ.split(c) if len(c.split()) > max_words else [c]
+        out.extend(p.strip() for p in parts if p.strip())
     return out
 
 
@@ -88,7 +97,7 @@ def pick_quote(answer: str, language: str, max_words: int = 10) -> str:
     answer, so a follow-up that quotes it refers to what was really said."""
     best, best_score = "", 0.0
     lang = _lang(language)
-    for clause in _clauses(answer):
+    for clause in _clauses(answer, max_words):
         words = clause.split()
         if len(words) < 2 or _ASK_EN.search(clause):
             continue

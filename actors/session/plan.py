@@ -15,7 +15,15 @@ embeddings: deterministic, instant, and checkable in the benchmark.
 
 from __future__ import annotations
 
-__all__ = ["Anchor", "Item", "extract_items", "make_plan", "short_line", "template_question"]
+__all__ = [
+    "TECH_TERMS",
+    "Anchor",
+    "Item",
+    "extract_items",
+    "make_plan",
+    "short_line",
+    "template_question",
+]
 
 import re
 from typing import Literal
@@ -37,11 +45,16 @@ _TECH_WORDS = (
     "Triton Ray Jupyter R SAS Power BI ETL ELT A/B Webpack Vite Jest Cypress Storybook iOS "
     "Android Flutter RabbitMQ SQS Pub/Sub Iceberg Delta Parquet Feast Sagemaker Vertex"
 ).split()
-_TECH_RE = re.compile(
+# Case-sensitive ("Go" the language, not "go" the verb; "REST", not "the rest"), plus the
+# lower-case spellings people really write.
+_LOWER_OK = (
+    "postgres kafka airflow kubernetes docker python redis terraform snowflake bigquery "
+    "pytorch mlflow typescript javascript graphql mysql mongodb sql spark"
+).split()
+TECH_TERMS = re.compile(
     r"(?<![A-Za-z0-9])("
-    + "|".join(re.escape(t) for t in sorted(_TECH_WORDS, key=len, reverse=True))
-    + r")(?![A-Za-z0-9+#])",
-    re.IGNORECASE,
+    + "|".join(re.escape(t) for t in sorted([*_TECH_WORDS, *_LOWER_OK], key=len, reverse=True))
+    + r")(?![A-Za-z0-9+#])"
 )
 _NAMEISH = re.compile(r"(?<![A-Za-z])([A-Z][a-z]+[A-Z][A-Za-z]+|[A-Z]{2,6}[0-9]?)(?![A-Za-z])")
 _NOT_TECH = {
@@ -129,7 +142,7 @@ def _lines(text: str) -> list[str]:
 
 
 def _techs(line: str) -> list[str]:
-    found = [m.group(1) for m in _TECH_RE.finditer(line)]
+    found = [m.group(1) for m in TECH_TERMS.finditer(line)]
     found += [m.group(1) for m in _NAMEISH.finditer(line) if m.group(1).upper() not in _NOT_TECH]
     seen: dict[str, str] = {}
     for t in found:

@@ -104,7 +104,11 @@ def prefetch(ctx: Ctx) -> None:
         prep.llm_job = ""
         _bank_fill(ctx, prep)
         return
-    phrase = st.settings.language in ctx.cfg.llm_phrasing.split(",")
+    # The LLM phrases experience and technical questions; a behaviour question keeps the
+    # template (asked to phrase one, the model turned technologies into employers).
+    phrase = st.settings.language in ctx.cfg.llm_phrasing.split(",") and (
+        anchor is None or anchor.focus != "behaviour"
+    )
     if anchor is not None and (index == 1 or not phrase):
         prep.llm_job = ""
         _template_fill(ctx, prep)

@@ -243,6 +243,17 @@ _NEGATIVE = re.compile(
 )
 
 
+_SUGGESTION = {
+    "en": re.compile(
+        r"\b(add|include|explain|describe|give|mention|quantify|could|should|try|show|name|"
+        r"state|clarify|walk|focus|use|provide|share|structure|say|tell|compare|measure)\b",
+        re.IGNORECASE,
+    ),
+    "ko": re.compile(r"주세요|보세요|세요|좋습니다|좋겠습니다|필요|추가|덧붙|설명|구체"),
+}
+_PRAISE_OPENING = re.compile(r"^the (answer|candidate) (provides|gives|shows|is|was|has)\b", re.I)
+
+
 def _clean_sentences(items: Sequence[str], lang: str, *, positive: bool) -> list[str]:
     """Generated sentences that may be shown: in the interview language, complete (not
     cut), not a placeholder, and (for strengths) not a negative verdict."""
@@ -255,6 +266,8 @@ def _clean_sentences(items: Sequence[str], lang: str, *, positive: bool) -> list
             continue
         if positive and _NEGATIVE.search(text):
             continue
+        if not positive and (not _SUGGESTION[lang].search(text) or _PRAISE_OPENING.match(text)):
+            continue  # an "improvement" that suggests nothing
         if text[-1] not in ".!?。다요" and not text.endswith(")"):
             text += "."
         out.append(text)
