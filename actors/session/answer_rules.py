@@ -79,7 +79,7 @@ _CONJ = re.compile(r"\s(?:and|but|so|because|which|while)\s|(?<=[고며서])\s",
 
 
 def _clauses(answer: str, max_words: int = 10) -> list[str]:
-    out = []
+    out: list[str] = []
     for m in _CLAUSE.finditer(answer):
         c = _FILLER.sub("", m.group(0).strip()).strip(" \"'“”‘’")
         if not c:
