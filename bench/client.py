@@ -105,7 +105,9 @@ class Client:
 
     async def speak(self, pcm: bytes, *, silence_s: float = 2.0) -> float:
         """Stream 16 kHz PCM16 ``pcm`` then ``silence_s`` of silence in real time, 20 ms
-        per frame, as a microphone would. Returns the loop time of the last voiced sample."""
+        per frame, as a microphone would. Returns the loop time of the last voiced sample
+        (the last one above a small threshold: synthetic speech ends with a few hundred ms
+        of near-silence, which is not speech)."""
         frame = 640
         audio = pcm + b"\0\0" * int(16000 * silence_s)
         loop = asyncio.get_running_loop()
@@ -113,7 +115,17 @@ class Client:
         for i in range(0, len(audio), frame):
             await self.send(audio[i:i + frame])
             await asyncio.sleep(max(0.0, t0 + (i // frame + 1) * 0.02 - loop.time()))
-        return t0 + len(pcm) / 32000
+        return t0 + last_voiced_sample(pcm) / 16000
+
+
+def last_voiced_sample(pcm: bytes, threshold: int = 500) -> int:
+    """Index (in samples) just after the last sample of PCM16LE ``pcm`` whose magnitude
+    exceeds ``threshold`` (~-36 dBFS); 0 for silence."""
+    import numpy as np
+
+    x = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype="<i2")
+    loud = np.flatnonzero(np.abs(x.astype(np.int32)) > threshold)
+    return int(loud[-1]) + 1 if len(loud) else 0
 
     async def next_event(self, timeout: float) -> None:
         """Wait until one more event or frame arrives (or the connection closes)."""
