@@ -76,7 +76,9 @@ class CoreConfig(msgspec.Struct, frozen=True, kw_only=True):
     deadline_prefetch_s: float = 90.0
     """A question prepared in the background; tightened to ``llm_wait_s`` once needed."""
     llm_wait_s: float = 8.0
-    deadline_followup_s: float = 12.0
+    deadline_followup_s: float = 6.0
+    """The follow-up's opening (the quote) is on air at once; past this the gap's template
+    question ends it instead of the LLM's."""
     deadline_tts_s: float = 8.0
     deadline_ingest_s: float = 8.0
     deadline_embed_s: float = 4.0
