@@ -13,6 +13,7 @@ __all__ = [
     "followup_gaps",
     "grader_directed",
     "language_pure",
+    "metric_phrase",
     "near_duplicate",
     "pick_quote",
     "quote_in",
@@ -64,7 +65,8 @@ def followup_gaps(answer: str, language: str) -> list[str]:
 
 # --- the phrase to quote ------------------------------------------------------------------
 
-_CLAUSE = re.compile(r"[^.?!;:,。？！\n]+")
+# Clauses end at punctuation, but not at a decimal point or a thousands separator.
+_CLAUSE_END = re.compile(r"(?<!\d)[.,](?!\d)|(?<=\d)[.,](?=\s|$)|[?!;:。？！\n]")
 _TECH = re.compile(
     r"(?<![A-Za-z])([A-Z][a-z]+[A-Z][A-Za-z]+|[A-Z]{2,6}[0-9]?)(?![A-Za-z])|" + TECH_TERMS.pattern
 )
@@ -80,8 +82,8 @@ _CONJ = re.compile(r"\s(?:and|but|so|because|which|while)\s|(?<=[고며서])\s",
 
 def _clauses(answer: str, max_words: int = 10) -> list[str]:
     out: list[str] = []
-    for m in _CLAUSE.finditer(answer):
-        c = _FILLER.sub("", m.group(0).strip()).strip(" \"'“”‘’")
+    for raw in _CLAUSE_END.split(answer):
+        c = _FILLER.sub("", raw.strip()).strip(" \"'“”‘’")
         if not c:
             continue
         parts = _CONJ.split(c) if len(c.split()) > max_words else [c]
@@ -118,6 +120,19 @@ def pick_quote(answer: str, language: str, max_words: int = 10) -> str:
         lo = max(0, min(idx - max_words // 2, len(words) - max_words))
         words = words[lo : lo + max_words]
     return " ".join(words)
+
+
+def metric_phrase(answer: str, language: str, max_words: int = 12) -> str:
+    """A verbatim phrase of ``answer`` holding a number or result ("" if none)."""
+    for clause in _clauses(answer, max_words):
+        if re.search(r"\d", clause) or _METRIC.search(clause):
+            words = clause.split()
+            if len(words) > max_words:
+                idx = next((i for i, w in enumerate(words) if _METRIC.search(w)), 0)
+                lo = max(0, min(idx - max_words // 2, len(words) - max_words))
+                words = words[lo : lo + max_words]
+            return " ".join(words)
+    return ""
 
 
 def _norm(text: str) -> str:

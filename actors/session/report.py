@@ -39,6 +39,7 @@ from actors.session.answer_rules import (
     followup_gaps,
     grader_directed,
     language_pure,
+    metric_phrase,
     pick_quote,
 )
 from actors.session.state import Assessment, Settings, TurnRecord
@@ -249,7 +250,7 @@ _SUGGESTION = {
         r"state|clarify|walk|focus|use|provide|share|structure|say|tell|compare|measure)\b",
         re.IGNORECASE,
     ),
-    "ko": re.compile(r"주세요|보세요|세요|좋습니다|좋겠습니다|필요|추가|덧붙|설명|구체"),
+    "ko": re.compile(r"(세요|십시오|좋습니다|좋겠습니다|필요합니다|바랍니다)[.!]?$"),
 }
 _PRAISE_OPENING = re.compile(r"^the (answer|candidate) (provides|gives|shows|is|was|has)\b", re.I)
 
@@ -274,15 +275,22 @@ def _clean_sentences(items: Sequence[str], lang: str, *, positive: bool) -> list
     return out[:_MAX_ITEMS]
 
 
+def _copies(sentence: str, answer: str) -> bool:
+    """The model pasted the candidate's words back as its advice."""
+    s = " ".join(sentence.split())
+    return len(s) >= 20 and any(s[i : i + 20] in answer for i in range(0, len(s) - 19, 10))
+
+
 def _rule_strengths(
     answer: str, lang: str, gaps: list[str], scores: Mapping[str, float]
 ) -> list[str]:
     """Strengths read off the answer (never invented): a number it gave, the candidate's
     own actions, or a direct answer when the model scored relevance high."""
     text = _texts(lang)
+    number = metric_phrase(answer, lang)
+    if number and "result" not in gaps and "example" not in gaps:
+        return [text["s_metric"].format(quote=number)]
     quote = pick_quote(answer, lang)
-    if quote and "result" not in gaps and "example" not in gaps:
-        return [text["s_metric"].format(quote=quote)]
     if quote and "actions" not in gaps and len(answer.split()) >= 12:
         return [text["s_actions"].format(quote=quote)]
     if scores.get("relevance", 0) >= 4 and not gaps:
@@ -329,7 +337,10 @@ def honest_assessment(a: Assessment, question: str, answer: str, language: str) 
         if "role_fit" in scores:
             scores["role_fit"] = min(scores["role_fit"], 3.0)
     strengths = _clean_sentences(a.strengths, lang, positive=True)
-    improvements = _clean_sentences(a.improvements, lang, positive=False)
+    improvements = [
+        i for i in _clean_sentences(a.improvements, lang, positive=False)
+        if not _copies(i, answer)
+    ]
     if not improvements:
         gap = next((g for g in ("actions", "result", "example") if g in gaps), "more")
         improvements = [text[f"i_{gap}"]]
