@@ -118,15 +118,6 @@ class Client:
         return t0 + last_voiced_sample(pcm) / 16000
 
 
-def last_voiced_sample(pcm: bytes, threshold: int = 500) -> int:
-    """Index (in samples) just after the last sample of PCM16LE ``pcm`` whose magnitude
-    exceeds ``threshold`` (~-36 dBFS); 0 for silence."""
-    import numpy as np
-
-    x = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype="<i2")
-    loud = np.flatnonzero(np.abs(x.astype(np.int32)) > threshold)
-    return int(loud[-1]) + 1 if len(loud) else 0
-
     async def next_event(self, timeout: float) -> None:
         """Wait until one more event or frame arrives (or the connection closes)."""
         n = len(self.rx.events) + len(self.rx.audio)
@@ -167,3 +158,13 @@ def last_voiced_sample(pcm: bytes, threshold: int = 500) -> int:
             await self.ws.close()
         if self._reader is not None:
             await asyncio.wait_for(self._reader, 10)
+
+
+def last_voiced_sample(pcm: bytes, threshold: int = 500) -> int:
+    """Index (in samples) just after the last sample of PCM16LE ``pcm`` whose magnitude
+    exceeds ``threshold`` (~-36 dBFS); 0 for silence."""
+    import numpy as np
+
+    x = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype="<i2")
+    loud = np.flatnonzero(np.abs(x.astype(np.int32)) > threshold)
+    return int(loud[-1]) + 1 if len(loud) else 0
