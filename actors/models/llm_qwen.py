@@ -877,14 +877,14 @@ class QwenLlm:
                 best = best or out
                 strength_ok = not out["strength"] or text_ok(out["strength"], lang)
                 if strength_ok and text_ok(out["improvement"], lang):
-                    out["text_retries"] = attempt
+                    self.last_stats["text_retries"] = float(attempt)
                     return out
             assert best is not None
             if best["strength"] and not text_ok(best["strength"], lang):
                 best["strength"] = ""
             if not text_ok(best["improvement"], lang):
                 best["improvement"] = fallback_assessment(lang)["improvement"]
-            best["text_retries"] = 1
+            self.last_stats["text_retries"] = 1.0
             return best
         except EngineCancelled:
             raise
