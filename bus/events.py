@@ -44,7 +44,9 @@ from bus.errors import BadMessage
 
 Language = Literal["en", "ko"]
 Difficulty = Literal["junior", "mid", "senior"]
-Role = Literal["backend", "frontend", "data", "product", "general"]
+Role = Literal[
+    "backend", "frontend", "data", "data_engineer", "ml_engineer", "product", "general"
+]
 
 MAX_TEXT = 4000
 MAX_DOC = 20000

@@ -86,6 +86,13 @@ class LlmJob(_Msg, tag="llm", frozen=True):
     question: str = ""
     answer: str = ""
     max_tokens: int = 96
+    anchor: str = ""
+    """``question``: the résumé/posting line the question is about; ``followup``: the
+    phrase of the answer the follow-up refers to. Data, never instructions."""
+    term: str = ""
+    """``question``: the word the question must name; ``followup``: what the answer lacks."""
+    focus: str = ""
+    """``question``: experience, technical or behaviour."""
 
 
 class TtsJob(_Msg, tag="tts", frozen=True):

@@ -7,7 +7,7 @@
     parley up --role llm,stt          # a model machine, against NATS_URL / DATABASE_URL
     parley node --role session,edge   # one process with these roles, no supervisor
     parley nats-auth CREDS OUT        # NATS users for your own servers (a cluster)
-    parley bench bus|rag|sessions|models|e2e|load
+    parley bench bus|rag|sessions|models|e2e|load|quality
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from parley.config import ALL_ROLES, Config
 
-BENCHES = ("bus", "rag", "sessions", "models", "e2e", "load")
+BENCHES = ("bus", "rag", "sessions", "models", "e2e", "load", "quality")
 
 
 def _parser() -> argparse.ArgumentParser:

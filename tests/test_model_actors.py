@@ -219,3 +219,51 @@ async def test_stopping_mid_assessment_is_quick_and_hands_the_job_back(
         assert isinstance(results[0], jobs.LlmDone) and results[0].data["fallback"] is False
     finally:
         await other.stop()
+
+
+class HeldOnceLlm(HeldLlm):
+    """The first assessment for ``session_id`` runs until cancelled; later calls (the
+    resumed assessment) answer at once. Counts the calls."""
+
+    calls = 0
+
+    def assess(self, job: jobs.LlmJob, cancel: threading.Event | None = None) -> dict[str, Any]:
+        if job.session_id == self.session_id:
+            self.calls += 1
+            if self.calls > 1:
+                return DeterministicLlm.assess(self, job, cancel)
+        return super().assess(job, cancel)
+
+
+async def test_a_live_job_preempts_a_running_assessment_which_then_resumes(
+    nc: Nats, layout: BusLayout
+) -> None:
+    sid = "sess-assess-preempt"
+    job = jobs.LlmJob(
+        job_id=f"{sid}:1:assess", session_id=sid, task="assess", language="en",
+        role="backend engineer", question="Tell me about a project you are proud of.",
+        answer="I moved our billing to PostgreSQL and cut p99 latency from 180 to 60 ms.",
+    )
+    js = nc.jetstream()
+    await request_job(js, "assess", job, reply_to=subjects.session_result(sid),
+                      deadline=time.time() + 60)
+    engine = HeldOnceLlm(sid)
+    actor = LlmActor(nc, engine)
+    await actor.start()
+    try:
+        assert await asyncio.to_thread(engine.started.wait, 10 * TIME)
+        live = jobs.LlmJob(
+            job_id=f"{sid}:2:llm:f", session_id=sid, task="followup", language="en",
+            role="backend engineer", question="Q?", answer="We did it.", anchor="We did it",
+            term="actions",
+        )
+        await request_job(js, "llm", live, reply_to=subjects.session_result(sid),
+                          deadline=time.time() + 30)
+        results = await _results(nc, sid, 5 * TIME)
+        assert engine.cancelled_at is not None, "the live job did not preempt the assessment"
+        done = [r for r in results if isinstance(r, jobs.LlmDone)]
+        assert [r.job_id for r in done] == [live.job_id, job.job_id]  # live first, then resumed
+        assert done[1].data["fallback"] is False
+        assert engine.calls == 2 and actor.preemptions == 1
+    finally:
+        await actor.stop()

@@ -37,11 +37,15 @@ from typing import Literal
 import msgspec
 
 Language = Literal["en", "ko"]
-Role = Literal["backend", "frontend", "data", "product", "general"]
+Role = Literal[
+    "backend", "frontend", "data", "data_engineer", "ml_engineer", "product", "general"
+]
 Difficulty = Literal["junior", "mid", "senior"]
 
 LANGUAGES: tuple[Language, ...] = ("en", "ko")
-ROLES: tuple[Role, ...] = ("backend", "frontend", "data", "product", "general")
+ROLES: tuple[Role, ...] = (
+    "backend", "frontend", "data", "data_engineer", "ml_engineer", "product", "general"
+)
 DIFFICULTIES: tuple[Difficulty, ...] = ("junior", "mid", "senior")
 
 _HERE = Path(__file__).resolve().parent

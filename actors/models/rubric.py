@@ -8,8 +8,10 @@ succeeds)::
       "depth": 1..5,        # concrete situation, actions and result (STAR), numbers
       "clarity": 1..5,      # structure and concision
       "role_fit": 1..5,     # shows the skills the role needs
-      "evidence": [str],    # at most 2 short quotes taken from the answer
-      "strength": str,      # one sentence, in the interview language
+      "evidence": [str],    # at most 2 short quotes of the answer (picked by rule if the
+                            # model gave none: pick_quote)
+      "strength": str,      # "" (the model is not asked any more; the session picks
+                            # strengths by rule) or one sentence, in the interview language
       "improvement": str,   # one concrete sentence, in the interview language
       "fallback": bool,     # True: the model failed and the scores are placeholders
     }
@@ -22,13 +24,17 @@ from __future__ import annotations
 __all__ = [
     "ASSESSMENT_SCHEMA",
     "SCORE_KEYS",
+    "assessment_grammar",
     "fallback_assessment",
+    "text_ok",
     "validate_assessment",
 ]
 
+import re
 from typing import Any
 
 from actors.models.text import strip_han, truncate
+from actors.session.answer_rules import language_pure, pick_quote
 
 SCORE_KEYS = ("relevance", "depth", "clarity", "role_fit")
 _MAX_EVIDENCE = 2
@@ -43,16 +49,27 @@ ASSESSMENT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
         **{k: {"type": "integer", "enum": [1, 2, 3, 4, 5]} for k in SCORE_KEYS},
-        "evidence": {
-            "type": "array",
-            "items": {"type": "string"},
-            "maxItems": _MAX_EVIDENCE,
-        },
-        "strength": {"type": "string"},
         "improvement": {"type": "string"},
     },
-    "required": [*SCORE_KEYS, "evidence", "strength", "improvement"],
+    "required": [*SCORE_KEYS, "improvement"],
 }
+"""Evidence is not in the schema: it is picked from the answer without the model
+(:func:`actors.session.answer_rules.pick_quote`), which saves ~30 decoded tokens."""
+
+def assessment_grammar(language: str) -> str:
+    """GBNF for the assessment: the four scores first (known after a few tokens), then one
+    short improvement sentence whose first character is forced into the interview's script
+    (a Hangul syllable for Korean, a capital letter for English): without it the model
+    wrote its Korean feedback in English. Parse with ``json.loads(text, strict=False)``."""
+    first = "[가-힣]" if language == "ko" else "[A-Z]"
+    q = '\\"'
+    fields = ", ".join(f'{q}{k}{q}: " score "' for k in SCORE_KEYS)
+    return (
+        f'root ::= "{{{fields}, {q}improvement{q}: {q}" text "{q}}}"\n'
+        "score ::= [1-5]\n"
+        f'text ::= {first} [^"\\\\\\n]*\n'
+    )
+
 
 _FALLBACK_TEXT = {
     "en": (
@@ -80,13 +97,30 @@ def _score(value: Any) -> int:
     return max(1, min(5, round(value)))
 
 
+_NONE_LIKE = re.compile(
+    r"^(none|n/?a|nothing|no improvements?|not applicable|-+|없음|없습니다|해당 없음)[.!]?$",
+    re.IGNORECASE,
+)
+
+
+def text_ok(text: str, language: str) -> bool:
+    """A generated sentence that may be shown: complete (not cut), not a placeholder such
+    as "None", in the interview language (:func:`language_pure`)."""
+    t = " ".join(text.split())
+    if len(t) < 8 or len(t) > _SENTENCE_CHARS or _NONE_LIKE.match(t):
+        return False
+    if t.endswith(("…", "...")):
+        return False
+    return language_pure(t, language)
+
+
 def _sentence(value: Any, language: str) -> str:
     if not isinstance(value, str):
         raise ValueError("expected a string")
-    text = truncate(strip_han(value) if language == "ko" else value, _SENTENCE_CHARS)
+    text = " ".join((strip_han(value) if language == "ko" else value).split())
     if not text:
         raise ValueError("empty sentence")
-    return text
+    return text  # a sentence too long is not cut: text_ok() rejects it (retry/fallback)
 
 
 def validate_assessment(data: Any, answer: str, language: str) -> dict[str, Any]:
@@ -115,8 +149,13 @@ def validate_assessment(data: Any, answer: str, language: str) -> dict[str, Any]
             evidence.append(truncate(q, _EVIDENCE_CHARS))
         if len(evidence) == _MAX_EVIDENCE:
             break
+    if not evidence:
+        quote = pick_quote(answer, language)
+        if quote:
+            evidence.append(quote)
     out["evidence"] = evidence
-    out["strength"] = _sentence(data.get("strength"), language)
+    # The model writes no strength any more (chosen from the answer by rule); accepted.
+    out["strength"] = _sentence(data["strength"], language) if data.get("strength") else ""
     out["improvement"] = _sentence(data.get("improvement"), language)
     out["fallback"] = bool(data.get("fallback", False))
     return out

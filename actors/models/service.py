@@ -244,7 +244,11 @@ class SttActor(ModelActor):
 
 class LlmActor(ModelActor):
     """Serves live ``llm`` jobs and, at lower priority, ``assess`` jobs on one engine: the
-    assess worker fetches only while no live job is running.
+    assess worker fetches only while no live job is running, and a live job that arrives
+    while an assessment runs preempts it: the assessment is cancelled (within one token, or
+    one graph node of its prompt), waits until no live job runs, and resumes from its KV
+    snapshot (the part of its prompt already evaluated is not evaluated again). So a live
+    question or follow-up never waits behind an assessment.
 
     Each job's engine call gets a cancel Event, set at the job's deadline (the session has
     moved on by then) and when the job's task is cancelled (the actor stops). A generation
@@ -258,6 +262,43 @@ class LlmActor(ModelActor):
         super().__init__(nc, engine.name, **kw)
         self.engine = engine
         self._live: JobWorker | None = None
+        self._background: threading.Event | None = None
+        self._preempted = False
+        self.preemptions = 0
+
+    def _preempt(self) -> None:
+        """A live job arrived: stop the running assessment at once (it resumes later)."""
+        if self._background is not None and not self._background.is_set():
+            self._preempted = True
+            self.preemptions += 1
+            self._background.set()
+
+    def stats(self) -> dict[str, Any]:
+        return {**super().stats(), "preemptions": self.preemptions}
+
+    async def _assess(self, job: jobs.LlmJob, ctx: JobContext) -> dict[str, Any] | None:
+        """Run the assessment, resuming it after each preemption; None at the deadline."""
+        while True:
+            while self._live is not None and self._live.busy:  # let live work go first
+                if ctx.remaining() <= 0:
+                    break
+                await asyncio.sleep(0.05)
+            if ctx.remaining() <= 0:
+                return None
+            cancel = threading.Event()
+            timer = asyncio.get_running_loop().call_later(ctx.remaining(), cancel.set)
+            self._background, self._preempted = cancel, False
+            try:
+                return await self.run_sync(self.engine.assess, job, cancel)
+            except EngineCancelled:
+                if not self._preempted:
+                    return None  # its deadline
+                log.debug("llm: assessment %s preempted by a live job", job.job_id)
+            finally:
+                timer.cancel()
+                cancel.set()
+                if self._background is cancel:
+                    self._background = None
 
     def _load_sync(self) -> None:
         self.engine.load()
@@ -291,22 +332,22 @@ class LlmActor(ModelActor):
         if not isinstance(job, jobs.LlmJob):
             raise BadJob("llm actor got a non-llm job")
         started = time.perf_counter()
+        if job.task == "assess":
+            data = await self._assess(job, ctx)
+            if data is None:
+                yield jobs.JobError(
+                    job_id=job.job_id,
+                    kind=ctx.kind,
+                    code="deadline",
+                    message="assessment stopped at its deadline",
+                )
+                return
+            yield jobs.LlmDone(job_id=job.job_id, text="", data=data, latency_ms=_ms(started))
+            return
+        self._preempt()
         cancel = threading.Event()
         timer = asyncio.get_running_loop().call_later(max(ctx.remaining(), 0.1), cancel.set)
         try:
-            if job.task == "assess":
-                try:
-                    data = await self.run_sync(self.engine.assess, job, cancel)
-                except EngineCancelled:
-                    yield jobs.JobError(
-                        job_id=job.job_id,
-                        kind=ctx.kind,
-                        code="deadline",
-                        message="assessment stopped at its deadline",
-                    )
-                    return
-                yield jobs.LlmDone(job_id=job.job_id, text="", data=data, latency_ms=_ms(started))
-                return
             sentences: list[str] = []
             ttft = 0
             async for sentence in self.stream_sync(

@@ -100,7 +100,9 @@ class CoreConfig(msgspec.Struct, frozen=True, kw_only=True):
     deadline_prefetch_s: float = 90.0
     """A question prepared in the background; tightened to ``llm_wait_s`` once needed."""
     llm_wait_s: float = 8.0
-    deadline_followup_s: float = 12.0
+    deadline_followup_s: float = 6.0
+    """The follow-up's opening (the quote) is on air at once; past this the gap's template
+    question ends it instead of the LLM's."""
     deadline_tts_s: float = 8.0
     deadline_ingest_s: float = 8.0
     deadline_embed_s: float = 4.0
@@ -112,6 +114,14 @@ class CoreConfig(msgspec.Struct, frozen=True, kw_only=True):
 
     # --- interview plan and prompt size ---------------------------------------------
     max_followups: int = 1
+    llm_unplanned_questions: bool = False
+    """Main questions without a plan anchor (no résumé/posting, or more questions than
+    anchors): False takes them from the role's bank (on-role by construction, no model);
+    True lets the LLM write them, streamed, with the bank as the fallback."""
+    llm_phrasing: str = "en"
+    """Languages (comma-separated) in which the LLM phrases planned questions and
+    follow-ups; in the others the templates do (the 1.5B model's Korean questions were
+    often ungrammatical or spoken as the candidate, see docs/quality.md)."""
     history_turns: int = 4
     history_answer_chars: int = 400
     max_answer_chars: int = 4000

@@ -29,11 +29,17 @@ __all__ = [
 
 import msgspec
 
-from actors.session import listening, questions, speech
+from actors.session import followups, listening, questions, speech
 from actors.session.commands import PersistReport, PersistTurn
 from actors.session.ctx import Ctx
 from actors.session.listening import Final, Nothing, Outcome, Repeat
-from actors.session.report import build_report, heuristic_assessment, parse_assessment
+from actors.session.plan import extract_items, make_plan
+from actors.session.report import (
+    build_report,
+    heuristic_assessment,
+    honest_assessment,
+    parse_assessment,
+)
 from actors.session.state import AnswerSource, OnAir, Prepared, Settings, TurnRecord
 from actors.session.text import trim
 from bus.events import Error, Report, Start, Transcript
@@ -58,6 +64,7 @@ def start(ctx: Ctx, ev: Start) -> None:
         total=ev.questions,
         query=query,
     )
+    st.plan = make_plan(extract_items(ev.resume_text, ev.job_posting), ev.questions)
     ctx.set_phase("greeting")
     speech.start_turn(ctx, "greeting", 0, [speech.sentence(ctx.phrase("greeting"))], complete=True)
     questions.begin_retrieval(ctx, ev)
@@ -122,6 +129,7 @@ def _answer(
     st, cfg = ctx.st, ctx.cfg
     turn, cur = st.listen.turn, st.current
     ctx.emit(Transcript(turn=turn, text=text, final=True))
+    anchor = st.plan[cur.index - 1] if 0 < cur.index <= len(st.plan) else None
     record = TurnRecord(
         session_id=st.session_id,
         turn=turn,
@@ -132,6 +140,8 @@ def _answer(
         source=source,
         language=ctx.settings.language,
         latency=latency,
+        anchor=anchor.term if anchor is not None else "",
+        anchor_line=anchor.line if anchor is not None else "",
     )
     st.answers.append(record)
     st.history.append(
@@ -181,6 +191,7 @@ def on_assess(ctx: Ctx, ref: int, result: Result | None) -> None:
     if assessment is None:
         st.counters.assess_fallbacks += 1
         assessment = heuristic_assessment(rec.question, rec.answer, rec.language)
+    assessment = honest_assessment(assessment, rec.question, rec.answer, rec.language)
     st.answers[ref] = msgspec.structs.replace(rec, assessment=assessment)
     ctx.out.append(PersistTurn(st.answers[ref]))
 
@@ -197,7 +208,10 @@ def _respond(
     question, or the closing."""
     st, cfg = ctx.st, ctx.cfg
     can_follow = answered and st.current.kind in ("main", "followup")
+    decision = None
     if can_follow and st.followups_used < cfg.max_followups:
+        decision = followups.decide(answer, ctx.settings.language)
+    if decision is not None:
         plan = "followup"
     elif st.main_asked < ctx.settings.total:
         plan = "next"
@@ -214,12 +228,20 @@ def _respond(
         ctx, "", st.current.index, [ack], complete=False, plan=plan, responds_to=responds_to
     )
     air.opened_at, air.last_speech_at = ctx.t, last_speech_at
-    if plan == "followup":
-        _request_followup(ctx, air, answer)
+    if decision is not None:
+        _request_followup(ctx, air, answer, decision)
 
 
-def _request_followup(ctx: Ctx, air: OnAir, answer: str) -> None:
+def _request_followup(ctx: Ctx, air: OnAir, answer: str, decision: followups.Decision) -> None:
+    """The follow-up opens with the quote at once; the LLM phrases the question after it."""
     st, s, cfg = ctx.st, ctx.settings, ctx.cfg
+    prep = Prepared(index=st.current.index, kind="followup", gap=decision.gap)
+    speech.append(ctx, prep, [followups.opening(decision.quote, s.language)])
+    st.followup = prep
+    if s.language not in cfg.llm_phrasing.split(","):
+        speech.append(ctx, prep, [followups.fallback_question(s.language, prep)])
+        speech.finish_stream(ctx, prep)
+        return
     job = LlmJob(
         job_id=ctx.job_id(air.turn, "llm", "f"),
         session_id=st.session_id,
@@ -232,11 +254,14 @@ def _request_followup(ctx: Ctx, air: OnAir, answer: str) -> None:
         question=st.current.text,
         answer=trim(answer, cfg.history_answer_chars * 2),
         max_tokens=cfg.followup_max_tokens,
+        anchor=decision.quote,
+        term=decision.gap,
     )
     if ctx.request(job, "llm", "followup", cfg.deadline_followup_s):
-        st.followup = Prepared(index=st.current.index, kind="followup", llm_job=job.job_id)
+        prep.llm_job = job.job_id
     else:
-        questions.no_followup(ctx, air)
+        speech.append(ctx, prep, [followups.fallback_question(s.language, prep)])
+        speech.finish_stream(ctx, prep)
 
 
 def _closing(ctx: Ctx, responds_to: int = -1, last_speech_at: float | None = None) -> None:

@@ -18,9 +18,11 @@ __all__ = [
     "take_prepared",
 ]
 
-from actors.session import speech
+from actors.session import followups, speech
+from actors.session.answer_rules import language_pure, near_duplicate
 from actors.session.bank import BUILTIN_QUESTIONS, pick, seed_of
 from actors.session.ctx import Ctx
+from actors.session.plan import short_line, template_question
 from actors.session.state import OnAir, Prepared
 from actors.session.text import split_sentences, trim
 from bus.events import Start
@@ -78,11 +80,16 @@ def on_embed(ctx: Ctx, purpose: str, result: Result | None) -> None:
 
 
 def prefetch(ctx: Ctx) -> None:
-    """Request the next main question as soon as the previous one's text is known."""
+    """Prepare the next main question as soon as the previous one's text is known.
+
+    A question on a plan anchor (see :mod:`actors.session.plan`) is phrased by the LLM in
+    the background; the first one, and any the LLM misses, use the anchor's template, so
+    every planned question is grounded and the first is ready at once. Without an anchor
+    the question comes from the role's bank (no model): on-role by construction."""
     st = ctx.st
     if st.settings is None or st.phase in ("idle", *_OVER) or st.ended_early:
         return
-    if st.rag_stage != "done" or st.prepared is not None or st.main_planned >= st.settings.total:
+    if st.prepared is not None or st.main_planned >= st.settings.total:
         return
     if st.air is not None and st.air.kind == "main" and not st.air.complete:
         return
@@ -90,9 +97,43 @@ def prefetch(ctx: Ctx) -> None:
         return
     index = st.main_planned + 1
     st.main_planned = index
+    anchor = st.plan[index - 1] if index <= len(st.plan) else None
     prep = Prepared(index=index, llm_job=ctx.job_id(st.turn, "llm", f"q{index}"))
     st.prepared = prep
+    if anchor is None and not ctx.cfg.llm_unplanned_questions:
+        prep.llm_job = ""
+        _bank_fill(ctx, prep)
+        return
+    # The LLM phrases experience and technical questions; a behaviour question keeps the
+    # template (asked to phrase one, the model turned technologies into employers).
+    phrase = st.settings.language in ctx.cfg.llm_phrasing.split(",") and (
+        anchor is None or anchor.focus != "behaviour"
+    )
+    if anchor is not None and (index == 1 or not phrase):
+        prep.llm_job = ""
+        _template_fill(ctx, prep)
+        return
     s, cfg = st.settings, ctx.cfg
+    if anchor is None:  # the LLM writes it, with the retrieved context
+        if st.rag_stage != "done":
+            st.main_planned, st.prepared = index - 1, None
+            return
+        job = LlmJob(
+            job_id=prep.llm_job,
+            session_id=st.session_id,
+            task="question",
+            language=s.language,
+            role=s.role,
+            difficulty=s.difficulty,
+            context=list(st.context),
+            history=list(st.history),
+            asked=[a for a in st.asked if a],
+            max_tokens=cfg.question_max_tokens,
+        )
+        timeout = cfg.deadline_llm_s if index == 1 else cfg.deadline_prefetch_s
+        if not ctx.request(job, "llm", "question", timeout, ref=index):
+            _bank_fill(ctx, prep)
+        return
     job = LlmJob(
         job_id=prep.llm_job,
         session_id=st.session_id,
@@ -100,29 +141,62 @@ def prefetch(ctx: Ctx) -> None:
         language=s.language,
         role=s.role,
         difficulty=s.difficulty,
-        context=list(st.context),
-        history=list(st.history),
         asked=[a for a in st.asked if a],
         max_tokens=cfg.question_max_tokens,
+        anchor=short_line(anchor.line, anchor.term, 16),
+        term=anchor.term,
+        focus=anchor.focus,
     )
-    timeout = cfg.deadline_llm_s if index == 1 else cfg.deadline_prefetch_s
-    if not ctx.request(job, "llm", "question", timeout, ref=index):
-        _bank_fill(ctx, prep)
+    if not ctx.request(job, "llm", "question", cfg.deadline_prefetch_s, ref=index):
+        _template_fill(ctx, prep)
+
+
+def _template_fill(ctx: Ctx, prep: Prepared) -> None:
+    st = ctx.st
+    anchor = st.plan[prep.index - 1]
+    prep.source = "template"
+    prep.sentences = []
+    text = template_question(anchor, ctx.settings.language)
+    speech.append(ctx, prep, split_sentences(text, ctx.cfg.max_sentences))
+    speech.finish_stream(ctx, prep)
 
 
 def _bank_fill(ctx: Ctx, prep: Prepared) -> None:
     st, s = ctx.st, ctx.settings
     seed = seed_of(f"{st.session_id}:{prep.index}")
-    q = pick(ctx.bank, s.language, s.role, s.difficulty, set(st.bank_used), seed) or pick(
-        BUILTIN_QUESTIONS, s.language, s.role, s.difficulty, (), seed
-    )
+    asked = [a for a in st.asked if a]
+    q = None
+    for attempt in range(8):  # skip a bank question that repeats one already asked
+        q = pick(
+            ctx.bank, s.language, s.role, s.difficulty, set(st.bank_used), seed + attempt
+        ) or pick(BUILTIN_QUESTIONS, s.language, s.role, s.difficulty, set(st.bank_used), seed)
+        if q is None:
+            break
+        if q.id not in st.bank_used:
+            st.bank_used.append(q.id)
+        if not any(near_duplicate(q.text, a) for a in asked):
+            break
     text = q.text if q is not None else "?"
-    if q is not None and q.id not in st.bank_used:
-        st.bank_used.append(q.id)
-    st.counters.bank_fallbacks += 1
+    if prep.llm_job:
+        st.counters.bank_fallbacks += 1
     prep.source = "bank"
+    prep.sentences = []
     speech.append(ctx, prep, split_sentences(text, ctx.cfg.max_sentences))
     speech.finish_stream(ctx, prep)
+
+
+def _usable_question(ctx: Ctx, prep: Prepared, text: str) -> bool:
+    """An LLM-phrased planned question must name its anchor's term, be in the interview
+    language, and not repeat a question already asked."""
+    st = ctx.st
+    if not text.strip() or not 0 < prep.index <= len(st.plan):
+        return False
+    term = st.plan[prep.index - 1].term
+    if term.casefold() not in text.casefold():
+        return False
+    if not language_pure(text, ctx.settings.language):
+        return False
+    return not any(near_duplicate(text, a) for a in st.asked if a)
 
 
 def ready(prep: Prepared) -> bool:
@@ -130,9 +204,12 @@ def ready(prep: Prepared) -> bool:
 
 
 def on_llm(ctx: Ctx, job_id: str, purpose: str, result: Result | None) -> None:
-    """A streamed question or follow-up (``None``: failed or expired). Sentences are kept
-    in order; a failure falls back (bank question / no follow-up) unless some text
-    already came, in which case the text so far is the question."""
+    """A phrased question or a streamed follow-up (``None``: failed or expired).
+
+    A planned main question is taken whole from ``LlmDone`` and checked
+    (:func:`_usable_question`); otherwise its template is used. A follow-up already holds
+    its opening sentence (the quote); the LLM's question streams after it, and when the
+    LLM gives none the gap's template question ends it."""
     st = ctx.st
     stream = next(
         (s for s in (st.prepared, st.followup, st.air) if s is not None and s.llm_job == job_id),
@@ -140,6 +217,38 @@ def on_llm(ctx: Ctx, job_id: str, purpose: str, result: Result | None) -> None:
     )
     if stream is None:
         return
+    if stream is st.prepared and 0 < stream.index <= len(st.plan):
+        if isinstance(result, LlmSentence):
+            return  # a prepared question is checked as a whole
+        text = " ".join(result.text.split()) if isinstance(result, LlmDone) else ""
+        if _usable_question(ctx, stream, text):
+            stream.source = "llm"
+            stream.sentences = []
+            speech.append(ctx, stream, split_sentences(text, ctx.cfg.max_sentences))
+            speech.finish_stream(ctx, stream)
+        else:
+            _template_fill(ctx, stream)
+        return
+    if stream is st.prepared or (stream is st.air and stream.kind == "main"):
+        _on_free_question(ctx, stream, result)
+        return
+    if isinstance(result, LlmSentence):
+        if result.index >= stream.next_llm_index and result.text.strip():
+            stream.next_llm_index = result.index + 1
+            speech.append(ctx, stream, [result.text.strip()])
+        return
+    if isinstance(result, LlmDone) and stream.next_llm_index == 0 and result.text.strip():
+        stream.next_llm_index = 1
+        speech.append(ctx, stream, split_sentences(result.text, ctx.cfg.max_sentences))
+    if stream.next_llm_index == 0:
+        speech.append(ctx, stream, [followups.fallback_question(ctx.settings.language, stream)])
+    speech.finish_stream(ctx, stream)
+
+
+def _on_free_question(ctx: Ctx, stream: OnAir | Prepared, result: Result | None) -> None:
+    """An unplanned LLM question streams sentence by sentence; a failure before any text
+    falls back to the bank."""
+    st = ctx.st
     if isinstance(result, LlmSentence):
         if result.index >= stream.next_llm_index and result.text.strip():
             stream.next_llm_index = result.index + 1
@@ -151,10 +260,6 @@ def on_llm(ctx: Ctx, job_id: str, purpose: str, result: Result | None) -> None:
         speech.finish_stream(ctx, stream)
     elif stream is st.prepared:
         _bank_fill(ctx, stream)
-    elif stream is st.followup:
-        st.followup = None
-        if st.air is not None and st.air.plan == "followup":
-            no_followup(ctx, st.air)
 
 
 def no_followup(ctx: Ctx, air: OnAir) -> None:

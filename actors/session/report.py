@@ -25,6 +25,7 @@ __all__ = [
     "RUBRIC",
     "build_report",
     "heuristic_assessment",
+    "honest_assessment",
     "parse_assessment",
 ]
 
@@ -32,6 +33,15 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import msgspec
+
+from actors.session.answer_rules import (
+    followup_gaps,
+    grader_directed,
+    language_pure,
+    metric_phrase,
+    pick_quote,
+)
 from actors.session.state import Assessment, Settings, TurnRecord
 
 RUBRIC: tuple[str, ...] = ("relevance", "depth", "clarity", "role_fit")
@@ -73,6 +83,22 @@ _TEXT: dict[str, dict[str, str]] = {
         "h_short": "Say more: the situation, what you did, and the outcome.",
         "h_example_missing": "Support the answer with a concrete example or a number.",
         "h_structure": "Structure the answer in a few clear steps.",
+        "g_feedback": "The answer asked the grader for a score instead of answering the "
+        "question, so it scores as not addressing it.",
+        "g_improve": "Answer the question that was asked, with one real example from your work.",
+        "f_said": "You said “{quote}”.",
+        "f_missing": " Missing: {gaps}.",
+        "f_complete": " It named your own actions and a result.",
+        "gap_actions": "what you did yourself",
+        "gap_result": "the result, ideally in numbers",
+        "gap_example": "a concrete example",
+        "i_actions": "Say what you did yourself, not only what the team did.",
+        "i_result": "End with the result, in numbers if you can (time saved, errors cut, users).",
+        "i_example": "Ground the answer in one concrete example from your own work.",
+        "i_more": "Add the trade-off you weighed and what you would do differently next time.",
+        "s_metric": "You backed the answer with a number: “{quote}”.",
+        "s_actions": "You said what you did yourself: “{quote}”.",
+        "s_direct": "You answered the question directly.",
     },
     "ko": {
         "summary": "총 {total}개 질문 중 {n}개에 답변했으며{extra} 종합 점수는 5점 만점에 "
@@ -88,6 +114,22 @@ _TEXT: dict[str, dict[str, str]] = {
         "h_short": "상황, 본인이 한 일, 결과를 더 자세히 말해 주세요.",
         "h_example_missing": "구체적인 사례나 수치로 답변을 뒷받침해 주세요.",
         "h_structure": "답변을 몇 단계로 나누어 구조적으로 말해 주세요.",
+        "g_feedback": "질문에 답하지 않고 평가자에게 점수를 요청했기 때문에 질문에 답하지 않은 "
+        "것으로 평가했습니다.",
+        "g_improve": "받은 질문에 직접 답하고, 실제 업무 사례를 하나 들어 주세요.",
+        "f_said": "“{quote}”라고 말씀하셨습니다.",
+        "f_missing": " 부족한 부분: {gaps}.",
+        "f_complete": " 본인이 한 일과 결과가 모두 드러났습니다.",
+        "gap_actions": "본인이 직접 한 일",
+        "gap_result": "수치로 된 결과",
+        "gap_example": "구체적인 사례",
+        "i_actions": "팀이 한 일이 아니라 본인이 직접 한 일을 말씀해 주세요.",
+        "i_result": "결과를 수치로 말씀해 주세요. 예를 들어 줄어든 시간이나 오류 수입니다.",
+        "i_example": "본인 업무의 구체적인 사례 하나로 답변을 뒷받침해 주세요.",
+        "i_more": "고려했던 트레이드오프와 다음에 다르게 할 점을 덧붙여 주세요.",
+        "s_metric": "“{quote}”처럼 수치로 답변을 뒷받침했습니다.",
+        "s_actions": "“{quote}”처럼 본인이 한 일을 구체적으로 말했습니다.",
+        "s_direct": "질문에 직접 답했습니다.",
     },
 }
 
@@ -191,6 +233,137 @@ def heuristic_assessment(question: str, answer: str, language: str) -> Assessmen
     )
 
 
+_NONE_LIKE = re.compile(
+    r"^(none|n/?a|nothing|no improvements?|not applicable|-+|없음|없습니다|해당 없음)[.!]?$",
+    re.IGNORECASE,
+)
+_NEGATIVE = re.compile(
+    r"\b(no|not|lacks?|lacking|missing|fail\w*|irrelevant|does not|doesn't|did not|didn't|"
+    r"without|vague|poor|weak)\b|없|부족|못했|않았|않습니다|미흡|아쉽",
+    re.IGNORECASE,
+)
+
+
+_SUGGESTION = {
+    "en": re.compile(
+        r"\b(add|include|explain|describe|give|mention|quantify|could|should|try|show|name|"
+        r"state|clarify|walk|focus|use|provide|share|structure|say|tell|compare|measure)\b",
+        re.IGNORECASE,
+    ),
+    "ko": re.compile(r"(세요|십시오|좋습니다|좋겠습니다|필요합니다|바랍니다)[.!]?$"),
+}
+_PRAISE_OPENING = re.compile(r"^the (answer|candidate) (provides|gives|shows|is|was|has)\b", re.I)
+
+
+def _clean_sentences(items: Sequence[str], lang: str, *, positive: bool) -> list[str]:
+    """Generated sentences that may be shown: in the interview language, complete (not
+    cut), not a placeholder, and (for strengths) not a negative verdict."""
+    out = []
+    for item in items:
+        text = " ".join(item.split())
+        if not text or _NONE_LIKE.match(text) or text.endswith(("…", "...")):
+            continue
+        if len(text) < 8 or not language_pure(text, lang):
+            continue
+        if positive and _NEGATIVE.search(text):
+            continue
+        if not positive and (not _SUGGESTION[lang].search(text) or _PRAISE_OPENING.match(text)):
+            continue  # an "improvement" that suggests nothing
+        if text[-1] not in ".!?。다요" and not text.endswith(")"):
+            text += "."
+        out.append(text)
+    return out[:_MAX_ITEMS]
+
+
+def _copies(sentence: str, answer: str) -> bool:
+    """The model pasted the candidate's words back as its advice."""
+    s = " ".join(sentence.split())
+    return len(s) >= 20 and any(s[i : i + 20] in answer for i in range(0, len(s) - 19, 10))
+
+
+def _rule_strengths(
+    answer: str, lang: str, gaps: list[str], scores: Mapping[str, float]
+) -> list[str]:
+    """Strengths read off the answer (never invented): a number it gave, the candidate's
+    own actions, or a direct answer when the model scored relevance high."""
+    text = _texts(lang)
+    number = metric_phrase(answer, lang)
+    if number and "result" not in gaps and "example" not in gaps:
+        return [text["s_metric"].format(quote=number)]
+    quote = pick_quote(answer, lang)
+    if quote and "actions" not in gaps and len(answer.split()) >= 12:
+        return [text["s_actions"].format(quote=quote)]
+    if scores.get("relevance", 0) >= 4 and not gaps:
+        return [text["s_direct"]]
+    return []
+
+
+def honest_assessment(a: Assessment, question: str, answer: str, language: str) -> Assessment:
+    """Apply the rules the model cannot be trusted with, to any assessment.
+
+    * An answer addressed to the grader (:func:`grader_directed`) does not address the
+      question: relevance, depth and role fit 1, clarity at most 2, no strengths.
+    * An off-topic answer (relevance ≤ 2) gets role fit at most its relevance.
+    * A thin answer (no example with a number, and no own actions or no result; or under
+      8 words) gets depth ≤ 2 and role fit ≤ 3.
+    * Strengths and improvements are kept only in the interview language, complete, not
+      "None", strengths not negative; there is always one concrete improvement; feedback
+      quotes what was said and names what was missing.
+    """
+    lang = "ko" if language == "ko" else "en"
+    text = _texts(lang)
+    scores = dict(a.scores)
+    gaps = followup_gaps(answer, lang)
+    if grader_directed(answer):
+        for key in ("relevance", "depth", "role_fit"):
+            scores[key] = 1.0
+        scores["clarity"] = min(scores.get("clarity", 2.0), 2.0)
+        return msgspec.structs.replace(
+            a,
+            scores=scores,
+            overall=_mean(list(scores.values())),
+            strengths=[],
+            improvements=[text["g_improve"]],
+            feedback=text["g_feedback"],
+            evidence=[],
+        )
+    relevance = scores.get("relevance", 3.0)
+    if relevance <= 2 and "role_fit" in scores:
+        scores["role_fit"] = min(scores["role_fit"], relevance)
+    weak = "example" in gaps and ("actions" in gaps or "result" in gaps)
+    if weak or ("actions" in gaps and "result" in gaps) or len(answer.split()) < 8:
+        if "depth" in scores:
+            scores["depth"] = min(scores["depth"], 2.0)
+        if "role_fit" in scores:
+            scores["role_fit"] = min(scores["role_fit"], 3.0)
+    strengths = _clean_sentences(a.strengths, lang, positive=True)
+    improvements = [
+        i for i in _clean_sentences(a.improvements, lang, positive=False)
+        if not _copies(i, answer)
+    ]
+    if not improvements:
+        gap = next((g for g in ("actions", "result", "example") if g in gaps), "more")
+        improvements = [text[f"i_{gap}"]]
+    quote = next((e for e in a.evidence if e.strip()), "") or pick_quote(answer, lang)
+    if not strengths and not a.fallback:
+        strengths = _rule_strengths(answer, lang, gaps, scores)
+    feedback = text["f_said"].format(quote=quote) if quote else ""
+    if gaps:
+        missing = ", ".join(text[f"gap_{g}"] for g in gaps)
+        feedback += text["f_missing"].format(gaps=missing)
+    elif feedback:
+        feedback += text["f_complete"]
+    return msgspec.structs.replace(
+        a,
+        scores=scores,
+        overall=_mean(list(scores.values())),
+        strengths=strengths,
+        improvements=improvements,
+        feedback=feedback.strip() or a.feedback,
+        evidence=[quote] if quote and not a.evidence else list(a.evidence),
+    )
+
+
 def _top(groups: list[list[str]]) -> list[str]:
     """Most frequent items first (ties by first appearance), de-duplicated, at most 3."""
     counts: dict[str, int] = {}
@@ -233,7 +406,9 @@ def build_report(
     assessed: list[Assessment] = []
     transcript: list[dict[str, Any]] = []
     for rec in answers:
-        a = rec.assessment or heuristic_assessment(rec.question, rec.answer, lang)
+        a = rec.assessment or honest_assessment(
+            heuristic_assessment(rec.question, rec.answer, lang), rec.question, rec.answer, lang
+        )
         assessed.append(a)
         items.append(_item(rec, a))
         transcript.append({"turn": rec.turn, "speaker": "interviewer", "text": rec.question})
@@ -283,6 +458,8 @@ def _item(rec: TurnRecord, a: Assessment) -> dict[str, Any]:
         "evidence": list(a.evidence),
         "fallback": a.fallback,
         "latency": dict(rec.latency),
+        "anchor": rec.anchor,
+        "anchor_line": rec.anchor_line,
     }
 
 

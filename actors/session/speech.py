@@ -92,6 +92,7 @@ def adopt(ctx: Ctx, air: OnAir, prep: Prepared) -> None:
     air.content_at = ctx.t
     air.llm_job = prep.llm_job
     air.next_llm_index = prep.next_llm_index
+    air.gap = prep.gap
     air.complete = prep.complete
     if ctx.st.prepared is prep:
         ctx.st.prepared = None

@@ -36,6 +36,7 @@ import msgspec
 
 from actors.session.endpointing import Endpointer
 from actors.session.phrases import Language
+from actors.session.plan import Anchor
 from bus.jobs import Exchange
 
 Phase = Literal[
@@ -80,6 +81,9 @@ class TurnRecord(msgspec.Struct, frozen=True, kw_only=True):
     language: str
     assessment: Assessment | None = None
     latency: dict[str, float] = {}
+    anchor: str = ""
+    """The plan item the main question was about (its term), "" for a bank question."""
+    anchor_line: str = ""
 
 
 class AudioChunk(msgspec.Struct, frozen=True):
@@ -110,6 +114,8 @@ class _Stream(msgspec.Struct, kw_only=True):
     complete: bool = False
     llm_job: str = ""
     next_llm_index: int = 0
+    gap: str = ""
+    """A follow-up: what the answer lacked (``actions``, ``result``, ``example``)."""
 
 
 class Prepared(_Stream, kw_only=True):
@@ -118,7 +124,8 @@ class Prepared(_Stream, kw_only=True):
 
     index: int
     kind: Literal["main", "followup"] = "main"
-    source: Literal["llm", "bank"] = "llm"
+    source: Literal["llm", "bank", "template"] = "llm"
+
 
 
 class OnAir(_Stream, kw_only=True):
@@ -251,6 +258,8 @@ class SessionState(msgspec.Struct, kw_only=True):
     settings: Settings | None = None
     rag_stage: Literal["ingest", "search", "done"] = "ingest"
     context: list[str] = []
+    plan: list[Anchor] = []
+    """Main question ``i`` is about ``plan[i - 1]`` when there is one (else a bank one)."""
     main_planned: int = 0
     main_asked: int = 0
     followups_used: int = 0

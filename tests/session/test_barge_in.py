@@ -33,7 +33,7 @@ def test_speech_over_the_question_stops_it_and_becomes_the_answer() -> None:
     record = w.turns[0].record
     # Only the sentence that was (estimated) heard is kept as the question.
     assert record.question == "Question 1 is about systems."
-    assert record.turn == 2 and record.answer.startswith("part 0")
+    assert record.turn == 2 and record.answer.startswith("we did part a")
     # The first segment includes the speech that triggered the barge-in.
     assert len(w.requested("stt")[0].job.pcm) >= 32000 * 1.9  # type: ignore[union-attr]
 
@@ -61,4 +61,5 @@ def test_typed_answer_while_the_question_plays_stops_the_audio() -> None:
     w.client(ev.AnswerText(text="My typed answer."))
     assert w.of(ev.StopAudio)[0].turn == 2
     assert [t.text for t in w.of(ev.Transcript) if t.final] == ["My typed answer."]
-    assert w.core.phase == "thinking"
+    # the acknowledgment and the quoted follow-up open at once
+    assert w.core.phase in ("thinking", "asking")

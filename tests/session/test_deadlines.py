@@ -56,20 +56,28 @@ def test_late_results_are_ignored_and_counted() -> None:
     assert w.core.counters.late_results >= 2 and w.late_sent >= 2
 
 
-def test_followup_timeout_means_no_followup() -> None:
+def _followups(w: World) -> list[str]:
+    by_turn = {q.turn: q.text for q in w.of(ev.Question) if q.kind == "followup"}
+    return list(by_turn.values())
+
+
+def test_followup_timeout_asks_the_quoted_template_question() -> None:
     w = World(questions=2, models=Models(behaviour={"followup": "silent"}))
     w.begin()
     w.finish()
-    assert "followup" not in [q.kind for q in w.of(ev.Question)]
+    fups = _followups(w)
+    assert fups and all(f.startswith("You mentioned “we did part a of it”.") for f in fups)
+    assert all(f.endswith("?") for f in fups)
     assert len(main_texts(w)) == 2
 
 
-def test_followup_error_means_no_followup_at_once() -> None:
+def test_followup_error_ends_the_quoted_followup_at_once() -> None:
     w = World(questions=2, models=Models(behaviour={"followup": "error"}))
     w.begin()
     w.run_until(lambda w: any(t.final for t in w.of(ev.Transcript)))
     t0 = w.now
-    w.run_until(lambda w: len(main_texts(w)) == 2)
+    w.run_until(lambda w: any(q.text.endswith("?") for q in w.of(ev.Question)
+                              if q.kind == "followup"))
     assert w.now - t0 < 2.0
 
 

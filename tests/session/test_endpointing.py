@@ -142,10 +142,10 @@ def test_partial_transcripts_flow_before_the_final_one() -> None:
     w.run_until(lambda w: any(t.final for t in w.of(ev.Transcript)))
     transcripts = w.of(ev.Transcript)
     assert [t.final for t in transcripts] == [False, False, True]
-    assert transcripts[-1].text == "part 0 of my answer. part 1 of my answer."
+    assert transcripts[-1].text == "we did part a of it. we did part b of it."
     stt = w.requested("stt")
     assert [r.job.job_id for r in stt] == [f"{SID}:2:stt:0", f"{SID}:2:stt:1"]
-    assert isinstance(stt[1].job, jb.SttJob) and stt[1].job.prompt == "part 0 of my answer."
+    assert isinstance(stt[1].job, jb.SttJob) and stt[1].job.prompt == "we did part a of it."
 
 
 def _endpoint_ms(w: World) -> float:
@@ -209,7 +209,7 @@ def test_a_cough_after_the_answer_keeps_the_answer() -> None:
     w.say([(0.0, 1.5), (2.9, 0.3)])  # endpoint at ~2.7 s, then a 300 ms cough
     w.run_until(lambda w: any(t.final for t in w.of(ev.Transcript)), limit=20)
     finals = [t.text for t in w.of(ev.Transcript) if t.final]
-    assert finals == ["part 0 of my answer."]
+    assert finals == ["we did part a of it."]
     assert len(w.requested("stt")) == 1
 
 

@@ -125,7 +125,9 @@ def test_wrong_phase_events_get_an_error_and_change_nothing() -> None:
 
 
 def test_typed_answer_while_thinking_is_refused() -> None:
-    w = World(candidate=Candidate(mode="typed"))
+    complete = "I built a queue with retries because jobs failed. Latency fell 40%."
+    models = Models(override=lambda jid: "silent" if jid.endswith(":q2") else None)
+    w = World(candidate=Candidate(mode="typed", typed_text=complete), models=models)
     w.begin()
     w.run_until(lambda w: w.core.phase == "thinking")
     cmds = w.client(ev.AnswerText(text="again"))
@@ -135,7 +137,11 @@ def test_typed_answer_while_thinking_is_refused() -> None:
 def test_end_early_closes_and_reports_what_exists() -> None:
     w = World(questions=3, candidate=Candidate(mode="typed"))
     w.begin()
-    w.run_until(lambda w: len(w.turns) >= 1 and w.core.phase == "asking")
+    def speaking_again(w: World) -> bool:
+        air = w.core.state.air
+        return bool(w.turns) and air is not None and any(a.turn == air.turn for a in w.audio)
+
+    w.run_until(speaking_again)
     w.client(ev.End())
     assert w.core.phase == "closing"
     w.finish()

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import msgspec
+
 from actors.session import (
     CheckTurn,
     ClientInput,
@@ -82,7 +84,9 @@ class Models:
         }
     )
     followup_text: str | None = None  # None: a default in the job's language
-    stt_text: Callable[[jb.SttJob], str] = lambda job: f"part {job.segment} of my answer."
+    stt_text: Callable[[jb.SttJob], str] = (
+        lambda job: f"we did part {'abcdefgh'[job.segment % 8]} of it."
+    )
     stt_rtf: float = 0.2
     tts_chunks: int = 2
     tts_chunk_samples: int = 4000  # 0.25 s at 16 kHz
@@ -112,7 +116,7 @@ class Candidate:
     speech: float = 2500 * MS
     inner_pause: float = 500 * MS
     patience: float = 6.0
-    typed_text: str = "I built a queue with retries because jobs failed. Latency fell 40%."
+    typed_text: str = "We worked on the queue service and it went fine for the team."
 
 
 class InvariantError(AssertionError):
@@ -133,8 +137,12 @@ class World:
         posting: str = "",
         restore_every_step: bool = False,
         start_now: float = 1000.0,
+        llm_questions: bool = True,
     ) -> None:
-        self.config = config or CoreConfig()
+        # The mechanics tests drive LLM-written questions; planned/bank ones opt out.
+        self.config = msgspec.structs.replace(
+            config or CoreConfig(), llm_unplanned_questions=llm_questions
+        )
         self.models = models or Models()
         self.candidate = candidate or Candidate()
         self.core = SessionCore.new(SID, self.config, BANK, default_phrases)

@@ -1,0 +1,224 @@
+"""Deterministic rules on interview text: what an answer lacks, which phrase of it to quote,
+whether it talks to the grader, whether a sentence is in the right language, whether two
+questions are near-duplicates.
+
+Pure functions (no I/O, no model): the session core decides with them at once, and the LLM
+engine and the quality benchmark use the same definitions, so what is measured is what runs.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "FOLLOWUP_MIN_WORDS",
+    "followup_gaps",
+    "grader_directed",
+    "language_pure",
+    "metric_phrase",
+    "near_duplicate",
+    "pick_quote",
+    "quote_in",
+]
+
+import re
+
+from actors.session.plan import TECH_TERMS
+
+#: Answers shorter than this (words) always lack detail.
+FOLLOWUP_MIN_WORDS = 8
+
+_METRIC = re.compile(
+    r"\d|%|percent|퍼센트|\b(twice|double[ds]?|half|halved|tripled|hundreds?|thousands?|"
+    r"millions?|one|two|three|four|five|six|seven|eight|nine|ten)\b|두\s?배|세\s?배|절반",
+    re.IGNORECASE,
+)
+_RESULT = re.compile(
+    r"\b(result(ed|s)?|reduc\w*|increas\w*|improv\w*|sav(ed|ing)|cut|dropp\w*|grew|"
+    r"faster|slower|fewer|outcome|led to|so that)\b|결과|줄었|줄였|늘었|늘렸|개선|향상|감소|증가|"
+    r"단축|절감|빨라|달성",
+    re.IGNORECASE,
+)
+_OWN_ACTION_EN = re.compile(r"\b(I|I'm|I've|I'd|my|me)\b")
+_OWN_ACTION_KO = re.compile(r"제가|저는|직접|맡아|맡았|담당|주도")
+
+
+def _lang(language: str) -> str:
+    return "ko" if language.split("-", 1)[0].lower() == "ko" else "en"
+
+
+def followup_gaps(answer: str, language: str) -> list[str]:
+    """What an answer is missing: ``example`` (under 8 words, or under 20 words without a
+    number), ``actions`` (an English answer with no first person), ``result`` (no number
+    and no result wording). An empty list means no follow-up is needed."""
+    words = answer.split()
+    if len(words) < FOLLOWUP_MIN_WORDS:
+        return ["example", "actions", "result"]
+    gaps: list[str] = []
+    metric = _METRIC.search(answer) is not None
+    if len(words) < 20 and not metric:
+        gaps.append("example")
+    if _lang(language) == "en" and _OWN_ACTION_EN.search(answer) is None:
+        gaps.append("actions")  # Korean drops the subject, so this test is English only
+    if not metric and _RESULT.search(answer) is None:
+        gaps.append("result")
+    return gaps
+
+
+# --- the phrase to quote ------------------------------------------------------------------
+
+# Clauses end at punctuation, but not at a decimal point or a thousands separator.
+_CLAUSE_END = re.compile(r"(?<!\d)[.,](?!\d)|(?<=\d)[.,](?=\s|$)|[?!;:。？！\n]")
+_TECH = re.compile(
+    r"(?<![A-Za-z])([A-Z][a-z]+[A-Z][A-Za-z]+|[A-Z]{2,6}[0-9]?)(?![A-Za-z])|" + TECH_TERMS.pattern
+)
+_FILLER = re.compile(
+    r"^(well|so|um+|uh+|yeah|yes|i think|honestly|basically|actually|and|but|then|also)\b[\s,]*",
+    re.IGNORECASE,
+)
+_ASK_EN = re.compile(r"\b(score|grade|rate|points?|evaluat\w*|instruction\w*|prompt)\b", re.I)
+
+
+_CONJ = re.compile(r"\s(?:and|but|so|because|which|while)\s|(?<=[고며서])\s", re.IGNORECASE)
+
+
+def _clauses(answer: str, max_words: int = 10) -> list[str]:
+    out: list[str] = []
+    for raw in _CLAUSE_END.split(answer):
+        c = _FILLER.sub("", raw.strip()).strip(" \"'“”‘’")
+        if not c:
+            continue
+        parts = _CONJ.split(c) if len(c.split()) > max_words else [c]
+        out.extend(p.strip() for p in parts if p.strip())
+    return out
+
+
+def pick_quote(answer: str, language: str, max_words: int = 10) -> str:
+    """A short phrase copied verbatim from ``answer`` worth asking about ("" if none).
+
+    Prefers a clause naming a technology, a number or the candidate's own action; the
+    phrase is at most ``max_words`` words (Korean: eojeol) and always a substring of the
+    answer, so a follow-up that quotes it refers to what was really said."""
+    best, best_score = "", 0.0
+    lang = _lang(language)
+    for clause in _clauses(answer, max_words):
+        words = clause.split()
+        if len(words) < 2 or _ASK_EN.search(clause):
+            continue
+        score = 1.0
+        score += 2.0 if _TECH.search(clause) else 0.0
+        score += 1.5 if _METRIC.search(clause) else 0.0
+        own = _OWN_ACTION_EN if lang == "en" else _OWN_ACTION_KO
+        score += 1.0 if own.search(clause) else 0.0
+        score += min(len(words), 6) / 6.0
+        if score > best_score:
+            best, best_score = clause, score
+    if not best:
+        return ""
+    words = best.split()
+    if len(words) > max_words:
+        # keep the part around the most specific word (a technology or a number)
+        idx = next((i for i, w in enumerate(words) if _TECH.search(w) or _METRIC.search(w)), 0)
+        lo = max(0, min(idx - max_words // 2, len(words) - max_words))
+        words = words[lo : lo + max_words]
+    return " ".join(words)
+
+
+def metric_phrase(answer: str, language: str, max_words: int = 12) -> str:
+    """A verbatim phrase of ``answer`` holding a number or result ("" if none)."""
+    for clause in _clauses(answer, max_words):
+        if re.search(r"\d", clause) or _METRIC.search(clause):
+            words = clause.split()
+            if len(words) > max_words:
+                idx = next((i for i, w in enumerate(words) if _METRIC.search(w)), 0)
+                lo = max(0, min(idx - max_words // 2, len(words) - max_words))
+                words = words[lo : lo + max_words]
+            return " ".join(words)
+    return ""
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.sub(r"[\"'“”‘’.,!?]", " ", text).lower().split())
+
+
+def quote_in(question: str, answer: str) -> str:
+    """The quoted phrase of ``question`` (between “ ” or " ") if it occurs in ``answer``
+    (case and punctuation insensitive), else ""."""
+    for m in re.finditer(r"[“\"]([^”\"]{3,200})[”\"]", question):
+        phrase = m.group(1).strip()
+        if phrase and _norm(phrase) in _norm(answer):
+            return phrase
+    return ""
+
+
+# --- answers addressed to the grader ------------------------------------------------------
+
+_GRADER = re.compile(
+    r"(give|grade|score|rate|mark|award|assign)\s+(me|this|this answer|my answer|it)\b.{0,40}"
+    r"(5|five|10|ten|100|perfect|full|top|highest|maximum|max|excellent|high)"
+    r"|\b(perfect|full|maximum|max|highest|top)\s+(score|marks?|grade|points?|rating)"
+    r"|\b5\s*/\s*5\b|\b10\s*/\s*10\b|\b5 out of 5\b"
+    r"|\bignore\s+(all|any|the|your|previous|prior|above)\b.{0,30}(instructions?|rules?|prompt)"
+    r"|\b(as|dear|to)\s+the\s+(grader|evaluator|assessor|scorer|ai|model|system)\b"
+    r"|\b(you|grader|evaluator)\s+(must|should|will|have to)\s+(score|grade|rate|give)"
+    r"|\bsystem\s*prompt\b|\bnew instructions?\b"
+    r"|만점|최고\s*점|최고점|5\s*점\s*(을|를)?\s*(주|줘|부탁|만점)|점수(를|는)?\s*(높게|최고|만점|5)"
+    r"|(지시|명령|지침|규칙|프롬프트)\S*\s*(을|를|은|는)?\s*(모두\s*)?무시"
+    r"|평가자(님)?\s*(에게|께|은|는|,)|채점자|채점(해|을|은|할)",
+    re.IGNORECASE,
+)
+
+
+def grader_directed(answer: str) -> bool:
+    """True when the answer talks to the grader (asks for a score, gives it instructions)
+    instead of answering. Such an answer does not address the question, whatever the
+    model says about it."""
+    return _GRADER.search(answer) is not None
+
+
+# --- language purity -----------------------------------------------------------------------
+
+_HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
+_HAN_KANA = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
+_TECH_OK = 3  # Latin words a Korean sentence may carry (technical terms, names)
+
+
+def language_pure(text: str, language: str) -> bool:
+    """Korean text: Hangul present, no Han/Kana, and Latin words only as a few terms per
+    sentence (never an English sentence). English text: no Hangul, Han or Kana."""
+    if _HAN_KANA.search(text):
+        return False
+    if _lang(language) == "en":
+        return _HANGUL.search(text) is None
+    if not _HANGUL.search(text):
+        return False
+    for sentence in re.split(r"(?<=[.?!。？！])\s+", text):
+        latin = _LATIN_WORD.findall(sentence)
+        hangul = len(_HANGUL.findall(sentence))
+        if len(latin) > _TECH_OK and len(latin) * 2 > hangul:
+            return False
+    return True
+
+
+# --- near-duplicate questions --------------------------------------------------------------
+
+_WORD = re.compile(r"[0-9A-Za-z\uac00-\ud7a3]+")
+
+
+def _shingles(text: str) -> set[str]:
+    words = [w.lower() for w in _WORD.findall(text)]
+    if _HANGUL.search(text) or len(words) < 3:  # Korean: character bigrams (particles vary)
+        joined = "".join(words)
+        return {joined[i : i + 2] for i in range(max(0, len(joined) - 1))}
+    grams = {" ".join(words[i : i + 2]) for i in range(len(words) - 1)}
+    return grams | set(words)
+
+
+def near_duplicate(a: str, b: str, threshold: float = 0.6) -> bool:
+    """True when ``a`` and ``b`` are the same question in other words (Jaccard of words
+    and word pairs ≥ ``threshold``; identical text always)."""
+    if _norm(a) == _norm(b):
+        return True
+    sa, sb = _shingles(a), _shingles(b)
+    if not sa or not sb:
+        return False
+    return len(sa & sb) / len(sa | sb) >= threshold

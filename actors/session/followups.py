@@ -1,0 +1,63 @@
+"""Follow-ups that listen: decided by rules on the answer, always quoting the candidate.
+
+:func:`decide` says whether an answer gets a follow-up (it lacks the candidate's own
+actions, a result or a number; it does not talk to the grader) and which phrase of it to
+quote. The follow-up opens with a sentence quoting that phrase verbatim ("You mentioned
+“…”." / "“…”라고 하셨는데요."), which goes on air at once; the LLM only phrases the
+question after it, and :func:`fallback_question` stands in when the LLM gives none.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Decision", "decide", "fallback_question", "opening"]
+
+from dataclasses import dataclass
+
+from actors.session.answer_rules import followup_gaps, grader_directed, pick_quote
+from actors.session.state import OnAir, Prepared
+
+_GAP_ORDER = ("actions", "result", "example")
+
+_OPENING = {"en": "You mentioned “{quote}”.", "ko": "“{quote}”라고 하셨는데요."}
+
+_FALLBACK = {
+    "en": {
+        "actions": "What exactly did you do there yourself?",
+        "result": "What was the result, and how did you measure it?",
+        "example": "Can you walk me through one concrete example of that?",
+    },
+    "ko": {
+        "actions": "그 과정에서 본인이 직접 하신 일은 무엇이었나요?",
+        "result": "그 결과는 어땠고, 어떻게 측정하셨나요?",
+        "example": "구체적인 사례를 하나 들어 설명해 주시겠어요?",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Decision:
+    quote: str
+    gap: str
+
+
+def decide(answer: str, language: str) -> Decision | None:
+    """A follow-up to ask about ``answer``, or None to move on."""
+    if grader_directed(answer):
+        return None
+    gaps = followup_gaps(answer, language)
+    if not gaps:
+        return None
+    quote = pick_quote(answer, language)
+    if not quote:
+        return None
+    gap = next(g for g in _GAP_ORDER if g in gaps)
+    return Decision(quote=quote, gap=gap)
+
+
+def opening(quote: str, language: str) -> str:
+    return _OPENING["ko" if language == "ko" else "en"].format(quote=quote)
+
+
+def fallback_question(language: str, stream: OnAir | Prepared) -> str:
+    table = _FALLBACK["ko" if language == "ko" else "en"]
+    return table.get(stream.gap, table["example"])
