@@ -47,7 +47,7 @@ def test_a_finished_answer_ends_without_waiting_for_the_silence() -> None:
     assert w.core.phase != "listening"
     assert w.core.counters.turn_model_ends == 1
     # the words were transcribed while the model judged the pause: the final is ready
-    assert finals(w) == ["part 0 of my answer."]
+    assert finals(w) == ["we did part a of it."]
     c = w.checks[0]
     assert 1900 <= c.audio_ms <= 2000 + 256 + 300 + 200 + 1  # the utterance, with pre-roll
 
@@ -101,7 +101,7 @@ def test_a_verdict_that_comes_after_the_candidate_spoke_again_is_ignored() -> No
     assert w.core.phase == "listening"
     assert w.core.counters.stale_verdicts >= 1
     w.run_until(lambda w: bool(finals(w)), limit=20)
-    assert finals(w) == ["part 0 of my answer. part 1 of my answer."]  # one answer
+    assert finals(w) == ["we did part a of it. we did part b of it."]  # one answer
     pcm = [r.job.pcm for r in w.requested("stt") if isinstance(r.job, jb.SttJob)]
     assert sum(len(p) for p in pcm) >= 3.0 * 32000
 
