@@ -165,7 +165,8 @@ async def _system(cfg: Config, layout: str) -> AsyncIterator[tuple[int, asyncpg.
     log = cfg.data_dir / "up.log"
     up = _spawn_up(cfg, port, log)
     try:
-        while "parley is up (roles:" not in log.read_text(errors="replace"):
+        # the supervisor's own line (its children's lines carry a "[role] " prefix)
+        while "\nparley is up (roles:" not in log.read_text(errors="replace"):
             if up.poll() is not None:
                 raise RuntimeError(log.read_text(errors="replace")[-3000:])
             await asyncio.sleep(0.2)

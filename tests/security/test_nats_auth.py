@@ -84,7 +84,7 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
     u = Up(popen, root / "data", log, ports[0], ports[1], ports[3])
     try:
         end = time.monotonic() + 90 * TIME
-        while "parley is up (roles:" not in u.output():
+        while "\nparley is up (roles:" not in u.output():  # the supervisor, all children up
             assert popen.poll() is None and time.monotonic() < end, u.output()[-3000:]
             time.sleep(0.1)
         yield u
