@@ -223,6 +223,10 @@ def make_plan(items: list[Item], n: int) -> list[Anchor]:
     def free(i: Item) -> bool:
         return i.term.casefold() not in used_terms and i.line not in used_lines
 
+    def from_resume(i: Item, focus: Focus, term: str = "") -> Anchor:
+        return Anchor(index=0, focus=focus, term=term or i.term, line=i.line, source="resume",
+                      employer=employer_of(i.line))
+
     def experience() -> Anchor | None:
         # a résumé line with a number and a technology, a must-have first
         lines_with_num = {i.line for i in resume if i.kind == "number"}
@@ -233,25 +237,11 @@ def make_plan(items: list[Item], n: int) -> list[Anchor]:
         )
         if ranked:
             i = ranked[0]
-            return Anchor(
-                index=0,
-                focus="experience",
-                term=i.term,
-                line=i.line,
-                source="resume",
-                employer=employer_of(i.line),
-            )
+            return from_resume(i, "experience")
         nums = [i for i in resume if i.kind == "number" and free(i)]
         if nums:
             i = nums[0]
-            return Anchor(
-                index=0,
-                focus="experience",
-                term=i.term,
-                line=i.line,
-                source="resume",
-                employer=employer_of(i.line),
-            )
+            return from_resume(i, "experience")
         return None
 
     def technical() -> Anchor | None:
@@ -269,26 +259,12 @@ def make_plan(items: list[Item], n: int) -> list[Anchor]:
                 None,
             )
             if shown is not None:
-                return Anchor(
-                    index=0,
-                    focus="technical",
-                    term=m.term,
-                    line=shown.line,
-                    source="resume",
-                    employer=employer_of(shown.line),
-                )
+                return from_resume(shown, "technical", m.term)
             return Anchor(index=0, focus="technical", term=m.term, line=m.line, source="posting")
         techs = [i for i in resume if i.kind == "tech" and free(i)]
         if techs:
             i = techs[0]
-            return Anchor(
-                index=0,
-                focus="technical",
-                term=i.term,
-                line=i.line,
-                source="resume",
-                employer=employer_of(i.line),
-            )
+            return from_resume(i, "technical")
         return None
 
     def behaviour() -> Anchor | None:
