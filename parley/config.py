@@ -60,6 +60,10 @@ class Config(msgspec.Struct, kw_only=True):
     owner_ttl: float = float(_env("PARLEY_OWNER_TTL", "5"))
     nats_replicas: int = int(_env("PARLEY_NATS_REPLICAS", "1"))
     max_sessions: int = int(_env("PARLEY_MAX_SESSIONS", "2000"))
+    #: with no résumé/posting, the LLM writes the main questions instead of the role's bank
+    #: (slower and less on-role with the 1.5B model; the fault tests use it to have an LLM
+    #: job in flight from the first question)
+    llm_unplanned_questions: bool = _env("PARLEY_LLM_UNPLANNED_QUESTIONS", "0") == "1"
     llm_threads: int = int(_env("PARLEY_LLM_THREADS", "2"))
     stt_threads: int = int(_env("PARLEY_STT_THREADS", "2"))
     # --- edge admission (docs/operating.md, Security); 0 = no limit ---------------------

@@ -23,6 +23,7 @@ from actors.bank import load_bank
 from actors.models import registry
 from actors.models.cpuinfo import engine_cpu_line
 from actors.models.service import EmbedActor, LlmActor, ModelActor, SttActor, TtsActor
+from actors.session.config import CoreConfig
 from actors.session.node import SessionNode
 from bus.auth import ADMIN, Credentials, user_for_roles
 from bus.connection import connect
@@ -122,6 +123,7 @@ class Node:
                 new_vad=registry.build_vad(cfg.models, engine_options(self.cfg)),
                 owner_ttl=cfg.owner_ttl, max_sessions=cfg.max_sessions,
                 retention=cfg.retention(),
+                core_config=CoreConfig(llm_unplanned_questions=cfg.llm_unplanned_questions),
             )
             await self.sessions.start()
             sessions = self.sessions

@@ -129,6 +129,8 @@ class Fleet:
             "PARLEY_SESSIONS_PER_IP_PER_MIN": "0",
             "PARLEY_DATA_DIR": str(data),
             "PYTHONUNBUFFERED": "1",
+            # the first question from the LLM, as these tests kill LLM workers mid-job
+            "PARLEY_LLM_UNPLANNED_QUESTIONS": "1",
             **({"PARLEY_NATS_CREDENTIALS": self.nats_credentials}
                if self.nats_credentials else {}),
             **self.env,

@@ -61,17 +61,22 @@ def _voice(seconds: float) -> bytes:
 
 
 async def _answer_rest(c: Client, timeout: float) -> dict[str, Any]:
-    """Type an answer to every question still open (main, follow-up, or a request to
-    repeat) until the report arrives."""
+    """Type an answer to every turn still open (a main question, a follow-up, or a request
+    to repeat) until the report arrives. A turn's question can come in several events (a
+    quoted opening, then the question): one answer per turn."""
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
-    answered: set[int] = {e["seq"] for e in c.rx.of("question")
-                          if e["kind"] in ("main", "followup", "repeat")
-                          and any(a["_t"] > e["_t"] for a in c.rx.of("transcript"))}
+
+    def key(q: dict[str, Any]) -> tuple[str, int]:
+        return ("repeat", q["seq"]) if q["kind"] == "repeat" else ("turn", q["turn"])
+
+    answered = {key(q) for q in c.rx.of("question")
+                if any(t["final"] and t["turn"] == q["turn"] and t["_t"] > q["_t"]
+                       for t in c.rx.of("transcript"))}
     while not c.rx.of("report"):
         for q in c.rx.of("question"):
-            if q["kind"] in ("main", "followup", "repeat") and q["seq"] not in answered:
-                answered.add(q["seq"])
+            if q["kind"] in ("main", "followup", "repeat") and key(q) not in answered:
+                answered.add(key(q))
                 await c.wait_for("state", timeout=30 * TIME,
                                  where=lambda e, s=q["seq"]: e["state"] == "listening"
                                  and e["seq"] > s)
