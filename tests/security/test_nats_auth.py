@@ -29,7 +29,7 @@ from bus import subjects
 from bus.auth import ADMIN, OPERATOR, Credentials, inbox_prefix, user_for_roles
 from bus.connection import NatsAuthError, connect
 from bus.embedded import EmbeddedNats, free_port
-from tests.conftest import REPO, TIME
+from tests.conftest import REPO, TIME, _tmp_root
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -66,9 +66,9 @@ class Up:
 
 
 @pytest.fixture(scope="module")
-def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
-    root = tmp_path_factory.mktemp("nats-auth")
-    root.chmod(0o755)  # the unprivileged Postgres user must reach its data dir
+def up() -> Iterator[Up]:
+    # reachable by the Postgres user (no copy under /var/lib/parley-pg), removed afterwards
+    root = _tmp_root()
     ports = [free_port() for _ in range(4)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PARLEY_NATS_PORT": str(ports[0]),
            "PARLEY_NATS_MONITOR_PORT": str(ports[1]), "PARLEY_PG_PORT": str(ports[2]),
@@ -96,6 +96,7 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
         except subprocess.TimeoutExpired:
             os.killpg(popen.pid, signal.SIGKILL)
             popen.wait(10)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 class Probe:
