@@ -291,21 +291,32 @@ class SessionActor:
             await self._reply(msg, None)  # the edge checks that someone owns the session
             return
         in_id = msg.headers.get(subjects.HDR_IN_ID, "") if msg.headers else ""
+        changes = isinstance(event, events.Start | events.AnswerText | events.End)
         if in_id in self._seen_in:
-            await self._reply(msg, None)  # re-sent after a timeout: taken already
+            # re-sent after a timeout: taken already; acknowledged once it is stored
+            if not changes or await self._stored():
+                await self._reply(msg, None)
             return
         self._feed(inputs.ClientInput(event=event, now=time.monotonic()))
         if in_id:
             self._seen_in[in_id] = None
             while len(self._seen_in) > MAX_SEEN_IN:
                 self._seen_in.popitem(last=False)
-        if isinstance(event, events.Start | events.AnswerText | events.End):
-            # Acknowledge once what it changed is in Postgres (bounded, below the edge's
-            # request timeout): an answer the edge saw acknowledged survives a crash of
-            # this node; one that was not is re-sent by the edge to the next owner.
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._persist.join(), DURABLE_ACK_S)
-        await self._reply(msg, None)
+        # Acknowledge what changed the session only once it is in Postgres (bounded, below
+        # the edge's request timeout): an answer the edge saw acknowledged survives the loss
+        # of this node or its lease; one that was not is re-sent by the edge (same id) until
+        # an owner has stored it.
+        if not changes or await self._stored():
+            await self._reply(msg, None)
+
+    async def _stored(self) -> bool:
+        """True once every write queued so far is in Postgres (waits at most
+        :data:`DURABLE_ACK_S`)."""
+        try:
+            await asyncio.wait_for(self._persist.join(), DURABLE_ACK_S)
+        except TimeoutError:
+            return False
+        return True
 
     async def _reply(self, msg: Msg, error: events.Error | None) -> None:
         if not msg.reply:
