@@ -29,7 +29,7 @@ __all__ = [
 
 import msgspec
 
-from actors.session import followups, listening, questions, speech
+from actors.session import delivery, followups, listening, questions, speech
 from actors.session.commands import PersistReport, PersistTurn
 from actors.session.ctx import Ctx
 from actors.session.listening import Final, Nothing, Outcome, Repeat
@@ -64,7 +64,9 @@ def start(ctx: Ctx, ev: Start) -> None:
         total=ev.questions,
         query=query,
     )
-    st.plan = make_plan(extract_items(ev.resume_text, ev.job_posting), ev.questions)
+    items = extract_items(ev.resume_text, ev.job_posting)
+    st.settings.key_terms = list(dict.fromkeys(i.term for i in items if i.source == "posting"))
+    st.plan = make_plan(items, ev.questions)
     ctx.set_phase("greeting")
     speech.start_turn(ctx, "greeting", 0, [speech.sentence(ctx.phrase("greeting"))], complete=True)
     questions.begin_retrieval(ctx, ev)
@@ -78,7 +80,8 @@ def on_outcome(ctx: Ctx, outcome: Outcome | None) -> None:
     """Act on what listening settled."""
     st = ctx.st
     if isinstance(outcome, Final):
-        _answer(ctx, outcome.text, "speech", outcome.latency, outcome.last_speech_at)
+        _answer(ctx, outcome.text, "speech", outcome.latency, outcome.last_speech_at,
+                outcome.timing)
     elif isinstance(outcome, Repeat):
         st.counters.repeats += 1
         if st.repeats < ctx.cfg.max_repeats:
@@ -125,6 +128,7 @@ def _answer(
     source: AnswerSource,
     latency: dict[str, float],
     last_speech_at: float | None,
+    timing: delivery.Timing | None = None,
 ) -> None:
     st, cfg = ctx.st, ctx.cfg
     turn, cur = st.listen.turn, st.current
@@ -142,6 +146,8 @@ def _answer(
         latency=latency,
         anchor=anchor.term if anchor is not None else "",
         anchor_line=anchor.line if anchor is not None else "",
+        delivery=delivery.analyse(text, ctx.settings.language, kind=cur.kind or "main",
+                                  timing=timing, key_terms=ctx.settings.key_terms),
     )
     st.answers.append(record)
     st.history.append(

@@ -42,6 +42,7 @@ from actors.session.answer_rules import (
     metric_phrase,
     pick_quote,
 )
+from actors.session.delivery import summarise
 from actors.session.state import Assessment, Settings, TurnRecord
 
 RUBRIC: tuple[str, ...] = ("relevance", "depth", "clarity", "role_fit")
@@ -394,7 +395,8 @@ def build_report(
          "fallback_count": int, "estimated": bool,
          "answers": [{"turn", "index", "kind", "question", "answer", "source",
                       "scores", "overall", "strengths", "improvements", "feedback",
-                      "evidence", "fallback", "latency"}],
+                      "evidence", "fallback", "latency", "delivery"}],
+         "delivery": {...},   # actors.session.delivery.summarise over the answers
          "transcript": [{"turn", "speaker": "interviewer" | "candidate", "text"}]}
 
     Answers without an assessment get :func:`heuristic_assessment` (``fallback: true``).
@@ -438,6 +440,7 @@ def build_report(
         "fallback_count": sum(1 for a in assessed if a.fallback),
         "estimated": bool(assessed) and not real,
         "answers": items,
+        "delivery": summarise([i["delivery"] for i in items if i["delivery"]]),
         "transcript": transcript,
     }
 
@@ -460,6 +463,7 @@ def _item(rec: TurnRecord, a: Assessment) -> dict[str, Any]:
         "latency": dict(rec.latency),
         "anchor": rec.anchor,
         "anchor_line": rec.anchor_line,
+        "delivery": dict(rec.delivery),
     }
 
 

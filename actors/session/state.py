@@ -30,7 +30,7 @@ __all__ = [
     "TurnRecord",
 ]
 
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -51,6 +51,8 @@ class Settings(msgspec.Struct, kw_only=True):
     difficulty: str
     total: int
     query: str = ""
+    key_terms: list[str] = []
+    """The job posting's key terms (technologies, must-haves), for the delivery report."""
 
 
 class Assessment(msgspec.Struct, frozen=True, kw_only=True):
@@ -84,6 +86,8 @@ class TurnRecord(msgspec.Struct, frozen=True, kw_only=True):
     anchor: str = ""
     """The plan item the main question was about (its term), "" for a bank question."""
     anchor_line: str = ""
+    delivery: dict[str, Any] = {}
+    """How the answer was delivered (:func:`actors.session.delivery.analyse`)."""
 
 
 class AudioChunk(msgspec.Struct, frozen=True):
@@ -171,6 +175,10 @@ class Listen(msgspec.Struct, kw_only=True):
     started_at: float | None = None
     last_speech_at: float | None = None
     last_frame_at: float | None = None
+    opened_at: float | None = None
+    """When listening for this turn began (the question had ended)."""
+    pauses: list[tuple[float, float]] = []
+    """Silences > 2 s between speech inside the answer: (offset from its start, length)."""
     ended_at: float | None = None
     partial: str = ""
     used_ms: float = 0.0
