@@ -50,44 +50,21 @@ _MAX_TERMS = 12
 
 #: Filler words and phrases per language. Ambiguous words (en "like"; ko "그", "저")
 #: count only when set off by punctuation or repeated, as a disfluency is transcribed.
+_EN = "um uh er erm hmm mm like you_know sort_of kind_of i_mean basically actually literally"
+_KO = "음 어 아 그 저 이제 약간 뭐 그러니까 막 좀"
 FILLERS: dict[str, tuple[str, ...]] = {
-    "en": (
-        "um",
-        "uh",
-        "er",
-        "erm",
-        "hmm",
-        "mm",
-        "like",
-        "you know",
-        "sort of",
-        "kind of",
-        "i mean",
-        "basically",
-        "actually",
-        "literally",
-    ),
-    "ko": ("음", "어", "아", "그", "저", "이제", "약간", "뭐", "그러니까", "막", "좀"),
+    "en": tuple(w.replace("_", " ") for w in _EN.split()),
+    "ko": tuple(_KO.split()),
 }
-_ALWAYS = {
-    "um",
-    "uh",
-    "er",
-    "erm",
-    "hmm",
-    "mm",
-    "you know",
-    "i mean",
-    "sort of",
-    "basically",
-    "literally",
-    "음",
-    "어",
-    "아",
-    "이제",
-    "그러니까",
-    "뭐",
-    "약간",
+#: Fillers that count wherever they stand (the others only when set off).
+_ALWAYS = frozenset(FILLERS["en"] + FILLERS["ko"]) - {
+    "like",
+    "kind of",
+    "actually",
+    "그",
+    "저",
+    "막",
+    "좀",
 }
 _SET_OFF = re.compile(r"^[\s]*[,.…!?]|^\s*$")
 
