@@ -16,7 +16,7 @@ nodes sweeping at once do not wait on each other); call it periodically.
 
 from __future__ import annotations
 
-__all__ = ["Retention", "delete_unstarted", "sweep"]
+__all__ = ["Retention", "delete_session", "delete_unstarted", "session_turns", "sweep"]
 
 from dataclasses import dataclass
 
@@ -48,6 +48,22 @@ async def delete_unstarted(pool: asyncpg.Pool, session_id: str, *, fence: int) -
         )
         if deleted is not None:
             await conn.execute("DELETE FROM chunks WHERE session_id = $1", session_id)
+    return deleted is not None
+
+
+async def session_turns(pool: asyncpg.Pool, session_id: str) -> list[int]:
+    """The turn numbers stored for a session (to find its answer audio)."""
+    rows = await pool.fetch("SELECT turn FROM turns WHERE session_id = $1", session_id)
+    return [int(r["turn"]) for r in rows]
+
+
+async def delete_session(pool: asyncpg.Pool, session_id: str) -> bool:
+    """Delete a session at its owner's request: the row, and with it (``ON DELETE
+    CASCADE``) its turns and report, and its RAG chunks. True when it existed."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("DELETE FROM chunks WHERE session_id = $1", session_id)
+        deleted = await conn.fetchval("DELETE FROM sessions WHERE id = $1 RETURNING id",
+                                      session_id)
     return deleted is not None
 
 

@@ -45,6 +45,7 @@ import msgspec
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from nats.js.object_store import ObjectStore
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -58,7 +59,8 @@ from actors.runtime import Lease, LeaseKeeper
 from actors.session import commands as cmd
 from actors.session import inputs
 from actors.session.core import SessionCore
-from actors.session.state import SessionState
+from actors.session.replay import AnswerTape, store_answer
+from actors.session.state import SessionState, TurnRecord
 from bus import events, jobs, subjects
 from bus.errors import BadMessage
 from bus.requests import publish_retrying, request_job
@@ -127,6 +129,8 @@ class SessionDeps:
     #: the node's end-of-turn model (shared, thread-safe), run in ``vad_executor``
     end_of_turn: EndOfTurnModel | None = None
     lateness: list[float] = field(default_factory=list)
+    #: the answer-audio object store (None: answers are not kept for replay)
+    replay: ObjectStore | None = None
 
     def record_lateness(self, seconds: float) -> None:
         self.lateness.append(seconds)
@@ -171,6 +175,7 @@ class SessionActor:
         self._sent = asyncio.Event()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0  # monotonic time the armed timer is for
+        self._tape = AnswerTape()
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -420,6 +425,8 @@ class SessionActor:
                 if isinstance(c, cmd.Emit) and isinstance(c.event, events.Question):
                     asked = True
             elif isinstance(c, cmd.RequestJob):
+                if isinstance(c.job, jobs.SttJob):
+                    self._tape.on_stt(c.job)
                 self._live_requests.add(c.job.job_id)
                 task = self._spawn(self._request(c))
                 self._requests.add(task)
@@ -429,6 +436,8 @@ class SessionActor:
                     self._enqueue_persist(c)
             elif isinstance(c, cmd.PersistTurn | cmd.PersistReport):
                 self._enqueue_persist(c)
+                if isinstance(c, cmd.PersistTurn):
+                    self._keep_answer(c.record)
             elif isinstance(c, cmd.CheckTurn):
                 self._check_turn(c)
             elif isinstance(c, cmd.Deactivate):
@@ -439,6 +448,12 @@ class SessionActor:
             # re-asks it (and takes the answer the edge re-sends) rather than going back
             # to the previous turn.
             self._execute([cmd.Snapshot(reason="asked")])
+
+    def _keep_answer(self, record: TurnRecord) -> None:
+        """Store a spoken answer's audio for replay (actors.session.replay)."""
+        wav = self._tape.take(record)
+        if wav is not None and self.deps.replay is not None:
+            self._spawn(store_answer(self.deps.replay, self.sid, record.turn, wav))
 
     def _enqueue_out(self, c: cmd.Emit | cmd.EmitAudio) -> None:
         if self._out.full():
