@@ -36,6 +36,7 @@ from actors.session.listening import Final, Nothing, Outcome, Repeat
 from actors.session.plan import extract_items, make_plan
 from actors.session.report import (
     build_report,
+    earlier_answers,
     heuristic_assessment,
     honest_assessment,
     parse_assessment,
@@ -197,7 +198,9 @@ def on_assess(ctx: Ctx, ref: int, result: Result | None) -> None:
     if assessment is None:
         st.counters.assess_fallbacks += 1
         assessment = heuristic_assessment(rec.question, rec.answer, rec.language)
-    assessment = honest_assessment(assessment, rec.question, rec.answer, rec.language)
+    assessment = honest_assessment(
+        assessment, rec.question, rec.answer, rec.language, earlier_answers(st.answers, rec)
+    )
     st.answers[ref] = msgspec.structs.replace(rec, assessment=assessment)
     ctx.out.append(PersistTurn(st.answers[ref]))
 
@@ -216,7 +219,8 @@ def _respond(
     can_follow = answered and st.current.kind in ("main", "followup")
     decision = None
     if can_follow and st.followups_used < cfg.max_followups:
-        decision = followups.decide(answer, ctx.settings.language)
+        earlier = [r.answer for r in st.answers[:-1] if r.index != st.current.index]
+        decision = followups.decide(answer, ctx.settings.language, earlier)
     if decision is not None:
         plan = "followup"
     elif st.main_asked < ctx.settings.total:
@@ -242,9 +246,9 @@ def _request_followup(ctx: Ctx, air: OnAir, answer: str, decision: followups.Dec
     """The follow-up opens with the quote at once; the LLM phrases the question after it."""
     st, s, cfg = ctx.st, ctx.settings, ctx.cfg
     prep = Prepared(index=st.current.index, kind="followup", gap=decision.gap)
-    speech.append(ctx, prep, [followups.opening(decision.quote, s.language)])
+    speech.append(ctx, prep, [followups.opening(decision, s.language)])
     st.followup = prep
-    if s.language not in cfg.llm_phrasing.split(","):
+    if decision.gap == followups.REPEAT or s.language not in cfg.llm_phrasing.split(","):
         speech.append(ctx, prep, [followups.fallback_question(s.language, prep)])
         speech.finish_stream(ctx, prep)
         return

@@ -171,8 +171,11 @@ def test_followup_then_next_question_and_max_followups() -> None:
 
 
 def test_complete_answer_goes_straight_to_the_prepared_question() -> None:
-    complete = "I built a queue with retries because jobs failed. Latency fell 40%."
-    w = World(questions=2, candidate=Candidate(mode="typed", typed_text=complete))
+    complete = (
+        "I built a queue with retries because jobs failed. Latency fell 40%.",
+        "I moved the reports to a read replica; page loads dropped from 9 s to 2 s.",
+    )
+    w = World(questions=2, candidate=Candidate(mode="typed", typed_answers=complete))
     w.begin()
     w.finish()
     assert "followup" not in [q.kind for q in w.of(ev.Question)]
