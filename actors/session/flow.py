@@ -64,6 +64,7 @@ def start(ctx: Ctx, ev: Start) -> None:
         difficulty=ev.difficulty,
         total=ev.questions,
         query=query,
+        practise=" ".join(ev.practise.split()),
     )
     items = extract_items(ev.resume_text, ev.job_posting)
     st.settings.key_terms = list(dict.fromkeys(i.term for i in items if i.source == "posting"))

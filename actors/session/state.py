@@ -52,6 +52,8 @@ class Settings(msgspec.Struct, kw_only=True):
     total: int
     query: str = ""
     key_terms: list[str] = []
+    practise: str = ""
+    """A question to ask again as the first main question (the page's "practise again")."""
     """The job posting's key terms (technologies, must-haves), for the delivery report."""
 
 

@@ -137,3 +137,4 @@ def test_typed_answer_in_the_core_is_marked_text_only() -> None:
     w.finish()
     d = w.reports[0]["answers"][0]["delivery"]
     assert d["spoken"] is False and "rate" not in d and d["count"] > 0
+

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import msgspec
+
 from actors.session import DEFAULT_PHRASES, CoreConfig, EmitAudio
 from bus import events as ev
 from bus import jobs as jb
@@ -234,3 +236,15 @@ def test_prepared_audio_over_the_bound_is_dropped_and_resynthesised_on_air() -> 
     assert f"{SID}:{turn}:tts:1" in live and f"{SID}:{turn}:tts:2" in live  # after the ack
     w.run_until(lambda w: w.core.phase == "listening")
     assert len([a for a in w.audio if a.turn == turn]) >= 8
+
+
+def test_practise_again_asks_the_chosen_question_first() -> None:
+    question = "Tell me about a time you disagreed with your manager."
+    w = World(questions=2, candidate=Candidate(mode="typed"))
+    w.start = msgspec.structs.replace(w.start, practise=question)
+    w.begin()
+    w.finish()
+    mains = [q for q in w.of(ev.Question) if q.kind == "main"]
+    assert mains[0].text == question and mains[0].index == 1
+    assert len({q.text for q in mains}) == 2  # the second one is a new question
+    assert w.reports[0]["answers"][0]["question"] == question
