@@ -10,6 +10,9 @@
 //   interview-view.js the interview view, conversation log, connection indicator
 //   report-view.js    the report, shared with the linked report page
 //   report-link.js    the report's shareable link
+//   report-page.js    the report opened at its link (/sessions/<id>/report)
+//   charts.js         SVG pictures: an answer's timeline, a measure over attempts
+//   history.js        past interviews in this browser, progress charts, practise again
 //
 // Security: text from the server or the candidate is only ever set with textContent.
 
@@ -44,7 +47,9 @@ import {
 } from "./mic.js";
 import { player, resetPlayer, stopAllAudio } from "./playback.js";
 import { connect, dropSocket, send, sendAudio, setConn, setHandlers } from "./protocol.js";
+import { entries, forget, remember, renderHistory, setLink } from "./history.js";
 import { fetchReportToken, renderReportLink, reportPath } from "./report-link.js";
+import { audioUrl, linkedReport, showLinkedReport } from "./report-page.js";
 import { ROLES, renderReport } from "./report-view.js";
 import { clearSession, counters, loadSession, newSession, S, saveSession } from "./store.js";
 
@@ -68,11 +73,83 @@ function applyI18n() {
   renderLogAll();
   renderEndButton();
   if (S.report) showReport();
+  else showHistory();
 }
 
 function showReport() {
+  if (linked) {
+    renderReport($("#report"), S.report, { audioUrl: (turn) => audioUrl(linked.id, linked.token, turn) });
+    return;
+  }
   const log = logEntries().filter((e) => !e.partial).map((e) => ({ who: e.who, label: whoLabel(e), text: e.text }));
-  renderReport($("#report"), S.report, { settings: S.session ? S.session.settings : null, log: log });
+  const s = S.session;
+  renderReport($("#report"), S.report, {
+    settings: s ? s.settings : null,
+    log: log,
+    audioUrl: (turn) => (s && s.reportToken ? audioUrl(s.id, s.reportToken, turn) : ""),
+  });
+  $("#delete-interview").hidden = !(s && s.id && s.token);
+  showHistory();
+}
+
+let linked = null; // {id, token} when this page is a report link
+
+function showHistory() {
+  if (linked) return;
+  renderHistory($("#history"), practiseAgain);
+  renderHistory($("#report-history"), practiseAgain);
+}
+
+// "Practise this question again": a new interview in that interview's language and
+// role whose first question is the chosen one.
+let practise = "";
+
+function practiseAgain(question, entry) {
+  if (S.session && !S.session.finished) return;
+  if (S.session) onNewInterview();
+  $("#f-language").value = entry.language === "ko" ? "ko" : "en";
+  if (ROLES.includes(entry.role)) $("#f-role").value = entry.role;
+  practise = question;
+  $("#setup-form").requestSubmit();
+}
+
+function onPrint() {
+  window.print();
+}
+
+function onDownloadJson() {
+  if (!S.report) return;
+  const blob = new Blob([JSON.stringify(S.report, null, 2)], { type: "application/json" });
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(blob);
+  a.download = "parley-report-" + String(S.report.session_id || "interview") + ".json";
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+}
+
+async function onDelete() {
+  const s = S.session;
+  if (!s || !s.id || !s.token || !window.confirm(t("delete_confirm"))) return;
+  let ok = false;
+  try {
+    const res = await fetch("/sessions/" + encodeURIComponent(s.id), {
+      method: "DELETE",
+      cache: "no-store",
+      headers: { Authorization: "Bearer " + s.token },
+    });
+    ok = res.ok;
+  } catch (_) {
+    ok = false;
+  }
+  if (!ok) {
+    toast(t("delete_failed"));
+    return;
+  }
+  forget(s.id);
+  onNewInterview();
+  toast(t("deleted"), { kind: "info", ms: 4000 });
 }
 
 function sessionGone(code) {
@@ -99,6 +176,7 @@ function onReport(report) {
   }
   stopMic();
   updateUnlockButton();
+  remember(S.report, reportPath());
   showReport();
   renderReportLink();
   showView("report");
@@ -121,6 +199,7 @@ function readSettings() {
     questions: Math.max(1, Math.min(10, n)),
     resume_text: $("#f-resume").value.trim().slice(0, MAX_DOC),
     job_posting: $("#f-posting").value.trim().slice(0, MAX_DOC),
+    practise: practise,
   };
 }
 
@@ -132,6 +211,7 @@ async function onStartSubmit(ev) {
   // Create/resume the AudioContext inside the click: browsers only allow sound after a gesture.
   ensureAudioContext();
   S.session = newSession(readSettings());
+  practise = "";
   S.report = null;
   S.question = null;
   S.interviewState = "idle";
@@ -182,6 +262,10 @@ function onEnd() {
 }
 
 function onNewInterview() {
+  if (linked) {
+    location.assign("/");
+    return;
+  }
   dropSocket(1000);
   clearTimeout(S.reconnectTimer);
   stopMic();
@@ -197,11 +281,12 @@ function onNewInterview() {
   renderEndButton();
   $("#report").replaceChildren();
   updateUnlockButton();
+  showHistory();
   showView("setup");
 }
 
 async function onCopyLink() {
-  const path = reportPath();
+  const path = linked ? location.pathname + location.search : reportPath();
   if (!path) return;
   const url = location.origin + path;
   try {
@@ -234,6 +319,9 @@ async function onUnlock() {
 window.parley = Object.freeze({
   get state() {
     return S.interviewState;
+  },
+  get history() {
+    return entries();
   },
   get connection() {
     return S.conn;
@@ -310,6 +398,19 @@ setHandlers({
 
 // --- start-up ------------------------------------------------------------------------
 
+async function openLinked() {
+  applyI18n();
+  showView("report");
+  const a = $("#report-link");
+  a.href = location.href;
+  a.textContent = location.href;
+  const report = await showLinkedReport(linked, $("#report"), () => {
+    $("#ui-lang").value = ui.lang;
+    applyI18n();
+  });
+  S.report = report;
+}
+
 function init() {
   setUiLang(chooseUiLang(), false);
   const uiSelect = $("#ui-lang");
@@ -333,6 +434,20 @@ function init() {
   $("#new-interview").addEventListener("click", onNewInterview);
   $("#copy-link").addEventListener("click", onCopyLink);
   $("#audio-unlock").addEventListener("click", onUnlock);
+  $("#print-report").addEventListener("click", onPrint);
+  $("#download-json").addEventListener("click", onDownloadJson);
+  $("#delete-interview").addEventListener("click", onDelete);
+  document.addEventListener("parley:report-token", () => {
+    if (!S.report || !S.session) return;
+    setLink(S.session.id, reportPath());
+    showReport();
+  });
+
+  linked = linkedReport();
+  if (linked) {
+    openLinked();
+    return;
+  }
   window.addEventListener("online", () => {
     if (S.session && !S.session.finished && !S.ws) {
       S.attempt = 0;

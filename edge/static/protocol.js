@@ -207,6 +207,7 @@ function sendStart() {
   };
   if (st.resume_text) msg.resume_text = st.resume_text;
   if (st.job_posting) msg.job_posting = st.job_posting;
+  if (st.practise) msg.practise = st.practise;
   if (send(msg)) {
     s.startSent = true;
     saveSession();

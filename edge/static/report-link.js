@@ -23,6 +23,7 @@ export function fetchReportToken() {
       s.reportToken = body.report_token;
       saveSession();
       renderReportLink();
+      document.dispatchEvent(new CustomEvent("parley:report-token"));
     })
     .catch(() => {
       /* the link appears after the next reconnect */

@@ -2,6 +2,7 @@
 // GET /sessions/<id>/report) into a container, in the interface language. Used by the
 // interview page and by the linked report page, so both show the same report.
 
+import { answerTimeline, lineChart } from "./charts.js";
 import { el } from "./dom.js";
 import { hasText, t } from "./i18n.js";
 
@@ -121,6 +122,8 @@ export function renderReport(root, report, opts) {
   const summary = asText(r.summary);
   append(root, section(t("r_summary"), summary ? el("p", { cls: "prose", text: summary }) : null));
 
+  append(root, section(t("r_delivery"), deliverySummary(asObj(r.delivery)), "delivery-summary"));
+
   const two = el("div", { cls: "two-col" });
   const strengths = section(t("r_strengths"), textList(asList(r.strengths), "bullets good"));
   const improvements = section(t("r_improvements"), textList(asList(r.improvements), "bullets improve"));
@@ -132,7 +135,7 @@ export function renderReport(root, report, opts) {
   const answers = asList(r.answers).map(asObj).filter((a) => Object.keys(a).length);
   if (answers.length) {
     const wrap = el("section", { cls: "answers" }, [el("h2", { text: t("r_answers") })]);
-    answers.forEach((a, i) => wrap.appendChild(answerCard(a, i)));
+    answers.forEach((a, i) => wrap.appendChild(answerCard(a, i, o)));
     root.appendChild(wrap);
   }
 
@@ -140,7 +143,7 @@ export function renderReport(root, report, opts) {
   append(root, section(t("r_transcript"), transcriptList(r.transcript, o.log || []), "transcript"));
 }
 
-function answerCard(a, i) {
+function answerCard(a, i, o) {
   const card = el("article", { cls: "card answer-card" });
   card.appendChild(el("h3", { text: t("r_answer_n", { n: i + 1 }) }));
   const q = asText(a.question);
@@ -165,6 +168,28 @@ function answerCard(a, i) {
     }
     card.appendChild(chips);
   }
+  const star = starChecklist(asObj(a.delivery).star);
+  const d = asObj(a.delivery);
+  if (star || Object.keys(d).length) {
+    const side = el("div", { cls: "answer-measures" });
+    if (star) side.appendChild(star);
+    if (Object.keys(d).length) side.appendChild(answerDelivery(d));
+    card.appendChild(side);
+  }
+  const timeline = answerTimeline(d, t);
+  if (timeline) {
+    card.appendChild(el("p", { cls: "label", text: t("t_timeline") }));
+    card.appendChild(timeline);
+    card.appendChild(timelineLegend());
+  }
+  const src = d.spoken && o.audioUrl ? o.audioUrl(a.turn) : "";
+  if (src) {
+    const player = el("audio", { cls: "replay", attrs: { controls: "", preload: "metadata", src: src, "aria-label": t("replay") } });
+    player.dataset.turn = String(a.turn);
+    player.addEventListener("error", () => wrapReplay.remove()); // expired, deleted or never kept
+    const wrapReplay = el("div", { cls: "replay-box" }, [el("p", { cls: "label", text: t("replay") }), player]);
+    card.appendChild(wrapReplay);
+  }
   const feedback = asText(a.feedback);
   if (feedback) card.appendChild(el("p", { cls: "feedback" + (a.fallback === true ? " estimated" : ""), text: feedback }));
   const strength = asText(a.strength) || asList(a.strengths).map(asText).filter(Boolean).join(" ");
@@ -181,6 +206,109 @@ function answerCard(a, i) {
   }
   return card;
 }
+
+// --- delivery, STAR, charts ------------------------------------------------------------
+
+function fmt1(v) {
+  return typeof v === "number" && Number.isFinite(v) ? (Math.round(v * 10) / 10).toString() : "";
+}
+
+function measures(rows) {
+  const dl = el("dl", { cls: "measures" });
+  for (const [label, value, band] of rows) {
+    if (!value) continue;
+    const dd = el("dd", { text: value });
+    if (band) dd.dataset.band = band;
+    dl.appendChild(el("div", { cls: "measure" }, [el("dt", { text: label }), dd]));
+  }
+  return dl.children.length ? dl : null;
+}
+
+function rateText(rate, unit) {
+  return rate == null ? "" : t(unit === "spm" ? "d_unit_spm" : "d_unit_wpm", { n: Math.round(rate) });
+}
+
+function rateBand(rate, unit) {
+  if (rate == null) return "";
+  const [lo, hi] = unit === "spm" ? [250, 350] : [120, 160];
+  return rate < lo * 0.85 || rate > hi * 1.15 ? "low" : rate < lo || rate > hi ? "ok" : "good";
+}
+
+function fillerText(d) {
+  const counts = Object.entries(asObj(d.fillers));
+  if (!counts.length) return t("d_fillers_none");
+  return counts.map(([w, n]) => `“${w}” × ${n}`).join(", ");
+}
+
+function termsText(list) {
+  return asList(list).map(asText).filter(Boolean).join(", ");
+}
+
+/** The delivery measures of one answer (a typed one says it has text measures only). */
+function answerDelivery(d) {
+  const box = el("div", { cls: "delivery" });
+  if (!d.spoken) box.appendChild(el("p", { cls: "notice typed-note", text: t("r_delivery_typed") }));
+  const len = asObj(d.length);
+  const band = asText(len.band);
+  const lengthText = band ? t("d_length_" + band, { n: d.count, min: len.min, max: len.max }) : "";
+  const pauses = asList(d.pauses);
+  const dl = measures([
+    [t("d_rate_wpm"), rateText(d.rate, d.unit), rateBand(d.rate, d.unit)],
+    [t("d_fillers"), fillerText(d), (d.filler_total || 0) > 2 ? "ok" : "good"],
+    [t("d_pauses"), d.spoken ? pauses.map((p) => t("d_seconds", { n: fmt1(asObj(p).length) })).join(", ") || "0" : "", pauses.length > 1 ? "ok" : ""],
+    [t("d_first_word"), d.first_word_s == null ? "" : t("d_seconds", { n: fmt1(d.first_word_s) }), ""],
+    [t("d_length"), lengthText, band === "ok" ? "good" : band ? "ok" : ""],
+    [t("d_terms_used"), termsText(d.terms_used), "good"],
+    [t("d_terms_missed"), termsText(d.terms_missed), "ok"],
+  ]);
+  if (dl) box.appendChild(dl);
+  return box;
+}
+
+/** The interview's delivery summary (report.delivery). */
+function deliverySummary(s) {
+  const rows = [
+    [t("d_rate_wpm"), rateText(s.rate, s.unit), rateBand(s.rate, s.unit)],
+    [t("d_fillers"), s.answers ? t("d_fillers_per_100", { n: fmt1(s.fillers_per_100) }) : "", s.fillers_per_100 > 3 ? "ok" : "good"],
+    [t("d_pauses"), s.spoken ? String(s.long_pauses || 0) : "", s.long_pauses > 1 ? "ok" : ""],
+    [t("d_first_word"), s.first_word_s == null ? "" : t("d_seconds", { n: fmt1(s.first_word_s) }), ""],
+    [t("d_terms_used"), termsText(s.terms_used), "good"],
+    [t("d_terms_missed"), termsText(s.terms_missed), "ok"],
+  ];
+  const dl = measures(rows);
+  if (!dl) return null;
+  const box = el("div", { cls: "delivery" }, [dl]);
+  if (s.rate != null) box.appendChild(el("p", { cls: "hint", text: t(s.unit === "spm" ? "d_rate_hint_ko" : "d_rate_hint") }));
+  if (s.answers && !s.spoken) box.appendChild(el("p", { cls: "notice typed-note", text: t("r_delivery_typed") }));
+  return box;
+}
+
+const STAR_KEYS = ["situation", "task", "action", "result"];
+
+function starChecklist(star) {
+  const s = asObj(star);
+  if (!STAR_KEYS.some((k) => typeof s[k] === "boolean")) return null;
+  const ul = el("ul", { cls: "star", attrs: { "aria-label": t("star") } });
+  for (const k of STAR_KEYS) {
+    const ok = s[k] === true;
+    const li = el("li", { cls: ok ? "yes" : "no" }, [
+      el("span", { cls: "mark", text: ok ? "✓" : "✗", attrs: { "aria-hidden": "true" } }),
+      el("span", { text: t("star_" + k) }),
+      el("span", { cls: "visually-hidden", text: " " + t(ok ? "star_present" : "star_missing") }),
+    ]);
+    ul.appendChild(li);
+  }
+  return el("div", { cls: "star-box" }, [el("p", { cls: "label", text: t("star") }), ul]);
+}
+
+function timelineLegend() {
+  const items = [["tl-wait", "t_wait"], ["tl-speech", "t_speech"], ["tl-pause", "t_pause"], ["tl-filler", "t_filler"]];
+  const ul = el("ul", { cls: "legend" });
+  for (const [cls, key] of items) ul.appendChild(el("li", {}, [el("span", { cls: "swatch " + cls }), el("span", { text: t(key) })]));
+  return ul;
+}
+
+export { lineChart };
 
 function transcriptList(transcript, fallback) {
   const ol = el("ol", { cls: "log transcript-list" });
