@@ -1,10 +1,11 @@
 """Replay: each spoken answer's audio, kept in the ``answer_audio`` object store so the
 candidate can hear it from the report (the shell side; the core never sees this).
 
-:class:`AnswerTape` collects the speech segments the core sends to STT (the voiced parts
-of the answer, pre-roll included, pauses between segments left out) and, when the core
-persists a spoken turn, hands back the answer as one WAV file, once per turn. The
-functions below store, load and delete those files by ``<session id>.<turn>``.
+:class:`AnswerTape` collects the speech segments the core sends to STT (the answer as
+the endpointer cut it: pre-roll included, a pause inside the answer kept with the segment
+it ends) and, when the core persists a spoken turn, hands back the answer as one WAV
+file, once per turn. The functions below store, load and delete those files by
+``<session id>.<turn>``.
 
 Retention and size are the store's limits (:class:`bus.provision.ReplayLimits`): objects
 expire after the TTL, and a full store refuses new answers (the replay is then missing,
