@@ -66,13 +66,16 @@ class Exchange(msgspec.Struct, frozen=True):
     answer: str = ""
 
 
-LlmTask = Literal["question", "followup", "assess"]
+LlmTask = Literal["question", "followup", "assess", "outline"]
 
 
 class LlmJob(_Msg, tag="llm", frozen=True):
     """``question``: the next main question. ``followup``: decide whether the last answer
     needs a follow-up and, if so, ask it (an empty ``LlmDone.text`` means no follow-up).
     ``assess``: score ``answer`` to ``question`` against the rubric (``LlmDone.data``).
+    ``outline``: a short outline of a stronger answer to ``question`` (``LlmDone.text``),
+    given ``context`` (the résumé) and the candidate's ``answer``; low priority, queued as
+    ``assess``.
     Candidate text in ``answer``/``history`` is data, never instructions."""
 
     session_id: str

@@ -51,6 +51,7 @@ import numpy.typing as npt
 
 from actors.models import assets
 from actors.models.engines import EngineCancelled, EngineError
+from actors.models.llm_outline import clean_outline, render_outline_prompt
 from actors.models.rubric import (
     ASSESSMENT_SCHEMA,
     assessment_grammar,
@@ -827,6 +828,28 @@ class QwenLlm:
             done = complete(rest)
             if done is not None:
                 yield from done
+
+    # --- outline of a stronger answer (actors.models.llm_outline) ---------------------------
+
+    def outline(self, job: LlmJob, cancel: threading.Event | None = None) -> str:
+        """See :meth:`actors.models.engines.LlmEngine.outline`."""
+        cancel = cancel or threading.Event()
+        if cancel.is_set():
+            raise EngineCancelled("outline cancelled")
+        try:
+            with self._exclusive():
+                text = "".join(self._stream(
+                    render_outline_prompt(job), cancel=cancel,
+                    snapshot_key=f"{job.session_id}:outline", max_tokens=job.max_tokens,
+                    temperature=0.3, seed=zlib.crc32(job.job_id.encode())))
+        except EngineError as exc:
+            if "busy" in str(exc):
+                raise
+            log.warning("outline failed: %s", exc)
+            return ""
+        if cancel.is_set():
+            raise EngineCancelled("outline cancelled")
+        return clean_outline(text, job.language)
 
     # --- assessment -----------------------------------------------------------------------
 

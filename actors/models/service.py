@@ -276,8 +276,9 @@ class LlmActor(ModelActor):
     def stats(self) -> dict[str, Any]:
         return {**super().stats(), "preemptions": self.preemptions}
 
-    async def _assess(self, job: jobs.LlmJob, ctx: JobContext) -> dict[str, Any] | None:
-        """Run the assessment, resuming it after each preemption; None at the deadline."""
+    async def _assess(self, job: jobs.LlmJob, ctx: JobContext) -> dict[str, Any] | str | None:
+        """Run the assessment (or, for task ``outline``, the outline: text), resuming it
+        after each preemption; None at the deadline."""
         while True:
             while self._live is not None and self._live.busy:  # let live work go first
                 if ctx.remaining() <= 0:
@@ -289,6 +290,9 @@ class LlmActor(ModelActor):
             timer = asyncio.get_running_loop().call_later(ctx.remaining(), cancel.set)
             self._background, self._preempted = cancel, False
             try:
+                if job.task == "outline":
+                    outline: str = await self.run_sync(self.engine.outline, job, cancel)
+                    return outline
                 return await self.run_sync(self.engine.assess, job, cancel)
             except EngineCancelled:
                 if not self._preempted:
@@ -332,7 +336,7 @@ class LlmActor(ModelActor):
         if not isinstance(job, jobs.LlmJob):
             raise BadJob("llm actor got a non-llm job")
         started = time.perf_counter()
-        if job.task == "assess":
+        if job.task in ("assess", "outline"):
             data = await self._assess(job, ctx)
             if data is None:
                 yield jobs.JobError(
@@ -341,6 +345,9 @@ class LlmActor(ModelActor):
                     code="deadline",
                     message="assessment stopped at its deadline",
                 )
+                return
+            if isinstance(data, str):  # an outline
+                yield jobs.LlmDone(job_id=job.job_id, text=data, latency_ms=_ms(started))
                 return
             yield jobs.LlmDone(job_id=job.job_id, text="", data=data, latency_ms=_ms(started))
             return

@@ -29,7 +29,7 @@ __all__ = [
 
 import msgspec
 
-from actors.session import delivery, followups, listening, questions, speech
+from actors.session import delivery, followups, listening, outlines, questions, speech
 from actors.session.commands import PersistReport, PersistTurn
 from actors.session.ctx import Ctx
 from actors.session.listening import Final, Nothing, Outcome, Repeat
@@ -430,4 +430,5 @@ def _finish(ctx: Ctx) -> None:
     st.report_sent = True
     ctx.set_phase("finished")
     st.live.finished_at = ctx.t
+    outlines.request(ctx)  # after the report, at low priority; it is complete without them
     ctx.snapshot("finished")

@@ -494,6 +494,7 @@ def _item(rec: TurnRecord, a: Assessment) -> dict[str, Any]:
         "anchor": rec.anchor,
         "anchor_line": rec.anchor_line,
         "delivery": dict(rec.delivery),
+        **({"outline": rec.outline} if rec.outline else {}),
     }
 
 

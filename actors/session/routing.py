@@ -9,7 +9,7 @@ from __future__ import annotations
 
 __all__ = ["expire", "on_result"]
 
-from actors.session import flow, listening, questions, speech
+from actors.session import flow, listening, outlines, questions, speech
 from actors.session.ctx import Ctx
 from actors.session.state import PendingJob
 from bus.jobs import (
@@ -30,6 +30,7 @@ _EXPECTED: dict[str, tuple[type, ...]] = {
     "question": (LlmSentence, LlmDone),
     "followup": (LlmSentence, LlmDone),
     "assess": (LlmSentence, LlmDone),
+    "outline": (LlmSentence, LlmDone),
     "ingest": (EmbedResult,),
     "search": (EmbedResult,),
 }
@@ -51,8 +52,8 @@ def on_result(ctx: Ctx, result: Result) -> None:
         return
     if is_terminal(result):
         del st.jobs[result.job_id]
-    if job.purpose == "assess" and isinstance(result, LlmSentence):
-        return  # only the final rubric matters
+    if job.purpose in ("assess", "outline") and isinstance(result, LlmSentence):
+        return  # only the final rubric / outline matters
     _dispatch(ctx, result.job_id, job, result)
 
 
@@ -79,5 +80,7 @@ def _dispatch(ctx: Ctx, job_id: str, job: PendingJob, result: Result | None) -> 
         questions.on_llm(ctx, job_id, purpose, result)
     elif purpose == "assess":
         flow.on_assess(ctx, job.ref, result)
+    elif purpose == "outline":
+        outlines.on_outline(ctx, job.ref, result)
     elif purpose in ("ingest", "search"):
         questions.on_embed(ctx, purpose, result)

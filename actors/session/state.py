@@ -90,6 +90,8 @@ class TurnRecord(msgspec.Struct, frozen=True, kw_only=True):
     anchor_line: str = ""
     delivery: dict[str, Any] = {}
     """How the answer was delivered (:func:`actors.session.delivery.analyse`)."""
+    outline: str = ""
+    """A stronger answer's outline (:mod:`actors.session.outlines`), after the report."""
 
 
 class AudioChunk(msgspec.Struct, frozen=True):

@@ -168,15 +168,20 @@ function sessionGone(code) {
 
 function onReport(report) {
   const s = S.session;
+  const again = !!(s && s.finished); // sent again with a stronger answer's outline
   S.report = report && typeof report === "object" ? report : {};
   if (s) {
     s.finished = true;
     s.report = S.report;
     saveSession();
   }
+  remember(S.report, reportPath());
+  if (again) {
+    showReport(); // in place: the reader keeps their scroll position
+    return;
+  }
   stopMic();
   updateUnlockButton();
-  remember(S.report, reportPath());
   showReport();
   renderReportLink();
   showView("report");

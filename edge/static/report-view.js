@@ -198,6 +198,11 @@ function answerCard(a, i, o) {
   if (improvement) {
     card.appendChild(el("div", { cls: "note improve" }, [el("strong", { text: t("r_improvement") }), el("p", { text: improvement })]));
   }
+  const outline = asText(a.outline);
+  if (outline) {
+    const lines = outline.split("\n").map((l) => l.replace(/^\s*-\s*/, "").trim()).filter(Boolean);
+    card.appendChild(el("div", { cls: "note outline" }, [el("strong", { text: t("r_outline") }), textList(lines, "bullets")]));
+  }
   const evidence = asList(a.evidence).map(asText).filter(Boolean);
   if (evidence.length) {
     const box = el("div", { cls: "evidence" }, [el("p", { cls: "label", text: t("r_evidence") })]);

@@ -138,3 +138,25 @@ def test_typed_answer_in_the_core_is_marked_text_only() -> None:
     d = w.reports[0]["answers"][0]["delivery"]
     assert d["spoken"] is False and "rate" not in d and d["count"] > 0
 
+
+
+def test_outlines_come_after_the_report_and_update_it() -> None:
+    from bus import events as ev
+    from tests.session.world import Candidate, World
+
+    w = World(questions=2, candidate=Candidate(mode="typed"))
+    w.begin()
+    w.finish()
+    first = w.of(ev.Report)[0].report
+    assert all("outline" not in a for a in first["answers"])  # complete without them
+    outline_jobs = w.requested("outline")
+    mains = [a for a in first["answers"] if a["kind"] == "main"]
+    assert len(outline_jobs) == len(mains) == 2
+    assert all(r.kind == "assess" for r in outline_jobs)  # the low-priority queue
+    w.run(10.0)
+    last = w.of(ev.Report)[-1].report
+    assert w.reports[-1] == last  # sent and stored
+    outlined = {a["turn"]: a["outline"] for a in last["answers"] if "outline" in a}
+    assert sorted(outlined) == sorted(a["turn"] for a in mains)
+    assert all(text.startswith("- ") for text in outlined.values())
+    assert last["overall"] == first["overall"]
