@@ -10,7 +10,7 @@ Turn layout, as the client sees it::
     turn 2  main question 1               -> listening -> answer
     turn 3  "Thank you." + follow-up      -> listening -> answer
     turn 4  "Thanks, next." + question 2  -> ...
-    turn n  closing                       -> reporting -> report -> finished
+    turn n  closing  (report once assessed) -> reporting -> finished
 
 The acknowledgment opens the response turn at once (it is a TTS cache hit), while the
 LLM decides on a follow-up; the next main question was prepared during the answer.
@@ -323,6 +323,9 @@ def advance(ctx: Ctx) -> bool:
     if st.air is not None and st.air.kind == "":
         progressed |= _resolve(ctx)
     _record_latency(ctx, force=False)
+    if st.phase == "closing" and not st.report_sent and not ctx.live("assess"):
+        _send_report(ctx)  # while the closing words still play: nothing left to wait for
+        progressed = True
     if st.phase == "reporting" and not ctx.live("assess"):
         _finish(ctx)
         progressed = True
@@ -417,17 +420,26 @@ def _record_latency(ctx: Ctx, *, force: bool) -> None:
     ctx.out.append(PersistTurn(st.answers[air.responds_to]))
 
 
-def _finish(ctx: Ctx) -> None:
+def _send_report(ctx: Ctx) -> None:
+    """Build, send and store the report. Sent as soon as every assessment is in, also
+    while the closing words still play (the page keeps playing them under the report)."""
     st = ctx.st
-    for jid in list(st.jobs):
-        ctx.cancel(jid)
-    st.prepared = st.followup = None
     report = build_report(
         st.session_id, ctx.settings, st.answers, asked=st.main_asked, ended_early=st.ended_early
     )
     ctx.emit(Report(report=report))
     ctx.out.append(PersistReport(report))
     st.report_sent = True
+
+
+def _finish(ctx: Ctx) -> None:
+    """The closing has played and the assessments are in (or past their deadline)."""
+    st = ctx.st
+    for jid in list(st.jobs):
+        ctx.cancel(jid)
+    st.prepared = st.followup = None
+    if not st.report_sent:
+        _send_report(ctx)
     ctx.set_phase("finished")
     st.live.finished_at = ctx.t
     outlines.request(ctx)  # after the report, at low priority; it is complete without them

@@ -238,6 +238,36 @@ def test_prepared_audio_over_the_bound_is_dropped_and_resynthesised_on_air() -> 
     assert len([a for a in w.audio if a.turn == turn]) >= 8
 
 
+def _report_vs_reporting(w: World) -> tuple[int, int]:
+    report = w.of(ev.Report)[0]
+    reporting = next(s for s in w.of(ev.State) if s.state == "reporting")
+    return report.seq, reporting.seq
+
+
+def test_the_report_does_not_wait_for_the_closing_words_to_finish() -> None:
+    # Closing words of 10 s, assessments of 2 s: the report is out while they play.
+    models = Models(tts_chunks=40)
+    models.latency["assess"] = 2.0
+    w = World(questions=1, models=models)
+    w.begin()
+    w.finish()
+    report_seq, reporting_seq = _report_vs_reporting(w)
+    assert report_seq < reporting_seq
+    assert not w.reports[0]["estimated"] and len(w.reports) == 1
+    assert w.of(ev.State)[-1].state == "finished"
+
+
+def test_the_report_waits_for_the_last_assessment_after_the_closing() -> None:
+    models = Models()
+    models.latency["assess"] = 20.0
+    w = World(questions=1, models=models)
+    w.begin()
+    w.finish()
+    report_seq, reporting_seq = _report_vs_reporting(w)
+    assert report_seq > reporting_seq
+    assert not w.reports[0]["estimated"] and len(w.reports) == 1
+
+
 def test_practise_again_asks_the_chosen_question_first() -> None:
     question = "Tell me about a time you disagreed with your manager."
     w = World(questions=2, candidate=Candidate(mode="typed"))
