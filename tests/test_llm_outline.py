@@ -38,5 +38,6 @@ def test_clean_outline_keeps_bullet_lines() -> None:
     )
     assert clean_outline("\n".join(f"- line {i}" for i in range(9)), "en").count("\n") == 4
     assert clean_outline("", "en") == ""
+    assert clean_outline("1. **Built it**: in Go\n- 2) `xyz`", "en") == "- Built it: in Go\n- xyz"
     assert clean_outline("Situation: project.", "ko") == ""  # a Korean outline needs Hangul
     assert clean_outline("상황: 결제 프로젝트", "ko") == "- 상황: 결제 프로젝트"

@@ -134,7 +134,7 @@ class CoreConfig(msgspec.Struct, frozen=True, kw_only=True):
     question_max_tokens: int = 96
     followup_max_tokens: int = 64
     assess_max_tokens: int = 256
-    outline_max_tokens: int = 160
+    outline_max_tokens: int = 120
 
     def __post_init__(self) -> None:
         for name in self.__struct_fields__:
