@@ -12,10 +12,12 @@ import wave
 import msgspec
 import numpy as np
 import pytest
+from nats.aio.client import Client as Nats
 
 from actors.session.replay import load_answer, object_name
 from bench.client import Client
 from bus import subjects
+from bus.provision import ReplayLimits, provision
 from parley.node import Node
 from persistence import reports
 from tests.conftest import ws_url
@@ -108,3 +110,17 @@ async def test_spoken_answer_is_replayable_and_deleted_with_the_interview(det_no
         n = await pool.fetchval(f"SELECT count(*) FROM {table} WHERE {column} = $1", sid)
         assert n == 0, table
     assert (await get(port, f"/sessions/{sid}/answers/{turn}?token={token}")).status == 404
+
+
+async def test_replay_limits_are_the_stores_and_follow_the_config(nc: Nats) -> None:
+    js = nc.jetstream()
+    stream = f"OBJ_{subjects.OBJ_REPLAY}"
+    layout = await provision(js, owner_ttl=2.0, replay=ReplayLimits(ttl_s=3600.0,
+                                                                    max_bytes=8 << 20))
+    assert layout.replay is not None
+    cfg = (await js.stream_info(stream)).config
+    assert (cfg.max_age, cfg.max_bytes) == (3600.0, 8 << 20)
+    # an operator changes the retention: provisioning applies it to the existing store
+    await provision(js, owner_ttl=2.0, replay=ReplayLimits())
+    cfg = (await js.stream_info(stream)).config
+    assert (cfg.max_age, cfg.max_bytes) == (7 * 86_400.0, 1 << 30)

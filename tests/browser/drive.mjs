@@ -73,6 +73,7 @@ const result = {
   report: null,
   reportUrl: null,
   shown: null,
+  linked: null,
   question2: null,
   report2: null,
   history: null,
@@ -298,6 +299,21 @@ try {
     mark("report content", JSON.stringify(result.shown));
     await page.screenshot({ path: opt["report-shot"], fullPage: true });
     mark("report screenshot saved");
+
+    result.step = "linked report";
+    const linkPage = await context.newPage();
+    await linkPage.goto(new URL(result.reportUrl, opt.url).href, { waitUntil: "load", timeout: left() });
+    await linkPage.waitForSelector("#report .answer-card", { timeout: 15000 });
+    result.linked = await linkPage.evaluate(() => ({
+      lang: document.documentElement.lang,
+      title: document.querySelector("#report-title").textContent,
+      cards: document.querySelectorAll("#report .answer-card").length,
+      measures: document.querySelectorAll("#report .answer-card .measure").length,
+      replays: document.querySelectorAll("#report audio.replay").length,
+      setupHidden: document.querySelector("#setup-view").hidden,
+    }));
+    await linkPage.close();
+    mark("linked report", JSON.stringify(result.linked));
   }
 
   if (opt.second) {

@@ -223,6 +223,11 @@ async def test_spoken_interview_in_chromium(servers: Servers, tmp_path: Path) ->
         # pause between them, from the onset's pre-roll to the cut after the last word
         assert speech_s - 1.0 <= shown["duration"] <= speech_s + 1.5, (shown, speech_s)
 
+        # The report's link opens the same report view (not a server-rendered page).
+        linked = result["linked"]
+        assert linked["cards"] == len(answers) and linked["measures"] == shown["answerMeasures"]
+        assert linked["replays"] >= 1 and linked["setupHidden"] and linked["lang"] == "en"
+
         # A second interview practising the same question: the history has both, charted.
         assert result["question2"] == result["question"]
         assert result["report2"]["session_id"] != report["session_id"]
