@@ -1,7 +1,8 @@
 """Replay and "delete my interview", over a real nats-server and Postgres: a spoken
 answer's audio lands in the ``answer_audio`` object store, is served to the session and
 report tokens, and deleting the interview with its session token removes the audio
-from the store and the session, turns and report from Postgres."""
+from the store, and the session's snapshot, turns and report from Postgres (the row stays
+as an empty tombstone that a still-running actor cannot write back)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from bench.client import Client
 from bus import subjects
 from bus.provision import ReplayLimits, provision
 from parley.node import Node
-from persistence import reports
+from persistence import reports, retention, snapshots, transcripts
 from tests.conftest import ws_url
 from tests.security.conftest import get
 
@@ -101,22 +102,35 @@ async def test_spoken_answer_is_replayable_and_deleted_with_the_interview(det_no
     assert meta.deleted and meta.size == 0  # only a tombstone; the chunks are purged
     pool = det_node.pool
     assert await reports.load_report(pool, sid) is None
-    for table, column in (
-        ("sessions", "id"),
-        ("turns", "session_id"),
-        ("reports", "session_id"),
-        ("chunks", "session_id"),
-    ):
-        n = await pool.fetchval(f"SELECT count(*) FROM {table} WHERE {column} = $1", sid)
+    for table in ("turns", "reports", "chunks"):
+        n = await pool.fetchval(f"SELECT count(*) FROM {table} WHERE session_id = $1", sid)
         assert n == 0, table
+    # the session row is an empty tombstone: no snapshot (the transcript lived there too)
+    row = await pool.fetchrow("SELECT status, snapshot, fence FROM sessions WHERE id = $1", sid)
+    assert row is not None and row["status"] == "deleted" and row["snapshot"] is None
+    assert row["fence"] == retention.DELETED_FENCE
     assert (await get(port, f"/sessions/{sid}/answers/{turn}?token={token}")).status == 404
+    assert (await get(port, f"/sessions/{sid}/report?token={token}")).status == 404
+
+    # an actor still running cannot write the deleted interview back
+    await transcripts.save_turn(
+        pool, sid, turn, question="q", answer="a", source="speech", assessment=None, latency={}
+    )
+    await reports.save_report(pool, sid, {"session_id": sid})
+    with pytest.raises(snapshots.StaleFence):
+        await snapshots.save_snapshot(pool, sid, b"state", fence=10**9, seq=1, owner="n")
+    assert await transcripts.load_turns(pool, sid) == []
+    assert await reports.load_report(pool, sid) is None
+    status = await pool.fetchval("SELECT status FROM sessions WHERE id = $1", sid)
+    assert status == "deleted"
 
 
 async def test_replay_limits_are_the_stores_and_follow_the_config(nc: Nats) -> None:
     js = nc.jetstream()
     stream = f"OBJ_{subjects.OBJ_REPLAY}"
-    layout = await provision(js, owner_ttl=2.0, replay=ReplayLimits(ttl_s=3600.0,
-                                                                    max_bytes=8 << 20))
+    layout = await provision(
+        js, owner_ttl=2.0, replay=ReplayLimits(ttl_s=3600.0, max_bytes=8 << 20)
+    )
     assert layout.replay is not None
     cfg = (await js.stream_info(stream)).config
     assert (cfg.max_age, cfg.max_bytes) == (3600.0, 8 << 20)

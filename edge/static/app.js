@@ -11,6 +11,7 @@
 //   report-view.js    the report, shared with the linked report page
 //   report-link.js    the report's shareable link
 //   report-page.js    the report opened at its link (/sessions/<id>/report)
+//   report-actions.js download the report as JSON, delete the interview
 //   charts.js         SVG pictures: an answer's timeline, a measure over attempts
 //   history.js        past interviews in this browser, progress charts, practise again
 //
@@ -48,6 +49,7 @@ import {
 import { player, resetPlayer, stopAllAudio } from "./playback.js";
 import { connect, dropSocket, send, sendAudio, setConn, setHandlers } from "./protocol.js";
 import { entries, forget, remember, renderHistory, setLink } from "./history.js";
+import { deleteInterview, downloadJson } from "./report-actions.js";
 import { fetchReportToken, renderReportLink, reportPath } from "./report-link.js";
 import { audioUrl, linkedReport, showLinkedReport } from "./report-page.js";
 import { ROLES, renderReport } from "./report-view.js";
@@ -113,37 +115,10 @@ function practiseAgain(question, entry) {
   $("#setup-form").requestSubmit();
 }
 
-function onPrint() {
-  window.print();
-}
-
-function onDownloadJson() {
-  if (!S.report) return;
-  const blob = new Blob([JSON.stringify(S.report, null, 2)], { type: "application/json" });
-  const a = document.createElement("a");
-  a.href = URL.createObjectURL(blob);
-  a.download = "parley-report-" + String(S.report.session_id || "interview") + ".json";
-  document.body.appendChild(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(a.href), 10000);
-}
-
 async function onDelete() {
   const s = S.session;
-  if (!s || !s.id || !s.token || !window.confirm(t("delete_confirm"))) return;
-  let ok = false;
-  try {
-    const res = await fetch("/sessions/" + encodeURIComponent(s.id), {
-      method: "DELETE",
-      cache: "no-store",
-      headers: { Authorization: "Bearer " + s.token },
-    });
-    ok = res.ok;
-  } catch (_) {
-    ok = false;
-  }
-  if (!ok) {
+  if (!s || !window.confirm(t("delete_confirm"))) return;
+  if (!(await deleteInterview(s.id, s.token))) {
     toast(t("delete_failed"));
     return;
   }
@@ -439,8 +414,8 @@ function init() {
   $("#new-interview").addEventListener("click", onNewInterview);
   $("#copy-link").addEventListener("click", onCopyLink);
   $("#audio-unlock").addEventListener("click", onUnlock);
-  $("#print-report").addEventListener("click", onPrint);
-  $("#download-json").addEventListener("click", onDownloadJson);
+  $("#print-report").addEventListener("click", () => window.print());
+  $("#download-json").addEventListener("click", () => downloadJson(S.report));
   $("#delete-interview").addEventListener("click", onDelete);
   document.addEventListener("parley:report-token", () => {
     if (!S.report || !S.session) return;

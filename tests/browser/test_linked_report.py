@@ -58,3 +58,22 @@ async def test_korean_report_link_shows_the_report_in_korean(det_node: Node) -> 
     assert "직무 적합도" in text and "STAR" in text
     assert shown["cards"] == len(report["answers"]) and shown["star"] == 4 * shown["cards"]
     assert shown["printHides"] is True
+
+
+async def test_delete_my_interview_from_the_report_page(det_node: Node) -> None:
+    assert det_node.edge is not None and det_node.pool is not None
+    done = await asyncio.to_thread(
+        subprocess.run, ["node", str(Path(__file__).with_name("delete.mjs")),
+                         f"http://127.0.0.1:{det_node.edge.port}/"],
+        capture_output=True, text=True, timeout=150, cwd=REPO)
+    shown = json.loads(done.stdout.strip().splitlines()[-1])
+    assert shown["errors"] == [], shown
+    assert shown["historyBefore"] == 1 and shown["historyAfter"] == 0
+    assert "deleted" in shown["toast"]
+    sid = shown["sessionId"]
+    for table in ("turns", "reports", "chunks"):
+        n = await det_node.pool.fetchval(f"SELECT count(*) FROM {table} WHERE session_id = $1",
+                                         sid)
+        assert n == 0, table
+    snapshot = await det_node.pool.fetchval("SELECT snapshot FROM sessions WHERE id = $1", sid)
+    assert snapshot is None
