@@ -50,7 +50,7 @@ def _recall(script: str, heard: str, lang: str) -> tuple[int, int]:
 
 def bench_fillers(threads: int = 2, beam: int = 1) -> dict[str, dict[str, float]]:
     """Print and return ``{"<lang> <prompt|plain>": {"recall", "rate_error"}}``."""
-    from actors.models.stt_whisper import WhisperStt
+    from actors.models.engines.stt_whisper import WhisperStt
     from bench.speech import have_speech_tools, speak_pcm16
 
     if not have_speech_tools():

@@ -1,8 +1,8 @@
-"""The stronger-answer outline's prompt and cleaning (actors.models.llm_outline), pure."""
+"""The stronger-answer outline's prompt and cleaning (actors.models.llm.outline), pure."""
 
 from __future__ import annotations
 
-from actors.models.llm_outline import clean_outline, render_outline_prompt
+from actors.models.llm.outline import clean_outline, render_outline_prompt
 from bus.jobs import LlmJob
 
 

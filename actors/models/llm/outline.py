@@ -1,6 +1,6 @@
 """The "stronger answer" outline: its prompt and the cleaning of the model's text.
 
-Pure functions (no model): :class:`actors.models.llm_qwen.QwenLlm.outline` renders the
+Pure functions (no model): :class:`actors.models.engines.llm_qwen.QwenLlm.outline` renders the
 prompt with :func:`render_outline_prompt`, decodes it, and keeps what
 :func:`clean_outline` returns. The candidate's answer and résumé lines are data inside
 tags, never instructions.
