@@ -348,7 +348,11 @@ try {
     }));
     mark("history", JSON.stringify(result.history));
     if (opt["history-shot"]) {
-      await (await page.$("#report-history")).screenshot({ path: opt["history-shot"] });
+      // From the top of the full page: an element screenshot scrolls, and the sticky
+      // header would cover the history's first lines.
+      await page.evaluate(() => window.scrollTo(0, 0));
+      const box = await (await page.$("#report-history")).boundingBox();
+      await page.screenshot({ path: opt["history-shot"], fullPage: true, clip: box });
       mark("history screenshot saved");
     }
   }
