@@ -66,7 +66,7 @@ class Exchange(msgspec.Struct, frozen=True):
     answer: str = ""
 
 
-LlmTask = Literal["question", "followup", "assess", "outline"]
+LlmTask = Literal["question", "followup", "assess", "outline", "prefill"]
 
 
 class LlmJob(_Msg, tag="llm", frozen=True):
@@ -76,6 +76,8 @@ class LlmJob(_Msg, tag="llm", frozen=True):
     ``outline``: a short outline of a stronger answer to ``question`` (``LlmDone.text``),
     given ``context`` (the résumé) and the candidate's ``answer``; low priority, queued as
     ``assess``.
+    ``prefill`` (sent as an ``assess`` job, while the candidate still speaks): read the
+    answer so far into the assessment prompt's cache; ``LlmDone`` carries nothing.
     Candidate text in ``answer``/``history`` is data, never instructions."""
 
     session_id: str

@@ -31,6 +31,7 @@ _EXPECTED: dict[str, tuple[type, ...]] = {
     "followup": (LlmSentence, LlmDone),
     "assess": (LlmSentence, LlmDone),
     "outline": (LlmSentence, LlmDone),
+    "prefill": (LlmDone,),
     "ingest": (EmbedResult,),
     "search": (EmbedResult,),
 }
@@ -65,6 +66,8 @@ def expire(ctx: Ctx) -> None:
     due = sorted((j.deadline, jid) for jid, j in st.jobs.items() if j.deadline <= ctx.t)
     for _, jid in due:
         job = st.jobs.pop(jid, None)
+        if job is not None and job.purpose == "prefill":
+            continue  # opportunistic: a stale prefill is no missed deadline
         if job is not None:
             st.counters.deadlines_expired += 1
             _dispatch(ctx, jid, job, None)
@@ -82,5 +85,7 @@ def _dispatch(ctx: Ctx, job_id: str, job: PendingJob, result: Result | None) -> 
         flow.on_assess(ctx, job.ref, result)
     elif purpose == "outline":
         outlines.on_outline(ctx, job.ref, result)
+    elif purpose == "prefill":
+        return  # nothing waits for it
     elif purpose in ("ingest", "search"):
         questions.on_embed(ctx, purpose, result)

@@ -22,6 +22,7 @@ __all__ = [
     "EngineCancelled",
     "EngineError",
     "LlmEngine",
+    "PrefillsAnswers",
     "SttEngine",
     "Transcription",
     "TtsEngine",
@@ -162,6 +163,18 @@ class LlmEngine(Protocol):
         """A short outline (a few lines) of a stronger answer to ``job.question`` given
         ``job.context`` (the résumé) and ``job.answer``, in ``job.language``; "" when the
         model gave nothing usable. ``cancel`` as for :meth:`assess`."""
+        ...
+
+
+@runtime_checkable
+class PrefillsAnswers(Protocol):
+    """An LLM engine that can read an answer into its cache before it is complete."""
+
+    def prefill(self, job: LlmJob, cancel: threading.Event) -> int:
+        """Task ``"prefill"``: evaluate the assessment prompt of ``job`` up to the end of the
+        answer so far (``job.answer``) and keep it cached, so that the assessment of the
+        whole answer only reads what was said after it. Returns the tokens evaluated (0 when
+        ``cancel`` stopped it or nothing was new); never raises for model trouble."""
         ...
 
 
