@@ -200,12 +200,13 @@ async def test_spoken_interview_in_chromium(servers: Servers, tmp_path: Path) ->
         assert answers and answers[0]["answer"] == result["transcript"]
         assert answers[0]["source"] == "speech"
         stored = await reports.load_report(node.pool, report["session_id"])
-        assert stored is not None and stored["answers"] == answers
+        # (a stronger answer's outline may have been added to the stored one since)
+        assert stored is not None and _sans_outline(stored["answers"]) == _sans_outline(answers)
         page_log = result["log"]
         assert any(e["who"] == "interviewer" and e["text"] == result["question"] for e in page_log)
         link = await asyncio.to_thread(
             _http_json, f"{base}{_report_path(result)}")
-        assert link["answers"] == answers
+        assert _sans_outline(link["answers"]) == _sans_outline(answers)
 
         # Delivery: measured from the spoken answer, shown with the STAR checklist, the
         # timeline and a replay as long as the answer's voiced audio.
@@ -265,6 +266,10 @@ async def _engines_idle(node: Node, before: set[threading.Thread], timeout_s: fl
         return not any(t.is_alive() for t in busy)
 
     return await asyncio.to_thread(join)
+
+
+def _sans_outline(answers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in a.items() if k != "outline"} for a in answers]
 
 
 def _report_path(result: dict[str, Any]) -> str:
