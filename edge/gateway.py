@@ -48,7 +48,6 @@ from edge.sanitize import clean_event
 
 log = logging.getLogger(__name__)
 
-HDR_AUDIO = "Parley-Audio"
 CLOSE_BAD_TOKEN = 4401
 CLOSE_UNKNOWN = 4404
 CLOSE_SLOW = 1013
@@ -403,7 +402,7 @@ class _Connection:
         self.gw.metrics.inc("ws_audio_bytes_total", len(frame))
         with contextlib.suppress(Exception):
             await self.gw.nc.publish(subjects.session_in(self.sid), frame,
-                                     headers={HDR_AUDIO: "1"})
+                                     headers={subjects.HDR_AUDIO: "1"})
 
     async def _on_text(self, frame: str) -> None:
         if not self.msg_bucket.take():
