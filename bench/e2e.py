@@ -45,7 +45,7 @@ from pathlib import Path
 
 import asyncpg
 
-from actors.session.actor import decode_stored_state
+from actors.session.snapshot import decode_stored_state
 from bench.client import Client, last_voiced_s
 from bench.servers import bench_servers, percentile
 from bench.speech import speak_pcm16

@@ -255,7 +255,7 @@ def replay(answer: Answer, *, vad: Any, stt: SttEngine | None, turn: EndOfTurnMo
         pcm = core.audio_to_analyze()
         probs = vad.process(pcm)
         heard += pcm
-        feed(VoiceActivity(pcm, [p >= 0.5 for p in probs], now), now)
+        feed(VoiceActivity(pcm, probs, now), now)
         if now - last_tick >= 0.1:
             last_tick = now
             feed(Tick(now), now)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 __all__ = [
     "ACTIVATE",
+    "HDR_AUDIO",
     "HDR_DEADLINE",
     "HDR_IN_ID",
     "HDR_JOB_KIND",
@@ -26,6 +27,7 @@ __all__ = [
     "STREAM_JOBS",
     "STREAM_OUT",
     "STREAM_RESULTS",
+    "JobKind",
     "job",
     "job_consumer",
     "session_audio",
@@ -36,9 +38,12 @@ __all__ = [
 ]
 
 import re
+from typing import Literal, get_args
 
-# "assess" is served by the LLM actors at lower priority than live "llm" work.
-JOB_KINDS: tuple[str, ...] = ("stt", "llm", "tts", "embed", "assess")
+#: the work queues, one per job kind; "assess" is served by the LLM actors at lower
+#: priority than live "llm" work
+JobKind = Literal["stt", "llm", "tts", "embed", "assess"]
+JOB_KINDS: tuple[JobKind, ...] = get_args(JobKind)
 
 STREAM_JOBS = "JOBS"
 STREAM_RESULTS = "RESULTS"
@@ -56,6 +61,8 @@ HDR_JOB_KIND = "Parley-Job-Kind"
 #: on ``.in`` requests that change a session (start, answer, end): an id the edge keeps
 #: when it re-sends after a timeout, so the owner takes the event once.
 HDR_IN_ID = "Parley-In-Id"
+#: on ``.in`` messages that carry client audio (PCM16LE, no header) instead of an event
+HDR_AUDIO = "Parley-Audio"
 
 _SID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 

@@ -120,7 +120,7 @@ async def test_stale_owner_cannot_overwrite_snapshot(
     await c.connect()
     actor_a = a.node.actors[c.session_id]
     # partition: A stops renewing but keeps running; its lease expires and B takes over
-    a.node.leases.drop(actor_a.lease)
+    actor_a.lease.drop()
     await asyncio.sleep(TTL * 1.6)
     await b.node.activate(c.session_id, create=False)
     with pytest.raises(snapshots.StaleFence):

@@ -9,7 +9,7 @@ import asyncio
 import numpy as np
 import pytest
 
-from actors.session.actor import decode_stored_state
+from actors.session.snapshot import decode_stored_state
 from bench.client import Client
 from parley.node import Node
 from persistence import snapshots

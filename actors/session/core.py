@@ -6,7 +6,7 @@ shell around it does all I/O::
     core = SessionCore.new(session_id, config, bank, phrases)      # or .restore(...)
     core.receive_audio(pcm, now)            # every binary frame from the client
     pcm = core.audio_to_analyze()           # run VAD on it off the event loop, then
-    cmds = core.handle(VoiceActivity(pcm, flags, now))
+    cmds = core.handle(VoiceActivity(pcm, probs, now))
     cmds = core.handle(ClientInput(event, now))      # Start, AnswerText, End, Pong, ...
     cmds = core.handle(JobResultIn(result, now))     # every message on .result
     cmds = core.handle(Tick(now))                    # about every 100 ms

@@ -33,7 +33,7 @@ __all__ = [
 
 from typing import Literal, cast
 
-from actors.session.commands import EmitAudio
+from actors.session.commands import EmitAudio, Snapshot
 from actors.session.ctx import Ctx
 from actors.session.state import AudioChunk, OnAir, Prepared, Sentence, SessionState
 from bus.events import Question, Speaking, StopAudio
@@ -171,6 +171,9 @@ def _show(ctx: Ctx, air: OnAir) -> None:
             total=ctx.settings.total,
         )
     )
+    # A question on air is a point to resume from: after a crash the next owner re-asks
+    # it (and takes the answer the edge re-sends) rather than going back a turn.
+    ctx.out.append(Snapshot("asked"))
 
 
 # --- TTS results ---------------------------------------------------------------------

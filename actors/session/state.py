@@ -38,11 +38,14 @@ from actors.session.endpointing import Endpointer
 from actors.session.phrases import Language
 from actors.session.plan import Anchor
 from bus.jobs import Exchange
+from bus.subjects import JobKind
 
 Phase = Literal[
     "idle", "greeting", "asking", "listening", "thinking", "closing", "reporting", "finished"
 ]
 AnswerSource = Literal["speech", "text"]
+#: what a live job's result is for (routes it in :mod:`actors.session.routing`)
+Purpose = Literal["ingest", "search", "question", "followup", "tts", "stt", "assess"]
 
 
 class Settings(msgspec.Struct, kw_only=True):
@@ -204,8 +207,8 @@ class PendingJob(msgspec.Struct, frozen=True, kw_only=True):
     """A live job. ``purpose`` routes its result: ingest, search, question, followup, tts,
     stt, assess. ``ref`` is the question index, segment or answer number."""
 
-    kind: str
-    purpose: str
+    kind: JobKind
+    purpose: Purpose
     deadline: float
     requested_at: float
     ref: int = 0

@@ -25,7 +25,7 @@ import asyncpg
 import msgspec
 from nats.aio.client import Client as Nats
 
-from actors.session.actor import decode_stored_state
+from actors.session.snapshot import decode_stored_state
 from actors.session.state import SessionState
 from bench.client import Client
 from bus import jobs, subjects

@@ -207,5 +207,5 @@ def test_vad_flags_must_match_frames() -> None:
     w = World(candidate=Candidate(mode="mute"))
     w.begin()
     w.run_until(lambda w: w.core.phase == "listening")
-    w.feed(VoiceActivity(b"\x00\x00" * 700, [False, False], w.now + 10 * MS))
+    w.feed(VoiceActivity(b"\x00\x00" * 700, [0.0, 0.0], w.now + 10 * MS))
     assert w.core.counters.vad_mismatch == 1

@@ -370,8 +370,8 @@ class World:
         if not pcm:
             return
         frames = [pcm[i : i + FRAME * 2] for i in range(0, len(pcm), FRAME * 2)]
-        flags = [any(f) for f in frames]
-        self.feed(VoiceActivity(pcm, flags, self.now))
+        probs = [1.0 if any(f) else 0.0 for f in frames]
+        self.feed(VoiceActivity(pcm, probs, self.now))
 
     def run(self, seconds: float) -> None:
         end = self.now + seconds
