@@ -9,7 +9,12 @@
 
 from __future__ import annotations
 
-__all__ = ["BadMessage", "JobRejected", "ParleyBusError"]
+__all__ = ["BadMessage", "BadMessageCode", "JobRejected", "ParleyBusError"]
+
+from typing import Literal
+
+#: ``bad_json``/``bad_message`` for client JSON, ``bad_msgpack`` for bus msgpack
+BadMessageCode = Literal["bad_json", "bad_message", "bad_msgpack"]
 
 
 class ParleyBusError(Exception):
@@ -20,7 +25,7 @@ class BadMessage(ParleyBusError):
     """A message could not be decoded. ``code`` is machine-readable (``bad_json``,
     ``bad_message``); ``reason`` is for humans."""
 
-    def __init__(self, code: str, reason: str) -> None:
+    def __init__(self, code: BadMessageCode, reason: str) -> None:
         super().__init__(f"{code}: {reason}")
         self.code = code
         self.reason = reason

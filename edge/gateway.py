@@ -56,7 +56,7 @@ CLOSE_TRY_LATER = 1013
 
 
 class _Refused(Exception):
-    def __init__(self, code: str, message: str, close: int | None = None) -> None:
+    def __init__(self, code: events.ErrorCode, message: str, close: int | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -199,7 +199,8 @@ class _Connection:
         self.conn_id = secrets.token_urlsafe(6)
         self.sent_in = 0
 
-    async def send_error(self, code: str, message: str, *, always: bool = False) -> None:
+    async def send_error(self, code: events.ErrorCode, message: str, *,
+                         always: bool = False) -> None:
         """Send an ``error`` event, unless this connection had too many lately (then it
         is only counted). ``always``: one that goes with a close."""
         if not always and not self.error_bucket.take():
@@ -309,7 +310,8 @@ class _Connection:
         try:
             event = events.decode_client_event(frame)
         except BadMessage as exc:
-            await self.send_error(exc.code, exc.reason, always=True)
+            err = events.decode_error(exc)
+            await self.send_error(err.code, err.message, always=True)
             await self.ws.close(1008, exc.code)
             return None
         if not isinstance(event, events.Hello):
@@ -413,7 +415,8 @@ class _Connection:
         try:
             event = clean_event(events.decode_client_event(frame))
         except BadMessage as exc:
-            await self.send_error(exc.code, exc.reason)
+            bad = events.decode_error(exc)
+            await self.send_error(bad.code, bad.message)
             return
         if isinstance(event, events.Hello | events.Attach | events.Detach | events.Probe):
             await self.send_error("bad_message", f"{type(event).__name__.lower()} not allowed here")

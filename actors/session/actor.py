@@ -257,7 +257,7 @@ class SessionActor:
         try:
             event = events.decode_client_event(msg.data)
         except BadMessage as exc:
-            await self._reply(msg, events.Error(code=exc.code, message=exc.reason))
+            await self._reply(msg, events.decode_error(exc))
             return
         if isinstance(event, events.Hello):
             await self._reply(msg, events.Error(code="bad_message", message="not for the actor"))

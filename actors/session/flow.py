@@ -40,7 +40,7 @@ from actors.session.report import (
     honest_assessment,
     parse_assessment,
 )
-from actors.session.state import AnswerSource, OnAir, Prepared, Settings, TurnRecord
+from actors.session.state import AirPlan, AnswerSource, OnAir, Prepared, Settings, TurnRecord
 from actors.session.text import trim
 from bus.events import Error, Report, Start, Transcript
 from bus.jobs import Exchange, LlmDone, LlmJob, Result
@@ -209,6 +209,7 @@ def _respond(
     st, cfg = ctx.st, ctx.cfg
     can_follow = answered and st.current.kind in ("main", "followup")
     decision = None
+    plan: AirPlan
     if can_follow and st.followups_used < cfg.max_followups:
         decision = followups.decide(answer, ctx.settings.language)
     if decision is not None:

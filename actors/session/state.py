@@ -37,6 +37,7 @@ import msgspec
 from actors.session.endpointing import Endpointer
 from actors.session.phrases import Language
 from actors.session.plan import Anchor
+from bus.events import QuestionKind
 from bus.jobs import Exchange
 from bus.subjects import JobKind
 
@@ -44,6 +45,11 @@ Phase = Literal[
     "idle", "greeting", "asking", "listening", "thinking", "closing", "reporting", "finished"
 ]
 AnswerSource = Literal["speech", "text"]
+#: what is on air: a question of this kind, or "" while only the acknowledgment is known
+AirKind = QuestionKind | Literal[""]
+#: what comes after an acknowledgment: "" (nothing planned), the next main question, a
+#: follow-up, or the closing
+AirPlan = Literal["", "next", "followup", "closing"]
 #: what a live job's result is for (routes it in :mod:`actors.session.routing`)
 Purpose = Literal["ingest", "search", "question", "followup", "tts", "stt", "assess"]
 
@@ -138,9 +144,9 @@ class OnAir(_Stream, kw_only=True):
     after it (``followup``, ``next`` or ``closing``)."""
 
     turn: int
-    kind: str = ""
+    kind: AirKind = ""
     index: int = 0
-    plan: str = ""
+    plan: AirPlan = ""
     cursor: int = 0
     chunk_seq: int = 0
     speaking_sent: bool = False
