@@ -9,16 +9,16 @@ does not duplicate them. Then the job is acked.
 
 - Long jobs: ``in_progress()`` is sent every ``ack_wait / 3`` so the server does not
   redeliver a job that is still running.
-- :class:`TransientJobError` from the handler: ``nak`` with a growing delay.
-- :class:`BadJob` (or an undecodable job): ``term`` plus a :class:`bus.jobs.JobError`
+- :class:`~bus.errors.BadJob` (or an undecodable job): ``term`` plus a :class:`bus.jobs.JobError`
   result, so the session can fall back at once.
 - A job whose deadline passed is terminated unrun: the session already moved on.
-- Any other exception: ``nak`` with delay until the last delivery, then ``term`` + error.
+- Any other exception is taken as passing: ``nak`` with a growing delay until the last
+  delivery, then ``term`` + error.
 """
 
 from __future__ import annotations
 
-__all__ = ["BadJob", "JobContext", "JobWorker", "TransientJobError"]
+__all__ = ["BadJob", "JobContext", "JobWorker"]
 
 import asyncio
 import contextlib
@@ -33,20 +33,12 @@ from nats.js import JetStreamContext
 from nats.js.errors import ServiceUnavailableError
 
 from bus import subjects
-from bus.errors import BadMessage
+from bus.errors import BadJob, BadMessage
 from bus.jobs import Job, JobError, Result, decode_job, encode
 from bus.requests import publish_retrying
 from bus.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
-
-
-class TransientJobError(Exception):
-    """Raise from a handler to have the job redelivered later."""
-
-
-class BadJob(Exception):
-    """Raise from a handler when the job can never succeed (bad input)."""
 
 
 @dataclass

@@ -42,6 +42,7 @@ from bus.tail import Tail, Tails
 from bus.tasks import cancel_and_wait
 from edge import auth
 from edge.admission import PerIp
+from edge.errors import EdgeError
 from edge.limits import Limits, TokenBucket
 from edge.metrics import Metrics
 from edge.sanitize import clean_event
@@ -55,7 +56,10 @@ CLOSE_POLICY = 1008
 CLOSE_TRY_LATER = 1013
 
 
-class _Refused(Exception):
+class _Refused(EdgeError):
+    """A client refused with an ``error`` event (and maybe a close); never leaves the
+    gateway."""
+
     def __init__(self, code: events.ErrorCode, message: str, close: int | None = None) -> None:
         super().__init__(message)
         self.code = code

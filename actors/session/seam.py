@@ -14,13 +14,10 @@ protocol           real implementation (:mod:`actors.session.live`)  in memory (
                        node's lease keeper
 =================  ==============================================  ==========================
 
-What the store may raise, and what the shell does about it::
-
-    StoreError                 (actors.session.seam)
-    ├── StoreUnavailable       the write did not happen for a reason that passes
-    │                          (connection cut, server restarting): retried while the actor runs
-    └── StoreRefused           the server refused this write's content: retried once cleaned
-    persistence.snapshots.StaleFence   a newer owner wrote: stop without writing
+What the store may raise (:mod:`actors.errors`), and what the shell does about it:
+``StoreUnavailable`` (the write did not happen for a reason that passes: retried while the
+actor runs), ``StoreRefused`` (the server refused the write's content: retried once
+cleaned), ``persistence.errors.StaleFence`` (a newer owner wrote: stop without writing).
 """
 
 from __future__ import annotations
@@ -42,21 +39,10 @@ __all__ = [
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
+from actors.errors import StoreError, StoreRefused, StoreUnavailable
 from actors.session.state import TurnRecord
 from bus.jobs import Job
 from bus.subjects import JobKind
-
-
-class StoreError(Exception):
-    """Root of what a :class:`SessionStore` raises (besides ``StaleFence``)."""
-
-
-class StoreUnavailable(StoreError):
-    """The write did not land, for a reason that passes: try it again."""
-
-
-class StoreRefused(StoreError):
-    """The store refused this write's content (text a model produced, say)."""
 
 
 class InMessage(Protocol):
