@@ -43,9 +43,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.client import Client
 from bench.servers import bench_servers, percentile
 from bus.embedded import free_port
+from parley.client import Client
 from parley.config import REPO
 
 PING_INTERVAL_S = 5.0

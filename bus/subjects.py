@@ -14,6 +14,11 @@ from __future__ import annotations
 
 __all__ = [
     "ACTIVATE",
+    "ALL_JOBS",
+    "ALL_SESSION_AUDIO",
+    "ALL_SESSION_IN",
+    "ALL_SESSION_OUT",
+    "ALL_SESSION_RESULTS",
     "HDR_AUDIO",
     "HDR_DEADLINE",
     "HDR_IN_ID",
@@ -28,6 +33,7 @@ __all__ = [
     "STREAM_OUT",
     "STREAM_RESULTS",
     "JobKind",
+    "is_session_result",
     "job",
     "job_consumer",
     "session_audio",
@@ -64,12 +70,25 @@ HDR_IN_ID = "Parley-In-Id"
 #: on ``.in`` messages that carry client audio (PCM16LE, no header) instead of an event
 HDR_AUDIO = "Parley-Audio"
 
+#: wildcard patterns over every session / every job kind (streams, permissions)
+ALL_SESSION_IN = "interview.session.*.in"
+ALL_SESSION_OUT = "interview.session.*.out"
+ALL_SESSION_AUDIO = "interview.session.*.audio"
+ALL_SESSION_RESULTS = "interview.session.*.result"
+ALL_JOBS = "interview.jobs.*"
+
 _SID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+_RESULT = re.compile(r"^interview\.session\.[A-Za-z0-9_-]{8,64}\.result$")
 
 
 def valid_session_id(sid: str) -> bool:
     """True when ``sid`` is safe to embed in a subject (no dots, wildcards or spaces)."""
     return bool(_SID.match(sid))
+
+
+def is_session_result(subject: str) -> bool:
+    """True when ``subject`` is one session's result subject (a job's only valid reply)."""
+    return bool(_RESULT.match(subject))
 
 
 def _check(sid: str) -> str:

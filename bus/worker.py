@@ -213,7 +213,7 @@ class JobWorker:
             await msg.term()
             await self._reply_error(reply_to, job_id, "bad_input", exc.reason)
             return
-        if not reply_to.startswith("interview.session.") or not reply_to.endswith(".result"):
+        if not subjects.is_session_result(reply_to):
             self.stats.failed += 1
             await msg.term()
             log.warning("worker %s: job %s has no valid reply subject", self.kind, job_id)

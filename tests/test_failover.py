@@ -12,11 +12,11 @@ import pytest_asyncio
 from nats.aio.client import Client as Nats
 
 from actors.session.node import SessionNode
-from bench.client import Client
 from bus.connection import connect
 from bus.provision import provision_as
 from bus.worker import JobWorker
 from edge.server import Edge
+from parley.client import Client
 from persistence import snapshots
 from persistence.pool import create_pool
 from tests.conftest import Servers

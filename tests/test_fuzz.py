@@ -29,11 +29,11 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
 from actors.models.llm_qwen import render_prompt
-from bench.client import Client
 from bus import events
 from bus.errors import BadMessage
 from bus.jobs import Exchange, LlmJob
 from edge import auth
+from parley.client import Client
 from parley.node import Node
 from persistence import reports, transcripts
 from tests.conftest import TEST_SECRET, TIME, ws_url

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from actors.session.snapshot import decode_stored_state
-from bench.client import Client
+from parley.client import Client
 from parley.node import Node
 from persistence import snapshots
 from tests.conftest import ws_url

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench.client import Client
 from bus import subjects
+from parley.client import Client
 from persistence import reports, transcripts
 from persistence.pool import create_pool
 from tests.chaos.harness import (

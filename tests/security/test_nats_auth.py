@@ -24,11 +24,11 @@ import pytest
 import pytest_asyncio
 from nats.aio.client import Client as Nats
 
-from bench.client import Client
 from bus import subjects
 from bus.auth import ADMIN, OPERATOR, Credentials, inbox_prefix, user_for_roles
 from bus.connection import NatsAuthError, connect
 from bus.embedded import EmbeddedNats, free_port
+from parley.client import Client
 from tests.conftest import REPO, TIME, _tmp_root
 
 pytestmark = pytest.mark.timeout(180)

@@ -12,7 +12,7 @@ import msgspec
 import pytest
 
 from actors.session import commands as cmd
-from bench.client import Client
+from parley.client import Client
 from parley.node import Node
 from persistence import reports
 from persistence.text import clean_text, scrub

@@ -1,4 +1,6 @@
-"""A scripted WebSocket client for end-to-end tests (and ``parley bench e2e``)."""
+"""A scripted WebSocket client of the Parley protocol, for the tests and the benches (``parley
+bench e2e``, ``load``): both depend on it, so it lives with the application, not in
+``bench``."""
 
 from __future__ import annotations
 
