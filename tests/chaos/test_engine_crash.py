@@ -170,7 +170,7 @@ async def test_a_role_that_dies_at_every_load_is_marked_down(fleet: Fleet) -> No
     try:
         async def llm_down() -> bool:
             try:
-                return (await _supervised(nc))["llm"]["state"] == "down"
+                return bool((await _supervised(nc))["llm"]["state"] == "down")
             except Exception:
                 return False
 
