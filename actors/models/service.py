@@ -41,6 +41,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import asyncpg
+import msgspec
 import nats.micro
 from nats.aio.client import Client
 from nats.js.object_store import ObjectStore
@@ -342,7 +343,8 @@ class LlmActor(ModelActor):
                     message="assessment stopped at its deadline",
                 )
                 return
-            yield jobs.LlmDone(job_id=job.job_id, text="", data=data, latency_ms=_ms(started))
+            rubric = msgspec.convert(data, jobs.Rubric)  # the engine's dict, checked and typed
+            yield jobs.LlmDone(job_id=job.job_id, text="", rubric=rubric, latency_ms=_ms(started))
             return
         self._preempt()
         cancel = threading.Event()

@@ -188,7 +188,7 @@ def on_assess(ctx: Ctx, ref: int, result: Result | None) -> None:
     if not 0 <= ref < len(st.answers):
         return
     rec = st.answers[ref]
-    assessment = parse_assessment(result.data) if isinstance(result, LlmDone) else None
+    assessment = parse_assessment(result.rubric) if isinstance(result, LlmDone) else None
     if assessment is None:
         st.counters.assess_fallbacks += 1
         assessment = heuristic_assessment(rec.question, rec.answer, rec.language)

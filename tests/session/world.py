@@ -90,7 +90,7 @@ class Models:
     stt_rtf: float = 0.2
     tts_chunks: int = 2
     tts_chunk_samples: int = 4000  # 0.25 s at 16 kHz
-    assess_data: dict[str, Any] | None = None
+    assess_data: jb.Rubric | None = None
     turn: Callable[[World, CheckTurn], float] | None = None
     """The end-of-turn model: the probability it answers a ``CheckTurn`` with, after
     ``latency["turn"]``. ``None``: no model (the shell ignores ``CheckTurn``)."""
@@ -307,19 +307,21 @@ class World:
         assert isinstance(job, jb.LlmJob)
         step = m.latency["llm_step"]
         if job.task == "assess":
-            data = (
+            rubric: jb.Rubric | None = (
                 m.assess_data
                 if m.assess_data is not None
-                else {
-                    "scores": {"relevance": 4, "depth": 3, "clarity": 4, "structure": 3},
-                    "strengths": ["Clear example"],
-                    "improvements": ["Quantify impact"],
-                    "feedback": "Good answer.",
-                }
+                else jb.Rubric(
+                    relevance=4,
+                    depth=3,
+                    clarity=4,
+                    role_fit=3,
+                    strength="Clear example",
+                    improvement="Quantify impact",
+                )
             )
             if behaviour == "empty":
-                data = {}
-            return [(0.0, jb.LlmDone(job_id=jid, text="", data=data))]
+                rubric = None
+            return [(0.0, jb.LlmDone(job_id=jid, text="", rubric=rubric))]
         if job.task == "followup":
             default = FOLLOWUP_KO if job.language == "ko" else FOLLOWUP_EN
             text = m.followup_text if m.followup_text is not None else default
