@@ -35,9 +35,8 @@ from typing import Literal
 import msgspec
 
 from actors.session.endpointing import Endpointer
-from actors.session.phrases import Language
 from actors.session.plan import Anchor
-from bus.events import QuestionKind
+from bus.events import Language, QuestionKind
 from bus.jobs import Exchange
 from bus.subjects import JobKind
 
