@@ -44,49 +44,27 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, assert_never
 
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_never,
-    wait_exponential_jitter,
-)
-
 from actors.models.engines import EndOfTurnModel, VoiceDetector
 from actors.session import commands as cmd
 from actors.session import inputs
 from actors.session.core import SessionCore
-from actors.session.seam import (
-    Closable,
-    InMessage,
-    SessionBus,
-    SessionLease,
-    SessionStore,
-    StoreRefused,
-    StoreUnavailable,
-)
+from actors.session.outbox import OUT_PUBLISH_S, Outbox
+from actors.session.seam import Closable, InMessage, SessionBus, SessionLease, SessionStore
 from actors.session.snapshot import ShellSnapshot, encode_shell_snapshot
-from bus import audio, events, jobs, subjects
+from actors.session.writer import Persist, Writer
+from bus import events, jobs, subjects
 from bus.errors import BadMessage
 from bus.tasks import cancel_and_wait
-from persistence.snapshots import StaleFence
 
 log = logging.getLogger(__name__)
 
 TICK_S = 0.1
 MAX_PARKED_JOBS = 64
-OUT_QUEUE = 4096
-PERSIST_QUEUE = 256
 DURABLE_ACK_S = 2.0
-#: an event the client must see is retried this long (a cluster re-electing a stream
-#: leader takes seconds); given up, it is a gap at the client
-OUT_PUBLISH_S = 15.0
 OUT_FLUSH_S = OUT_PUBLISH_S + 1.0
 MAX_SEEN_IN = 64
 #: audio kept for the end-of-turn model (it reads the last 8 s), PCM16 16 kHz bytes
 HEARD_BYTES = 9 * 32000
-
-Persist = cmd.Snapshot | cmd.PersistTurn | cmd.PersistReport
 
 
 @dataclass
@@ -130,9 +108,8 @@ class SessionActor:
         #: job requests on their way to JetStream (a stop lets them arrive first)
         self._requests: set[asyncio.Task[Any]] = set()
         self._loops: list[asyncio.Task[None]] = []
-        self._out: asyncio.Queue[cmd.Emit | cmd.EmitAudio] = asyncio.Queue(OUT_QUEUE)
-        self._persist: asyncio.Queue[Persist] = asyncio.Queue(PERSIST_QUEUE)
-        self._snapshots_queued = 0  # Snapshot commands in _persist, not yet taken
+        self.outbox = Outbox(self.sid, deps.bus, sent_seq=core.seq)
+        self.writer = Writer(self.sid, self._persist_one, self._fenced)
         self._audio_ready = asyncio.Event()
         self._parked: OrderedDict[str, list[jobs.Result]] = OrderedDict()
         self._live_requests: set[str] = set()
@@ -141,12 +118,8 @@ class SessionActor:
         self._stopping = False
         self.stopped = asyncio.Event()
         self.lease_lost = False
-        self.dropped_out = 0
         self.last_activity = time.monotonic()
         self._seen_in: OrderedDict[str, None] = OrderedDict.fromkeys(seen_in[-MAX_SEEN_IN:])
-        #: every event up to this seq is in the OUT stream (or was given up on)
-        self._sent_seq = core.seq
-        self._sent = asyncio.Event()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0  # monotonic time the armed timer is for
 
@@ -159,8 +132,8 @@ class SessionActor:
         if self.core.live_jobs() or self.core.phase not in ("idle", "finished"):
             await self._ensure_results()  # mid-interview: replay what came in meanwhile
         for coro, name in (
-            (self._vad_loop(), "vad"), (self._send_loop(), "send"),
-            (self._persist_loop(), "persist"),
+            (self._vad_loop(), "vad"), (self.outbox.run(), "send"),
+            (self.writer.run(), "persist"),
         ):
             self._loops.append(asyncio.create_task(coro, name=f"{self.sid}-{name}"))
         self.lease.hold(self._lost)
@@ -225,7 +198,7 @@ class SessionActor:
             await fut.result().close()
 
     async def _drain_queues(self) -> None:
-        await asyncio.gather(self._out.join(), self._persist.join(), *self._requests,
+        await asyncio.gather(self.outbox.join(), self.writer.join(), *self._requests,
                              return_exceptions=True)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
@@ -288,7 +261,7 @@ class SessionActor:
         """True once every write queued so far is in Postgres (waits at most
         :data:`DURABLE_ACK_S`)."""
         try:
-            await asyncio.wait_for(self._persist.join(), DURABLE_ACK_S)
+            await asyncio.wait_for(self.writer.join(), DURABLE_ACK_S)
         except TimeoutError:
             return False
         return True
@@ -388,17 +361,14 @@ class SessionActor:
         for c in commands:
             match c:
                 case cmd.Emit() | cmd.EmitAudio():
-                    self._enqueue_out(c)
+                    self.outbox.put(c)
                 case cmd.RequestJob():
                     self._live_requests.add(c.job.job_id)
                     task = self._spawn(self._request(c))
                     self._requests.add(task)
                     task.add_done_callback(self._requests.discard)
-                case cmd.Snapshot():
-                    if not self._snapshots_queued:  # the queued one will hold this state
-                        self._enqueue_persist(c)
-                case cmd.PersistTurn() | cmd.PersistReport():
-                    self._enqueue_persist(c)
+                case cmd.Snapshot() | cmd.PersistTurn() | cmd.PersistReport():
+                    self.writer.put(c)
                 case cmd.CheckTurn():
                     self._check_turn(c)
                 case cmd.Deactivate():
@@ -406,25 +376,6 @@ class SessionActor:
                     self._spawn(self.stop())
                 case _:
                     assert_never(c)
-
-    def _enqueue_out(self, c: cmd.Emit | cmd.EmitAudio) -> None:
-        if self._out.full():
-            # bounded: drop audio before events (text is what the client must not miss)
-            self.dropped_out += 1
-            if isinstance(c, cmd.EmitAudio):
-                return
-            with contextlib.suppress(asyncio.QueueEmpty):
-                self._out.get_nowait()
-        self._out.put_nowait(c)
-
-    def _enqueue_persist(self, c: Persist) -> None:
-        if self._persist.full():
-            log.error("session %s: persistence backlog full, dropping %s", self.sid,
-                      type(c).__name__)
-            return
-        self._persist.put_nowait(c)
-        if isinstance(c, cmd.Snapshot):
-            self._snapshots_queued += 1
 
     async def _request(self, c: cmd.RequestJob) -> None:
         job_id = c.job.job_id
@@ -444,83 +395,11 @@ class SessionActor:
         elif duplicate:
             log.debug("session %s: job %s was already queued", self.sid, job_id)
 
-    async def _send_loop(self) -> None:
-        bus = self.deps.bus
-        while True:
-            c = await self._out.get()
-            seq = c.event.seq if isinstance(c, cmd.Emit) else 0
-            try:
-                if isinstance(c, cmd.Emit):
-                    await bus.publish_event(self.sid, seq, events.encode(c.event),
-                                            OUT_PUBLISH_S)
-                else:
-                    await bus.publish_audio(self.sid, audio.encode_frame(
-                        c.turn, c.chunk, c.sample_rate, c.pcm))
-            except Exception as exc:
-                self.dropped_out += 1
-                log.warning("session %s: output lost: %r", self.sid, exc)
-            finally:
-                if seq > self._sent_seq:
-                    self._sent_seq = seq
-                    self._sent.set()
-                self._out.task_done()
+    def _fenced(self) -> None:
+        self.lease_lost = True
+        self._spawn(self.stop(snapshot=False))
 
-    async def _persist_loop(self) -> None:
-        """Write turns, reports and snapshots in order. A write that fails for a reason
-        that passes (Postgres restarting, a connection cut) is retried for as long as the
-        actor runs: giving up would let a later snapshot commit a turn that was never
-        stored. Only :meth:`stop` (after its bounded drain) ends a write still retrying;
-        then the lease is released without a final snapshot and the next owner resumes
-        from the last one that was stored."""
-        while True:
-            c = await self._persist.get()
-            if isinstance(c, cmd.Snapshot):
-                self._snapshots_queued -= 1
-            try:
-                await self._persist_retried(c)
-            except StaleFence:
-                log.warning("session %s: fenced off by a newer owner", self.sid)
-                self.lease_lost = True
-                self._spawn(self.stop(snapshot=False))
-            except StoreRefused as exc:
-                # Not transient: the store refused this write's content (text a model
-                # produced, say). Bad input for this one write: store it cleaned.
-                log.warning("session %s: the store refused %s (%s); storing it cleaned",
-                            self.sid, type(c).__name__, exc)
-                try:
-                    await self._persist_retried(c, clean=True)
-                except Exception:
-                    log.exception("session %s: could not persist %s", self.sid,
-                                  type(c).__name__)
-            except Exception:
-                log.exception("session %s: could not persist %s", self.sid, type(c).__name__)
-            finally:
-                self._persist.task_done()
-
-    async def _persist_retried(self, c: Persist, *, clean: bool = False) -> None:
-        try:  # the common case, without building a retry loop (its objects are cyclic)
-            await self._persist_one(c, clean=clean)
-            return
-        except StoreUnavailable as exc:
-            log.warning("session %s: store write failed (%s), retrying", self.sid, exc)
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type(StoreUnavailable),
-            stop=stop_never,
-            wait=wait_exponential_jitter(multiplier=0.1, max=2.0),
-            before_sleep=self._persist_retrying,
-            reraise=True,
-        ):
-            with attempt:
-                await self._persist_one(c, clean=clean)
-
-    def _persist_retrying(self, state: RetryCallState) -> None:
-        if state.attempt_number == 10 or state.attempt_number % 60 == 0:
-            exc = state.outcome.exception() if state.outcome else None
-            log.warning("session %s: store write failed (%r), retrying (attempt %d, "
-                        "%.0f s)", self.sid, exc, state.attempt_number,
-                        state.seconds_since_start or 0.0)
-
-    async def _persist_one(self, c: Persist, *, clean: bool = False) -> None:
+    async def _persist_one(self, c: Persist, clean: bool) -> None:
         """One write; ``clean`` asks the store to strip what it cannot hold from the text."""
         store = self.deps.store
         match c:
@@ -533,22 +412,13 @@ class SessionActor:
             case _:
                 assert_never(c)
 
-    async def _sent_up_to(self, seq: int, timeout: float) -> None:
-        """Wait (bounded) until every event up to ``seq`` left the send loop."""
-        loop = asyncio.get_running_loop()
-        end = loop.time() + timeout
-        while self._sent_seq < seq and loop.time() < end:
-            self._sent.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._sent.wait(), end - loop.time())
-
     async def _save_snapshot(self, flush_timeout: float = OUT_FLUSH_S) -> None:
         blob = encode_shell_snapshot(ShellSnapshot(core=self.core.snapshot(),
                                                    result_seq=self.result_seq,
                                                    seen_in=list(self._seen_in)))
         # The next owner continues after the OUT stream's last seq: write a state only
         # once the events it claims to have sent are there, or the client sees a gap.
-        await self._sent_up_to(self.core.seq, flush_timeout)
+        await self.outbox.sent_up_to(self.core.seq, flush_timeout)
         await self.deps.store.save_snapshot(
             self.sid, blob, fence=self.lease.revision, seq=self.core.seq,
             owner=self.deps.node_id, status=self.core.status, language=self.core.language,

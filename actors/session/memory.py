@@ -15,7 +15,8 @@ They keep the real servers' contracts that the shell relies on: OUT events and j
 requests are deduplicated by id, results carry increasing stream sequences and a tail
 replays them from any sequence, and a snapshot with an older fence than the stored one
 raises :class:`~persistence.snapshots.StaleFence`. Faults are injected by hand
-(:attr:`MemoryStore.unavailable`, :attr:`MemoryStore.gate`, :meth:`MemoryLease.lose`).
+(:attr:`MemoryStore.unavailable`, :attr:`MemoryStore.refuse_unclean`,
+:attr:`MemoryStore.gate`, :meth:`MemoryLease.lose`).
 Everything is bounded only by the test that uses it.
 """
 
@@ -28,7 +29,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from actors.session.seam import OnIn, OnLost, OnResult, StoreUnavailable
+from actors.errors import StoreRefused, StoreUnavailable
+from actors.session.seam import OnIn, OnLost, OnResult
 from actors.session.state import TurnRecord
 from bus import events, jobs, subjects
 from bus.jobs import Job
@@ -169,6 +171,10 @@ class MemoryStore:
     writes: list[tuple[str, str]] = field(default_factory=list)
     #: the next this many writes raise StoreUnavailable
     unavailable: int = 0
+    #: the next this many turn or report writes not asked to clean raise StoreRefused
+    refuse_unclean: int = 0
+    #: the turn and report writes that were asked to clean their text, in order
+    cleaned: list[tuple[str, str]] = field(default_factory=list)
     #: while set and not open, writes wait for it (a store that hangs)
     gate: asyncio.Event | None = None
 
@@ -198,13 +204,22 @@ class MemoryStore:
         self.rows[sid] = StoredRow(blob, fence, seq, owner, status, language, role)
         self.writes.append(("snapshot", sid))
 
+    def _refuse(self, what: str, sid: str, clean: bool) -> None:
+        if clean:
+            self.cleaned.append((what, sid))
+        elif self.refuse_unclean > 0:
+            self.refuse_unclean -= 1
+            raise StoreRefused(f"{what} refused (injected)")
+
     async def save_turn(self, sid: str, record: TurnRecord, *, clean: bool = False) -> None:
         await self._enter()
+        self._refuse("turn", sid, clean)
         self.turns[(sid, record.turn)] = record
         self.writes.append(("turn", sid))
 
     async def save_report(self, sid: str, report: dict[str, Any], *, clean: bool = False) -> None:
         await self._enter()
+        self._refuse("report", sid, clean)
         self.reports[sid] = report
         self.writes.append(("report", sid))
 

@@ -16,6 +16,7 @@ import pytest
 
 from actors.models.deterministic import DeterministicVoiceDetector
 from actors.session import CoreConfig, SessionCore
+from actors.session import commands as cmd
 from actors.session.actor import SessionActor, SessionDeps
 from actors.session.memory import MemoryBus, MemoryLease, MemoryStore
 from actors.session.phrases import default_phrases
@@ -125,10 +126,28 @@ async def test_acknowledged_only_once_stored() -> None:
 async def test_a_store_that_is_down_is_retried(shell: Shell) -> None:
     shell.store.unavailable = 3
     writes = len(shell.store.writes)
-    await started(shell)
+    await shell.bus.send(SID, ev.Attach())
+    await shell.bus.send(SID, ev.Start(), in_id="start-1")  # ok only if stored in time
     await until(lambda: len(shell.store.writes) > writes)
     assert shell.store.unavailable == 0
     assert decode_stored_state(shell.store.rows[SID].blob).phase != "idle"
+    # stored now: the edge's re-send is acknowledged, and not taken twice
+    assert await shell.bus.send(SID, ev.Start(), in_id="start-1") == b"ok"
+    assert "Error" not in shell.bus.event_types(SID)
+
+
+async def test_writes_keep_their_order_and_a_refused_one_is_stored_cleaned(
+    shell: Shell,
+) -> None:
+    await started(shell)
+    await until(lambda: not shell.actor.writer.pending())
+    shell.store.refuse_unclean = 1
+    shell.actor.writer.put(cmd.PersistReport(report={"n": 1}))  # what the core would emit
+    shell.actor.writer.put(cmd.Snapshot("after"))
+    await asyncio.wait_for(shell.actor.writer.join(), 10.0)
+    assert shell.store.reports[SID] == {"n": 1}
+    assert shell.store.cleaned == [("report", SID)]
+    assert shell.store.writes[-2:] == [("report", SID), ("snapshot", SID)]
 
 
 async def test_fenced_off_by_a_newer_owner_it_stops_without_writing(shell: Shell) -> None:
@@ -155,7 +174,7 @@ async def test_fenced_off_by_a_newer_owner_it_stops_without_writing(shell: Shell
 
 async def test_lease_lost_stops_without_writing(shell: Shell) -> None:
     await started(shell)
-    await until(lambda: not shell.actor._persist.qsize())
+    await until(lambda: not shell.actor.writer.pending())
     writes = len(shell.store.writes)
     await shell.lease.lose()
     await asyncio.wait_for(shell.actor.stopped.wait(), 10.0)
