@@ -205,7 +205,7 @@ def run_interview(
                 if isinstance(job, jb.LlmJob):
                     sched.submit(job, c.deadline)
                 elif isinstance(job, jb.TtsJob):
-                    results.put(jb.JobError(job_id=job.job_id, kind="tts", code="off",
+                    results.put(jb.JobError(job_id=job.job_id, kind="tts", code="unavailable",
                                             message="no TTS in this benchmark"))
                 elif isinstance(job, jb.EmbedJob):
                     results.put(jb.EmbedResult(job_id=job.job_id, chunks=[], stored=0))

@@ -19,6 +19,7 @@ __all__ = [
     "Exchange",
     "Job",
     "JobError",
+    "JobErrorCode",
     "LlmDone",
     "LlmJob",
     "LlmSentence",
@@ -41,6 +42,7 @@ from typing import Literal, get_args
 import msgspec
 
 from bus.errors import BadMessage
+from bus.subjects import JobKind
 
 
 class _Msg(msgspec.Struct, tag_field="t", frozen=True, kw_only=True):
@@ -194,9 +196,15 @@ class EmbedResult(_Msg, tag="embed_result", frozen=True):
     stored: int = 0
 
 
+#: why a job produced no result: its input can never work (``bad_input``), the worker
+#: gave up on it (``failed``), it ran out of time (``deadline``), or it never reached a
+#: worker (``unavailable``, made by the requesting session itself)
+JobErrorCode = Literal["bad_input", "failed", "deadline", "unavailable"]
+
+
 class JobError(_Msg, tag="job_error", frozen=True):
-    kind: str
-    code: str
+    kind: JobKind
+    code: JobErrorCode
     message: str
 
 

@@ -34,8 +34,9 @@ from nats.js.errors import ServiceUnavailableError
 
 from bus import subjects
 from bus.errors import BadJob, BadMessage
-from bus.jobs import Job, JobError, Result, decode_job, encode
+from bus.jobs import Job, JobError, JobErrorCode, Result, decode_job, encode
 from bus.requests import publish_retrying
+from bus.subjects import JobKind
 from bus.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ class JobContext:
     """What a handler knows about the job besides its payload."""
 
     job_id: str
-    kind: str
+    kind: JobKind
     reply_to: str
     deadline: float
     attempt: int
@@ -85,7 +86,7 @@ class JobWorker:
     def __init__(
         self,
         js: JetStreamContext,
-        kind: str,
+        kind: JobKind,
         handler: Handler,
         *,
         concurrency: int = 1,
@@ -181,7 +182,8 @@ class JobWorker:
             with contextlib.suppress(Exception):
                 await msg.in_progress()
 
-    async def _reply_error(self, reply_to: str, job_id: str, code: str, message: str) -> None:
+    async def _reply_error(self, reply_to: str, job_id: str, code: JobErrorCode,
+                           message: str) -> None:
         if not reply_to or not job_id:
             return
         err = JobError(job_id=job_id, kind=self.kind, code=code, message=message[:500])

@@ -67,7 +67,7 @@ def garbage(kind: str, job_id: str, n: int) -> jb.Result:
             return jb.LlmDone(job_id=job_id, text="Done." * n, rubric=rubric)
         case "embed":
             return jb.EmbedResult(job_id=job_id, chunks=["chunk"] * n)
-    return jb.JobError(job_id=job_id, kind="llm", code="bad", message="x")
+    return jb.JobError(job_id=job_id, kind="llm", code="failed", message="x")
 
 
 def play(w: World, steps: list[tuple[Any, ...]]) -> None:

@@ -264,7 +264,7 @@ class World:
         if behaviour == "silent":
             return
         if behaviour == "error":
-            self._push(t, jb.JobError(job_id=jid, kind=req.kind, code="boom", message="x"))
+            self._push(t, jb.JobError(job_id=jid, kind=req.kind, code="failed", message="x"))
             return
         if behaviour == "late":
             t = req.deadline + 500 * MS  # the core gave up on it already
