@@ -18,6 +18,8 @@ __all__ = [
     "take_prepared",
 ]
 
+from typing import Literal
+
 from actors.session import followups, speech
 from actors.session.answer_rules import language_pure, near_duplicate
 from actors.session.bank import BUILTIN_QUESTIONS, pick, seed_of
@@ -65,7 +67,7 @@ def _search(ctx: Ctx) -> None:
         st.rag_stage = "done"
 
 
-def on_embed(ctx: Ctx, purpose: str, result: Result | None) -> None:
+def on_embed(ctx: Ctx, purpose: Literal["ingest", "search"], result: Result | None) -> None:
     """Ingest done (or given up): search. Search done (or failed): go, with or without
     context."""
     st = ctx.st
@@ -203,7 +205,8 @@ def ready(prep: Prepared) -> bool:
     return prep.complete or any(s.shown for s in prep.sentences)
 
 
-def on_llm(ctx: Ctx, job_id: str, purpose: str, result: Result | None) -> None:
+def on_llm(ctx: Ctx, job_id: str, purpose: Literal["question", "followup"],
+           result: Result | None) -> None:
     """A phrased question or a streamed follow-up (``None``: failed or expired).
 
     A planned main question is taken whole from ``LlmDone`` and checked
