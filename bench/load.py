@@ -2,7 +2,7 @@
 
 Starts a fresh nats-server and Postgres on loopback and one ``parley up`` process with
 every role and the deterministic models (a separate process, so its RSS and CPU are its
-own), then opens N scripted clients (``bench.client.Client``: hello, answer every app-level
+own), then opens N scripted clients (``parley.client.Client``: hello, answer every app-level
 ``ping`` with ``pong``) at ``--rate`` per second and holds them. Prints:
 
 - connected sessions (ready and still open at the end);

@@ -127,7 +127,7 @@ def _first_and_total(make: Callable[[], Iterator[Any]]) -> tuple[float, float, l
 def _answer_audio() -> tuple[list[bytes], int]:
     """The answer's sentences as 16 kHz PCM16 (piper's voice; espeak-ng if piper is absent)."""
     try:
-        from actors.models.tts_piper import PiperTts
+        from actors.models.engines.tts_piper import PiperTts
 
         tts = PiperTts()
         tts.load()
@@ -139,7 +139,7 @@ def _answer_audio() -> tuple[list[bytes], int]:
         voice = "piper en_US-joe-medium"
     except Exception as exc:  # the benchmark should still run where piper is missing
         print(f"(piper unavailable: {exc}; using espeak-ng)")
-        from actors.models.tts_espeak import EspeakTts
+        from actors.models.engines.tts_espeak import EspeakTts
 
         esp = EspeakTts("en-us")
         esp.load()
@@ -155,7 +155,7 @@ def _answer_audio() -> tuple[list[bytes], int]:
 
 
 def _bench_stt(threads: int, repeat: int, beam: int) -> None:
-    from actors.models.stt_whisper import WhisperStt
+    from actors.models.engines.stt_whisper import WhisperStt
 
     _header(f"STT: faster-whisper, Whisper base int8, beam {beam}, {threads} threads")
     sentences, rate = _answer_audio()
@@ -213,7 +213,7 @@ def _bench_stt(threads: int, repeat: int, beam: int) -> None:
 
 
 def _bench_llm(threads: int) -> None:
-    from actors.models.llm_qwen import QwenLlm
+    from actors.models.engines.llm_qwen import QwenLlm
     from bus.jobs import Exchange, LlmJob
 
     _header(f"LLM: Qwen2.5-Coder-1.5B-Instruct Q4_K_M on llama.cpp, {threads} threads")
@@ -389,8 +389,8 @@ def _piper_per_process(repeat: int) -> None:
 
 
 def _bench_tts(repeat: int) -> None:
-    from actors.models.tts_espeak import EspeakTts
-    from actors.models.tts_piper import PiperTts
+    from actors.models.engines.tts_espeak import EspeakTts
+    from actors.models.engines.tts_piper import PiperTts
 
     _header("TTS")
     piper = PiperTts()
@@ -439,12 +439,12 @@ def _bench_embedder(engine: Any) -> None:
 
 
 def _bench_embed(threads: int, minilm: bool) -> None:
-    from actors.models.embed_e5 import E5Embedder
+    from actors.models.engines.embed_e5 import E5Embedder
 
     _header("Embeddings")
     _bench_embedder(E5Embedder(num_threads=threads))
     if minilm:
-        from actors.models.embed_minilm import MiniLmEmbedder
+        from actors.models.engines.embed_minilm import MiniLmEmbedder
 
         _bench_embedder(MiniLmEmbedder(threads=threads))
 
@@ -453,7 +453,7 @@ def _bench_embed(threads: int, minilm: bool) -> None:
 
 
 def _bench_turn(repeat: int) -> None:
-    from actors.models.turn_smart import SmartTurn
+    from actors.models.engines.turn_smart import SmartTurn
     from bench.turns import answer_set
 
     _header("End of turn: Smart Turn v3.2 (ONNX, onnxruntime, 1 thread)")

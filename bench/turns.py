@@ -129,7 +129,7 @@ class _Piper:
     """English answers in piper's voice (en_US-joe-medium, resampled to 16 kHz)."""
 
     def __init__(self) -> None:
-        from actors.models.tts_piper import PiperTts
+        from actors.models.engines.tts_piper import PiperTts
 
         self.tts = PiperTts()
         self.tts.load()
@@ -281,12 +281,12 @@ def _pct(xs: list[float], q: float) -> float:
 def run_replay(*, languages: tuple[str, ...] = ("en", "ko"), limit: int = 10,
                stt_real: bool = True, threads: int = 2, voice: str = "espeak") -> None:
     """Print the before/after tables (see module docstring)."""
+    from actors.models.engines.vad_silero import SileroVoiceDetector
     from actors.models.registry import build_end_of_turn
-    from actors.models.vad_silero import SileroVoiceDetector
 
     stt: SttEngine | None = None
     if stt_real:
-        from actors.models.stt_whisper import WhisperStt
+        from actors.models.engines.stt_whisper import WhisperStt
 
         stt = WhisperStt(cpu_threads=threads, beam_size=1)
         stt.load()

@@ -8,8 +8,8 @@ starve the result (pgvector >= 0.8).
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_EF_SEARCH", "Hit", "add_chunks", "content_hash", "delete_session_chunks",
-           "search"]
+__all__ = ["DEFAULT_EF_SEARCH", "Hit", "add_chunks", "content_hash", "count_shared",
+           "delete_session_chunks", "search"]
 
 import hashlib
 from dataclasses import dataclass
@@ -66,6 +66,15 @@ async def add_chunks(
             session_id or "", kind,
         )
     return int(after - before)
+
+
+async def count_shared(pool: asyncpg.Pool, *, kind: str, embedder: str) -> int:
+    """How many shared (session-less) chunks of ``kind`` embedded by ``embedder`` are stored."""
+    n = await pool.fetchval(
+        "SELECT count(*) FROM chunks WHERE session_id IS NULL AND kind = $1 AND embedder = $2",
+        kind, embedder,
+    )
+    return int(n)
 
 
 async def search(

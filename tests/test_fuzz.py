@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
-from actors.models.llm_qwen import render_prompt
+from actors.models.llm.render import render_prompt
 from bus import events
 from bus.errors import BadMessage
 from bus.jobs import Exchange, LlmJob

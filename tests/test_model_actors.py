@@ -14,9 +14,9 @@ from typing import Any
 import msgspec
 from nats.aio.client import Client as Nats
 
-from actors.models.deterministic import DeterministicLlm, DeterministicTts
+from actors.models.engines.deterministic import DeterministicLlm, DeterministicTts
+from actors.models.engines.tts_router import TtsRouter
 from actors.models.service import LlmActor, TtsActor
-from actors.models.tts_router import TtsRouter
 from bus import jobs, subjects
 from bus.provision import BusLayout
 from bus.requests import request_job

@@ -35,14 +35,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from actors.models.deterministic import (
-    DeterministicEmbedder,
-    DeterministicEndOfTurn,
-    DeterministicLlm,
-    DeterministicStt,
-    DeterministicTts,
-    DeterministicVoiceDetector,
-)
 from actors.models.engines import (
     Embedder,
     EndOfTurnModel,
@@ -53,7 +45,15 @@ from actors.models.engines import (
     TtsEngine,
     VoiceDetector,
 )
-from actors.models.tts_router import TtsRouter
+from actors.models.engines.deterministic import (
+    DeterministicEmbedder,
+    DeterministicEndOfTurn,
+    DeterministicLlm,
+    DeterministicStt,
+    DeterministicTts,
+    DeterministicVoiceDetector,
+)
+from actors.models.engines.tts_router import TtsRouter
 from bus.jobs import LlmJob
 
 Backend = Literal["real", "deterministic"]
@@ -186,7 +186,7 @@ def build_stt(backend: Backend = "real", options: EngineOptions | None = None) -
     opts = options or EngineOptions()
     if backend == "deterministic":
         return DeterministicStt()
-    from actors.models.stt_whisper import WhisperStt
+    from actors.models.engines.stt_whisper import WhisperStt
 
     return WhisperStt(
         cpu_threads=opts.threads, beam_size=opts.stt_beam_size, vad_filter=opts.stt_vad_filter,
@@ -211,7 +211,7 @@ def build_vad(backend: Backend = "real", options: EngineOptions | None = None) -
     Its ``end_of_turn`` is :func:`build_end_of_turn` for the same backend."""
     if backend == "deterministic":
         return VadFactory(DeterministicVoiceDetector, build_end_of_turn(backend, options))
-    from actors.models.vad_silero import SileroVoiceDetector
+    from actors.models.engines.vad_silero import SileroVoiceDetector
 
     return VadFactory(SileroVoiceDetector, build_end_of_turn(backend, options))
 
@@ -225,7 +225,7 @@ def build_end_of_turn(
         return None
     if backend == "deterministic":
         return DeterministicEndOfTurn()
-    from actors.models.turn_smart import SmartTurn
+    from actors.models.engines.turn_smart import SmartTurn
 
     return SmartTurn(threads=1)
 
@@ -237,7 +237,7 @@ def build_llm(backend: Backend = "real", options: EngineOptions | None = None) -
         if opts.deterministic_delay_ms:
             return SlowLlm(llm, opts.deterministic_delay_ms / 1000)
         return llm
-    from actors.models.llm_qwen import QwenLlm
+    from actors.models.engines.llm_qwen import QwenLlm
 
     return QwenLlm(
         n_ctx=opts.llm_n_ctx,
@@ -253,11 +253,11 @@ def build_tts_voice(spec: str, options: EngineOptions | None = None) -> TtsEngin
     if kind == "deterministic":
         return DeterministicTts()
     if kind == "espeak":
-        from actors.models.tts_espeak import EspeakTts
+        from actors.models.engines.tts_espeak import EspeakTts
 
         return EspeakTts(arg or "en-us")
     if kind == "piper":
-        from actors.models.tts_piper import PiperTts
+        from actors.models.engines.tts_piper import PiperTts
 
         return PiperTts(Path(arg) if arg else None)
     raise EngineError(f"unknown TTS voice spec {spec!r}")
@@ -282,10 +282,10 @@ def build_embedder(backend: Backend = "real", options: EngineOptions | None = No
     if backend == "deterministic":
         return DeterministicEmbedder()
     if opts.embedder == "minilm":
-        from actors.models.embed_minilm import MiniLmEmbedder
+        from actors.models.engines.embed_minilm import MiniLmEmbedder
 
         return MiniLmEmbedder(threads=opts.threads)
-    from actors.models.embed_e5 import E5Embedder
+    from actors.models.engines.embed_e5 import E5Embedder
 
     return E5Embedder(num_threads=opts.threads)
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from actors.models.deterministic import DEFAULT_QUESTIONS
+from actors.models.engines.deterministic import DEFAULT_QUESTIONS
 from bus import jobs, subjects
 from bus.provision import ACK_WAIT
 from parley.client import Client

@@ -8,14 +8,6 @@ import time
 import numpy as np
 import pytest
 
-from actors.models.deterministic import (
-    DEFAULT_QUESTIONS,
-    DeterministicEmbedder,
-    DeterministicLlm,
-    DeterministicStt,
-    DeterministicTts,
-    DeterministicVoiceDetector,
-)
 from actors.models.engines import (
     Embedder,
     EngineCancelled,
@@ -24,6 +16,14 @@ from actors.models.engines import (
     SttEngine,
     TtsEngine,
     VoiceDetector,
+)
+from actors.models.engines.deterministic import (
+    DEFAULT_QUESTIONS,
+    DeterministicEmbedder,
+    DeterministicLlm,
+    DeterministicStt,
+    DeterministicTts,
+    DeterministicVoiceDetector,
 )
 from actors.models.registry import EngineOptions, SlowLlm, build_engines
 from actors.models.rubric import validate_assessment

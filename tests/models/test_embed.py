@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from actors.models.embed_e5 import E5Embedder
-from actors.models.embed_minilm import MiniLmEmbedder
 from actors.models.engines import Embedder
+from actors.models.engines.embed_e5 import E5Embedder
+from actors.models.engines.embed_minilm import MiniLmEmbedder
 
 pytestmark = pytest.mark.models
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from actors.models.engines import EngineCancelled, EngineError, LlmEngine
-from actors.models.llm_qwen import QwenLlm
+from actors.models.engines.llm_qwen import QwenLlm
 from actors.models.rubric import SCORE_KEYS, validate_assessment
 from actors.models.text import has_han, has_hangul, is_question
 from bus.jobs import Exchange, LlmJob

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from actors.models.engines import EngineError, SttEngine
-from actors.models.stt_whisper import WhisperStt
+from actors.models.engines.stt_whisper import WhisperStt
 
 from .conftest import espeak_pcm, needs_speech_tools, noise_pcm
 

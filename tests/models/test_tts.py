@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 
 from actors.models.engines import EngineError, TtsEngine
+from actors.models.engines.tts_espeak import EspeakTts
+from actors.models.engines.tts_piper import PiperTts
 from actors.models.registry import EngineOptions, build_tts
-from actors.models.tts_espeak import EspeakTts
-from actors.models.tts_piper import PiperTts
 
 from .conftest import HAVE_SPEECH_TOOLS, rms
 

@@ -12,9 +12,9 @@ import pytest
 
 from actors.models import assets
 from actors.models.audio import float_to_pcm16
-from actors.models.deterministic import DeterministicEndOfTurn
 from actors.models.engines import EndOfTurnModel, EngineError
-from actors.models.turn_features import N_FRAMES, N_MELS, WINDOW_SAMPLES, log_mel, window
+from actors.models.engines.deterministic import DeterministicEndOfTurn
+from actors.models.engines.turn_features import N_FRAMES, N_MELS, WINDOW_SAMPLES, log_mel, window
 from bench.speech import have_speech_tools, speak_pcm16
 
 
@@ -110,7 +110,7 @@ def test_deterministic_stand_in() -> None:
 @pytest.mark.models
 @pytest.mark.skipif(not have_speech_tools(), reason="espeak-ng and sox are installed by make")
 def test_smart_turn_tells_a_finished_sentence_from_an_unfinished_one() -> None:
-    from actors.models.turn_smart import SmartTurn
+    from actors.models.engines.turn_smart import SmartTurn
 
     m = SmartTurn()
     m.load()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from actors.models.engines import EngineError, VoiceDetector
-from actors.models.vad_silero import SileroVoiceDetector, shared_session
+from actors.models.engines.vad_silero import SileroVoiceDetector, shared_session
 
 from .conftest import espeak_pcm, needs_speech_tools, noise_pcm
 

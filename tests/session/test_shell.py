@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from actors.models.deterministic import DeterministicVoiceDetector
+from actors.models.engines.deterministic import DeterministicVoiceDetector
 from actors.session import CoreConfig, SessionCore
 from actors.session import commands as cmd
 from actors.session.actor import SessionActor, SessionDeps

@@ -2,7 +2,7 @@
 onnxruntime on one thread.
 
 A Whisper-tiny-sized audio classifier: from the last 8 s of the turn as log-mel features
-(:mod:`actors.models.turn_features`) it gives the probability that the speaker has
+(:mod:`actors.models.engines.turn_features`) it gives the probability that the speaker has
 finished (prosody: a falling, finished phrase vs. a thinking pause). The ONNX file comes
 from :func:`actors.models.assets.smart_turn_path` (extracted from the ``pipecat-ai``
 wheel; Pipecat itself is never installed or imported). A call takes tens of milliseconds
@@ -21,7 +21,7 @@ import numpy as np
 
 from actors.models import assets
 from actors.models.engines import EngineError
-from actors.models.turn_features import log_mel
+from actors.models.engines.turn_features import log_mel
 
 
 class SmartTurn:

@@ -8,7 +8,7 @@ engine). Every engine has a ``name`` for logs and metrics.
 
 Implementations: the real models (``stt_whisper``, ``vad_silero``, ``llm_qwen``,
 ``tts_piper``, ``tts_espeak``, ``embed_e5``, ``embed_minilm``) and the deterministic test
-backends in :mod:`actors.models.deterministic`. :mod:`actors.models.registry` builds them.
+backends in :mod:`actors.models.engines.deterministic`. :mod:`actors.models.registry` builds them.
 """
 
 from __future__ import annotations

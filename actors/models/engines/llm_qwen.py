@@ -1,0 +1,360 @@
+"""The interviewer LLM embedded: Qwen2.5-Coder-1.5B-Instruct (Q4_K_M GGUF) on llama-cpp-python.
+
+Latency is dominated by prompt length on two cores (prefill is tens of tokens per second),
+so this engine:
+
+* renders prompts whose stable parts come first (:mod:`actors.models.llm.render`) and keeps
+  a small LRU of KV-cache snapshots (:mod:`actors.models.engines.kv_snapshots`), restoring
+  the one sharing the longest prefix with a new prompt;
+* streams tokens and yields each sentence as soon as it ends
+  (:mod:`actors.models.llm.sentences`), stopping as soon as the one question is complete;
+* stops within one token when the caller's ``cancel`` Event is set, and within one graph
+  node while still evaluating the prompt (llama.cpp's abort callback), so a job past its
+  deadline or an actor that is stopping frees the engine at once;
+* forbids Chinese characters while sampling and constrains structured replies with grammars
+  (:mod:`actors.models.engines.llama_constraints`).
+
+What the model is told, how a follow-up is decided and how an assessment is parsed are
+engine-independent (:mod:`actors.models.llm`): a remote engine reuses them.
+
+NOT thread-safe: one llama.cpp context; the actor must serialise calls (a second call while
+a ``generate`` iterator is still open raises :class:`EngineError`).
+"""
+
+from __future__ import annotations
+
+__all__ = ["QwenLlm"]
+
+import contextlib
+import logging
+import threading
+import time
+import zlib
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+
+from actors.models import assets
+from actors.models.engines import EngineCancelled, EngineError
+from actors.models.engines.kv_snapshots import KvSnapshots
+from actors.models.engines.llama_constraints import Grammars, han_ban_processor, han_tokens
+from actors.models.llm import assess as assessing
+from actors.models.llm.followup import FollowupDecider, plan_followup
+from actors.models.llm.prompts import ASSESS_MAX_TOKENS, LANG_NAME, MAX_TOKENS_CAP
+from actors.models.llm.render import (
+    assess_prefix,
+    dialog_prefix,
+    language_of,
+    render_prompt,
+    short_prefix,
+)
+from actors.models.llm.sentences import after_decision, question_sentences
+from actors.models.rubric import fallback_assessment
+from bus.jobs import LlmJob
+
+log = logging.getLogger(__name__)
+
+
+class QwenLlm:
+    """Qwen2.5-Coder-1.5B-Instruct interviewer (see module docstring).
+
+    ``model_path`` defaults to :func:`actors.models.assets.qwen_gguf_path`. ``n_threads``
+    should be the number of physical cores given to this worker. ``snapshot_mb`` bounds
+    the RAM used by KV snapshots (each is ~20 KB per prompt token).
+    """
+
+    name = "qwen2.5-coder-1.5b-instruct-q4km"
+
+    def __init__(
+        self,
+        model_path: Path | None = None,
+        *,
+        n_ctx: int = 2048,
+        n_threads: int = 2,
+        n_batch: int = 256,
+        temperature: float = 0.6,
+        snapshot_mb: int = 256,
+        max_snapshots: int = 16,
+        followup_decider: FollowupDecider = "heuristic",
+        warm_languages: tuple[str, ...] = ("en", "ko"),
+    ) -> None:
+        self._model_path = model_path
+        self._n_ctx = n_ctx
+        self._n_threads = n_threads
+        self._n_batch = n_batch
+        self._temperature = temperature
+        self._followup_decider = followup_decider
+        self._warm_languages = tuple(lang for lang in warm_languages if lang in LANG_NAME)
+        self._llm: Any = None
+        self._ban: npt.NDArray[np.intc] = np.zeros(0, dtype=np.intc)
+        self._snapshots = KvSnapshots(max_bytes=snapshot_mb << 20, max_count=max_snapshots)
+        self._busy = threading.Lock()
+        self._grammars: Grammars | None = None
+        #: Figures of the last call (for metrics/benchmarks): prompt tokens, reused prefix
+        #: tokens, time to first token, generated tokens, total seconds.
+        self.last_stats: dict[str, float] = {}
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Load the GGUF (assembling it from the packages on first use), build the Han
+        token ban list, compile the grammars and pre-evaluate the static prompt prefix of
+        each language in ``warm_languages``. Takes 10-20 s on two cores; idempotent."""
+        if self._llm is not None:
+            return
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise EngineError("llama-cpp-python is not installed") from exc
+        path = self._model_path or assets.qwen_gguf_path()
+        started = time.monotonic()
+        self._llm = Llama(
+            model_path=str(path),
+            n_ctx=self._n_ctx,
+            n_threads=self._n_threads,
+            n_threads_batch=self._n_threads,
+            n_batch=self._n_batch,
+            verbose=False,
+        )
+        self._ban = han_tokens(self._llm)
+        self._grammars = Grammars.compile(tuple(LANG_NAME))
+        # Evaluating the shared instructions+examples once here (a few seconds per language)
+        # saves that prefill on every session's first turn; it also pages the weights in.
+        for lang in self._warm_languages:
+            for key, text in (
+                (f"static:{lang}", dialog_prefix(lang)),
+                (f"static:assess:{lang}", assess_prefix(lang)),
+                (f"static:short:{lang}", short_prefix(lang)),
+            ):
+                self._llm.reset()
+                self._llm.eval(self._tokenize(text))
+                self._snapshots.save(self._llm, key, pin=True)
+        log.info(
+            "LLM %s loaded in %.1f s (%d Han tokens banned)",
+            path.name,
+            time.monotonic() - started,
+            len(self._ban),
+        )
+
+    def _require(self) -> Any:
+        if self._llm is None:
+            raise EngineError("QwenLlm.load() was not called")
+        return self._llm
+
+    def _require_grammars(self) -> Grammars:
+        if self._grammars is None:
+            raise EngineError("QwenLlm.load() was not called")
+        return self._grammars
+
+    def _tokenize(self, prompt: str) -> list[int]:
+        # Candidate text has been neutralised (no '<'), so parsing special tokens here can
+        # only match the ChatML markers we wrote ourselves.
+        tokens: list[int] = self._require().tokenize(
+            prompt.encode("utf-8"), add_bos=False, special=True
+        )
+        return tokens
+
+    # --- generation -----------------------------------------------------------------------
+
+    def _prefill(self, tokens: list[int], reused: int, cancel: threading.Event) -> bool:
+        """Evaluate the prompt after its first ``reused`` tokens, and at least its last
+        token (the first sample needs its logits), so that ``create_completion`` finds it
+        all cached and starts sampling at once. False if ``cancel`` stopped it.
+
+        Prefill is the long part (~50 ms a token here) and llama.cpp runs a whole batch in
+        one call, so ``cancel`` is polled by llama.cpp's abort callback between graph nodes.
+        On abort llama.cpp drops the unfinished batch from the KV cache, and ``n_tokens``
+        counts only the batches that completed, so the context stays consistent. The
+        callback is set for the prefill only: it runs for every graph node and takes the
+        GIL each time, which decoding (a few hundred nodes per token) would feel.
+        """
+        from llama_cpp import llama_cpp as lib
+
+        llm = self._require()
+        if cancel.is_set():
+            return False
+        start = min(reused, len(tokens) - 1)
+        ctx = llm._ctx.ctx
+        abort = lib.ggml_abort_callback(lambda _data: cancel.is_set())
+        lib.llama_set_abort_callback(ctx, abort, None)
+        try:
+            llm.n_tokens = start
+            llm.eval(tokens[start:])
+        except RuntimeError:  # "llama_decode returned 2": aborted
+            if not cancel.is_set():
+                raise
+            return False
+        finally:
+            lib.llama_set_abort_callback(ctx, lib.ggml_abort_callback(), None)
+        return True
+
+    def _stream(
+        self,
+        prompt: str,
+        *,
+        cancel: threading.Event,
+        snapshot_key: str,
+        max_tokens: int,
+        temperature: float,
+        seed: int,
+        grammar: Any = None,
+    ) -> Generator[str, None, None]:
+        """Yield generated text pieces; end early (quietly) once ``cancel`` is set; record
+        ``last_stats``; snapshot the KV cache."""
+        llm = self._require()
+        tokens = self._tokenize(prompt)
+        if len(tokens) + max_tokens >= self._n_ctx:
+            raise EngineError(f"prompt too long ({len(tokens)} tokens)")
+        started = time.monotonic()
+        reused = self._snapshots.restore_best(llm, tokens)
+        first: float | None = None
+        generated = 0
+        stream: Any = None
+        try:
+            if not self._prefill(tokens, reused, cancel):
+                return
+            stream = llm.create_completion(
+                tokens,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                top_p=0.9,
+                top_k=40,
+                repeat_penalty=1.1,
+                seed=seed,
+                stream=True,
+                stop=["<|im_end|>", "<|endoftext|>"],
+                logits_processor=han_ban_processor(self._ban),
+                grammar=grammar,
+            )
+            for chunk in stream:
+                if cancel.is_set():
+                    break
+                text = chunk["choices"][0]["text"]
+                if first is None:
+                    first = time.monotonic() - started
+                generated += 1
+                if text:
+                    yield text
+        finally:
+            if stream is not None:
+                with contextlib.suppress(Exception):
+                    stream.close()
+            elapsed = time.monotonic() - started
+            self.last_stats = {
+                "prompt_tokens": float(len(tokens)),
+                "reused_tokens": float(reused),
+                "ttft_s": first if first is not None else elapsed,
+                "generated_tokens": float(generated),
+                "total_s": elapsed,
+            }
+            try:
+                self._snapshots.save(llm, snapshot_key)
+            except Exception:  # a failed snapshot only costs speed later
+                log.exception("KV snapshot failed")
+
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        if not self._busy.acquire(blocking=False):
+            raise EngineError("QwenLlm is busy: calls must be serialised")
+        try:
+            yield
+        finally:
+            self._busy.release()
+
+    def generate(self, job: LlmJob, cancel: threading.Event) -> Generator[str, None, None]:
+        """Stream the question (task ``question``) or the follow-up (task ``followup``)
+        sentence by sentence; see :class:`actors.models.engines.LlmEngine`.
+
+        ``question`` may yield nothing when the model produced nothing usable (e.g. the
+        wrong language): the caller then uses its question bank. ``followup`` yields nothing
+        when :func:`actors.models.llm.followup.plan_followup` finds nothing missing (then
+        the model is not even called, so the decision costs nothing); otherwise the model
+        phrases a question about the gaps.
+        """
+        if job.task not in ("question", "followup"):
+            raise EngineError(f"generate() does not do task {job.task!r}")
+        with self._exclusive():
+            lang = language_of(job.language)
+            max_tokens = max(16, min(job.max_tokens, MAX_TOKENS_CAP))
+            grammar = None
+            gaps: list[str] | None = None
+            if job.task == "followup":
+                plan = plan_followup(job, self._followup_decider)
+                if plan.skip:
+                    return  # complete answer: no follow-up, no model call
+                gaps = plan.gaps
+                if plan.model_decides:
+                    grammar = self._require_grammars().followup
+            stream = self._stream(
+                render_prompt(job, gaps=gaps),
+                cancel=cancel,
+                snapshot_key=f"{job.session_id}:dialog",
+                max_tokens=max_tokens,
+                temperature=self._temperature if job.task == "question" else 0.3,
+                seed=zlib.crc32(job.job_id.encode()),
+                grammar=grammar,
+            )
+            pieces = stream
+            if grammar is not None:
+                pieces = after_decision(stream)
+            try:
+                yield from question_sentences(pieces, lang, cancel)
+            finally:
+                # Close both so the stream's bookkeeping (stats, KV snapshot) runs while
+                # this call still holds the engine.
+                pieces.close()
+                stream.close()
+
+    # --- assessment -----------------------------------------------------------------------
+
+    def assess(self, job: LlmJob, cancel: threading.Event | None = None) -> dict[str, Any]:
+        """Score the answer with grammar-constrained decoding; never raises for model
+        trouble (returns :func:`actors.models.rubric.fallback_assessment` instead). Raises
+        :class:`EngineCancelled` when ``cancel`` is set before the result is complete: the
+        model stops within one token, or one graph node while it reads the prompt."""
+        if cancel is None:
+            cancel = threading.Event()
+        if cancel.is_set():
+            raise EngineCancelled("assessment cancelled")
+        lang = language_of(job.language)
+        ruled = assessing.rule_assessment(job)
+        if ruled is not None:
+            return ruled
+        try:
+            judge = assessing.AttemptJudge(job)
+            for attempt in range(assessing.ATTEMPTS):
+                with self._exclusive():
+                    text = "".join(
+                        self._stream(
+                            render_prompt(msgspec.structs.replace(job, task="assess")),
+                            cancel=cancel,
+                            snapshot_key=f"{job.session_id}:assess",
+                            max_tokens=ASSESS_MAX_TOKENS,
+                            temperature=assessing.temperature(attempt),
+                            seed=zlib.crc32(job.job_id.encode()) + attempt,
+                            grammar=self._require_grammars().for_assessment(lang),
+                        )
+                    )
+                if cancel.is_set():
+                    raise EngineCancelled("assessment cancelled")
+                done = judge.offer(text, attempt)
+                if done is not None:
+                    self.last_stats["text_retries"] = float(judge.text_retries)
+                    return done
+            best = judge.best()
+            self.last_stats["text_retries"] = float(judge.text_retries)
+            return best
+        except EngineCancelled:
+            raise
+        except EngineError as exc:
+            if "busy" in str(exc):
+                raise
+            log.warning("assessment failed: %s", exc)
+            return fallback_assessment(lang, str(exc))
+        except Exception as exc:
+            log.warning("assessment failed: %s", exc)
+            return fallback_assessment(lang, f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,152 @@
+"""The LLM actor: live ``llm`` jobs (questions, follow-ups) and background ``assess`` jobs."""
+
+from __future__ import annotations
+
+__all__ = ["LlmActor"]
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+from nats.aio.client import Client
+
+from actors.models.engines import EngineCancelled, LlmEngine
+from actors.models.service.base import ModelActor, elapsed_ms
+from bus import jobs
+from bus.worker import BadJob, JobContext, JobWorker
+
+log = logging.getLogger(__name__)
+
+
+class LlmActor(ModelActor):
+    """Serves live ``llm`` jobs and, at lower priority, ``assess`` jobs on one engine: the
+    assess worker fetches only while no live job is running, and a live job that arrives
+    while an assessment runs preempts it: the assessment is cancelled (within one token, or
+    one graph node of its prompt), waits until no live job runs, and resumes from its KV
+    snapshot (the part of its prompt already evaluated is not evaluated again). So a live
+    question or follow-up never waits behind an assessment.
+
+    Each job's engine call gets a cancel Event, set at the job's deadline (the session has
+    moved on by then) and when the job's task is cancelled (the actor stops). A generation
+    cut at its deadline ends with the sentences it has; an assessment cut at its deadline
+    ends with ``JobError(code="deadline")``, never a late rubric.
+    """
+
+    kind = "llm"
+
+    def __init__(self, nc: Client, engine: LlmEngine, **kw: Any) -> None:
+        super().__init__(nc, engine.name, **kw)
+        self.engine = engine
+        self._live: JobWorker | None = None
+        self._background: threading.Event | None = None
+        self._preempted = False
+        self.preemptions = 0
+
+    def _preempt(self) -> None:
+        """A live job arrived: stop the running assessment at once (it resumes later)."""
+        if self._background is not None and not self._background.is_set():
+            self._preempted = True
+            self.preemptions += 1
+            self._background.set()
+
+    def stats(self) -> dict[str, Any]:
+        return {**super().stats(), "preemptions": self.preemptions}
+
+    async def _assess(self, job: jobs.LlmJob, ctx: JobContext) -> dict[str, Any] | None:
+        """Run the assessment, resuming it after each preemption; None at the deadline."""
+        while True:
+            while self._live is not None and self._live.busy:  # let live work go first
+                if ctx.remaining() <= 0:
+                    break
+                await asyncio.sleep(0.05)
+            if ctx.remaining() <= 0:
+                return None
+            cancel = threading.Event()
+            timer = asyncio.get_running_loop().call_later(ctx.remaining(), cancel.set)
+            self._background, self._preempted = cancel, False
+            try:
+                return await self.run_sync(self.engine.assess, job, cancel)
+            except EngineCancelled:
+                if not self._preempted:
+                    return None  # its deadline
+                log.debug("llm: assessment %s preempted by a live job", job.job_id)
+            finally:
+                timer.cancel()
+                cancel.set()
+                if self._background is cancel:
+                    self._background = None
+
+    def _load_sync(self) -> None:
+        self.engine.load()
+        warm = jobs.LlmJob(
+            job_id="warmup",
+            session_id="warmup00",
+            task="question",
+            language="en",
+            role="general",
+            max_tokens=4,
+        )
+        for _ in self.engine.generate(warm, threading.Event()):
+            break
+
+    def handlers(self) -> list[JobWorker]:
+        self._live = JobWorker(self.js, "llm", self.handle, concurrency=1)
+        assess = JobWorker(
+            self.js,
+            "assess",
+            self.handle,
+            concurrency=1,
+            may_fetch=lambda: self._live is not None and self._live.busy == 0,
+        )
+        return [self._live, assess]
+
+    def stop_grace(self, worker: JobWorker) -> float:
+        # An assessment runs for minutes and starts over on any actor: hand it back now.
+        return 0.0 if worker.kind == "assess" else super().stop_grace(worker)
+
+    async def handle(self, job: jobs.Job, ctx: JobContext) -> AsyncIterator[jobs.Result]:
+        if not isinstance(job, jobs.LlmJob):
+            raise BadJob("llm actor got a non-llm job")
+        started = time.perf_counter()
+        if job.task == "assess":
+            data = await self._assess(job, ctx)
+            if data is None:
+                yield jobs.JobError(
+                    job_id=job.job_id,
+                    kind=ctx.kind,
+                    code="deadline",
+                    message="assessment stopped at its deadline",
+                )
+                return
+            rubric = msgspec.convert(data, jobs.Rubric)  # the engine's dict, checked and typed
+            yield jobs.LlmDone(
+                job_id=job.job_id, text="", rubric=rubric, latency_ms=elapsed_ms(started)
+            )
+            return
+        self._preempt()
+        cancel = threading.Event()
+        timer = asyncio.get_running_loop().call_later(max(ctx.remaining(), 0.1), cancel.set)
+        try:
+            sentences: list[str] = []
+            ttft = 0
+            async for sentence in self.stream_sync(
+                lambda: self.engine.generate(job, cancel), cancel
+            ):
+                if not sentences:
+                    ttft = elapsed_ms(started)
+                yield jobs.LlmSentence(job_id=job.job_id, index=len(sentences), text=sentence)
+                sentences.append(sentence)
+            yield jobs.LlmDone(
+                job_id=job.job_id,
+                text=" ".join(sentences),
+                sentences=len(sentences),
+                ttft_ms=ttft,
+                latency_ms=elapsed_ms(started),
+            )
+        finally:
+            timer.cancel()
+            cancel.set()  # a cancelled task (stopping) frees the engine at its next token
