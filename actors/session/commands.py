@@ -73,7 +73,8 @@ class PersistReport(msgspec.Struct, frozen=True, tag="persist_report"):
 
 
 class Snapshot(msgspec.Struct, frozen=True, tag="snapshot"):
-    """``reason`` is for logs and metrics: turn, periodic, pause, finished, deactivate."""
+    """``reason`` is for logs and metrics: turn, periodic, pause, finished, deactivate,
+    asked (a question went out: a point to resume from)."""
 
     reason: str = ""
 
