@@ -4,15 +4,15 @@
 objects, so it runs the same against the real servers and in memory (the way an HTTP
 client runs against a mock transport):
 
-=================  ==============================================  ==========================
-protocol           real implementation (:mod:`actors.session.live`)  in memory (:mod:`.memory`)
-=================  ==============================================  ==========================
-:class:`SessionBus`    NATS core + JetStream (``.in``/``.out``/        :class:`MemoryBus`
-                       ``.audio``, ``RESULTS``, ``JOBS``)
-:class:`SessionStore`  Postgres (``sessions``, ``turns``, ``reports``)  :class:`MemoryStore`
-:class:`SessionLease`  the ``session_owners`` KV key, renewed by the   :class:`MemoryLease`
-                       node's lease keeper
-=================  ==============================================  ==========================
+- :class:`SessionBus`: the session's subjects (``.in``, ``.out``, ``.audio``, its results
+  in ``RESULTS``, jobs to ``JOBS``). Real: :class:`~actors.session.live.NatsSessionBus`;
+  in memory: :class:`~actors.session.memory.MemoryBus`.
+- :class:`SessionStore`: its snapshot, turns and report. Real:
+  :class:`~actors.session.live.PostgresSessionStore`; in memory:
+  :class:`~actors.session.memory.MemoryStore`.
+- :class:`SessionLease`: its ownership (the ``session_owners`` key, renewed by the node's
+  lease keeper). Real: :class:`~actors.session.live.KeptLease`; in memory:
+  :class:`~actors.session.memory.MemoryLease`.
 
 What the store may raise (:mod:`actors.errors`), and what the shell does about it:
 ``StoreUnavailable`` (the write did not happen for a reason that passes: retried while the
