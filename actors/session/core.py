@@ -116,8 +116,10 @@ class SessionCore:
 
     @property
     def status(self) -> str:
-        """``finished`` once the report is out, else ``active`` (the sessions row)."""
-        return "finished" if self._ctx.st.phase == "finished" else "active"
+        """``finished`` once the report is out, else ``active`` (the sessions row). The
+        report may go out while the closing words still play."""
+        st = self._ctx.st
+        return "finished" if st.phase == "finished" or st.report_sent else "active"
 
     @property
     def language(self) -> str:

@@ -424,6 +424,9 @@ def _send_report(ctx: Ctx) -> None:
     ctx.emit(Report(report=report))
     ctx.out.append(PersistReport(report))
     st.report_sent = True
+    # the state that knows the report went out, stored after it: a node lost while the
+    # closing words still play must not send a second report from an older snapshot
+    ctx.snapshot("report")
 
 
 def _finish(ctx: Ctx) -> None:
