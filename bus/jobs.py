@@ -71,13 +71,15 @@ class Exchange(msgspec.Struct, frozen=True):
     answer: str = ""
 
 
-LlmTask = Literal["question", "followup", "assess"]
+LlmTask = Literal["question", "followup", "assess", "prefill"]
 
 
 class LlmJob(_Msg, tag="llm", frozen=True):
     """``question``: the next main question. ``followup``: decide whether the last answer
     needs a follow-up and, if so, ask it (an empty ``LlmDone.text`` means no follow-up).
     ``assess``: score ``answer`` to ``question`` against the rubric (``LlmDone.rubric``).
+    ``prefill`` (sent as an ``assess`` job, while the candidate still speaks): read the
+    answer so far into the assessment prompt's cache; ``LlmDone`` carries nothing.
     Candidate text in ``answer``/``history`` is data, never instructions."""
 
     session_id: str

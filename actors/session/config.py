@@ -109,6 +109,8 @@ class CoreConfig(msgspec.Struct, frozen=True, kw_only=True):
     deadline_ingest_s: float = 8.0
     deadline_embed_s: float = 4.0
     deadline_assess_s: float = 120.0
+    deadline_prefill_s: float = 10.0
+    """A prefill of the answer so far that has not run by then is stale: dropped."""
     report_wait_s: float = 60.0
     """After the closing, wait at most this long for outstanding assessments. On two cores
     the 1.5B model scores one answer in about 30 s (measured), and the last answer's
@@ -134,6 +136,11 @@ class CoreConfig(msgspec.Struct, frozen=True, kw_only=True):
     question_max_tokens: int = 96
     followup_max_tokens: int = 64
     assess_max_tokens: int = 256
+    prefill_answers: bool = True
+    """While the candidate speaks, have the LLM read the settled words of the answer into
+    the assessment prompt (:mod:`actors.session.prefill`), so the answer's assessment, and
+    with the last answer the report, comes seconds sooner."""
+    prefill_min_words: int = 6
 
     def __post_init__(self) -> None:
         for name in self.__struct_fields__:

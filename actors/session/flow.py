@@ -34,6 +34,7 @@ from actors.session.commands import PersistReport, PersistTurn
 from actors.session.ctx import Ctx
 from actors.session.listening import Final, Nothing, Outcome, Repeat
 from actors.session.plan import extract_items, make_plan
+from actors.session.prefill import ASSESS_ANSWER_CHARS
 from actors.session.report import (
     build_report,
     earlier_answers,
@@ -175,7 +176,7 @@ def _request_assess(ctx: Ctx, ref: int) -> None:
         role=s.role,
         difficulty=s.difficulty,
         question=rec.question,
-        answer=trim(rec.answer, 2000),
+        answer=trim(rec.answer, ASSESS_ANSWER_CHARS),
         max_tokens=ctx.cfg.assess_max_tokens,
     )
     if not ctx.request(job, "assess", "assess", ctx.cfg.deadline_assess_s, ref=ref):

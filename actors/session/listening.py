@@ -43,7 +43,7 @@ from typing import Literal
 
 import msgspec
 
-from actors.session import speech
+from actors.session import prefill, speech
 from actors.session.commands import CheckTurn
 from actors.session.ctx import Ctx
 from actors.session.endpointing import (
@@ -385,6 +385,7 @@ def _partial(ctx: Ctx) -> None:
     if text and text != listen.partial:
         listen.partial = text
         ctx.emit(Transcript(turn=listen.turn, text=text, final=False))
+        prefill.answer_so_far(ctx, listen.turn, text)
 
 
 def _finalize(ctx: Ctx) -> Outcome | None:

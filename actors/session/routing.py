@@ -32,6 +32,7 @@ _EXPECTED: dict[Purpose, tuple[type, ...]] = {
     "question": (LlmSentence, LlmDone),
     "followup": (LlmSentence, LlmDone),
     "assess": (LlmSentence, LlmDone),
+    "prefill": (LlmDone,),
     "ingest": (EmbedResult,),
     "search": (EmbedResult,),
 }
@@ -66,6 +67,8 @@ def expire(ctx: Ctx) -> None:
     due = sorted((j.deadline, jid) for jid, j in st.jobs.items() if j.deadline <= ctx.t)
     for _, jid in due:
         job = st.jobs.pop(jid, None)
+        if job is not None and job.purpose == "prefill":
+            continue  # opportunistic: a stale prefill is no missed deadline
         if job is not None:
             st.counters.deadlines_expired += 1
             _dispatch(ctx, jid, job, None)
@@ -82,6 +85,8 @@ def _dispatch(ctx: Ctx, job_id: str, job: PendingJob, result: Result | None) -> 
             questions.on_llm(ctx, job_id, purpose, result)
         case "assess":
             flow.on_assess(ctx, job.ref, result)
+        case "prefill":
+            return  # nothing waits for it
         case "ingest" | "search":
             questions.on_embed(ctx, purpose, result)
         case _:

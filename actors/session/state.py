@@ -50,7 +50,9 @@ AirKind = QuestionKind | Literal[""]
 #: follow-up, or the closing
 AirPlan = Literal["", "next", "followup", "closing"]
 #: what a live job's result is for (routes it in :mod:`actors.session.routing`)
-Purpose = Literal["ingest", "search", "question", "followup", "tts", "stt", "assess"]
+Purpose = Literal[
+    "ingest", "search", "question", "followup", "tts", "stt", "assess", "prefill"
+]
 
 
 class Settings(msgspec.Struct, kw_only=True):

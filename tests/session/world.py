@@ -306,6 +306,8 @@ class World:
             ]
         assert isinstance(job, jb.LlmJob)
         step = m.latency["llm_step"]
+        if job.task == "prefill":  # the engine only reads: nothing comes back but "done"
+            return [(m.latency["llm_step"], jb.LlmDone(job_id=jid, text=""))]
         if job.task == "assess":
             rubric: jb.Rubric | None = (
                 m.assess_data

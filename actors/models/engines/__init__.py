@@ -22,6 +22,7 @@ __all__ = [
     "EngineCancelled",
     "EngineError",
     "LlmEngine",
+    "PrefillsAnswers",
     "SttEngine",
     "Transcription",
     "TtsEngine",
@@ -146,6 +147,18 @@ class LlmEngine(Protocol):
         :func:`actors.models.rubric.validate_assessment` (with ``"fallback": True`` when the
         model failed). Setting ``cancel`` (if given) makes the call stop at the next token
         and raise :class:`EngineCancelled`; it is checked before any work starts too."""
+        ...
+
+
+@runtime_checkable
+class PrefillsAnswers(Protocol):
+    """An LLM engine that can read an answer into its cache before it is complete."""
+
+    def prefill(self, job: LlmJob, cancel: threading.Event) -> int:
+        """Task ``"prefill"``: evaluate the assessment prompt of ``job`` up to the end of the
+        answer so far (``job.answer``) and keep it cached, so that the assessment of the
+        whole answer only reads what was said after it. Returns the tokens evaluated (0 when
+        ``cancel`` stopped it or nothing was new); never raises for model trouble."""
         ...
 
 
