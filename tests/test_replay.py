@@ -16,9 +16,9 @@ import pytest
 from nats.aio.client import Client as Nats
 
 from actors.session.replay import load_answer, object_name
-from bench.client import Client
 from bus import subjects
 from bus.provision import ReplayLimits, provision
+from parley.client import Client
 from parley.node import Node
 from persistence import reports, retention, snapshots, transcripts
 from tests.conftest import ws_url

@@ -23,6 +23,8 @@ class CoreConfig(msgspec.Struct, frozen=True, kw_only=True):
     frame_samples: int = 512
     audio_queue_ms: int = 3000
     """Bound of the inbound audio queue; overflow drops the oldest audio (counted)."""
+    speech_probability: float = 0.5
+    """A VAD frame whose speech probability is at least this is speech."""
 
     # --- endpointing (milliseconds of audio) ---------------------------------------------
     speech_start_ms: int = 200
@@ -152,6 +154,8 @@ class CoreConfig(msgspec.Struct, frozen=True, kw_only=True):
                 raise ValueError(f"CoreConfig.{name} must be >= 0, got {value}")
         if self.sample_rate <= 0 or self.frame_samples <= 0:
             raise ValueError("CoreConfig: sample_rate and frame_samples must be > 0")
+        if not 0.0 < self.speech_probability <= 1.0:
+            raise ValueError("CoreConfig: speech_probability must be in (0, 1]")
         if not 0.0 < self.turn_complete <= 1.0:
             raise ValueError("CoreConfig: turn_complete must be in (0, 1]")
         if self.turn_recheck_ms <= 0:

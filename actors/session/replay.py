@@ -88,14 +88,12 @@ class AnswerTape:
         return wav_bytes(pcm, self._rate)
 
 
-async def store_answer(store: ObjectStore, session_id: str, turn: int, wav: bytes) -> bool:
-    """Put one answer (bounded wait). False, logged, when it could not be stored."""
+async def store_answer(store: ObjectStore, session_id: str, turn: int, wav: bytes) -> None:
+    """Put one answer (bounded wait); when it cannot be stored, log it and go on."""
     try:
         await asyncio.wait_for(store.put(object_name(session_id, turn), wav), _STORE_TIMEOUT_S)
-        return True
     except Exception as exc:  # a full store, a slow server: the replay is missing
         log.warning("session %s: answer %d not kept for replay: %r", session_id, turn, exc)
-        return False
 
 
 async def load_answer(store: ObjectStore, session_id: str, turn: int) -> bytes | None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from bench.client import Client
+from parley.client import Client
 from parley.node import Node
 from tests.conftest import REPO, ws_url
 from tests.security.conftest import get

@@ -37,23 +37,13 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from actors.errors import EngineCancelled, EngineError
 from bus.jobs import LlmJob
 
 #: The voice detectors work on 16 kHz audio in frames of 512 samples (32 ms).
 VAD_SAMPLE_RATE = 16000
 VAD_FRAME_SAMPLES = 512
 VAD_FRAME_MS = 32
-
-
-class EngineError(RuntimeError):
-    """An engine could not do its work (model missing, child process died, bad input).
-    The actor turns it into a ``JobError`` for that one job; the engine stays usable
-    unless ``load()`` itself raised."""
-
-
-class EngineCancelled(EngineError):
-    """The call stopped early because its ``cancel`` Event was set; there is no result.
-    The engine stays usable."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import msgspec
 from nats.aio.client import Client
 
 from actors.models.engines import EngineCancelled, LlmEngine, PrefillsAnswers
@@ -155,8 +156,9 @@ class LlmActor(ModelActor):
             if isinstance(data, str):  # an outline
                 yield jobs.LlmDone(job_id=job.job_id, text=data, latency_ms=elapsed_ms(started))
                 return
+            rubric = msgspec.convert(data, jobs.Rubric)  # the engine's dict, checked and typed
             yield jobs.LlmDone(
-                job_id=job.job_id, text="", data=data, latency_ms=elapsed_ms(started)
+                job_id=job.job_id, text="", rubric=rubric, latency_ms=elapsed_ms(started)
             )
             return
         self._preempt()
