@@ -100,6 +100,12 @@ class Scheduler:
         self._thread.start()
 
     def submit(self, job: jb.LlmJob, deadline: float) -> None:
+        if job.task in ("outline", "prefill"):
+            # Not measured here: the outline comes after the report, and typed answers are
+            # never prefilled. Refused at once, the way the session sees an absent actor.
+            self.results.put(jb.JobError(job_id=job.job_id, kind="assess", code="unavailable",
+                                         message="not run by the quality benchmark"))
+            return
         live = job.task != "assess"
         with self._lock:
             self._seq += 1
