@@ -22,6 +22,7 @@ __all__ = [
     "build_end_of_turn",
     "build_engines",
     "build_llm",
+    "build_remote_llm",
     "build_stt",
     "build_tts",
     "build_tts_voice",
@@ -54,6 +55,8 @@ from actors.models.engines.deterministic import (
     DeterministicVoiceDetector,
 )
 from actors.models.engines.tts_router import TtsRouter
+from actors.models.remote.config import RemoteConfig
+from actors.models.remote.llm_openai import OpenAiLlm
 from bus.jobs import LlmJob
 
 Backend = Literal["real", "deterministic"]
@@ -238,6 +241,18 @@ def build_llm(backend: Backend = "real", options: EngineOptions | None = None) -
         n_threads=opts.threads,
         temperature=opts.llm_temperature,
         followup_decider=opts.llm_followup_decider,
+    )
+
+
+def build_remote_llm(options: EngineOptions | None = None) -> OpenAiLlm | None:
+    """The LLM engine on an OpenAI-compatible server when ``PARLEY_LLM_URL`` is set (see
+    :mod:`actors.models.remote.config`), else None (use :func:`build_llm`)."""
+    cfg = RemoteConfig.llm_from_env()
+    if cfg is None:
+        return None
+    opts = options or EngineOptions()
+    return OpenAiLlm(
+        cfg, temperature=opts.llm_temperature, followup_decider=opts.llm_followup_decider
     )
 
 
