@@ -165,7 +165,7 @@ class Node:
             await actor.start()
             print(f"model {actor.kind:<6} ready ({actor.engine_name}, "
                   f"{time.perf_counter() - t:.1f}s); "
-                  f"{engine_cpu_line(actor.kind, actor.engine_name)}", flush=True)
+                  f"{engine_cpu_line(actor.kind, actor.engine_name, actor.device)}", flush=True)
 
     async def _session_status(self, req: Any) -> None:
         import msgspec

@@ -85,7 +85,9 @@ class EngineOptions:
     stt_beam_size: int = 1
     stt_vad_filter: bool = True
     stt_window_s: float = 10.0
+    stt_device: str = "auto"
     llm_n_ctx: int = 2048
+    llm_gpu_layers: int = -1
     llm_temperature: float = 0.6
     llm_followup_decider: Literal["heuristic", "model"] = "heuristic"
     embedder: Literal["e5", "minilm"] = "e5"
@@ -100,6 +102,8 @@ class EngineOptions:
         """Options from ``PARLEY_MODEL_THREADS``, ``PARLEY_STT_BEAM``, ``PARLEY_STT_WINDOW_S``
         (Whisper's encoder window floor, 30 = stock), ``PARLEY_EMBEDDER``
         (``e5``/``minilm``), ``PARLEY_LLM_FOLLOWUP`` (``heuristic``/``model``),
+        ``PARLEY_STT_DEVICE`` (``auto``/``cpu``/``cuda``), ``PARLEY_LLM_GPU_LAYERS`` (layers
+        offloaded by a GPU build of llama.cpp; -1 all, 0 none),
         ``PARLEY_TTS_VOICES`` (``en=piper,ko=espeak:ko``) and, for the deterministic test
         LLM only, ``PARLEY_DETERMINISTIC_DELAY_MS``; unset ones keep defaults."""
         env = os.environ if env is None else env
@@ -114,6 +118,10 @@ class EngineOptions:
             if v not in ("e5", "minilm"):
                 raise ValueError(f"PARLEY_EMBEDDER must be e5 or minilm, not {v!r}")
             kwargs["embedder"] = v
+        if v := env.get("PARLEY_STT_DEVICE"):
+            kwargs["stt_device"] = v
+        if v := env.get("PARLEY_LLM_GPU_LAYERS"):
+            kwargs["llm_gpu_layers"] = int(v)
         if v := env.get("PARLEY_LLM_FOLLOWUP"):
             if v not in ("heuristic", "model"):
                 raise ValueError(f"PARLEY_LLM_FOLLOWUP must be heuristic or model, not {v!r}")
@@ -183,11 +191,16 @@ def build_stt(backend: Backend = "real", options: EngineOptions | None = None) -
     opts = options or EngineOptions()
     if backend == "deterministic":
         return DeterministicStt()
+    remote = RemoteConfig.stt_from_env()
+    if remote is not None:
+        from actors.models.remote.stt_openai import OpenAiStt
+
+        return OpenAiStt(remote)
     from actors.models.engines.stt_whisper import WhisperStt
 
     return WhisperStt(
         cpu_threads=opts.threads, beam_size=opts.stt_beam_size, vad_filter=opts.stt_vad_filter,
-        window_s=opts.stt_window_s,
+        window_s=opts.stt_window_s, device=opts.stt_device,
     )
 
 
@@ -238,6 +251,7 @@ def build_llm(backend: Backend = "real", options: EngineOptions | None = None) -
 
     return QwenLlm(
         n_ctx=opts.llm_n_ctx,
+        n_gpu_layers=opts.llm_gpu_layers,
         n_threads=opts.threads,
         temperature=opts.llm_temperature,
         followup_decider=opts.llm_followup_decider,

@@ -20,11 +20,14 @@ __all__ = [
     "client",
     "remaining",
     "retrying",
+    "retrying_sync",
     "sse_deltas",
+    "status_error",
     "timeout",
     "transport_error",
 ]
 
+import contextlib
 import json
 import logging
 import time
@@ -32,7 +35,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx2 as httpx
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    wait_exponential_jitter,
+)
 
 from actors.models.engines import EngineError
 from actors.models.remote.config import RemoteConfig
@@ -92,34 +101,35 @@ def _retry_after(value: str | None) -> float | None:
         return None  # an HTTP date: use our own backoff
 
 
+def status_error(status: int, path: str, body: str, retry_after: str | None) -> RemoteError:
+    """The :class:`RemoteError` for a non-2xx response."""
+    message = f"HTTP {status} from {path}: {body[:300]}"
+    # llama-cpp-python's server answers a request it cannot parse with 500 and the
+    # validation error in the body.
+    if status in _UNSUPPORTED_STATUS or (status == 500 and "validation error" in body):
+        return Unsupported(message, status=status, retryable=False)
+    return RemoteError(
+        message,
+        status=status,
+        retryable=status in _RETRY_STATUS,
+        retry_after=_retry_after(retry_after),
+    )
+
+
 async def check_status(resp: httpx.Response) -> None:
     """Raise the right :class:`RemoteError` for a non-2xx response (reads a bounded part
     of its body for the message)."""
     if resp.status_code < 300:
         return
     body = ""
-    try:
+    with contextlib.suppress(httpx.HTTPError):
         body = (await resp.aread())[:300].decode("utf-8", "replace")
-    except httpx.HTTPError:
-        pass
-    status = resp.status_code
-    message = f"HTTP {status} from {resp.request.url.path}: {body}"
-    # llama-cpp-python's server answers a request it cannot parse with 500 and the
-    # validation error in the body.
-    if status in _UNSUPPORTED_STATUS or (status == 500 and "validation error" in body):
-        raise Unsupported(message, status=status, retryable=False)
-    raise RemoteError(
-        message,
-        status=status,
-        retryable=status in _RETRY_STATUS,
-        retry_after=_retry_after(resp.headers.get("retry-after")),
+    raise status_error(
+        resp.status_code, resp.request.url.path, body, resp.headers.get("retry-after")
     )
 
 
-def retrying(deadline: float, what: str) -> AsyncRetrying:
-    """``async for attempt in retrying(deadline, "chat"): with attempt: ...`` retries
-    retryable :class:`RemoteError` with backoff until the next wait would pass
-    ``deadline``; then the last error is raised."""
+def _policy(deadline: float, what: str) -> dict[str, Any]:
     backoff = wait_exponential_jitter(multiplier=0.2, max=4.0, jitter=0.3)
 
     def wait(rs: RetryCallState) -> float:
@@ -134,13 +144,25 @@ def retrying(deadline: float, what: str) -> AsyncRetrying:
         exc = rs.outcome.exception() if rs.outcome else None
         log.info("%s: retry %d in %.2fs after %s", what, rs.attempt_number, rs.upcoming_sleep, exc)
 
-    return AsyncRetrying(
-        retry=retry_if_exception(lambda e: isinstance(e, RemoteError) and e.retryable),
-        wait=wait,
-        stop=stop,
-        before_sleep=before_sleep,
-        reraise=True,
-    )
+    return {
+        "retry": retry_if_exception(lambda e: isinstance(e, RemoteError) and e.retryable),
+        "wait": wait,
+        "stop": stop,
+        "before_sleep": before_sleep,
+        "reraise": True,
+    }
+
+
+def retrying_sync(deadline: float, what: str) -> Retrying:
+    """The blocking twin of :func:`retrying` (for engines run on an actor's threads)."""
+    return Retrying(**_policy(deadline, what))
+
+
+def retrying(deadline: float, what: str) -> AsyncRetrying:
+    """``async for attempt in retrying(deadline, "chat"): with attempt: ...`` retries
+    retryable :class:`RemoteError` with backoff until the next wait would pass
+    ``deadline``; then the last error is raised."""
+    return AsyncRetrying(**_policy(deadline, what))
 
 
 async def sse_deltas(resp: httpx.Response) -> AsyncIterator[str]:

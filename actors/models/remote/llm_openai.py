@@ -85,6 +85,8 @@ class OpenAiLlm:
         #: Requests in flight now (the actor fetches background work only below
         #: ``concurrency``).
         self.in_flight = 0
+        #: Text deltas received in all (a progress counter for metrics and tests).
+        self.deltas = 0
 
     @property
     def structured(self) -> StructuredMode | None:
@@ -159,6 +161,7 @@ class OpenAiLlm:
                             await http.check_status(resp)
                             async for delta in http.sse_deltas(resp):
                                 sent = True
+                                self.deltas += 1
                                 await out.put(delta)
                     except httpx.TransportError as exc:
                         err = http.transport_error(exc)

@@ -23,7 +23,8 @@ from nats.aio.client import Client
 
 from actors.models.engines import EngineCancelled
 from actors.models.remote.llm_openai import OpenAiLlm
-from actors.models.service.base import ModelActor, elapsed_ms
+from actors.models.service.base import ModelActor
+from actors.models.service.llm import assessment_result, sentence_results
 from bus import jobs
 from bus.worker import BadJob, JobContext, JobWorker
 
@@ -57,6 +58,7 @@ class RemoteLlmActor(ModelActor):
         return {
             **super().stats(),
             "in_flight": self.engine.in_flight,
+            "deltas": self.engine.deltas,
             "structured": self.engine.structured or "",
         }
 
@@ -73,32 +75,12 @@ class RemoteLlmActor(ModelActor):
         started = time.perf_counter()
         if job.task == "assess":
             try:
-                data = await self.engine.assess(job, ctx.deadline)
+                data: dict[str, Any] | None = await self.engine.assess(job, ctx.deadline)
             except EngineCancelled:
-                yield jobs.JobError(
-                    job_id=job.job_id,
-                    kind=ctx.kind,
-                    code="deadline",
-                    message="assessment stopped at its deadline",
-                )
-                return
-            yield jobs.LlmDone(
-                job_id=job.job_id, text="", data=data, latency_ms=elapsed_ms(started)
-            )
+                data = None
+            yield assessment_result(job, ctx, data, started)
             return
-        sentences: list[str] = []
-        ttft = 0
         deadline = max(ctx.deadline, time.time() + 0.1)
         async with contextlib.aclosing(self.engine.generate(job, deadline)) as stream:
-            async for sentence in stream:
-                if not sentences:
-                    ttft = elapsed_ms(started)
-                yield jobs.LlmSentence(job_id=job.job_id, index=len(sentences), text=sentence)
-                sentences.append(sentence)
-        yield jobs.LlmDone(
-            job_id=job.job_id,
-            text=" ".join(sentences),
-            sentences=len(sentences),
-            ttft_ms=ttft,
-            latency_ms=elapsed_ms(started),
-        )
+            async for result in sentence_results(job, stream, started):
+                yield result
