@@ -70,12 +70,17 @@ def _after(events: list[dict[str, object]], t0: float, last_voice: float) -> flo
 
 async def _one_interview(url: str, pcm: bytes, questions: int,
                          v2v: list[float], nextq: list[float], show: bool = False,
-                         rows: list[Row] | None = None) -> str:
+                         rows: list[Row] | None = None,
+                         reports: list[tuple[float, bool]] | None = None) -> str:
+    """One spoken interview; appends to ``v2v``/``nextq``/``rows`` per turn and to
+    ``reports`` (seconds from the last answer's last voiced sample to the report event,
+    whether the report is estimated)."""
     c = Client(url)
     await c.connect()
     await c.send({"type": "start", "role": "backend", "language": "en",
                   "questions": questions})
     answered: set[int] = set()
+    last_voice: float | None = None
     while not c.rx.of("report"):
         pending = [t for t in c.asked_turns() if t not in answered]
         if not pending:
@@ -115,6 +120,10 @@ async def _one_interview(url: str, pcm: bytes, questions: int,
         if rows is not None:
             rows.append(row)
     await c.close()
+    if reports is not None and last_voice is not None:
+        ev_report = c.rx.of("report")[0]
+        reports.append((float(ev_report["_t"]) - last_voice,
+                        bool(ev_report["report"].get("estimated"))))
     if show:
         report = c.rx.of("report")[0]["report"]
         print("\ntranscript:")
@@ -205,9 +214,10 @@ async def _drive(url: str, pcm: bytes, clients: int, questions: int, show: bool,
     v2v: list[float] = []
     nextq: list[float] = []
     rows: list[Row] = []
+    reports: list[tuple[float, bool]] = []
     t0 = time.perf_counter()
     sids = await asyncio.gather(*(_one_interview(url, pcm, questions, v2v, nextq,
-                                                 show and i == 0, rows)
+                                                 show and i == 0, rows, reports)
                                   for i in range(clients)))
     wall = time.perf_counter() - t0
     breakdown: dict[str, list[float]] = {}
@@ -235,6 +245,10 @@ async def _drive(url: str, pcm: bytes, clients: int, questions: int, show: bool,
           f"p50 {ms(percentile(v2v, .5))}, p95 {ms(percentile(v2v, .95))}")
     print(f"next question or follow-up first audio, n={len(nextq)}: "
           f"p50 {ms(percentile(nextq, .5))}, p95 {ms(percentile(nextq, .95))}")
+    after = [r[0] for r in reports]
+    print(f"last answer's last voiced sample -> report, n={len(after)}: "
+          f"p50 {ms(percentile(after, .5))}, p95 {ms(percentile(after, .95))}; "
+          f"{sum(r[1] for r in reports)} estimated")
     _print_rows(rows)
     print("per-turn breakdown recorded by the session (median):")
     for k in sorted(breakdown):

@@ -52,11 +52,18 @@ ANSWER = [
 ]
 PAUSE_S = 0.7  # between sentences: where the session's endpointer cuts a segment
 SECTIONS = ("stt", "llm", "tts", "embed", "turn")
+OPTIONAL = ("llm-threads",)  # run only when named in --only
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--only", default=",".join(SECTIONS), help="comma list of " + ",".join(SECTIONS))
-    p.add_argument("--threads", type=int, default=2, help="threads per model (default 2)")
+    p.add_argument("--only", default=",".join(SECTIONS),
+                   help="comma list of " + ",".join(SECTIONS + OPTIONAL))
+    p.add_argument("--rounds", type=int, default=3,
+                   help="llm-threads: A/B rounds, 1 thread against --threads (default 3)")
+    p.add_argument("--threads", type=int, default=2,
+                   help="threads per model except the LLM (default 2)")
+    p.add_argument("--llm-threads", type=int, default=1,
+                   help="llama.cpp threads (default 1, as a node runs it)")
     p.add_argument("--repeat", type=int, default=3, help="runs per STT/TTS figure (median)")
     p.add_argument("--beam", type=int, default=1, help="Whisper beam size")
     p.add_argument("--minilm", action="store_true", help="also time all-MiniLM-L6-v2")
@@ -83,13 +90,15 @@ def run(args: argparse.Namespace) -> None:
     if "stt" in only:
         _bench_stt(threads, repeat, int(getattr(args, "beam", 1)))
     if "llm" in only:
-        _bench_llm(threads)
+        _bench_llm(int(getattr(args, "llm_threads", 1)))
     if "tts" in only:
         _bench_tts(repeat)
     if "embed" in only:
         _bench_embed(threads, bool(getattr(args, "minilm", False)))
     if "turn" in only:
         _bench_turn(repeat)
+    if "llm-threads" in only:
+        _bench_llm_threads(max(2, threads), max(1, int(getattr(args, "rounds", 3))))
 
 
 def _header(title: str) -> None:
@@ -482,3 +491,41 @@ def _bench_turn(repeat: int) -> None:
 
 if __name__ == "__main__":
     main(sys.argv[1:])
+
+
+def _bench_llm_threads(threads: int, rounds: int) -> None:
+    """llama.cpp with 1 thread against ``threads``, A B A B on the same machine state.
+
+    ggml's thread pool waits at a barrier after every graph node, spinning: when another
+    process wants a core (STT, TTS, the session, a second interview) one of its threads is
+    descheduled and every barrier waits for it. This prints what that costs here."""
+    from llama_cpp import Llama
+
+    from actors.models.assets import qwen_gguf_path
+
+    _header(f"LLM threads: 1 against {threads}, {rounds} alternating rounds")
+    path = str(qwen_gguf_path())
+    models = {
+        n: Llama(model_path=path, n_ctx=1024, n_threads=n, n_threads_batch=n, n_batch=256,
+                 verbose=False)
+        for n in (1, threads)
+    }
+    prompt = " ".join(ANSWER) * 12
+    figures: dict[int, list[tuple[float, float]]] = {n: [] for n in models}
+    for rnd in range(rounds):
+        for n, llm in models.items():
+            llm.reset()
+            tokens = llm.tokenize(prompt.encode())[:300]
+            t = time.perf_counter()
+            llm.eval(tokens)
+            prefill = len(tokens) / (time.perf_counter() - t)
+            t = time.perf_counter()
+            for _ in range(32):
+                llm.eval([llm.sample(temp=0.0)])
+            decode = 32 / (time.perf_counter() - t)
+            figures[n].append((prefill, decode))
+            print(f"  round {rnd + 1} {n} thread(s): prefill {prefill:5.1f} tok/s, decode "
+                  f"{decode:5.1f} tok/s (load average {os.getloadavg()[0]:.1f})")
+    for n, rows in figures.items():
+        print(f"  median {n} thread(s): prefill {_median([r[0] for r in rows]):.1f} tok/s, "
+              f"decode {_median([r[1] for r in rows]):.1f} tok/s")

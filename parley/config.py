@@ -64,7 +64,10 @@ class Config(msgspec.Struct, kw_only=True):
     #: (slower and less on-role with the 1.5B model; the fault tests use it to have an LLM
     #: job in flight from the first question)
     llm_unplanned_questions: bool = _env("PARLEY_LLM_UNPLANNED_QUESTIONS", "0") == "1"
-    llm_threads: int = int(_env("PARLEY_LLM_THREADS", "2"))
+    #: llama.cpp threads. One by default: its thread pool spins at a barrier after every
+    #: graph node, so two threads on two cores shared with STT/TTS/the session ran 3-5x
+    #: slower than one (``parley bench models --only llm-threads``, docs/scaling.md)
+    llm_threads: int = int(_env("PARLEY_LLM_THREADS", "1"))
     stt_threads: int = int(_env("PARLEY_STT_THREADS", "2"))
     # --- edge admission (docs/operating.md, Security); 0 = no limit ---------------------
     #: browser origins allowed besides the page's own, comma-separated

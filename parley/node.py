@@ -66,7 +66,7 @@ def build_model_actors(cfg: Config, nc: Client, pool: asyncpg.Pool, audio: Any) 
 
 def engine_options(cfg: Config) -> registry.EngineOptions:
     return dataclasses.replace(registry.EngineOptions.from_env(), embedder=cfg.embedder,
-                               threads=cfg.llm_threads)
+                               threads=cfg.stt_threads, llm_threads=cfg.llm_threads)
 
 
 def nats_urls(cfg: Config) -> tuple[str, str | None]:

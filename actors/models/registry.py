@@ -72,7 +72,9 @@ def _default_voices() -> dict[str, str]:
 class EngineOptions:
     """Knobs that are the same whatever the interview language.
 
-    ``threads`` is what each model may use (the cores of this worker). ``embedder``
+    ``threads`` is what each model may use (the cores of this worker), except the LLM,
+    which gets ``llm_threads`` (1 by default: llama.cpp's spinning thread pool slows
+    down 3-5x when another process wants one of its cores). ``embedder``
     selects ``"e5"`` (multilingual, default) or ``"minilm"`` (English only).
     ``tts_voices`` maps languages to voice specs; ``tts_default`` serves other languages
     (``None``: none). ``questions`` only feeds the deterministic LLM, and
@@ -82,6 +84,7 @@ class EngineOptions:
     """
 
     threads: int = 2
+    llm_threads: int = 1
     stt_beam_size: int = 1
     stt_vad_filter: bool = True
     stt_window_s: float = 10.0
@@ -99,7 +102,8 @@ class EngineOptions:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> EngineOptions:
-        """Options from ``PARLEY_MODEL_THREADS``, ``PARLEY_STT_BEAM``, ``PARLEY_STT_WINDOW_S``
+        """Options from ``PARLEY_MODEL_THREADS``, ``PARLEY_LLM_THREADS``, ``PARLEY_STT_BEAM``,
+        ``PARLEY_STT_WINDOW_S``
         (Whisper's encoder window floor, 30 = stock), ``PARLEY_EMBEDDER``
         (``e5``/``minilm``), ``PARLEY_LLM_FOLLOWUP`` (``heuristic``/``model``),
         ``PARLEY_STT_DEVICE`` (``auto``/``cpu``/``cuda``), ``PARLEY_LLM_GPU_LAYERS`` (layers
@@ -110,6 +114,8 @@ class EngineOptions:
         kwargs: dict[str, object] = {}
         if v := env.get("PARLEY_MODEL_THREADS"):
             kwargs["threads"] = max(1, int(v))
+        if v := env.get("PARLEY_LLM_THREADS"):
+            kwargs["llm_threads"] = max(1, int(v))
         if v := env.get("PARLEY_STT_BEAM"):
             kwargs["stt_beam_size"] = max(1, int(v))
         if v := env.get("PARLEY_STT_WINDOW_S"):
@@ -252,7 +258,7 @@ def build_llm(backend: Backend = "real", options: EngineOptions | None = None) -
     return QwenLlm(
         n_ctx=opts.llm_n_ctx,
         n_gpu_layers=opts.llm_gpu_layers,
-        n_threads=opts.threads,
+        n_threads=opts.llm_threads,
         temperature=opts.llm_temperature,
         followup_decider=opts.llm_followup_decider,
     )

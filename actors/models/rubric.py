@@ -60,14 +60,18 @@ def assessment_grammar(language: str) -> str:
     """GBNF for the assessment: the four scores first (known after a few tokens), then one
     short improvement sentence whose first character is forced into the interview's script
     (a Hangul syllable for Korean, a capital letter for English): without it the model
-    wrote its Korean feedback in English. Parse with ``json.loads(text, strict=False)``."""
+    wrote its Korean feedback in English. The sentence ends at its first full stop, question
+    or exclamation mark (a point inside a number such as 2.5 does not end it): the model
+    otherwise added a second and third sentence, each costing decode time on the report's
+    path. Parse with ``json.loads(text, strict=False)``."""
     first = "[가-힣]" if language == "ko" else "[A-Z]"
     q = '\\"'
     fields = ", ".join(f'{q}{k}{q}: " score "' for k in SCORE_KEYS)
     return (
         f'root ::= "{{{fields}, {q}improvement{q}: {q}" text "{q}}}"\n'
         "score ::= [1-5]\n"
-        f'text ::= {first} [^"\\\\\\n]*\n'
+        f'text ::= {first} body [.?!]\n'
+        'body ::= ([^"\\\\\\n.?!] | "." [0-9])*\n'
     )
 
 

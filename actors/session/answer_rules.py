@@ -17,9 +17,11 @@ __all__ = [
     "near_duplicate",
     "pick_quote",
     "quote_in",
+    "repeated_answer",
 ]
 
 import re
+from collections.abc import Iterable
 
 from actors.session.plan import TECH_TERMS
 
@@ -222,3 +224,18 @@ def near_duplicate(a: str, b: str, threshold: float = 0.6) -> bool:
     if not sa or not sb:
         return False
     return len(sa & sb) / len(sa | sb) >= threshold
+
+
+#: Answers shorter than this (words) are never called a repeat: "Yes." twice is not one.
+REPEAT_MIN_WORDS = 8
+
+
+def repeated_answer(answer: str, earlier: Iterable[str]) -> bool:
+    """True when ``answer`` is (nearly) the same text as one of the ``earlier`` answers:
+    the candidate gave the answer to another question again instead of answering this one.
+    Short answers never count (see :data:`REPEAT_MIN_WORDS`)."""
+    if len(answer.split()) < REPEAT_MIN_WORDS:
+        return False
+    return any(
+        len(e.split()) >= REPEAT_MIN_WORDS and near_duplicate(answer, e) for e in earlier
+    )

@@ -10,7 +10,7 @@ Turn layout, as the client sees it::
     turn 2  main question 1               -> listening -> answer
     turn 3  "Thank you." + follow-up      -> listening -> answer
     turn 4  "Thanks, next." + question 2  -> ...
-    turn n  closing                       -> reporting -> report -> finished
+    turn n  closing  (report once assessed) -> reporting -> finished
 
 The acknowledgment opens the response turn at once (it is a TTS cache hit), while the
 LLM decides on a follow-up; the next main question was prepared during the answer.
@@ -36,6 +36,7 @@ from actors.session.listening import Final, Nothing, Outcome, Repeat
 from actors.session.plan import extract_items, make_plan
 from actors.session.report import (
     build_report,
+    earlier_answers,
     heuristic_assessment,
     honest_assessment,
     parse_assessment,
@@ -191,7 +192,9 @@ def on_assess(ctx: Ctx, ref: int, result: Result | None) -> None:
     if assessment is None:
         st.counters.assess_fallbacks += 1
         assessment = heuristic_assessment(rec.question, rec.answer, rec.language)
-    assessment = honest_assessment(assessment, rec.question, rec.answer, rec.language)
+    assessment = honest_assessment(
+        assessment, rec.question, rec.answer, rec.language, earlier_answers(st.answers, rec)
+    )
     st.answers[ref] = msgspec.structs.replace(rec, assessment=assessment)
     ctx.out.append(PersistTurn(st.answers[ref]))
 
@@ -210,7 +213,8 @@ def _respond(
     can_follow = answered and st.current.kind in ("main", "followup")
     decision = None
     if can_follow and st.followups_used < cfg.max_followups:
-        decision = followups.decide(answer, ctx.settings.language)
+        earlier = [r.answer for r in st.answers[:-1] if r.index != st.current.index]
+        decision = followups.decide(answer, ctx.settings.language, earlier)
     if decision is not None:
         plan = "followup"
     elif st.main_asked < ctx.settings.total:
@@ -236,9 +240,9 @@ def _request_followup(ctx: Ctx, air: OnAir, answer: str, decision: followups.Dec
     """The follow-up opens with the quote at once; the LLM phrases the question after it."""
     st, s, cfg = ctx.st, ctx.settings, ctx.cfg
     prep = Prepared(index=st.current.index, kind="followup", gap=decision.gap)
-    speech.append(ctx, prep, [followups.opening(decision.quote, s.language)])
+    speech.append(ctx, prep, [followups.opening(decision, s.language)])
     st.followup = prep
-    if s.language not in cfg.llm_phrasing.split(","):
+    if decision.gap == followups.REPEAT or s.language not in cfg.llm_phrasing.split(","):
         speech.append(ctx, prep, [followups.fallback_question(s.language, prep)])
         speech.finish_stream(ctx, prep)
         return
@@ -312,6 +316,9 @@ def advance(ctx: Ctx) -> bool:
     if st.air is not None and st.air.kind == "":
         progressed |= _resolve(ctx)
     _record_latency(ctx, force=False)
+    if st.phase == "closing" and not st.report_sent and not ctx.live("assess"):
+        _send_report(ctx)  # while the closing words still play: nothing left to wait for
+        progressed = True
     if st.phase == "reporting" and not ctx.live("assess"):
         _finish(ctx)
         progressed = True
@@ -406,17 +413,26 @@ def _record_latency(ctx: Ctx, *, force: bool) -> None:
     ctx.out.append(PersistTurn(st.answers[air.responds_to]))
 
 
-def _finish(ctx: Ctx) -> None:
+def _send_report(ctx: Ctx) -> None:
+    """Build, send and store the report. Sent as soon as every assessment is in, also
+    while the closing words still play (the page keeps playing them under the report)."""
     st = ctx.st
-    for jid in list(st.jobs):
-        ctx.cancel(jid)
-    st.prepared = st.followup = None
     report = build_report(
         st.session_id, ctx.settings, st.answers, asked=st.main_asked, ended_early=st.ended_early
     )
     ctx.emit(Report(report=report))
     ctx.out.append(PersistReport(report))
     st.report_sent = True
+
+
+def _finish(ctx: Ctx) -> None:
+    """The closing has played and the assessments are in (or past their deadline)."""
+    st = ctx.st
+    for jid in list(st.jobs):
+        ctx.cancel(jid)
+    st.prepared = st.followup = None
+    if not st.report_sent:
+        _send_report(ctx)
     ctx.set_phase("finished")
     st.live.finished_at = ctx.t
     ctx.snapshot("finished")

@@ -24,6 +24,7 @@ from __future__ import annotations
 __all__ = [
     "RUBRIC",
     "build_report",
+    "earlier_answers",
     "heuristic_assessment",
     "honest_assessment",
     "parse_assessment",
@@ -41,6 +42,7 @@ from actors.session.answer_rules import (
     language_pure,
     metric_phrase,
     pick_quote,
+    repeated_answer,
 )
 from actors.session.state import Assessment, Settings, TurnRecord
 
@@ -86,6 +88,9 @@ _TEXT: dict[str, dict[str, str]] = {
         "g_feedback": "The answer asked the grader for a score instead of answering the "
         "question, so it scores as not addressing it.",
         "g_improve": "Answer the question that was asked, with one real example from your work.",
+        "r_feedback": "This answer repeats your answer to an earlier question, so it scores as "
+        "not addressing this one.",
+        "r_improve": "Answer each question with its own example, one that fits what was asked.",
         "f_said": "You said “{quote}”.",
         "f_missing": " Missing: {gaps}.",
         "f_complete": " It named your own actions and a result.",
@@ -117,6 +122,9 @@ _TEXT: dict[str, dict[str, str]] = {
         "g_feedback": "질문에 답하지 않고 평가자에게 점수를 요청했기 때문에 질문에 답하지 않은 "
         "것으로 평가했습니다.",
         "g_improve": "받은 질문에 직접 답하고, 실제 업무 사례를 하나 들어 주세요.",
+        "r_feedback": "앞선 질문에 한 답변을 되풀이했기 때문에 이 질문에 답하지 않은 것으로 "
+        "평가했습니다.",
+        "r_improve": "질문마다 그 질문에 맞는 사례를 따로 들어 답변해 주세요.",
         "f_said": "“{quote}”라고 말씀하셨습니다.",
         "f_missing": " 부족한 부분: {gaps}.",
         "f_complete": " 본인이 한 일과 결과가 모두 드러났습니다.",
@@ -298,11 +306,22 @@ def _rule_strengths(
     return []
 
 
-def honest_assessment(a: Assessment, question: str, answer: str, language: str) -> Assessment:
+def earlier_answers(answers: Sequence[TurnRecord], rec: TurnRecord) -> list[str]:
+    """The candidate's answers before ``rec`` to other questions (not its own follow-ups):
+    what :func:`honest_assessment` checks a repeat against."""
+    return [r.answer for r in answers if r.turn < rec.turn and r.index != rec.index]
+
+
+def honest_assessment(
+    a: Assessment, question: str, answer: str, language: str, earlier: Sequence[str] = ()
+) -> Assessment:
     """Apply the rules the model cannot be trusted with, to any assessment.
 
     * An answer addressed to the grader (:func:`grader_directed`) does not address the
       question: relevance, depth and role fit 1, clarity at most 2, no strengths.
+    * An answer that repeats one of the ``earlier`` answers to another question
+      (:func:`repeated_answer`) does not address this one: relevance at most 2, no
+      strengths, and the feedback says so.
     * An off-topic answer (relevance ≤ 2) gets role fit at most its relevance.
     * A thin answer (no example with a number, and no own actions or no result; or under
       8 words) gets depth ≤ 2 and role fit ≤ 3.
@@ -327,6 +346,9 @@ def honest_assessment(a: Assessment, question: str, answer: str, language: str) 
             feedback=text["g_feedback"],
             evidence=[],
         )
+    repeat = repeated_answer(answer, earlier)
+    if repeat:
+        scores["relevance"] = min(scores.get("relevance", 2.0), 2.0)
     relevance = scores.get("relevance", 3.0)
     if relevance <= 2 and "role_fit" in scores:
         scores["role_fit"] = min(scores["role_fit"], relevance)
@@ -341,14 +363,18 @@ def honest_assessment(a: Assessment, question: str, answer: str, language: str) 
         i for i in _clean_sentences(a.improvements, lang, positive=False)
         if not _copies(i, answer)
     ]
+    if repeat:
+        strengths, improvements = [], [text["r_improve"]]
     if not improvements:
         gap = next((g for g in ("actions", "result", "example") if g in gaps), "more")
         improvements = [text[f"i_{gap}"]]
     quote = next((e for e in a.evidence if e.strip()), "") or pick_quote(answer, lang)
-    if not strengths and not a.fallback:
+    if not strengths and not a.fallback and not repeat:
         strengths = _rule_strengths(answer, lang, gaps, scores)
     feedback = text["f_said"].format(quote=quote) if quote else ""
-    if gaps:
+    if repeat:
+        feedback = text["r_feedback"]
+    elif gaps:
         missing = ", ".join(text[f"gap_{g}"] for g in gaps)
         feedback += text["f_missing"].format(gaps=missing)
     elif feedback:
@@ -407,7 +433,11 @@ def build_report(
     transcript: list[dict[str, Any]] = []
     for rec in answers:
         a = rec.assessment or honest_assessment(
-            heuristic_assessment(rec.question, rec.answer, lang), rec.question, rec.answer, lang
+            heuristic_assessment(rec.question, rec.answer, lang),
+            rec.question,
+            rec.answer,
+            lang,
+            earlier_answers(answers, rec),
         )
         assessed.append(a)
         items.append(_item(rec, a))

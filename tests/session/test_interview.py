@@ -171,8 +171,11 @@ def test_followup_then_next_question_and_max_followups() -> None:
 
 
 def test_complete_answer_goes_straight_to_the_prepared_question() -> None:
-    complete = "I built a queue with retries because jobs failed. Latency fell 40%."
-    w = World(questions=2, candidate=Candidate(mode="typed", typed_text=complete))
+    complete = (
+        "I built a queue with retries because jobs failed. Latency fell 40%.",
+        "I moved the reports to a read replica; page loads dropped from 9 s to 2 s.",
+    )
+    w = World(questions=2, candidate=Candidate(mode="typed", typed_answers=complete))
     w.begin()
     w.finish()
     assert "followup" not in [q.kind for q in w.of(ev.Question)]
@@ -231,3 +234,33 @@ def test_prepared_audio_over_the_bound_is_dropped_and_resynthesised_on_air() -> 
     assert f"{SID}:{turn}:tts:1" in live and f"{SID}:{turn}:tts:2" in live  # after the ack
     w.run_until(lambda w: w.core.phase == "listening")
     assert len([a for a in w.audio if a.turn == turn]) >= 8
+
+
+def _report_vs_reporting(w: World) -> tuple[int, int]:
+    report = w.of(ev.Report)[0]
+    reporting = next(s for s in w.of(ev.State) if s.state == "reporting")
+    return report.seq, reporting.seq
+
+
+def test_the_report_does_not_wait_for_the_closing_words_to_finish() -> None:
+    # Closing words of 10 s, assessments of 2 s: the report is out while they play.
+    models = Models(tts_chunks=40)
+    models.latency["assess"] = 2.0
+    w = World(questions=1, models=models)
+    w.begin()
+    w.finish()
+    report_seq, reporting_seq = _report_vs_reporting(w)
+    assert report_seq < reporting_seq
+    assert not w.reports[0]["estimated"] and len(w.reports) == 1
+    assert w.of(ev.State)[-1].state == "finished"
+
+
+def test_the_report_waits_for_the_last_assessment_after_the_closing() -> None:
+    models = Models()
+    models.latency["assess"] = 20.0
+    w = World(questions=1, models=models)
+    w.begin()
+    w.finish()
+    report_seq, reporting_seq = _report_vs_reporting(w)
+    assert report_seq > reporting_seq
+    assert not w.reports[0]["estimated"] and len(w.reports) == 1

@@ -13,6 +13,7 @@ from actors.session.answer_rules import (
     near_duplicate,
     pick_quote,
     quote_in,
+    repeated_answer,
 )
 from actors.session.plan import extract_items, make_plan, template_question
 from actors.session.report import honest_assessment
@@ -117,8 +118,11 @@ def test_followup_quotes_a_phrase_the_candidate_said() -> None:
 
 
 def test_a_complete_answer_gets_no_followup_and_no_model_call() -> None:
-    answer = "I rebuilt the Kafka consumer with batching; lag fell from 40 minutes to 2."
-    w = World(questions=2, candidate=Candidate(mode="typed", typed_text=answer),
+    answers = (
+        "I rebuilt the Kafka consumer with batching; lag fell from 40 minutes to 2.",
+        "I added a dead-letter topic myself, and lost orders went from 30 a day to zero.",
+    )
+    w = World(questions=2, candidate=Candidate(mode="typed", typed_answers=answers),
               llm_questions=False, config=CoreConfig(max_followups=1))
     w.begin()
     w.finish()
@@ -222,3 +226,45 @@ def test_the_quote_is_verbatim_and_specific() -> None:
     answer = "Well, honestly it was a busy year. I moved billing to PostgreSQL and it was ok."
     q = pick_quote(answer, "en")
     assert q in answer and "PostgreSQL" in q
+
+
+REPEATED = "I rebuilt the Kafka consumer with batching; lag fell from 40 minutes to 2."
+
+
+@pytest.mark.parametrize(
+    ("lang", "first", "again"),
+    [
+        ("en", REPEATED, REPEATED.replace("2.", "two.")),
+        ("ko", "제가 Kafka 컨슈머를 다시 만들어 지연을 40분에서 2분으로 줄였습니다.",
+         "제가 Kafka 컨슈머를 다시 만들어 지연을 40분에서 2분으로 줄였습니다."),
+    ],
+)
+def test_an_answer_repeated_for_another_question_is_named_and_scored_as_such(
+    lang: ev.Language, first: str, again: str
+) -> None:
+    w = World(questions=2, language=lang, llm_questions=False,
+              candidate=Candidate(mode="typed", typed_answers=(first, again)),
+              models=Models(assess_data={"relevance": 5, "depth": 5, "clarity": 5,
+                                         "role_fit": 5, "strength": "Great.",
+                                         "improvement": "None"}))
+    w.begin()
+    w.finish()
+    fups = [q.text for q in w.of(ev.Question) if q.kind == "followup"]
+    opening = {"en": "That is much the same answer", "ko": "앞선 질문에 하신 답변과"}[lang]
+    assert len(fups) == 1 and fups[0].startswith(opening)
+    assert not w.requested("followup")  # the repeat follow-up is a template
+    items = w.reports[0]["answers"]
+    assert items[0]["scores"]["relevance"] == 5  # the first telling is not penalised
+    repeat = items[1]
+    assert repeat["index"] == 2 and repeat["scores"]["relevance"] <= 2
+    assert repeat["scores"]["role_fit"] <= 2 and not repeat["strengths"]
+    assert all(language_pure(i, lang) for i in repeat["improvements"])
+
+
+def test_short_or_different_answers_are_not_repeats() -> None:
+    assert not repeated_answer("Yes, I did.", ["Yes, I did."])
+    assert not repeated_answer(
+        "I added a dead-letter topic myself, and lost orders went to zero.",
+        ["I rebuilt the Kafka consumer with batching; lag fell from 40 minutes to 2."],
+    )
+    assert repeated_answer(REPEATED + " That is it.", [REPEATED])

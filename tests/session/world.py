@@ -117,6 +117,9 @@ class Candidate:
     inner_pause: float = 500 * MS
     patience: float = 6.0
     typed_text: str = "We worked on the queue service and it went fine for the team."
+    typed_answers: tuple[str, ...] = ()
+    """Typed answers in turn (the n-th answer is ``typed_answers[n % len]``); empty: every
+    answer is ``typed_text``."""
 
 
 class InvariantError(AssertionError):
@@ -422,7 +425,9 @@ class World:
         if self.core.phase != "listening" or self._planned_speech():
             return
         if c.mode == "typed":
-            self.client(ev.AnswerText(text=c.typed_text))
+            n = len(self.core.state.answers)
+            text = c.typed_answers[n % len(c.typed_answers)] if c.typed_answers else c.typed_text
+            self.client(ev.AnswerText(text=text))
         elif c.mode == "voice":
             half = c.speech / 2
             self.say([(0.0, half), (half + c.inner_pause, half)])

@@ -9,6 +9,7 @@ first in every prompt so an engine can reuse their evaluated prefix.
 from __future__ import annotations
 
 __all__ = [
+    "ANCHOR_SHOT",
     "ANCHOR_TASK",
     "ASSESS_MAX_TOKENS",
     "ASSESS_SYSTEM",
@@ -20,6 +21,7 @@ __all__ = [
     "LEVELS",
     "MAX_TOKENS_CAP",
     "QUESTION_TASK",
+    "QUOTE_SHOT",
     "QUOTE_TASK",
     "SHOTS",
 ]
@@ -160,8 +162,9 @@ ASSESS_SYSTEM = {
 }
 
 FOCUS = {
-    "experience": "what the candidate did there and the result",
-    "technical": "technical depth: how it works, a hard decision, trade-offs",
+    "experience": "what the candidate personally did there and how they measured the result",
+    "technical": "a hard technical decision the candidate made there and the trade-off they "
+    "weighed (their own work, not how the technology works in general)",
     "behaviour": "working with people there: a conflict or a hard call",
 }
 
@@ -170,7 +173,8 @@ ANCHOR_TASK = {
         "Task: ask one short interview question in "
         + name
         + " about the line in <anchor> (from the candidate's résumé or the job posting), "
-        'focused on {focus}. The question must contain the exact word "{term}". '
+        'focused on {focus}. The question must contain the exact word "{term}" and ask '
+        "about the candidate's own work in that line, never a textbook question. "
         "Reply with the question only."
     )
     for lang, name in LANG_NAME.items()
@@ -185,6 +189,43 @@ QUOTE_TASK = {
     for lang, name in LANG_NAME.items()
 }
 
+
+# Worked examples of the anchored question and the quoted follow-up, after the first two
+# question examples in the short prefix. Without them the model asked textbook questions
+# ("How does PostgreSQL handle transactions?") and generic follow-ups ("What specific action
+# did you take to implement this tool?"). They are rendered with the tasks' own wording.
+ANCHOR_SHOT = {
+    "en": (
+        "Role: <role>backend engineer</role>, level mid.\n"
+        "<anchor>Cut API p99 latency from 800 ms to 120 ms by adding Redis caching</anchor>\n",
+        "technical",
+        "Redis",
+        "When you added Redis caching to that API, how did you decide what to cache, and "
+        "how did you keep it consistent with the database?",
+    ),
+    "ko": (
+        "Role: <role>backend engineer</role>, level mid.\n"
+        "<anchor>Redis 캐시를 도입해 API p99 지연을 800ms에서 120ms로 줄였습니다</anchor>\n",
+        "technical",
+        "Redis",
+        "Redis 캐시를 도입하실 때 무엇을 캐시할지 어떻게 정하셨고, 데이터베이스와의 일관성은 "
+        "어떻게 지키셨나요?",
+    ),
+}
+QUOTE_SHOT = {
+    "en": (
+        "Role: <role>data analyst</role>, level mid.\n<said>we moved the reports to a read "
+        "replica</said>\n",
+        "result",
+        "How much faster did the reports load after the move, and how did you measure it?",
+    ),
+    "ko": (
+        "Role: <role>data analyst</role>, level mid.\n<said>리포트를 읽기 전용 복제본으로 "
+        "옮겼습니다</said>\n",
+        "result",
+        "옮긴 뒤 리포트 로딩이 얼마나 빨라졌고, 그것을 어떻게 측정하셨나요?",
+    ),
+}
 
 GAP_TEXT = {
     "example": "a concrete example with details",

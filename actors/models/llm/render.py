@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from actors.models.engines import EngineError
 from actors.models.llm.prompts import (
+    ANCHOR_SHOT,
     ANCHOR_TASK,
     ANSWER_CHARS,
     ASSESS_SYSTEM,
@@ -45,6 +46,7 @@ from actors.models.llm.prompts import (
     MAX_HISTORY,
     QUESTION_CHARS,
     QUESTION_TASK,
+    QUOTE_SHOT,
     QUOTE_TASK,
     ROLE_CHARS,
     SHOTS,
@@ -90,6 +92,11 @@ def _short_turns(lang: str) -> list[Turn]:
     out: list[Turn] = [("system", DIALOG_SYSTEM[lang])]
     for user, reply in SHOTS[lang][:2]:
         out += [("user", user + QUESTION_TASK[lang]), ("assistant", reply)]
+    user, focus, term, reply = ANCHOR_SHOT[lang]
+    task = ANCHOR_TASK[lang].format(focus=FOCUS[focus], term=term)
+    out += [("user", user + task), ("assistant", reply)]
+    user, gap, reply = QUOTE_SHOT[lang]
+    out += [("user", user + QUOTE_TASK[lang].format(missing=GAP_TEXT[gap])), ("assistant", reply)]
     return out
 
 
