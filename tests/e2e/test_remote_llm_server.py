@@ -30,7 +30,7 @@ VAGUE = "I worked on the backend of our shop and it went well."
 
 @pytest.fixture
 def llm_server() -> Iterator[LlamaServer]:
-    with llama_server(threads=2, n_ctx=2048) as server:
+    with llama_server(n_ctx=2048) as server:
         yield server
 
 
@@ -95,7 +95,7 @@ async def test_typed_interview_through_the_server(
 async def test_server_killed_mid_stream_and_back(
     servers: Servers, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    server = start_llama_server(threads=2, n_ctx=2048)
+    server = start_llama_server(n_ctx=2048)
     try:
         _use_server(monkeypatch, server)
         core = CoreConfig(llm_unplanned_questions=True, max_followups=0,
@@ -113,7 +113,7 @@ async def test_server_killed_mid_stream_and_back(
             await asyncio.to_thread(server.kill)
             # Back on the same port, as a supervisor would restart it.
             server = await asyncio.to_thread(
-                start_llama_server, port=server.port, threads=2, n_ctx=2048)
+                start_llama_server, port=server.port, n_ctx=2048)
             c, report = await task
             stats = actor.stats()
         finally:
