@@ -285,7 +285,8 @@ class OpenAiLlm:
                 **self._constraint(mode, lang),
             )
             try:
-                text = "".join([p async for p in self._chat(body, deadline)])
+                async with contextlib.aclosing(self._chat(body, deadline)) as pieces:
+                    text = "".join([p async for p in pieces])
             except Unsupported as exc:
                 if self._structured is not None or mode == "none":
                     raise
