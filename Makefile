@@ -66,8 +66,11 @@ browser-deps:
 	  echo "==> headless Chromium and Korean fonts from Debian for the browser test (about 75 s)"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-nanum >/dev/null; }
 	@test -d node_modules/playwright-core || npm install --no-audit --no-fund --silent
 
+# ruff (lint and format) and strict mypy over the package and the tests (pyproject.toml).
+LINTED := actors bus edge persistence parley bench tests
 lint: install
-	$(VENV)/bin/ruff check actors bus edge persistence parley bench tests
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
 	$(VENV)/bin/mypy
 
 bench: install

@@ -26,18 +26,11 @@ from nats.js.api import Header
 from nats.js.errors import KeyDeletedError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
+from actors.errors import LeaseHeld, LeaseLost
 from bus import subjects
 from bus.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
-
-
-class LeaseHeld(Exception):
-    """Another node holds the lease."""
-
-
-class LeaseLost(Exception):
-    """The lease could not be renewed: stop acting at once."""
 
 
 class Lease:

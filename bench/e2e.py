@@ -45,11 +45,11 @@ from pathlib import Path
 
 import asyncpg
 
-from actors.session.actor import decode_stored_state
-from bench.client import Client, last_voiced_s
+from actors.session.snapshot import decode_stored_state
 from bench.servers import bench_servers, percentile
 from bench.speech import speak_pcm16
 from bus.embedded import free_port
+from parley.client import Client, last_voiced_s
 from parley.config import Config
 from parley.node import Node
 from persistence import snapshots, transcripts

@@ -2,7 +2,7 @@
 
 Starts a fresh nats-server and Postgres on loopback and one ``parley up`` process with
 every role and the deterministic models (a separate process, so its RSS and CPU are its
-own), then opens N scripted clients (``bench.client.Client``: hello, answer every app-level
+own), then opens N scripted clients (``parley.client.Client``: hello, answer every app-level
 ``ping`` with ``pong``) at ``--rate`` per second and holds them. Prints:
 
 - connected sessions (ready and still open at the end);
@@ -43,9 +43,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.client import Client
 from bench.servers import bench_servers, percentile
 from bus.embedded import free_port
+from parley.client import Client
 from parley.config import REPO
 
 PING_INTERVAL_S = 5.0

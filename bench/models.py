@@ -514,7 +514,7 @@ def _bench_llm_threads(threads: int, rounds: int) -> None:
     figures: dict[int, list[tuple[float, float]]] = {n: [] for n in models}
     for rnd in range(rounds):
         for n, llm in models.items():
-            llm.reset()
+            llm.reset()  # type: ignore[no-untyped-call]  # llama-cpp-python leaves it untyped
             tokens = llm.tokenize(prompt.encode())[:300]
             t = time.perf_counter()
             llm.eval(tokens)

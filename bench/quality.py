@@ -140,7 +140,8 @@ class Scheduler:
                     continue
                 with self._lock:
                     self._running_assess = None
-                self.results.put(jb.LlmDone(job_id=job.job_id, text="", data=data,
+                rubric = msgspec.convert(data, jb.Rubric)
+                self.results.put(jb.LlmDone(job_id=job.job_id, text="", rubric=rubric,
                                             latency_ms=int((time.monotonic() - started) * 1000)))
                 continue
             sentences: list[str] = []
@@ -204,7 +205,7 @@ def run_interview(
                 if isinstance(job, jb.LlmJob):
                     sched.submit(job, c.deadline)
                 elif isinstance(job, jb.TtsJob):
-                    results.put(jb.JobError(job_id=job.job_id, kind="tts", code="off",
+                    results.put(jb.JobError(job_id=job.job_id, kind="tts", code="unavailable",
                                             message="no TTS in this benchmark"))
                 elif isinstance(job, jb.EmbedJob):
                     results.put(jb.EmbedResult(job_id=job.job_id, chunks=[], stored=0))
@@ -406,7 +407,7 @@ def score_pairs(engine: LlmEngine, iv: Interview) -> list[tuple[str, str, float,
                         role=iv.profile["role"], difficulty=iv.profile["difficulty"],
                         question=a["question"], answer=text)
         data = engine.assess(job, threading.Event())
-        parsed = parse_assessment(data)
+        parsed = parse_assessment(msgspec.convert(data, jb.Rubric))
         if parsed is None:
             continue
         other_overall = honest_assessment(parsed, a["question"], text, lang).overall

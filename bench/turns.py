@@ -50,10 +50,10 @@ from actors.session import (
 # (This file also runs unchanged on a checkout from before the end-of-turn model, with
 # stand-ins for CheckTurn/TurnVerdict, to measure the baseline on the same machine.)
 from actors.session.state import Listen, Settings
-from bench.client import last_voiced_s
 from bench.speech import speak_pcm16
 from bus.events import Transcript
 from bus.jobs import SttJob, SttResult
+from parley.client import last_voiced_s
 
 RATE = 16000
 FRAME = 512
@@ -255,7 +255,7 @@ def replay(answer: Answer, *, vad: Any, stt: SttEngine | None, turn: EndOfTurnMo
         pcm = core.audio_to_analyze()
         probs = vad.process(pcm)
         heard += pcm
-        feed(VoiceActivity(pcm, [p >= 0.5 for p in probs], now), now)
+        feed(VoiceActivity(pcm, probs, now), now)
         if now - last_tick >= 0.1:
             last_tick = now
             feed(Tick(now), now)

@@ -100,16 +100,16 @@ def _role_permissions(role: str) -> tuple[list[str], list[str]]:
     """(publish, subscribe) allow-lists of one role."""
     if role == "edge":
         return ([
-            "interview.session.*.in", subjects.ACTIVATE,
+            subjects.ALL_SESSION_IN, subjects.ACTIVATE,
             "$SRV.>",  # readiness: pings and stats of the services
             f"{_JS}.CONSUMER.CREATE.{subjects.STREAM_OUT}",
             f"{_JS}.CONSUMER.CREATE.{subjects.STREAM_OUT}.>",
             f"{_JS}.CONSUMER.INFO.{subjects.STREAM_OUT}.*",
-        ], ["interview.session.*.audio"])
+        ], [subjects.ALL_SESSION_AUDIO])
     if role == "session":
         kv = f"KV_{subjects.KV_OWNERS}"
         return ([
-            "interview.session.*.out", "interview.session.*.audio", "interview.jobs.*",
+            subjects.ALL_SESSION_OUT, subjects.ALL_SESSION_AUDIO, subjects.ALL_JOBS,
             f"$KV.{subjects.KV_OWNERS}.>",
             f"{_JS}.STREAM.INFO.{kv}", f"{_JS}.STREAM.MSG.GET.{kv}",
             f"{_JS}.DIRECT.GET.{kv}", f"{_JS}.DIRECT.GET.{kv}.>",
@@ -118,11 +118,11 @@ def _role_permissions(role: str) -> tuple[list[str], list[str]]:
             f"{_JS}.CONSUMER.CREATE.{subjects.STREAM_RESULTS}.>",
             f"{_JS}.CONSUMER.INFO.{subjects.STREAM_RESULTS}.*",
         ], [
-            "interview.session.*.in", subjects.ACTIVATE,
+            subjects.ALL_SESSION_IN, subjects.ACTIVATE,
             *_service("parley-session", "parley.session.*.status"),
         ])
     kinds = ("llm", "assess") if role == "llm" else (role,)
-    pub = ["interview.session.*.result"]
+    pub = [subjects.ALL_SESSION_RESULTS]
     for kind in kinds:
         consumer = f"{subjects.STREAM_JOBS}.{subjects.job_consumer(kind)}"
         pub += [f"{_JS}.CONSUMER.INFO.{consumer}", f"{_JS}.CONSUMER.MSG.NEXT.{consumer}",

@@ -23,16 +23,11 @@ import nats.errors
 from nats.aio.client import Client
 
 from bus.auth import inbox_prefix, url_credentials
+from bus.errors import NatsAuthError
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 2.0
-
-
-class NatsAuthError(Exception):
-    """The server refused the credentials of the first connect (no retry: they will not
-    get better). Later reconnects keep retrying, e.g. while credentials are rotated.
-    Not an ``OSError``: nats-py's connect loop retries those."""
 
 
 def _is_auth_error(exc: BaseException) -> bool:

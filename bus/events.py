@@ -18,6 +18,7 @@ __all__ = [
     "Detach",
     "End",
     "Error",
+    "ErrorCode",
     "Hello",
     "Ping",
     "Pong",
@@ -32,6 +33,7 @@ __all__ = [
     "StopAudio",
     "Transcript",
     "decode_client_event",
+    "decode_error",
     "decode_server_event",
     "encode",
 ]
@@ -131,10 +133,13 @@ class State(_Base, tag="state", frozen=True):
     seq: int = 0
 
 
+QuestionKind = Literal["greeting", "main", "followup", "closing", "repeat"]
+
+
 class Question(_Base, tag="question", frozen=True):
     turn: int
     text: str
-    kind: Literal["greeting", "main", "followup", "closing", "repeat"] = "main"
+    kind: QuestionKind = "main"
     index: int = 0
     total: int = 0
     seq: int = 0
@@ -171,10 +176,34 @@ class Ping(_Base, tag="ping", frozen=True):
     seq: int = 0
 
 
+ErrorCode = Literal[
+    "bad_json",
+    "bad_message",
+    "not_started",
+    "already_started",
+    "not_listening",
+    "empty_answer",
+    "bad_token",
+    "unknown_session",
+    "rate_limited",
+    "busy",
+    "start_timeout",
+    "unavailable",
+]
+"""Every ``error`` code a client can see; docs/protocol.md's "Errors" table lists exactly
+these (tests/test_protocol_doc.py checks it)."""
+
+
 class Error(_Base, tag="error", frozen=True):
-    code: str
+    code: ErrorCode
     message: str
     seq: int = 0
+
+
+def decode_error(exc: BadMessage) -> Error:
+    """The ``error`` event for a client message that could not be decoded."""
+    return Error(code="bad_json" if exc.code == "bad_json" else "bad_message",
+                 message=exc.reason)
 
 
 ServerEvent = Ready | State | Question | Transcript | Speaking | StopAudio | Report | Ping | Error

@@ -13,15 +13,19 @@ re-requests the same work is deduplicated by JetStream.
 from __future__ import annotations
 
 __all__ = [
+    "SCORE_KEYS",
     "EmbedJob",
     "EmbedResult",
     "Exchange",
     "Job",
     "JobError",
+    "JobErrorCode",
     "LlmDone",
     "LlmJob",
     "LlmSentence",
     "Result",
+    "Rubric",
+    "ScoreKey",
     "SttJob",
     "SttResult",
     "TtsChunk",
@@ -33,11 +37,12 @@ __all__ = [
     "is_terminal",
 ]
 
-from typing import Any, Literal
+from typing import Literal, get_args
 
 import msgspec
 
 from bus.errors import BadMessage
+from bus.subjects import JobKind
 
 
 class _Msg(msgspec.Struct, tag_field="t", frozen=True, kw_only=True):
@@ -66,13 +71,15 @@ class Exchange(msgspec.Struct, frozen=True):
     answer: str = ""
 
 
-LlmTask = Literal["question", "followup", "assess"]
+LlmTask = Literal["question", "followup", "assess", "prefill"]
 
 
 class LlmJob(_Msg, tag="llm", frozen=True):
     """``question``: the next main question. ``followup``: decide whether the last answer
     needs a follow-up and, if so, ask it (an empty ``LlmDone.text`` means no follow-up).
-    ``assess``: score ``answer`` to ``question`` against the rubric (``LlmDone.data``).
+    ``assess``: score ``answer`` to ``question`` against the rubric (``LlmDone.rubric``).
+    ``prefill`` (sent as an ``assess`` job, while the candidate still speaks): read the
+    answer so far into the assessment prompt's cache; ``LlmDone`` carries nothing.
     Candidate text in ``answer``/``history`` is data, never instructions."""
 
     session_id: str
@@ -134,9 +141,40 @@ class LlmSentence(_Msg, tag="llm_sentence", frozen=True):
     text: str
 
 
+ScoreKey = Literal["relevance", "depth", "clarity", "role_fit"]
+#: the rubric's criteria, in report order: relevance (does the answer address the question),
+#: depth (concrete situation, actions and result, numbers), clarity (structure and
+#: concision), role_fit (shows the skills the role needs)
+SCORE_KEYS: tuple[ScoreKey, ...] = get_args(ScoreKey)
+
+
+class Rubric(msgspec.Struct, frozen=True, kw_only=True):
+    """One answer scored against the rubric: what an ``assess`` job returns
+    (``LlmDone.rubric``). Scores are 1..5. ``evidence``: at most two short quotes of the
+    answer. ``strength`` may be empty; ``improvement`` is one sentence, both in the
+    interview language. ``fallback``: the model failed and the scores are placeholders
+    (``reason`` says why): leave them out of any average."""
+
+    relevance: int
+    depth: int
+    clarity: int
+    role_fit: int
+    evidence: list[str] = []
+    strength: str = ""
+    improvement: str = ""
+    fallback: bool = False
+    reason: str = ""
+
+    def scores(self) -> dict[ScoreKey, int]:
+        return {k: getattr(self, k) for k in SCORE_KEYS}
+
+
 class LlmDone(_Msg, tag="llm_done", frozen=True):
+    """The end of an LLM job: the whole ``text`` (question, follow-up), or for
+    ``assess`` the ``rubric``."""
+
     text: str
-    data: dict[str, Any] | None = None
+    rubric: Rubric | None = None
     sentences: int = 0
     ttft_ms: int = 0
     latency_ms: int = 0
@@ -160,9 +198,15 @@ class EmbedResult(_Msg, tag="embed_result", frozen=True):
     stored: int = 0
 
 
+#: why a job produced no result: its input can never work (``bad_input``), the worker
+#: gave up on it (``failed``), it ran out of time (``deadline``), or it never reached a
+#: worker (``unavailable``, made by the requesting session itself)
+JobErrorCode = Literal["bad_input", "failed", "deadline", "unavailable"]
+
+
 class JobError(_Msg, tag="job_error", frozen=True):
-    kind: str
-    code: str
+    kind: JobKind
+    code: JobErrorCode
     message: str
 
 

@@ -14,6 +14,12 @@ from __future__ import annotations
 
 __all__ = [
     "ACTIVATE",
+    "ALL_JOBS",
+    "ALL_SESSION_AUDIO",
+    "ALL_SESSION_IN",
+    "ALL_SESSION_OUT",
+    "ALL_SESSION_RESULTS",
+    "HDR_AUDIO",
     "HDR_DEADLINE",
     "HDR_IN_ID",
     "HDR_JOB_KIND",
@@ -26,6 +32,8 @@ __all__ = [
     "STREAM_JOBS",
     "STREAM_OUT",
     "STREAM_RESULTS",
+    "JobKind",
+    "is_session_result",
     "job",
     "job_consumer",
     "session_audio",
@@ -36,9 +44,12 @@ __all__ = [
 ]
 
 import re
+from typing import Literal, get_args
 
-# "assess" is served by the LLM actors at lower priority than live "llm" work.
-JOB_KINDS: tuple[str, ...] = ("stt", "llm", "tts", "embed", "assess")
+#: the work queues, one per job kind; "assess" is served by the LLM actors at lower
+#: priority than live "llm" work
+JobKind = Literal["stt", "llm", "tts", "embed", "assess"]
+JOB_KINDS: tuple[JobKind, ...] = get_args(JobKind)
 
 STREAM_JOBS = "JOBS"
 STREAM_RESULTS = "RESULTS"
@@ -56,13 +67,28 @@ HDR_JOB_KIND = "Parley-Job-Kind"
 #: on ``.in`` requests that change a session (start, answer, end): an id the edge keeps
 #: when it re-sends after a timeout, so the owner takes the event once.
 HDR_IN_ID = "Parley-In-Id"
+#: on ``.in`` messages that carry client audio (PCM16LE, no header) instead of an event
+HDR_AUDIO = "Parley-Audio"
+
+#: wildcard patterns over every session / every job kind (streams, permissions)
+ALL_SESSION_IN = "interview.session.*.in"
+ALL_SESSION_OUT = "interview.session.*.out"
+ALL_SESSION_AUDIO = "interview.session.*.audio"
+ALL_SESSION_RESULTS = "interview.session.*.result"
+ALL_JOBS = "interview.jobs.*"
 
 _SID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+_RESULT = re.compile(r"^interview\.session\.[A-Za-z0-9_-]{8,64}\.result$")
 
 
 def valid_session_id(sid: str) -> bool:
     """True when ``sid`` is safe to embed in a subject (no dots, wildcards or spaces)."""
     return bool(_SID.match(sid))
+
+
+def is_session_result(subject: str) -> bool:
+    """True when ``subject`` is one session's result subject (a job's only valid reply)."""
+    return bool(_RESULT.match(subject))
 
 
 def _check(sid: str) -> str:

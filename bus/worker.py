@@ -9,16 +9,16 @@ does not duplicate them. Then the job is acked.
 
 - Long jobs: ``in_progress()`` is sent every ``ack_wait / 3`` so the server does not
   redeliver a job that is still running.
-- :class:`TransientJobError` from the handler: ``nak`` with a growing delay.
-- :class:`BadJob` (or an undecodable job): ``term`` plus a :class:`bus.jobs.JobError`
+- :class:`~bus.errors.BadJob` (or an undecodable job): ``term`` plus a :class:`bus.jobs.JobError`
   result, so the session can fall back at once.
 - A job whose deadline passed is terminated unrun: the session already moved on.
-- Any other exception: ``nak`` with delay until the last delivery, then ``term`` + error.
+- Any other exception is taken as passing: ``nak`` with a growing delay until the last
+  delivery, then ``term`` + error.
 """
 
 from __future__ import annotations
 
-__all__ = ["BadJob", "JobContext", "JobWorker", "TransientJobError"]
+__all__ = ["BadJob", "JobContext", "JobWorker"]
 
 import asyncio
 import contextlib
@@ -33,20 +33,13 @@ from nats.js import JetStreamContext
 from nats.js.errors import ServiceUnavailableError
 
 from bus import subjects
-from bus.errors import BadMessage
-from bus.jobs import Job, JobError, Result, decode_job, encode
+from bus.errors import BadJob, BadMessage
+from bus.jobs import Job, JobError, JobErrorCode, Result, decode_job, encode
 from bus.requests import publish_retrying
+from bus.subjects import JobKind
 from bus.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
-
-
-class TransientJobError(Exception):
-    """Raise from a handler to have the job redelivered later."""
-
-
-class BadJob(Exception):
-    """Raise from a handler when the job can never succeed (bad input)."""
 
 
 @dataclass
@@ -54,7 +47,7 @@ class JobContext:
     """What a handler knows about the job besides its payload."""
 
     job_id: str
-    kind: str
+    kind: JobKind
     reply_to: str
     deadline: float
     attempt: int
@@ -93,7 +86,7 @@ class JobWorker:
     def __init__(
         self,
         js: JetStreamContext,
-        kind: str,
+        kind: JobKind,
         handler: Handler,
         *,
         concurrency: int = 1,
@@ -189,7 +182,8 @@ class JobWorker:
             with contextlib.suppress(Exception):
                 await msg.in_progress()
 
-    async def _reply_error(self, reply_to: str, job_id: str, code: str, message: str) -> None:
+    async def _reply_error(self, reply_to: str, job_id: str, code: JobErrorCode,
+                           message: str) -> None:
         if not reply_to or not job_id:
             return
         err = JobError(job_id=job_id, kind=self.kind, code=code, message=message[:500])
@@ -221,7 +215,7 @@ class JobWorker:
             await msg.term()
             await self._reply_error(reply_to, job_id, "bad_input", exc.reason)
             return
-        if not reply_to.startswith("interview.session.") or not reply_to.endswith(".result"):
+        if not subjects.is_session_result(reply_to):
             self.stats.failed += 1
             await msg.term()
             log.warning("worker %s: job %s has no valid reply subject", self.kind, job_id)

@@ -26,6 +26,8 @@ import re
 import time
 from typing import Literal
 
+from edge.errors import TokenError
+
 DEFAULT_TTL = 30 * 24 * 3600
 
 Kind = Literal["session", "report"]
@@ -35,14 +37,6 @@ REPORT: Kind = "report"
 _TOKEN = re.compile(
     r"(?P<sid>[A-Za-z0-9_-]{8,64})\.(?P<exp>[1-9][0-9]{0,11})\.(?P<mac>[A-Za-z0-9_-]{43})"
 )
-
-
-class TokenError(Exception):
-    """The token is not valid for this session and purpose (one message for every
-    reason)."""
-
-    def __init__(self) -> None:
-        super().__init__("invalid or expired token")
 
 
 def _mac(secret: bytes, kind: Kind, sid: str, expiry: int) -> str:

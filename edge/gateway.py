@@ -42,13 +42,13 @@ from bus.tail import Tail, Tails
 from bus.tasks import cancel_and_wait
 from edge import auth
 from edge.admission import PerIp
+from edge.errors import EdgeError
 from edge.limits import Limits, TokenBucket
 from edge.metrics import Metrics
 from edge.sanitize import clean_event
 
 log = logging.getLogger(__name__)
 
-HDR_AUDIO = "Parley-Audio"
 CLOSE_BAD_TOKEN = 4401
 CLOSE_UNKNOWN = 4404
 CLOSE_SLOW = 1013
@@ -56,8 +56,11 @@ CLOSE_POLICY = 1008
 CLOSE_TRY_LATER = 1013
 
 
-class _Refused(Exception):
-    def __init__(self, code: str, message: str, close: int | None = None) -> None:
+class _Refused(EdgeError):
+    """A client refused with an ``error`` event (and maybe a close); never leaves the
+    gateway."""
+
+    def __init__(self, code: events.ErrorCode, message: str, close: int | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -200,7 +203,8 @@ class _Connection:
         self.conn_id = secrets.token_urlsafe(6)
         self.sent_in = 0
 
-    async def send_error(self, code: str, message: str, *, always: bool = False) -> None:
+    async def send_error(self, code: events.ErrorCode, message: str, *,
+                         always: bool = False) -> None:
         """Send an ``error`` event, unless this connection had too many lately (then it
         is only counted). ``always``: one that goes with a close."""
         if not always and not self.error_bucket.take():
@@ -310,7 +314,8 @@ class _Connection:
         try:
             event = events.decode_client_event(frame)
         except BadMessage as exc:
-            await self.send_error(exc.code, exc.reason, always=True)
+            err = events.decode_error(exc)
+            await self.send_error(err.code, err.message, always=True)
             await self.ws.close(1008, exc.code)
             return None
         if not isinstance(event, events.Hello):
@@ -403,7 +408,7 @@ class _Connection:
         self.gw.metrics.inc("ws_audio_bytes_total", len(frame))
         with contextlib.suppress(Exception):
             await self.gw.nc.publish(subjects.session_in(self.sid), frame,
-                                     headers={HDR_AUDIO: "1"})
+                                     headers={subjects.HDR_AUDIO: "1"})
 
     async def _on_text(self, frame: str) -> None:
         if not self.msg_bucket.take():
@@ -414,7 +419,8 @@ class _Connection:
         try:
             event = clean_event(events.decode_client_event(frame))
         except BadMessage as exc:
-            await self.send_error(exc.code, exc.reason)
+            bad = events.decode_error(exc)
+            await self.send_error(bad.code, bad.message)
             return
         if isinstance(event, events.Hello | events.Attach | events.Detach | events.Probe):
             await self.send_error("bad_message", f"{type(event).__name__.lower()} not allowed here")

@@ -14,9 +14,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-
-class StaleFence(Exception):
-    """The snapshot write was rejected: a newer owner has written since."""
+from persistence.errors import StaleFence
 
 
 @dataclass(frozen=True)

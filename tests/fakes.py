@@ -46,10 +46,10 @@ async def fake_model(job: jobs.Job, ctx: JobContext) -> AsyncIterator[jobs.Resul
                              segment=job.segment, audio_ms=len(job.pcm) // 32)
     elif isinstance(job, jobs.LlmJob):
         if job.task == "assess":
-            yield jobs.LlmDone(job_id=job.job_id, text="", data={
-                "relevance": 4, "depth": 3, "clarity": 4, "role_fit": 3,
-                "evidence": [job.answer[:40]], "strength": "Concrete.",
-                "improvement": "Quantify the result."})
+            yield jobs.LlmDone(job_id=job.job_id, text="", rubric=jobs.Rubric(
+                relevance=4, depth=3, clarity=4, role_fit=3,
+                evidence=[job.answer[:40]], strength="Concrete.",
+                improvement="Quantify the result."))
         elif job.task == "followup":
             yield jobs.LlmDone(job_id=job.job_id, text="")
         else:

@@ -164,7 +164,7 @@ def test_pick_can_run_a_whole_interview_without_repeats() -> None:
 def test_phrases_per_language() -> None:
     for lang in LANGUAGES:
         lines = phrases(lang)
-        for kind in ("greeting", "acknowledgment", "repeat", "transition", "closing"):
+        for kind in ("greeting", "ack", "repeat", "next", "closing"):
             assert lines[kind], (lang, kind)
         for greeting in lines["greeting"]:
             assert "{role}" in greeting
@@ -174,11 +174,11 @@ def test_phrases_per_language() -> None:
         for kind, texts in lines.items():
             for text in texts:
                 assert bool(HANGUL.search(text)) == (lang == "ko"), (lang, kind, text)
-    assert "Thank you." in phrases("en")["acknowledgment"]
-    assert "네, 감사합니다." in phrases("ko")["acknowledgment"]
+    assert "Thank you." in phrases("en")["ack"]
+    assert "네, 감사합니다." in phrases("ko")["ack"]
     assert "Could you repeat that?" in phrases("en")["repeat"]
     assert "죄송하지만 다시 한 번 말씀해 주시겠어요?" in phrases("ko")["repeat"]
-    assert "Next question." in phrases("en")["transition"]
+    assert "Next question." in phrases("en")["next"]
 
 
 def test_phrases_returns_a_copy() -> None:
@@ -190,3 +190,12 @@ def test_phrases_returns_a_copy() -> None:
 def test_unknown_language_is_rejected() -> None:
     with pytest.raises(ValueError):
         phrases("fr")  # type: ignore[arg-type]
+
+
+def test_the_bank_has_every_phrase_the_core_asks_for() -> None:
+    """The node's phrase table and the core's keys are one vocabulary: nothing falls back to
+    the core's built-in lines when the bank is the provider."""
+    from actors.session.phrases import DEFAULT_PHRASES
+
+    for lang in ("en", "ko"):
+        assert set(DEFAULT_PHRASES[lang]) <= set(phrases(lang)), lang

@@ -12,11 +12,11 @@ import pytest_asyncio
 from nats.aio.client import Client as Nats
 
 from actors.session.node import SessionNode
-from bench.client import Client
 from bus.connection import connect
 from bus.provision import provision_as
 from bus.worker import JobWorker
 from edge.server import Edge
+from parley.client import Client
 from persistence import snapshots
 from persistence.pool import create_pool
 from tests.conftest import Servers
@@ -120,7 +120,7 @@ async def test_stale_owner_cannot_overwrite_snapshot(
     await c.connect()
     actor_a = a.node.actors[c.session_id]
     # partition: A stops renewing but keeps running; its lease expires and B takes over
-    a.node.leases.drop(actor_a.lease)
+    actor_a.lease.drop()
     await asyncio.sleep(TTL * 1.6)
     await b.node.activate(c.session_id, create=False)
     with pytest.raises(snapshots.StaleFence):

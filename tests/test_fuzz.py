@@ -29,11 +29,11 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
 from actors.models.llm.render import render_prompt
-from bench.client import Client
 from bus import events
 from bus.errors import BadMessage
 from bus.jobs import Exchange, LlmJob
 from edge import auth
+from parley.client import Client
 from parley.node import Node
 from persistence import reports, transcripts
 from tests.conftest import TEST_SECRET, TIME, ws_url
@@ -133,7 +133,8 @@ def test_decode_arbitrary_json(value: Any) -> None:
 
 @settings(max_examples=500, deadline=None)
 @given(st.one_of(st.integers(), st.none(), st.lists(st.integers(), max_size=3),
-                 st.binary(max_size=40).map(bytearray), st.binary(max_size=40).map(memoryview)))
+                 st.binary(max_size=40).map(bytearray),
+                 st.binary(max_size=40).map(lambda b: memoryview(b))))
 def test_decode_wrong_python_types(value: Any) -> None:
     _check_decode(value)
 
@@ -290,10 +291,12 @@ async def _protocol_abuse(node: Node) -> None:
     url = ws_url(node)
 
     # the first frame must be a hello: anything else closes with 1008 and an error code
-    for first, code in [(b"\x00\x01", "not_started"), ("{nope", "bad_json"),
-                        ('{"type": "start"}', "not_started"), ("", "bad_json"),
-                        ('{"type": "hello", "session_id": "a.b*c"}', "bad_message"),
-                        ('{"type": "hello", "last_seq": -1}', "bad_message")]:
+    refusals: list[tuple[str | bytes, str]] = [
+        (b"\x00\x01", "not_started"), ("{nope", "bad_json"),
+        ('{"type": "start"}', "not_started"), ("", "bad_json"),
+        ('{"type": "hello", "session_id": "a.b*c"}', "bad_message"),
+        ('{"type": "hello", "last_seq": -1}', "bad_message")]
+    for first, code in refusals:
         close, got = await _raw_refusal(url, first)
         assert close == 1008, (first, close)
         assert [e["code"] for e in got] == [code], (first, got)

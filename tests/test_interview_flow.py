@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from bench.client import Client
+from parley.client import Client
 from parley.node import Node
 from persistence import reports, transcripts
 from tests.conftest import TEST_SECRET, ws_url

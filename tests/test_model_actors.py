@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 import msgspec
@@ -40,7 +40,7 @@ class CountingTts(DeterministicTts):
         """Forget the actor's warm-up synthesis."""
         self.calls = 0
 
-    def synthesize(self, text: str) -> Iterator[bytes]:
+    def synthesize(self, text: str) -> Generator[bytes, None, None]:
         self.calls += 1
         first = True
         for chunk in super().synthesize(text):
@@ -216,7 +216,8 @@ async def test_stopping_mid_assessment_is_quick_and_hands_the_job_back(
     try:
         results = await _results(nc, sid, 3 * TIME)
         assert [type(r) for r in results] == [jobs.LlmDone], results
-        assert isinstance(results[0], jobs.LlmDone) and results[0].data["fallback"] is False
+        assert isinstance(results[0], jobs.LlmDone) and results[0].rubric is not None
+        assert results[0].rubric.fallback is False
     finally:
         await other.stop()
 
@@ -263,7 +264,7 @@ async def test_a_live_job_preempts_a_running_assessment_which_then_resumes(
         assert engine.cancelled_at is not None, "the live job did not preempt the assessment"
         done = [r for r in results if isinstance(r, jobs.LlmDone)]
         assert [r.job_id for r in done] == [live.job_id, job.job_id]  # live first, then resumed
-        assert done[1].data["fallback"] is False
+        assert done[1].rubric is not None and done[1].rubric.fallback is False
         assert engine.calls == 2 and actor.preemptions == 1
     finally:
         await actor.stop()

@@ -162,7 +162,9 @@ def test_nothing_outlives_a_killed_supervisor() -> None:
             time.sleep(0.1)
             text = log.read_text(errors="replace")
         # the data dir may have moved somewhere the Postgres user can reach: ask the log
-        pgdata = Path(re.search(r"postgres listening on \S+ \(data (\S+)\)", text)[1])
+        found = re.search(r"postgres listening on \S+ \(data (\S+)\)", text)
+        assert found is not None, text[-3000:]
+        pgdata = Path(found[1])
         postmaster = int((pgdata / "postmaster.pid").read_text().split()[0])
         tree = _pids_of_tree(up.pid) | {postmaster}
         titles = {Path(f"/proc/{p}/cmdline").read_text().replace("\0", " ").strip()

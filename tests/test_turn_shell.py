@@ -9,8 +9,8 @@ import asyncio
 import numpy as np
 import pytest
 
-from actors.session.actor import decode_stored_state
-from bench.client import Client
+from actors.session.snapshot import decode_stored_state
+from parley.client import Client
 from parley.node import Node
 from persistence import snapshots
 from tests.conftest import ws_url

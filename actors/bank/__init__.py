@@ -32,28 +32,23 @@ import functools
 import random
 from collections.abc import Collection, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import get_args
 
 import msgspec
 
-Language = Literal["en", "ko"]
-Role = Literal[
-    "backend", "frontend", "data", "data_engineer", "ml_engineer", "product", "general"
-]
-Difficulty = Literal["junior", "mid", "senior"]
+from bus.events import Difficulty, Language, Role
 
-LANGUAGES: tuple[Language, ...] = ("en", "ko")
-ROLES: tuple[Role, ...] = (
-    "backend", "frontend", "data", "data_engineer", "ml_engineer", "product", "general"
-)
-DIFFICULTIES: tuple[Difficulty, ...] = ("junior", "mid", "senior")
+# the client protocol's vocabulary (bus.events) is the one vocabulary
+LANGUAGES: tuple[Language, ...] = get_args(Language)
+ROLES: tuple[Role, ...] = get_args(Role)
+DIFFICULTIES: tuple[Difficulty, ...] = get_args(Difficulty)
 
 _HERE = Path(__file__).resolve().parent
 _QUESTIONS_FILE = _HERE / "questions.json"
 _PHRASES_FILE = _HERE / "phrases.json"
 
 # Phrase kinds every language must provide; the session relies on them.
-_REQUIRED_PHRASES = ("greeting", "acknowledgment", "repeat", "transition", "closing")
+_REQUIRED_PHRASES = ("greeting", "ack", "repeat", "next", "closing")
 
 
 class BankQuestion(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -119,8 +114,9 @@ def load_bank() -> list[BankQuestion]:
 
 def phrases(language: Language) -> dict[str, list[str]]:
     """The interviewer's fixed lines for ``language``, by kind: ``greeting`` (contains a
-    ``{role}`` placeholder: fill it with :func:`role_label`), ``acknowledgment``,
-    ``repeat``, ``transition``, ``followup``, ``last_question``, ``no_answer``, ``closing``.
+    ``{role}`` placeholder: fill it with :func:`role_label`), ``ack``, ``repeat``, ``next``,
+    ``followup``, ``last_question``, ``no_answer``, ``closing``: the keys the session core
+    asks for (:func:`actors.session.phrases.choose`).
     Returns a copy."""
     if language not in LANGUAGES:
         raise ValueError(f"unknown language {language!r}")

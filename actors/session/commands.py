@@ -40,6 +40,7 @@ import msgspec
 from actors.session.state import TurnRecord
 from bus.events import ServerEvent
 from bus.jobs import Job
+from bus.subjects import JobKind
 
 
 class Emit(msgspec.Struct, frozen=True, tag="emit"):
@@ -56,10 +57,10 @@ class EmitAudio(msgspec.Struct, frozen=True, tag="emit_audio"):
 
 
 class RequestJob(msgspec.Struct, frozen=True, tag="request_job"):
-    """``kind`` is one of ``stt``, ``llm``, ``tts``, ``embed``, ``assess``."""
+    """``kind`` names the work queue (``interview.jobs.<kind>``)."""
 
     job: Job
-    kind: str
+    kind: JobKind
     deadline: float
 
 
@@ -72,7 +73,8 @@ class PersistReport(msgspec.Struct, frozen=True, tag="persist_report"):
 
 
 class Snapshot(msgspec.Struct, frozen=True, tag="snapshot"):
-    """``reason`` is for logs and metrics: turn, periodic, pause, finished, deactivate."""
+    """``reason`` is for logs and metrics: turn, periodic, pause, finished, deactivate,
+    asked (a question went out: a point to resume from)."""
 
     reason: str = ""
 

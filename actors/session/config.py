@@ -23,6 +23,8 @@ class CoreConfig(msgspec.Struct, frozen=True, kw_only=True):
     frame_samples: int = 512
     audio_queue_ms: int = 3000
     """Bound of the inbound audio queue; overflow drops the oldest audio (counted)."""
+    speech_probability: float = 0.5
+    """A VAD frame whose speech probability is at least this is speech."""
 
     # --- endpointing (milliseconds of audio) ---------------------------------------------
     speech_start_ms: int = 200
@@ -107,6 +109,8 @@ class CoreConfig(msgspec.Struct, frozen=True, kw_only=True):
     deadline_ingest_s: float = 8.0
     deadline_embed_s: float = 4.0
     deadline_assess_s: float = 120.0
+    deadline_prefill_s: float = 10.0
+    """A prefill of the answer so far that has not run by then is stale: dropped."""
     report_wait_s: float = 60.0
     """After the closing, wait at most this long for outstanding assessments. On two cores
     the 1.5B model scores one answer in about 30 s (measured), and the last answer's
@@ -132,6 +136,11 @@ class CoreConfig(msgspec.Struct, frozen=True, kw_only=True):
     question_max_tokens: int = 96
     followup_max_tokens: int = 64
     assess_max_tokens: int = 256
+    prefill_answers: bool = True
+    """While the candidate speaks, have the LLM read the settled words of the answer into
+    the assessment prompt (:mod:`actors.session.prefill`), so the answer's assessment, and
+    with the last answer the report, comes seconds sooner."""
+    prefill_min_words: int = 6
 
     def __post_init__(self) -> None:
         for name in self.__struct_fields__:
@@ -142,6 +151,8 @@ class CoreConfig(msgspec.Struct, frozen=True, kw_only=True):
                 raise ValueError(f"CoreConfig.{name} must be >= 0, got {value}")
         if self.sample_rate <= 0 or self.frame_samples <= 0:
             raise ValueError("CoreConfig: sample_rate and frame_samples must be > 0")
+        if not 0.0 < self.speech_probability <= 1.0:
+            raise ValueError("CoreConfig: speech_probability must be in (0, 1]")
         if not 0.0 < self.turn_complete <= 1.0:
             raise ValueError("CoreConfig: turn_complete must be in (0, 1]")
         if self.turn_recheck_ms <= 0:

@@ -6,7 +6,7 @@ shell around it does all I/O::
     core = SessionCore.new(session_id, config, bank, phrases)      # or .restore(...)
     core.receive_audio(pcm, now)            # every binary frame from the client
     pcm = core.audio_to_analyze()           # run VAD on it off the event loop, then
-    cmds = core.handle(VoiceActivity(pcm, flags, now))
+    cmds = core.handle(VoiceActivity(pcm, probs, now))
     cmds = core.handle(ClientInput(event, now))      # Start, AnswerText, End, Pong, ...
     cmds = core.handle(JobResultIn(result, now))     # every message on .result
     cmds = core.handle(Tick(now))                    # about every 100 ms
@@ -23,6 +23,7 @@ __all__ = ["SessionCore"]
 
 import math
 from collections.abc import Sequence
+from typing import assert_never
 
 import msgspec
 
@@ -41,7 +42,7 @@ from actors.session.inputs import (
 )
 from actors.session.phrases import PhraseSource
 from actors.session.state import Counters, Phase, SessionState
-from bus.events import AnswerText, Attach, ClientEvent, Detach, End, Pong, Start
+from bus.events import AnswerText, Attach, ClientEvent, Detach, End, Hello, Pong, Probe, Start
 from bus.subjects import valid_session_id
 
 _encoder = msgspec.msgpack.Encoder()
@@ -115,8 +116,10 @@ class SessionCore:
 
     @property
     def status(self) -> str:
-        """``finished`` once the report is out, else ``active`` (the sessions row)."""
-        return "finished" if self._ctx.st.phase == "finished" else "active"
+        """``finished`` once the report is out, else ``active`` (the sessions row). The
+        report may go out while the closing words still play."""
+        st = self._ctx.st
+        return "finished" if st.phase == "finished" or st.report_sent else "active"
 
     @property
     def language(self) -> str:
@@ -224,34 +227,41 @@ class SessionCore:
         ctx.advance(inp.now)
         if ctx.st.live.deactivated and not _reactivates(inp):
             return []
-        if isinstance(inp, ClientInput):
-            self._client(inp.event)
-        elif isinstance(inp, VoiceActivity):
-            flow.on_outcome(ctx, listening.on_voice(ctx, inp))
-        elif isinstance(inp, JobResultIn):
-            routing.on_result(ctx, inp.result)
-        elif isinstance(inp, Tick):
-            flow.on_outcome(ctx, listening.tick(ctx))
-        elif isinstance(inp, TurnVerdict):
-            flow.on_outcome(ctx, listening.on_verdict(ctx, inp))
+        match inp:
+            case ClientInput():
+                self._client(inp.event)
+            case VoiceActivity():
+                flow.on_outcome(ctx, listening.on_voice(ctx, inp))
+            case JobResultIn():
+                routing.on_result(ctx, inp.result)
+            case Tick():
+                flow.on_outcome(ctx, listening.tick(ctx))
+            case TurnVerdict():
+                flow.on_outcome(ctx, listening.on_verdict(ctx, inp))
+            case _:
+                assert_never(inp)
         self._pump()
         return ctx.take()
 
     def _client(self, ev: ClientEvent) -> None:
         ctx = self._ctx
-        if isinstance(ev, Start):
-            flow.start(ctx, ev)
-        elif isinstance(ev, AnswerText):
-            flow.answer_text(ctx, ev.text)
-        elif isinstance(ev, End):
-            flow.end(ctx)
-        elif isinstance(ev, Pong):
-            liveness.on_pong(ctx, ev.id)
-        elif isinstance(ev, Attach):
-            liveness.on_attach(ctx)
-        elif isinstance(ev, Detach):
-            liveness.on_detach(ctx)
-        # Hello is the edge's business.
+        match ev:
+            case Start():
+                flow.start(ctx, ev)
+            case AnswerText():
+                flow.answer_text(ctx, ev.text)
+            case End():
+                flow.end(ctx)
+            case Pong():
+                liveness.on_pong(ctx, ev.id)
+            case Attach():
+                liveness.on_attach(ctx)
+            case Detach():
+                liveness.on_detach(ctx)
+            case Hello() | Probe():
+                pass  # the edge's business
+            case _:
+                assert_never(ev)
 
     def _pump(self) -> None:
         """Run every level-triggered step until nothing more happens."""

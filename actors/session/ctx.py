@@ -16,9 +16,10 @@ from actors.session.bank import BankQuestionLike
 from actors.session.commands import Command, Deactivate, Emit, RequestJob, Snapshot
 from actors.session.config import CoreConfig
 from actors.session.phrases import PhraseSource, choose
-from actors.session.state import PendingJob, Phase, SessionState, Settings
+from actors.session.state import PendingJob, Phase, Purpose, SessionState, Settings
 from bus.events import ServerEvent, State
 from bus.jobs import Job
+from bus.subjects import JobKind
 
 
 class Ctx:
@@ -86,11 +87,12 @@ class Ctx:
 
     # --- jobs ------------------------------------------------------------------------
 
-    def job_id(self, turn: int, kind: str, label: str | int | None = None) -> str:
+    def job_id(self, turn: int, kind: JobKind, label: str | int | None = None) -> str:
         base = f"{self.st.session_id}:{turn}:{kind}"
         return base if label is None else f"{base}:{label}"
 
-    def request(self, job: Job, kind: str, purpose: str, timeout: float, ref: int = 0) -> bool:
+    def request(self, job: Job, kind: JobKind, purpose: Purpose, timeout: float,
+                ref: int = 0) -> bool:
         """Publish ``job`` unless a live job already has its id (then count and skip)."""
         if job.job_id in self.st.jobs:
             self.st.counters.duplicate_jobs += 1
@@ -113,7 +115,7 @@ class Ctx:
         if job is not None and job.deadline > self.t + timeout:
             self.st.jobs[job_id] = msgspec.structs.replace(job, deadline=self.t + timeout)
 
-    def live(self, purpose: str) -> list[str]:
+    def live(self, purpose: Purpose) -> list[str]:
         return [jid for jid, j in self.st.jobs.items() if j.purpose == purpose]
 
     # --- plan data -------------------------------------------------------------------

@@ -34,6 +34,7 @@ from actors.session.commands import PersistReport, PersistTurn
 from actors.session.ctx import Ctx
 from actors.session.listening import Final, Nothing, Outcome, Repeat
 from actors.session.plan import extract_items, make_plan
+from actors.session.prefill import ASSESS_ANSWER_CHARS
 from actors.session.report import (
     build_report,
     earlier_answers,
@@ -41,7 +42,7 @@ from actors.session.report import (
     honest_assessment,
     parse_assessment,
 )
-from actors.session.state import AnswerSource, OnAir, Prepared, Settings, TurnRecord
+from actors.session.state import AirPlan, AnswerSource, OnAir, Prepared, Settings, TurnRecord
 from actors.session.text import trim
 from bus.events import Error, Report, Start, Transcript
 from bus.jobs import Exchange, LlmDone, LlmJob, Result
@@ -175,7 +176,7 @@ def _request_assess(ctx: Ctx, ref: int) -> None:
         role=s.role,
         difficulty=s.difficulty,
         question=rec.question,
-        answer=trim(rec.answer, 2000),
+        answer=trim(rec.answer, ASSESS_ANSWER_CHARS),
         max_tokens=ctx.cfg.assess_max_tokens,
     )
     if not ctx.request(job, "assess", "assess", ctx.cfg.deadline_assess_s, ref=ref):
@@ -188,7 +189,7 @@ def on_assess(ctx: Ctx, ref: int, result: Result | None) -> None:
     if not 0 <= ref < len(st.answers):
         return
     rec = st.answers[ref]
-    assessment = parse_assessment(result.data) if isinstance(result, LlmDone) else None
+    assessment = parse_assessment(result.rubric) if isinstance(result, LlmDone) else None
     if assessment is None:
         st.counters.assess_fallbacks += 1
         assessment = heuristic_assessment(rec.question, rec.answer, rec.language)
@@ -212,6 +213,7 @@ def _respond(
     st, cfg = ctx.st, ctx.cfg
     can_follow = answered and st.current.kind in ("main", "followup")
     decision = None
+    plan: AirPlan
     if can_follow and st.followups_used < cfg.max_followups:
         earlier = [r.answer for r in st.answers[:-1] if r.index != st.current.index]
         decision = followups.decide(answer, ctx.settings.language, earlier)
@@ -423,6 +425,9 @@ def _send_report(ctx: Ctx) -> None:
     ctx.emit(Report(report=report))
     ctx.out.append(PersistReport(report))
     st.report_sent = True
+    # the state that knows the report went out, stored after it: a node lost while the
+    # closing words still play must not send a second report from an older snapshot
+    ctx.snapshot("report")
 
 
 def _finish(ctx: Ctx) -> None:

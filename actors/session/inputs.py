@@ -27,12 +27,14 @@ class ClientInput(msgspec.Struct, frozen=True, tag="client"):
 
 
 class VoiceActivity(msgspec.Struct, frozen=True, tag="vad"):
-    """Audio returned by :meth:`SessionCore.audio_to_analyze`, with one VAD speech flag per
-    512-sample frame, in order. ``len(pcm)`` should be ``1024 * len(speech)``; extra bytes
-    or flags are ignored and counted."""
+    """Audio returned by :meth:`SessionCore.audio_to_analyze`, with the VAD's speech
+    probability (0..1) for each 512-sample frame, in order: pass what the detector returned,
+    the core decides what counts as speech (``CoreConfig.speech_probability``).
+    ``len(pcm)`` should be ``1024 * len(probs)``; extra bytes or probabilities are ignored
+    and counted."""
 
     pcm: bytes
-    speech: list[bool]
+    probs: list[float]
     now: float
 
 

@@ -43,7 +43,7 @@ from typing import Literal
 
 import msgspec
 
-from actors.session import speech
+from actors.session import prefill, speech
 from actors.session.commands import CheckTurn
 from actors.session.ctx import Ctx
 from actors.session.endpointing import (
@@ -151,14 +151,15 @@ def on_voice(ctx: Ctx, vad: VoiceActivity) -> Outcome | None:
     dropped. Stops at the first settled answer (later frames are post-endpoint silence)."""
     cfg, st = ctx.cfg, ctx.st
     fb = cfg.frame_bytes
-    n = min(len(vad.pcm) // fb, len(vad.speech))
-    if n != len(vad.speech) or len(vad.pcm) != n * fb:
+    flags = [p >= cfg.speech_probability for p in vad.probs]
+    n = min(len(vad.pcm) // fb, len(flags))
+    if n != len(flags) or len(vad.pcm) != n * fb:
         st.counters.vad_mismatch += 1
     for i in range(n):
         mode = _mode(ctx)
         overheard = i
         if mode == "barge":
-            _overhear(ctx, vad.speech[i : i + 1], n - 1 - i)
+            _overhear(ctx, flags[i : i + 1], n - 1 - i)
             overheard = i + 1
             if speech.holding(ctx):  # nothing heard yet: nothing to interrupt
                 mode = None
@@ -166,11 +167,11 @@ def on_voice(ctx: Ctx, vad: VoiceActivity) -> Outcome | None:
             st.counters.frames_ignored += n - i
             if not st.listen.ep.active:  # no stale pre-roll or onset across a gap
                 st.listen.ep.preroll, st.listen.ep.onset_ms = b"", 0.0
-            _overhear(ctx, vad.speech[overheard:n])
+            _overhear(ctx, flags[overheard:n])
             return None
         frame_t = ctx.t - (n - 1 - i) * cfg.frame_ms / 1000.0
         st.listen.last_frame_at = ctx.t
-        flag = vad.speech[i]
+        flag = flags[i]
         signals = feed(st.listen.ep, vad.pcm[i * fb : (i + 1) * fb], flag, _params(ctx, mode))
         if flag and (st.listen.ep.active or signals):
             st.listen.last_speech_at = frame_t
@@ -384,6 +385,7 @@ def _partial(ctx: Ctx) -> None:
     if text and text != listen.partial:
         listen.partial = text
         ctx.emit(Transcript(turn=listen.turn, text=text, final=False))
+        prefill.answer_so_far(ctx, listen.turn, text)
 
 
 def _finalize(ctx: Ctx) -> Outcome | None:

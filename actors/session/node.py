@@ -38,9 +38,11 @@ from nats.js.kv import KeyValue
 from actors.bank import load_bank, phrases
 from actors.models.engines import EndOfTurnModel, VoiceDetector
 from actors.runtime import Lease, LeaseHeld, LeaseKeeper
-from actors.session.actor import SessionActor, SessionDeps, decode_shell_snapshot
+from actors.session.actor import SessionActor, SessionDeps
 from actors.session.config import CoreConfig
 from actors.session.core import SessionCore
+from actors.session.live import KeptLease, NatsSessionBus, PostgresSessionStore
+from actors.session.snapshot import decode_shell_snapshot
 from bus import activation, subjects
 from bus.activation import ActivateReply
 from bus.tail import Tails
@@ -101,9 +103,10 @@ class SessionNode:
         self.leases = LeaseKeeper(nc, owner_ttl)
         if end_of_turn is None:  # registry.build_vad's factory carries the node's model
             end_of_turn = getattr(new_vad, "end_of_turn", None)
-        self.deps = SessionDeps(nc=nc, js=self.js, pool=pool, node_id=node_id,
-                                new_vad=new_vad, tails=self.tails, leases=self.leases,
-                                vad_executor=self._executor, end_of_turn=end_of_turn)
+        self.deps = SessionDeps(bus=NatsSessionBus(nc, self.js, self.tails),
+                                store=PostgresSessionStore(pool), node_id=node_id,
+                                new_vad=new_vad, vad_executor=self._executor,
+                                end_of_turn=end_of_turn)
         self.retention = retention or Retention()
         self._born: dict[str, float] = {}
         self._janitor_task: asyncio.Task[None] | None = None
@@ -241,7 +244,8 @@ class SessionNode:
             else:
                 raise LookupError(sid)
             core.set_seq_floor(await last_out_seq(self.js, sid))
-            actor = SessionActor(self.deps, core, lease, result_seq, self._forget,
+            actor = SessionActor(self.deps, core, KeptLease(lease, self.leases), result_seq,
+                                 self._forget,
                                  seen_in=seen_in)
             # logged before the actor runs and paired with its "stopped on" line: the
             # chaos tests check from these that no two activations ever overlap

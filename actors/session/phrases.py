@@ -1,11 +1,11 @@
 """Spoken phrases: the injected provider, built-in defaults, deterministic choice.
 
 The core is given ``phrases(language) -> Mapping[str, Sequence[str]]`` (for example
-``actors.bank.phrases``) with the keys ``greeting`` (may contain ``{role}``), ``ack``
-(or ``acknowledgment``), ``next`` (or ``transition``), ``last_question``, ``repeat`` and
-``closing``. A missing key or language falls back to :data:`DEFAULT_PHRASES`, so a partial
-provider never breaks an interview. Variants are chosen by a number (the turn), never at
-random.
+``actors.bank.phrases``) with the keys ``greeting`` (may contain ``{role}``), ``ack``,
+``next``, ``last_question``, ``repeat`` and ``closing``: the same keys as the bank's
+table. A missing key or language falls back to :data:`DEFAULT_PHRASES` (a last resort in
+the core, which reads no files), so a partial provider never breaks an interview.
+Variants are chosen by a number (the turn), never at random.
 """
 
 from __future__ import annotations
@@ -20,17 +20,10 @@ __all__ = [
 ]
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Literal
 
-Language = Literal["en", "ko"]
+from bus.events import Language
+
 PhraseSource = Callable[[Language], Mapping[str, Sequence[str]]]
-
-# Key names used by other providers (actors.bank uses the long ones).
-_ALIASES: dict[str, tuple[str, ...]] = {
-    "ack": ("ack", "acknowledgment"),
-    "next": ("next", "transition"),
-    "last_question": ("last_question",),
-}
 
 DEFAULT_PHRASES: dict[str, dict[str, list[str]]] = {
     "en": {
@@ -99,7 +92,7 @@ def _lookup(table: Mapping[str, Sequence[str]], keys: Sequence[str]) -> list[str
 def choose(source: PhraseSource, language: Language, key: str, n: int, role: str = "") -> str:
     """Variant ``n`` (modulo the count) of phrase ``key``, with ``{role}`` filled in.
     ``last_question`` falls back to ``next``."""
-    keys = _ALIASES.get(key, (key,))
+    keys = (key,)
     try:
         variants = _lookup(source(language), keys)
     except Exception:  # a broken provider must not stop the interview

@@ -18,6 +18,8 @@ __all__ = [
     "take_prepared",
 ]
 
+from typing import Literal
+
 from actors.session import followups, speech
 from actors.session.answer_rules import language_pure, near_duplicate
 from actors.session.bank import BUILTIN_QUESTIONS, pick, seed_of
@@ -26,7 +28,7 @@ from actors.session.plan import short_line, template_question
 from actors.session.state import OnAir, Prepared
 from actors.session.text import split_sentences, trim
 from bus.events import Start
-from bus.jobs import EmbedJob, EmbedResult, LlmDone, LlmJob, LlmSentence, Result
+from bus.jobs import EmbedJob, EmbedResult, Exchange, LlmDone, LlmJob, LlmSentence, Result
 
 _OVER = ("closing", "reporting", "finished")
 
@@ -65,7 +67,7 @@ def _search(ctx: Ctx) -> None:
         st.rag_stage = "done"
 
 
-def on_embed(ctx: Ctx, purpose: str, result: Result | None) -> None:
+def on_embed(ctx: Ctx, purpose: Literal["ingest", "search"], result: Result | None) -> None:
     """Ingest done (or given up): search. Search done (or failed): go, with or without
     context."""
     st = ctx.st
@@ -113,42 +115,43 @@ def prefetch(ctx: Ctx) -> None:
         prep.llm_job = ""
         _template_fill(ctx, prep)
         return
-    s, cfg = st.settings, ctx.cfg
+    cfg = ctx.cfg
     if anchor is None:  # the LLM writes it, with the retrieved context
         if st.rag_stage != "done":
             st.main_planned, st.prepared = index - 1, None
             return
-        job = LlmJob(
-            job_id=prep.llm_job,
-            session_id=st.session_id,
-            task="question",
-            language=s.language,
-            role=s.role,
-            difficulty=s.difficulty,
-            context=list(st.context),
-            history=list(st.history),
-            asked=[a for a in st.asked if a],
-            max_tokens=cfg.question_max_tokens,
-        )
+        job = _question_job(ctx, prep, context=list(st.context), history=list(st.history))
         timeout = cfg.deadline_llm_s if index == 1 else cfg.deadline_prefetch_s
         if not ctx.request(job, "llm", "question", timeout, ref=index):
             _bank_fill(ctx, prep)
         return
-    job = LlmJob(
+    job = _question_job(ctx, prep, anchor=short_line(anchor.line, anchor.term, 16),
+                        term=anchor.term, focus=anchor.focus)
+    if not ctx.request(job, "llm", "question", cfg.deadline_prefetch_s, ref=index):
+        _template_fill(ctx, prep)
+
+
+def _question_job(ctx: Ctx, prep: Prepared, *, context: list[str] | None = None,
+                  history: list[Exchange] | None = None, anchor: str = "", term: str = "",
+                  focus: str = "") -> LlmJob:
+    """The LLM job phrasing main question ``prep.index``: from the retrieved context, or
+    about a plan anchor."""
+    st, s = ctx.st, ctx.settings
+    return LlmJob(
         job_id=prep.llm_job,
         session_id=st.session_id,
         task="question",
         language=s.language,
         role=s.role,
         difficulty=s.difficulty,
+        context=context or [],
+        history=history or [],
         asked=[a for a in st.asked if a],
-        max_tokens=cfg.question_max_tokens,
-        anchor=short_line(anchor.line, anchor.term, 16),
-        term=anchor.term,
-        focus=anchor.focus,
+        max_tokens=ctx.cfg.question_max_tokens,
+        anchor=anchor,
+        term=term,
+        focus=focus,
     )
-    if not ctx.request(job, "llm", "question", cfg.deadline_prefetch_s, ref=index):
-        _template_fill(ctx, prep)
 
 
 def _template_fill(ctx: Ctx, prep: Prepared) -> None:
@@ -203,7 +206,8 @@ def ready(prep: Prepared) -> bool:
     return prep.complete or any(s.shown for s in prep.sentences)
 
 
-def on_llm(ctx: Ctx, job_id: str, purpose: str, result: Result | None) -> None:
+def on_llm(ctx: Ctx, job_id: str, purpose: Literal["question", "followup"],
+           result: Result | None) -> None:
     """A phrased question or a streamed follow-up (``None``: failed or expired).
 
     A planned main question is taken whole from ``LlmDone`` and checked

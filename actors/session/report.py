@@ -1,16 +1,9 @@
 """The final report: pure aggregation of the per-answer assessments.
 
 Each answer is assessed by the LLM right after it is given (``LlmJob(task="assess")``);
-:func:`parse_assessment` reads its ``LlmDone.data``, the rubric of
-``actors.models.rubric``::
-
-    {"relevance": 4, "depth": 3, "clarity": 4, "role_fit": 3,       # 1..5
-     "evidence": ["quote from the answer"], "strength": "...", "improvement": "...",
-     "fallback": false}
-
-Also accepted: scores nested under ``"scores"``, ``strengths``/``improvements`` lists, a
-``feedback`` sentence; other numeric criteria are kept, values are clamped to 1..5. When
-the data is missing, malformed or itself a placeholder (``"fallback": true``),
+:func:`parse_assessment` reads its ``LlmDone.rubric`` (:class:`bus.jobs.Rubric`: the four
+scores of :data:`bus.jobs.SCORE_KEYS`, evidence, a strength and an improvement), values
+clamped to 1..5. When it is missing or itself a placeholder (``fallback``),
 :func:`heuristic_assessment` estimates scores from the answer's length and shape and
 marks them ``"fallback": true``; averages leave fallback scores out whenever at least
 one real assessment exists (``"estimated": true`` says when they could not).
@@ -45,11 +38,11 @@ from actors.session.answer_rules import (
     repeated_answer,
 )
 from actors.session.state import Assessment, Settings, TurnRecord
+from bus.jobs import SCORE_KEYS, Rubric
 
-RUBRIC: tuple[str, ...] = ("relevance", "depth", "clarity", "role_fit")
+RUBRIC: tuple[str, ...] = SCORE_KEYS
 _MAX_ITEMS = 3
 _MAX_ITEM_CHARS = 240
-_MAX_EXTRA_SCORES = 8
 
 LABELS: dict[str, dict[str, str]] = {
     "en": {
@@ -176,34 +169,24 @@ def _mean(values: Sequence[float]) -> float:
     return round(sum(values) / len(values), 2) if values else 0.0
 
 
-def parse_assessment(data: Mapping[str, Any] | None) -> Assessment | None:
-    """Read an LLM rubric result; ``None`` when it holds no usable score or is a
-    placeholder (``fallback``)."""
-    if not isinstance(data, Mapping) or data.get("fallback") is True:
+def parse_assessment(rubric: Rubric | None) -> Assessment | None:
+    """An ``assess`` job's rubric as the report keeps it (scores clamped to 1..5); ``None``
+    when there is none or it is a placeholder (``fallback``)."""
+    if rubric is None or rubric.fallback:
         return None
-    raw = data.get("scores")
-    source: Mapping[str, Any] = raw if isinstance(raw, Mapping) else data
     scores: dict[str, float] = {}
-    for key in RUBRIC:
-        value = _score(source.get(key))
+    for key, raw in rubric.scores().items():
+        value = _score(raw)
         if value is not None:
             scores[key] = value
     if not scores:
-        for key, val in list(source.items())[:_MAX_EXTRA_SCORES]:
-            value = _score(val)
-            if value is not None and key != "overall":
-                scores[str(key)[:40]] = value
-    if not scores:
         return None
-    overall = _score(data.get("overall"))
-    feedback = data.get("feedback") or data.get("summary") or ""
     return Assessment(
         scores=scores,
-        overall=overall if overall is not None else _mean(list(scores.values())),
-        strengths=_str_list(data.get("strengths") or data.get("strength")),
-        improvements=_str_list(data.get("improvements") or data.get("improvement")),
-        feedback=" ".join(str(feedback).split())[:600],
-        evidence=_str_list(data.get("evidence"))[:2],
+        overall=_mean(list(scores.values())),
+        strengths=_str_list(rubric.strength),
+        improvements=_str_list(rubric.improvement),
+        evidence=_str_list(rubric.evidence)[:2],
     )
 
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 __all__ = ["expire", "on_result"]
 
+from typing import assert_never
+
 from actors.session import flow, listening, questions, speech
 from actors.session.ctx import Ctx
-from actors.session.state import PendingJob
+from actors.session.state import PendingJob, Purpose
 from bus.jobs import (
     EmbedResult,
     JobError,
@@ -24,12 +26,13 @@ from bus.jobs import (
     is_terminal,
 )
 
-_EXPECTED: dict[str, tuple[type, ...]] = {
+_EXPECTED: dict[Purpose, tuple[type, ...]] = {
     "tts": (TtsChunk, TtsDone),
     "stt": (SttResult,),
     "question": (LlmSentence, LlmDone),
     "followup": (LlmSentence, LlmDone),
     "assess": (LlmSentence, LlmDone),
+    "prefill": (LlmDone,),
     "ingest": (EmbedResult,),
     "search": (EmbedResult,),
 }
@@ -64,6 +67,8 @@ def expire(ctx: Ctx) -> None:
     due = sorted((j.deadline, jid) for jid, j in st.jobs.items() if j.deadline <= ctx.t)
     for _, jid in due:
         job = st.jobs.pop(jid, None)
+        if job is not None and job.purpose == "prefill":
+            continue  # opportunistic: a stale prefill is no missed deadline
         if job is not None:
             st.counters.deadlines_expired += 1
             _dispatch(ctx, jid, job, None)
@@ -71,13 +76,18 @@ def expire(ctx: Ctx) -> None:
 
 def _dispatch(ctx: Ctx, job_id: str, job: PendingJob, result: Result | None) -> None:
     purpose = job.purpose
-    if purpose == "tts":
-        speech.on_tts(ctx, job_id, result)
-    elif purpose == "stt":
-        flow.on_outcome(ctx, listening.on_stt(ctx, job_id, result))
-    elif purpose in ("question", "followup"):
-        questions.on_llm(ctx, job_id, purpose, result)
-    elif purpose == "assess":
-        flow.on_assess(ctx, job.ref, result)
-    elif purpose in ("ingest", "search"):
-        questions.on_embed(ctx, purpose, result)
+    match purpose:
+        case "tts":
+            speech.on_tts(ctx, job_id, result)
+        case "stt":
+            flow.on_outcome(ctx, listening.on_stt(ctx, job_id, result))
+        case "question" | "followup":
+            questions.on_llm(ctx, job_id, purpose, result)
+        case "assess":
+            flow.on_assess(ctx, job.ref, result)
+        case "prefill":
+            return  # nothing waits for it
+        case "ingest" | "search":
+            questions.on_embed(ctx, purpose, result)
+        case _:
+            assert_never(purpose)

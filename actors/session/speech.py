@@ -31,17 +31,22 @@ __all__ = [
     "stop",
 ]
 
-from typing import Literal, cast
 
-from actors.session.commands import EmitAudio
+from actors.session.commands import EmitAudio, Snapshot
 from actors.session.ctx import Ctx
-from actors.session.state import AudioChunk, OnAir, Prepared, Sentence, SessionState
-from bus.events import Question, Speaking, StopAudio
+from actors.session.state import (
+    AirKind,
+    AirPlan,
+    AudioChunk,
+    OnAir,
+    Prepared,
+    Sentence,
+    SessionState,
+)
+from bus.events import Question, QuestionKind, Speaking, StopAudio
 from bus.jobs import Result, TtsChunk, TtsDone, TtsJob
 
-QuestionKind = Literal["greeting", "main", "followup", "closing", "repeat"]
-_SHOWN_KINDS = ("greeting", "main", "followup", "closing", "repeat")
-ANSWERABLE = ("main", "followup", "repeat")
+ANSWERABLE: tuple[QuestionKind, ...] = ("main", "followup", "repeat")
 """Kinds of turn the candidate answers (and may interrupt)."""
 
 
@@ -51,12 +56,12 @@ def sentence(text: str, shown: bool = True) -> Sentence:
 
 def start_turn(
     ctx: Ctx,
-    kind: str,
+    kind: AirKind,
     index: int,
     sentences: list[Sentence],
     *,
     complete: bool,
-    plan: str = "",
+    plan: AirPlan = "",
     responds_to: int = -1,
 ) -> OnAir:
     """Open a new turn (``turn`` + 1) on air, request TTS for its sentences and show it."""
@@ -156,7 +161,8 @@ def _request(ctx: Ctx, stream: OnAir | Prepared, s: Sentence, n: int) -> None:
 
 def _show(ctx: Ctx, air: OnAir) -> None:
     text = " ".join(s.text for s in air.sentences if s.shown)
-    if not text or text == air.shown_text or air.kind not in _SHOWN_KINDS:
+    kind = air.kind
+    if not text or text == air.shown_text or kind == "":
         return
     air.shown_text = text
     if air.kind in ("main", "followup"):
@@ -166,11 +172,14 @@ def _show(ctx: Ctx, air: OnAir) -> None:
         Question(
             turn=air.turn,
             text=text,
-            kind=cast(QuestionKind, air.kind),
+            kind=kind,
             index=air.index,
             total=ctx.settings.total,
         )
     )
+    # A question on air is a point to resume from: after a crash the next owner re-asks
+    # it (and takes the answer the edge re-sends) rather than going back a turn.
+    ctx.out.append(Snapshot("asked"))
 
 
 # --- TTS results ---------------------------------------------------------------------

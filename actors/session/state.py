@@ -35,14 +35,24 @@ from typing import Literal
 import msgspec
 
 from actors.session.endpointing import Endpointer
-from actors.session.phrases import Language
 from actors.session.plan import Anchor
+from bus.events import Language, QuestionKind
 from bus.jobs import Exchange
+from bus.subjects import JobKind
 
 Phase = Literal[
     "idle", "greeting", "asking", "listening", "thinking", "closing", "reporting", "finished"
 ]
 AnswerSource = Literal["speech", "text"]
+#: what is on air: a question of this kind, or "" while only the acknowledgment is known
+AirKind = QuestionKind | Literal[""]
+#: what comes after an acknowledgment: "" (nothing planned), the next main question, a
+#: follow-up, or the closing
+AirPlan = Literal["", "next", "followup", "closing"]
+#: what a live job's result is for (routes it in :mod:`actors.session.routing`)
+Purpose = Literal[
+    "ingest", "search", "question", "followup", "tts", "stt", "assess", "prefill"
+]
 
 
 class Settings(msgspec.Struct, kw_only=True):
@@ -135,9 +145,9 @@ class OnAir(_Stream, kw_only=True):
     after it (``followup``, ``next`` or ``closing``)."""
 
     turn: int
-    kind: str = ""
+    kind: AirKind = ""
     index: int = 0
-    plan: str = ""
+    plan: AirPlan = ""
     cursor: int = 0
     chunk_seq: int = 0
     speaking_sent: bool = False
@@ -204,8 +214,8 @@ class PendingJob(msgspec.Struct, frozen=True, kw_only=True):
     """A live job. ``purpose`` routes its result: ingest, search, question, followup, tts,
     stt, assess. ``ref`` is the question index, segment or answer number."""
 
-    kind: str
-    purpose: str
+    kind: JobKind
+    purpose: Purpose
     deadline: float
     requested_at: float
     ref: int = 0

@@ -25,13 +25,13 @@ import asyncpg
 import msgspec
 from nats.aio.client import Client as Nats
 
-from actors.session.actor import decode_stored_state
+from actors.session.snapshot import decode_stored_state
 from actors.session.state import SessionState
-from bench.client import Client
 from bus import jobs, subjects
 from bus.auth import ADMIN
 from bus.connection import connect
 from bus.embedded import EmbeddedNats, free_port
+from parley.client import Client
 from parley.config import REPO
 from persistence import snapshots
 from tests.conftest import TIME

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench.client import Client
 from bus import subjects
+from parley.client import Client
 from persistence import reports, transcripts
 from persistence.pool import create_pool
 from tests.chaos.harness import (
@@ -170,7 +170,7 @@ async def test_a_role_that_dies_at_every_load_is_marked_down(fleet: Fleet) -> No
     try:
         async def llm_down() -> bool:
             try:
-                return (await _supervised(nc))["llm"]["state"] == "down"
+                return bool((await _supervised(nc))["llm"]["state"] == "down")
             except Exception:
                 return False
 

@@ -8,9 +8,9 @@ import time
 import pytest
 
 from actors.models.engines.deterministic import DEFAULT_QUESTIONS
-from bench.client import Client
 from bus import jobs, subjects
 from bus.provision import ACK_WAIT
+from parley.client import Client
 from tests.chaos.harness import (
     ANSWER,
     Fleet,

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.client import Client
 from bus import subjects
+from parley.client import Client
 from tests.chaos.harness import (
     ANSWER,
     Fleet,

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.client import Client
 from bus.embedded import EmbeddedNats
+from parley.client import Client
 from parley.config import REPO
 from tests.chaos.harness import (
     ANSWER,

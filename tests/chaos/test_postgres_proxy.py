@@ -17,7 +17,7 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from bench.client import Client
+from parley.client import Client
 from persistence import reports, snapshots, transcripts
 from tests.chaos.harness import (
     ANSWER,

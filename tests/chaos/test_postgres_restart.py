@@ -12,7 +12,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from bench.client import Client
+from parley.client import Client
 from persistence import reports, transcripts
 from persistence.embedded import EmbeddedPostgres
 from persistence.migrate import migrate

@@ -9,7 +9,7 @@ import asyncio
 
 import pytest
 
-from bench.client import Client
+from parley.client import Client
 from tests.chaos.harness import (
     ANSWER,
     Fleet,

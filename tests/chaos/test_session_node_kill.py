@@ -9,7 +9,7 @@ import time
 import pytest
 
 from actors.session.node import last_out_seq
-from bench.client import Client
+from parley.client import Client
 from tests.chaos.harness import (
     ANSWER,
     TTL,

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from bench.client import Client
 from bench.speech import have_speech_tools, speak_pcm16
+from parley.client import Client
 from parley.config import Config
 from parley.node import Node
 from persistence import reports, transcripts

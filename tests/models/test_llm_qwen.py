@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from actors.models.engines import EngineCancelled, EngineError, LlmEngine
+from actors.models.engines import EngineCancelled, EngineError, LlmEngine, PrefillsAnswers
 from actors.models.engines.llm_qwen import QwenLlm
 from actors.models.rubric import SCORE_KEYS, validate_assessment
 from actors.models.text import has_han, has_hangul, is_question
@@ -25,7 +25,7 @@ GOOD = (
 
 @pytest.fixture(scope="module")
 def llm() -> Iterator[QwenLlm]:
-    engine = QwenLlm(n_threads=2)
+    engine = QwenLlm(n_threads=1)
     engine.load()
     yield engine
 
@@ -149,3 +149,24 @@ def test_cancel_and_serialisation(llm: QwenLlm) -> None:
     gen.close()
     with pytest.raises(EngineError):
         ask(llm, job("assess"))
+
+
+def test_prefill_of_the_answer_so_far_is_reused_by_its_assessment(llm: QwenLlm) -> None:
+    assert isinstance(llm, PrefillsAnswers)
+    question = "Tell me about a migration you led."
+    half = GOOD.split(";")[0]
+    partial = job("prefill", "pf:2:assess:p1", session_id="pf", question=question, answer=half)
+    read = llm.prefill(partial, threading.Event())
+    assert read > 20  # the session's question and the words so far were read
+    prefilled = llm.last_stats["prompt_tokens"]
+    assert llm.prefill(partial, threading.Event()) == 0  # nothing new to read
+    stopped = threading.Event()
+    stopped.set()
+    longer = job("prefill", "pf:2:assess:p2", session_id="pf", question=question, answer=GOOD)
+    assert llm.prefill(longer, stopped) == 0
+    whole = job("assess", "pf:2:assess", session_id="pf", question=question, answer=GOOD)
+    out = llm.assess(whole)
+    assert not out.get("fallback")
+    # the assessment started from the prefilled prefix (less a token or two where the
+    # words so far end): only the rest of the answer and the prompt's end were read
+    assert llm.last_stats["reused_tokens"] >= prefilled - 2

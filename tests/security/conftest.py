@@ -62,7 +62,7 @@ async def raw_http(port: int, request: str, *, host: str = "127.0.0.1") -> HttpR
         await writer.wait_closed()
     head, _, body = data.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
-    headers = {}
+    headers: dict[str, str] = {}
     for line in lines[1:]:
         k, _, v = line.partition(":")
         key = k.strip().lower()

@@ -73,8 +73,8 @@ async def test_foreign_origin_is_refused(sec_node: Node) -> None:
         assert refused.value.response.status_code == 403, origin
     assert sec_node.edge.metrics.counters["ws_refused_origin_total"] >= 6
     # the page's own origin, and a client that is no browser page, get in
-    for origin in (f"http://127.0.0.1:{port}", None):
-        ws = await _open(sec_node, origin=origin)
+    for own in (f"http://127.0.0.1:{port}", None):
+        ws = await _open(sec_node, origin=own)
         await ws.close()
 
 

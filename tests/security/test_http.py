@@ -10,8 +10,8 @@ from urllib.parse import quote
 import msgspec
 import pytest
 
-from bench.client import Client
 from edge import auth
+from parley.client import Client
 from parley.node import Node
 from tests.conftest import TEST_SECRET, TIME, ws_url
 from tests.security.conftest import get, stored_report

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import os
 import shutil
 import signal
@@ -24,11 +25,11 @@ import pytest
 import pytest_asyncio
 from nats.aio.client import Client as Nats
 
-from bench.client import Client
 from bus import subjects
 from bus.auth import ADMIN, OPERATOR, Credentials, inbox_prefix, user_for_roles
 from bus.connection import NatsAuthError, connect
 from bus.embedded import EmbeddedNats, free_port
+from parley.client import Client
 from tests.conftest import REPO, TIME, _tmp_root
 
 pytestmark = pytest.mark.timeout(180)
@@ -118,7 +119,7 @@ class Probe:
     async def refused(self, what: str, timeout: float = 3.0) -> None:
         """Wait for the server's permissions violation naming ``what``."""
         assert self.nc is not None
-        await self.nc.flush(timeout)
+        await self.nc.flush(math.ceil(timeout))
         end = asyncio.get_running_loop().time() + timeout
         while not any("permissions violation" in e and what.lower() in e for e in self.errors):
             assert asyncio.get_running_loop().time() < end, (what, self.errors)

@@ -12,7 +12,7 @@ import msgspec
 import pytest
 
 from actors.session import commands as cmd
-from bench.client import Client
+from parley.client import Client
 from parley.node import Node
 from persistence import reports
 from persistence.text import clean_text, scrub
@@ -103,8 +103,8 @@ async def test_report_postgres_refuses_is_stored_cleaned(det_node: Node) -> None
     await c.send({"type": "start", "role": "backend", "language": "en", "questions": 1})
     await c.wait_for("question", timeout=30 * TIME)
     actor = det_node.sessions.actors[c.session_id]
-    actor._enqueue_persist(cmd.PersistReport(report=bad))  # what the core would emit
-    await asyncio.wait_for(actor._persist.join(), 10 * TIME)
+    actor.writer.put(cmd.PersistReport(report=bad))  # what the core would emit
+    await asyncio.wait_for(actor.writer.join(), 10 * TIME)
     got = await reports.load_report(pool, c.session_id)
     assert got == {"summary": "model said  this", "answers": [{"answer": "ab"}]}
     await c.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from actors.session import CoreConfig, JobResultIn
 from bus import events as ev
 from bus import jobs as jb
-from tests.session.world import BANK, MS, SID, Candidate, Models, World
+from tests.session.world import BANK, MS, SID, Behaviour, Candidate, Models, World
 
 BANK_TEXTS = {q.text for q in BANK}
 
@@ -124,7 +124,7 @@ def test_stt_failing_every_time_moves_on_after_max_repeats() -> None:
 def test_noise_only_transcript_listens_again_silently() -> None:
     calls = {"n": 0}
 
-    def first_empty(jid: str) -> str | None:
+    def first_empty(jid: str) -> Behaviour | None:
         if ":stt:" in jid:
             calls["n"] += 1
             return "empty" if calls["n"] <= 2 else None

@@ -36,7 +36,8 @@ def test_voice_interview_en() -> None:
 
 def _full(w: World, turn: int) -> str:
     """The last (full) question text shown for ``turn``."""
-    return [q.text for q in w.of(ev.Question) if q.turn == turn][-1]
+    texts: list[str] = [q.text for q in w.of(ev.Question) if q.turn == turn]
+    return texts[-1]
 
 
 def test_voice_interview_ko_speaks_korean() -> None:

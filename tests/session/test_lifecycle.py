@@ -3,9 +3,20 @@ the audio queue."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
-from actors.session import ClientInput, CoreConfig, Emit, SessionCore, Tick
+from actors.session import (
+    ClientInput,
+    CoreConfig,
+    Emit,
+    Input,
+    PersistReport,
+    SessionCore,
+    Snapshot,
+    Tick,
+)
 from actors.session.phrases import default_phrases
 from bus import events as ev
 from tests.session.world import BANK, MS, SID, Candidate, Models, World
@@ -120,7 +131,9 @@ def test_wrong_phase_events_get_an_error_and_change_nothing() -> None:
     w.begin()
     before2 = _state_without_seq(w.core)
     cmds = w.client(ev.Start())
-    assert [c.event.code for c in cmds] == ["already_started"]
+    assert [c.event.code for c in cmds if isinstance(c, Emit) and isinstance(c.event, ev.Error)
+            ] == ["already_started"]
+    assert len(cmds) == 1
     assert _state_without_seq(w.core) == before2
 
 
@@ -207,5 +220,28 @@ def test_vad_flags_must_match_frames() -> None:
     w = World(candidate=Candidate(mode="mute"))
     w.begin()
     w.run_until(lambda w: w.core.phase == "listening")
-    w.feed(VoiceActivity(b"\x00\x00" * 700, [False, False], w.now + 10 * MS))
+    w.feed(VoiceActivity(b"\x00\x00" * 700, [0.0, 0.0], w.now + 10 * MS))
     assert w.core.counters.vad_mismatch == 1
+
+
+def test_the_report_goes_out_with_a_snapshot_that_knows_it() -> None:
+    """The report may go out while the closing words still play: the state that knows it
+    went out is stored right after it (a node lost before the closing ends must not send
+    a second report), and the sessions row says finished from then on."""
+    w = World(questions=1)
+    batches: list[tuple[list[Any], str]] = []
+    feed = w.feed
+
+    def recording(inp: Input) -> list[Any]:
+        cmds = feed(inp)
+        batches.append((cmds, w.core.status))
+        return cmds
+
+    w.feed = recording  # type: ignore[method-assign]
+    w.begin()
+    w.finish()
+    cmds, status = next((c, s) for c, s in batches if any(isinstance(x, PersistReport) for x in c))
+    kinds = [type(c).__name__ for c in cmds]
+    assert kinds.index("Snapshot") > kinds.index("PersistReport")
+    assert "report" in next(c.reason for c in cmds if isinstance(c, Snapshot)).split(",")
+    assert status == "finished"

@@ -63,12 +63,11 @@ def garbage(kind: str, job_id: str, n: int) -> jb.Result:
         case "sentence":
             return jb.LlmSentence(job_id=job_id, index=n, text="Random sentence?" * n)
         case "llm_done":
-            return jb.LlmDone(
-                job_id=job_id, text="Done." * n, data={"scores": {"depth": n}} if n else None
-            )
+            rubric = jb.Rubric(relevance=n, depth=n, clarity=n, role_fit=n) if n else None
+            return jb.LlmDone(job_id=job_id, text="Done." * n, rubric=rubric)
         case "embed":
             return jb.EmbedResult(job_id=job_id, chunks=["chunk"] * n)
-    return jb.JobError(job_id=job_id, kind="llm", code="bad", message="x")
+    return jb.JobError(job_id=job_id, kind="llm", code="failed", message="x")
 
 
 def play(w: World, steps: list[tuple[Any, ...]]) -> None:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
-import math
+
+import msgspec
+import pytest
 
 from actors.session.report import build_report, heuristic_assessment, parse_assessment
 from actors.session.state import Assessment, Settings, TurnRecord
+from bus.errors import BadMessage
+from bus.jobs import Rubric, decode_result
 
 
 def rec(turn: int, answer: str, assessment: Assessment | None, index: int = 1) -> TurnRecord:
@@ -23,32 +27,25 @@ def rec(turn: int, answer: str, assessment: Assessment | None, index: int = 1) -
     )
 
 
-def test_parse_nested_scores_and_clamp() -> None:
-    a = parse_assessment(
-        {
-            "scores": {"relevance": 7, "depth": 0, "clarity": 3.5, "structure": "4"},
-            "strengths": ["Clear", "", "Concrete"],
-            "improvements": "Quantify",
-            "feedback": "  Good   answer. ",
-        }
-    )
+def test_parse_clamps_scores_and_cleans_text() -> None:
+    a = parse_assessment(Rubric(relevance=7, depth=0, clarity=3, role_fit=4,
+                                strength="  Clear   and concrete. ", improvement="Quantify"))
     assert a is not None
-    assert a.scores == {"relevance": 5.0, "depth": 1.0, "clarity": 3.5}
-    assert a.overall == round((5 + 1 + 3.5) / 3, 2)
-    assert a.strengths == ["Clear", "Concrete"] and a.improvements == ["Quantify"]
-    assert a.feedback == "Good answer." and not a.fallback
+    assert a.scores == {"relevance": 5.0, "depth": 1.0, "clarity": 3.0, "role_fit": 4.0}
+    assert a.overall == round((5 + 1 + 3 + 4) / 4, 2)
+    assert a.strengths == ["Clear and concrete."] and a.improvements == ["Quantify"]
+    assert not a.fallback
 
 
-def test_parse_flat_scores_and_overall() -> None:
-    a = parse_assessment({"relevance": 4, "depth": 4, "overall": 4.5, "ok": True})
-    assert a is not None and a.overall == 4.5 and set(a.scores) == {"relevance", "depth"}
-
-
-def test_parse_rejects_unusable_data() -> None:
+def test_parse_without_a_rubric() -> None:
     assert parse_assessment(None) is None
-    assert parse_assessment({}) is None
-    assert parse_assessment({"scores": {"depth": "high"}, "x": True}) is None
-    assert parse_assessment({"depth": math.nan}) is None
+
+
+def test_a_rubric_that_is_not_one_does_not_cross_the_bus() -> None:
+    done = {"t": "llm_done", "job_id": "j", "text": "",
+            "rubric": {"relevance": "high", "depth": 3, "clarity": 3, "role_fit": 3}}
+    with pytest.raises(BadMessage):
+        decode_result(msgspec.msgpack.encode(done))
 
 
 def test_heuristic_is_modest_and_localised() -> None:
@@ -121,11 +118,11 @@ def test_build_report_korean_and_empty() -> None:
 
 
 def test_parse_the_model_actors_rubric() -> None:
-    a = parse_assessment({
-        "relevance": 4, "depth": 3, "clarity": 5, "role_fit": 2,
-        "evidence": ["we cut p99 to 120 ms"], "strength": "Concrete numbers.",
-        "improvement": "Explain the trade-off.", "fallback": False,
-    })  # fmt: skip
+    a = parse_assessment(Rubric(
+        relevance=4, depth=3, clarity=5, role_fit=2,
+        evidence=["we cut p99 to 120 ms"], strength="Concrete numbers.",
+        improvement="Explain the trade-off.", fallback=False,
+    ))  # fmt: skip
     assert a is not None and a.scores == {
         "relevance": 4.0,
         "depth": 3.0,
@@ -137,7 +134,8 @@ def test_parse_the_model_actors_rubric() -> None:
 
 
 def test_a_placeholder_assessment_is_replaced_by_the_heuristic() -> None:
-    assert parse_assessment({"relevance": 3, "depth": 3, "fallback": True}) is None
+    placeholder = Rubric(relevance=3, depth=3, clarity=3, role_fit=3, fallback=True)
+    assert parse_assessment(placeholder) is None
 
 
 def test_only_fallbacks_give_an_estimated_report() -> None:

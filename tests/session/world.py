@@ -90,7 +90,7 @@ class Models:
     stt_rtf: float = 0.2
     tts_chunks: int = 2
     tts_chunk_samples: int = 4000  # 0.25 s at 16 kHz
-    assess_data: dict[str, Any] | None = None
+    assess_data: jb.Rubric | None = None
     turn: Callable[[World, CheckTurn], float] | None = None
     """The end-of-turn model: the probability it answers a ``CheckTurn`` with, after
     ``latency["turn"]``. ``None``: no model (the shell ignores ``CheckTurn``)."""
@@ -264,7 +264,7 @@ class World:
         if behaviour == "silent":
             return
         if behaviour == "error":
-            self._push(t, jb.JobError(job_id=jid, kind=req.kind, code="boom", message="x"))
+            self._push(t, jb.JobError(job_id=jid, kind=req.kind, code="failed", message="x"))
             return
         if behaviour == "late":
             t = req.deadline + 500 * MS  # the core gave up on it already
@@ -306,20 +306,24 @@ class World:
             ]
         assert isinstance(job, jb.LlmJob)
         step = m.latency["llm_step"]
+        if job.task == "prefill":  # the engine only reads: nothing comes back but "done"
+            return [(m.latency["llm_step"], jb.LlmDone(job_id=jid, text=""))]
         if job.task == "assess":
-            data = (
+            rubric: jb.Rubric | None = (
                 m.assess_data
                 if m.assess_data is not None
-                else {
-                    "scores": {"relevance": 4, "depth": 3, "clarity": 4, "structure": 3},
-                    "strengths": ["Clear example"],
-                    "improvements": ["Quantify impact"],
-                    "feedback": "Good answer.",
-                }
+                else jb.Rubric(
+                    relevance=4,
+                    depth=3,
+                    clarity=4,
+                    role_fit=3,
+                    strength="Clear example",
+                    improvement="Quantify impact",
+                )
             )
             if behaviour == "empty":
-                data = {}
-            return [(0.0, jb.LlmDone(job_id=jid, text="", data=data))]
+                rubric = None
+            return [(0.0, jb.LlmDone(job_id=jid, text="", rubric=rubric))]
         if job.task == "followup":
             default = FOLLOWUP_KO if job.language == "ko" else FOLLOWUP_EN
             text = m.followup_text if m.followup_text is not None else default
@@ -373,8 +377,8 @@ class World:
         if not pcm:
             return
         frames = [pcm[i : i + FRAME * 2] for i in range(0, len(pcm), FRAME * 2)]
-        flags = [any(f) for f in frames]
-        self.feed(VoiceActivity(pcm, flags, self.now))
+        probs = [1.0 if any(f) else 0.0 for f in frames]
+        self.feed(VoiceActivity(pcm, probs, self.now))
 
     def run(self, seconds: float) -> None:
         end = self.now + seconds

@@ -22,6 +22,7 @@ __all__ = [
     "EngineCancelled",
     "EngineError",
     "LlmEngine",
+    "PrefillsAnswers",
     "SttEngine",
     "Transcription",
     "TtsEngine",
@@ -36,23 +37,13 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from actors.errors import EngineCancelled, EngineError
 from bus.jobs import LlmJob
 
 #: The voice detectors work on 16 kHz audio in frames of 512 samples (32 ms).
 VAD_SAMPLE_RATE = 16000
 VAD_FRAME_SAMPLES = 512
 VAD_FRAME_MS = 32
-
-
-class EngineError(RuntimeError):
-    """An engine could not do its work (model missing, child process died, bad input).
-    The actor turns it into a ``JobError`` for that one job; the engine stays usable
-    unless ``load()`` itself raised."""
-
-
-class EngineCancelled(EngineError):
-    """The call stopped early because its ``cancel`` Event was set; there is no result.
-    The engine stays usable."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +147,18 @@ class LlmEngine(Protocol):
         :func:`actors.models.rubric.validate_assessment` (with ``"fallback": True`` when the
         model failed). Setting ``cancel`` (if given) makes the call stop at the next token
         and raise :class:`EngineCancelled`; it is checked before any work starts too."""
+        ...
+
+
+@runtime_checkable
+class PrefillsAnswers(Protocol):
+    """An LLM engine that can read an answer into its cache before it is complete."""
+
+    def prefill(self, job: LlmJob, cancel: threading.Event) -> int:
+        """Task ``"prefill"``: evaluate the assessment prompt of ``job`` up to the end of the
+        answer so far (``job.answer``) and keep it cached, so that the assessment of the
+        whole answer only reads what was said after it. Returns the tokens evaluated (0 when
+        ``cancel`` stopped it or nothing was new); never raises for model trouble."""
         ...
 
 

@@ -323,6 +323,42 @@ class QwenLlm:
 
     # --- assessment -----------------------------------------------------------------------
 
+    def prefill(self, job: LlmJob, cancel: threading.Event) -> int:
+        """See :class:`actors.models.engines.PrefillsAnswers`: the assessment prompt of the
+        answer so far, cut before its closing ``</answer>``, evaluated on top of the best KV
+        snapshot and saved as the session's ``prefill`` snapshot."""
+        if cancel.is_set() or not job.answer.strip():
+            return 0
+        prompt = render_prompt(msgspec.structs.replace(job, task="assess"))
+        cut = prompt.rfind("</answer>")
+        if cut <= 0:
+            return 0
+        try:
+            with self._exclusive():
+                llm = self._require()
+                tokens = self._tokenize(prompt[:cut])
+                if len(tokens) + ASSESS_MAX_TOKENS >= self._n_ctx:
+                    return 0
+                started = time.monotonic()
+                reused = self._snapshots.restore_best(llm, tokens)
+                if reused >= len(tokens) - 1 or not self._prefill(tokens, reused, cancel):
+                    return 0
+                self.last_stats = {
+                    "prompt_tokens": float(len(tokens)),
+                    "reused_tokens": float(reused),
+                    "total_s": time.monotonic() - started,
+                }
+                self._snapshots.save(llm, f"{job.session_id}:prefill")
+                return len(tokens) - reused
+        except EngineError as exc:
+            if "busy" in str(exc):
+                raise
+            log.warning("prefill failed: %s", exc)
+            return 0
+        except Exception as exc:  # only speed is lost
+            log.warning("prefill failed: %s: %s", type(exc).__name__, exc)
+            return 0
+
     def assess(self, job: LlmJob, cancel: threading.Event | None = None) -> dict[str, Any]:
         """Score the answer with grammar-constrained decoding; never raises for model
         trouble (returns :func:`actors.models.rubric.fallback_assessment` instead). Raises

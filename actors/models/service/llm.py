@@ -11,9 +11,10 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import msgspec
 from nats.aio.client import Client
 
-from actors.models.engines import EngineCancelled, LlmEngine
+from actors.models.engines import EngineCancelled, LlmEngine, PrefillsAnswers
 from actors.models.service.base import ModelActor, elapsed_ms
 from bus import jobs
 from bus.worker import BadJob, JobContext, JobWorker
@@ -33,7 +34,10 @@ def assessment_result(
             code="deadline",
             message="assessment stopped at its deadline",
         )
-    return jobs.LlmDone(job_id=job.job_id, text="", data=data, latency_ms=elapsed_ms(started))
+    rubric = msgspec.convert(data, jobs.Rubric)  # the engine's dict, checked and typed
+    return jobs.LlmDone(
+        job_id=job.job_id, text="", rubric=rubric, latency_ms=elapsed_ms(started)
+    )
 
 
 async def sentence_results(
@@ -68,6 +72,10 @@ class LlmActor(ModelActor):
     moved on by then) and when the job's task is cancelled (the actor stops). A generation
     cut at its deadline ends with the sentences it has; an assessment cut at its deadline
     ends with ``JobError(code="deadline")``, never a late rubric.
+
+    ``prefill`` jobs (the answer so far, while the candidate speaks) ride the assess queue
+    and go the same way, except that a preempted or expired one is simply dropped: it only
+    saves the assessment some reading. An engine without ``prefill`` answers them at once.
     """
 
     kind = "llm"
@@ -114,6 +122,24 @@ class LlmActor(ModelActor):
                 if self._background is cancel:
                     self._background = None
 
+    async def _prefill(self, job: jobs.LlmJob, ctx: JobContext) -> int:
+        """Read the answer so far into the engine's cache unless live work is running."""
+        engine = self.engine
+        if not isinstance(engine, PrefillsAnswers):
+            return 0
+        if (self._live is not None and self._live.busy) or ctx.remaining() <= 0:
+            return 0
+        cancel = threading.Event()
+        timer = asyncio.get_running_loop().call_later(ctx.remaining(), cancel.set)
+        self._background, self._preempted = cancel, False
+        try:
+            return await self.run_sync(engine.prefill, job, cancel)
+        finally:
+            timer.cancel()
+            cancel.set()
+            if self._background is cancel:
+                self._background = None
+
     def _load_sync(self) -> None:
         self.engine.load()
         warm = jobs.LlmJob(
@@ -146,6 +172,11 @@ class LlmActor(ModelActor):
         if not isinstance(job, jobs.LlmJob):
             raise BadJob("llm actor got a non-llm job")
         started = time.perf_counter()
+        if job.task == "prefill":
+            read = await self._prefill(job, ctx)
+            log.debug("llm: prefill %s read %d tokens", job.job_id, read)
+            yield jobs.LlmDone(job_id=job.job_id, text="", latency_ms=elapsed_ms(started))
+            return
         if job.task == "assess":
             yield assessment_result(job, ctx, await self._assess(job, ctx), started)
             return

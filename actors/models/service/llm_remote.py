@@ -8,6 +8,7 @@ No engine thread and no preemption: the server batches, so live jobs (up to the 
 (the server's own queue is the operator's to size). Deadlines are the jobs' own: a question
 cut at its deadline ends with the sentences it has, an assessment cut at its deadline ends
 with ``JobError(code="deadline")``; server trouble naks the job (JetStream redelivers it).
+``prefill`` jobs (the answer so far) are answered at once: the server caches prefixes itself.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from nats.aio.client import Client
 
 from actors.models.engines import EngineCancelled
 from actors.models.remote.llm_openai import OpenAiLlm
-from actors.models.service.base import ModelActor
+from actors.models.service.base import ModelActor, elapsed_ms
 from actors.models.service.llm import assessment_result, sentence_results
 from bus import jobs
 from bus.worker import BadJob, JobContext, JobWorker
@@ -73,6 +74,11 @@ class RemoteLlmActor(ModelActor):
         if not isinstance(job, jobs.LlmJob):
             raise BadJob("llm actor got a non-llm job")
         started = time.perf_counter()
+        if job.task == "prefill":
+            # Reading a partial answer ahead saves the embedded engine its prefill; a server
+            # keeps its own prefix cache, and a request just to fill it would cost a slot.
+            yield jobs.LlmDone(job_id=job.job_id, text="", latency_ms=elapsed_ms(started))
+            return
         if job.task == "assess":
             try:
                 data: dict[str, Any] | None = await self.engine.assess(job, ctx.deadline)

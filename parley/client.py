@@ -1,9 +1,10 @@
-"""A scripted WebSocket client for end-to-end tests (and ``parley bench e2e``)."""
+"""A scripted WebSocket client of the Parley protocol, for the tests and the benches (``parley
+bench e2e``, ``load``): both depend on it, so it lives with the application, not in
+``bench``."""
 
 from __future__ import annotations
 
 import asyncio
-import struct
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +13,8 @@ import msgspec
 import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 
-AUDIO_HEADER = struct.Struct("<BBHII")
+from bus import audio
+
 _VOICED = 330  # about -40 dBFS
 
 
@@ -70,8 +72,9 @@ class Client:
         try:
             async for frame in self.ws:
                 if isinstance(frame, bytes):
-                    _v, _k, turn, chunk, rate = AUDIO_HEADER.unpack_from(frame)
-                    self.rx.audio.append((turn, chunk, rate, len(frame) - 12, time.monotonic()))
+                    h = audio.decode_header(frame)
+                    self.rx.audio.append((h.turn, h.chunk, h.sample_rate,
+                                          len(frame) - audio.HEADER_BYTES, time.monotonic()))
                 else:
                     ev = msgspec.json.decode(frame)
                     ev["_t"] = time.monotonic()
