@@ -314,7 +314,7 @@ def main(argv: list[str]) -> None:
         p.error("--llm must be embedded, server or an http(s) URL")
     with contextlib.ExitStack() as stack:
         if a.llm == "server":
-            from bench.llm_server import llama_server
+            from parley.llm_server import llama_server
 
             server = stack.enter_context(llama_server())
             os.environ["PARLEY_LLM_URL"] = server.url  # read by the node (or parley up)

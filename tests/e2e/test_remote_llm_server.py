@@ -16,9 +16,9 @@ import pytest
 
 from actors.models.service import RemoteLlmActor
 from actors.session.config import CoreConfig
-from bench.client import Client
-from bench.llm_server import LlamaServer, llama_server, start_llama_server
+from parley.client import Client
 from parley.config import Config
+from parley.llm_server import LlamaServer, llama_server, start_llama_server
 from parley.node import Node
 from tests.conftest import Servers
 

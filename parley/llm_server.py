@@ -1,6 +1,6 @@
-"""An OpenAI-compatible LLM server for tests and benchmarks: llama-cpp-python's own server
-(``python -m llama_cpp.server``, the ``llm-server`` extra) on loopback, serving the same
-packaged GGUF as the embedded engine, as a separate process.
+"""An OpenAI-compatible LLM server on loopback for tests, benchmarks and trying the remote
+engine: llama-cpp-python's own server (``python -m llama_cpp.server``, the ``llm-server``
+extra) serving the same packaged GGUF as the embedded engine, as a separate process.
 
 It serves one request at a time (one llama.cpp context; ``--interrupt_requests False`` so a
 new request waits instead of cutting the running stream), so it measures the network hop
