@@ -15,6 +15,9 @@ Prints, per engine:
   comparison;
 * embeddings — passages/s for a batch and single-query latency (e5; MiniLM with
   ``--minilm``);
+* fillers — filler recall and speaking-rate error of the transcripts the delivery report
+  counts, on espeak-ng answers with inserted fillers, English and Korean, with Whisper's
+  filler prompt and without (:mod:`bench.fillers`);
 * turn — the end-of-turn model (Smart Turn v3.2, one onnxruntime thread): load time,
   inference time per call (features included), and how often it calls a turn finished on
   espeak-ng answers: whole sentences vs. the same sentences stopped mid-way (at the pause
@@ -51,7 +54,7 @@ ANSWER = [
     "Afterwards the slowest queries got three times faster.",
 ]
 PAUSE_S = 0.7  # between sentences: where the session's endpointer cuts a segment
-SECTIONS = ("stt", "llm", "tts", "embed", "turn")
+SECTIONS = ("stt", "fillers", "llm", "tts", "embed", "turn")
 OPTIONAL = ("llm-threads",)  # run only when named in --only
 
 
@@ -89,6 +92,11 @@ def run(args: argparse.Namespace) -> None:
             print(f"  {kind}: {engine_cpu_line(kind, engine)}")
     if "stt" in only:
         _bench_stt(threads, repeat, int(getattr(args, "beam", 1)))
+    if "fillers" in only:
+        _header("STT: filler recall and speaking-rate error (espeak-ng, en and ko)")
+        from bench.fillers import bench_fillers
+
+        bench_fillers(threads, int(getattr(args, "beam", 1)))
     if "llm" in only:
         _bench_llm(int(getattr(args, "llm_threads", 1)))
     if "tts" in only:

@@ -9,8 +9,10 @@ with that user's name and password in it (:func:`with_user`). Never log such a U
 
 Users and what they may do (the table of ``docs/operating.md``, "Security")::
 
-    edge        publish .in and interview.activate; read OUT (ephemeral consumers) and .audio
-    session     answer .in/activate; publish .out/.audio/jobs; read RESULTS; the lease bucket
+    edge        publish .in and interview.activate; read OUT (ephemeral consumers) and .audio;
+                read and delete answer audio (the replay object store)
+    session     answer .in/activate; publish .out/.audio/jobs; read RESULTS; the lease bucket;
+                write answer audio (the replay object store)
     stt llm     their own job consumer (fetch, ack) and result subjects
     tts embed   (tts also its audio cache object store)
     front       edge + session (the ``edge,session`` process of ``parley up``)
@@ -96,6 +98,18 @@ def _service(name: str, *endpoints: str) -> list[str]:
             *endpoints]
 
 
+def _object_store(bucket: str) -> list[str]:
+    """Read, write and delete objects of one object store (put() purges the chunks of an
+    object it replaces; nats-py finds the stream of the chunks by name)."""
+    obj = f"OBJ_{bucket}"
+    return [f"$O.{bucket}.>", f"{_JS}.STREAM.INFO.{obj}",
+            f"{_JS}.STREAM.MSG.GET.{obj}", f"{_JS}.DIRECT.GET.{obj}",
+            f"{_JS}.DIRECT.GET.{obj}.>", f"{_JS}.CONSUMER.CREATE.{obj}",
+            f"{_JS}.CONSUMER.CREATE.{obj}.>", f"{_JS}.CONSUMER.INFO.{obj}.*",
+            f"{_JS}.CONSUMER.DELETE.{obj}.*", f"{_JS}.STREAM.PURGE.{obj}",
+            f"{_JS}.STREAM.NAMES"]
+
+
 def _role_permissions(role: str) -> tuple[list[str], list[str]]:
     """(publish, subscribe) allow-lists of one role."""
     if role == "edge":
@@ -105,6 +119,7 @@ def _role_permissions(role: str) -> tuple[list[str], list[str]]:
             f"{_JS}.CONSUMER.CREATE.{subjects.STREAM_OUT}",
             f"{_JS}.CONSUMER.CREATE.{subjects.STREAM_OUT}.>",
             f"{_JS}.CONSUMER.INFO.{subjects.STREAM_OUT}.*",
+            *_object_store(subjects.OBJ_REPLAY),  # replay and delete answer audio
         ], [subjects.ALL_SESSION_AUDIO])
     if role == "session":
         kv = f"KV_{subjects.KV_OWNERS}"
@@ -117,6 +132,7 @@ def _role_permissions(role: str) -> tuple[list[str], list[str]]:
             f"{_JS}.CONSUMER.CREATE.{subjects.STREAM_RESULTS}",
             f"{_JS}.CONSUMER.CREATE.{subjects.STREAM_RESULTS}.>",
             f"{_JS}.CONSUMER.INFO.{subjects.STREAM_RESULTS}.*",
+            *_object_store(subjects.OBJ_REPLAY),  # keeps each spoken answer's audio
         ], [
             subjects.ALL_SESSION_IN, subjects.ACTIVATE,
             *_service("parley-session", "parley.session.*.status"),
@@ -127,14 +143,8 @@ def _role_permissions(role: str) -> tuple[list[str], list[str]]:
         consumer = f"{subjects.STREAM_JOBS}.{subjects.job_consumer(kind)}"
         pub += [f"{_JS}.CONSUMER.INFO.{consumer}", f"{_JS}.CONSUMER.MSG.NEXT.{consumer}",
                 f"$JS.ACK.{consumer}.>"]
-    if role == "tts":  # the TTS cache; put() purges the chunks of an object it replaces
-        obj = f"OBJ_{subjects.OBJ_AUDIO}"
-        pub += [f"$O.{subjects.OBJ_AUDIO}.>", f"{_JS}.STREAM.INFO.{obj}",
-                f"{_JS}.STREAM.MSG.GET.{obj}", f"{_JS}.DIRECT.GET.{obj}",
-                f"{_JS}.DIRECT.GET.{obj}.>", f"{_JS}.CONSUMER.CREATE.{obj}",
-                f"{_JS}.CONSUMER.CREATE.{obj}.>", f"{_JS}.CONSUMER.INFO.{obj}.*",
-                f"{_JS}.CONSUMER.DELETE.{obj}.*", f"{_JS}.STREAM.PURGE.{obj}",
-                f"{_JS}.STREAM.NAMES"]  # nats-py finds the stream of the chunks by name
+    if role == "tts":  # the TTS cache
+        pub += _object_store(subjects.OBJ_AUDIO)
     return pub, _service(f"parley-{role}", f"parley.{role}.status")
 
 

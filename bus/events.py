@@ -82,6 +82,8 @@ class Start(_Base, tag="start", frozen=True):
     questions: Annotated[int, msgspec.Meta(ge=1, le=10)] = 3
     resume_text: DocText = ""
     job_posting: DocText = ""
+    #: "practise this question again": asked as the first main question, as written
+    practise: Annotated[str, msgspec.Meta(max_length=600)] = ""
 
 
 class AnswerText(_Base, tag="answer_text", frozen=True):

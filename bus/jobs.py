@@ -71,13 +71,16 @@ class Exchange(msgspec.Struct, frozen=True):
     answer: str = ""
 
 
-LlmTask = Literal["question", "followup", "assess", "prefill"]
+LlmTask = Literal["question", "followup", "assess", "outline", "prefill"]
 
 
 class LlmJob(_Msg, tag="llm", frozen=True):
     """``question``: the next main question. ``followup``: decide whether the last answer
     needs a follow-up and, if so, ask it (an empty ``LlmDone.text`` means no follow-up).
     ``assess``: score ``answer`` to ``question`` against the rubric (``LlmDone.rubric``).
+    ``outline``: a short outline of a stronger answer to ``question`` (``LlmDone.text``),
+    given ``context`` (the résumé) and the candidate's ``answer``; low priority, queued as
+    ``assess``.
     ``prefill`` (sent as an ``assess`` job, while the candidate still speaks): read the
     answer so far into the assessment prompt's cache; ``LlmDone`` carries nothing.
     Candidate text in ``answer``/``history`` is data, never instructions."""

@@ -9,11 +9,13 @@ look up what they use (:func:`attach_owners`, :func:`attach_audio`).
 
 from __future__ import annotations
 
-__all__ = ["ACK_WAIT", "BusLayout", "attach_audio", "attach_owners", "ensure_consumer",
+__all__ = ["ACK_WAIT", "BusLayout", "ReplayLimits", "attach_audio", "attach_owners",
+           "attach_replay", "ensure_consumer",
            "provision", "provision_as"]
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +44,7 @@ class BusLayout:
 
     owners: KeyValue
     audio: ObjectStore
+    replay: ObjectStore | None = None
 
 
 async def _ensure_stream(js: JetStreamContext, cfg: api.StreamConfig) -> None:
@@ -100,6 +103,7 @@ async def provision(
     owner_ttl: float = 5.0,
     duplicate_window: float = 120.0,
     budget: float = 60.0,
+    replay: ReplayLimits | None = None,
 ) -> BusLayout:
     """Make sure every stream, consumer, bucket and store exists, then return handles.
 
@@ -117,7 +121,9 @@ async def provision(
         reraise=True,
     ):
         with attempt:
-            return await _provision(js, replicas, owner_ttl, duplicate_window)
+            layout = await _provision(js, replicas, owner_ttl, duplicate_window)
+            store = await _ensure_replay(js, replay or ReplayLimits(), replicas)
+            return dataclasses.replace(layout, replay=store)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -187,6 +193,39 @@ async def _provision(js: JetStreamContext, replicas: int, owner_ttl: float,
     return BusLayout(owners=owners, audio=audio)
 
 
+@dataclass(frozen=True)
+class ReplayLimits:
+    """How long answer audio is kept for replay and how much of it at most. Enforced by
+    the object store's stream (``max_age``, ``max_bytes``; a full store refuses new
+    answers rather than dropping old ones early), not by a sweep."""
+
+    ttl_s: float = 7 * 86_400.0
+    max_bytes: int = 1 << 30
+
+
+async def _ensure_replay(js: JetStreamContext, limits: ReplayLimits,
+                         replicas: int) -> ObjectStore:
+    """The replay object store; an existing one gets ``limits`` applied."""
+    try:
+        store = await js.object_store(subjects.OBJ_REPLAY)
+    except NotFoundError:
+        return await js.create_object_store(
+            bucket=subjects.OBJ_REPLAY,
+            config=api.ObjectStoreConfig(
+                bucket=subjects.OBJ_REPLAY,
+                description="each spoken answer's audio, for replay from the report",
+                ttl=limits.ttl_s, max_bytes=limits.max_bytes, replicas=replicas,
+            ),
+        )
+    stream = f"OBJ_{subjects.OBJ_REPLAY}"
+    cfg = (await js.stream_info(stream)).config
+    if cfg.max_age != limits.ttl_s or cfg.max_bytes != limits.max_bytes:
+        cfg.max_age, cfg.max_bytes = limits.ttl_s, limits.max_bytes
+        await js.update_stream(cfg)
+        log.info("replay store limits set to %.0f s, %d bytes", limits.ttl_s, limits.max_bytes)
+    return store
+
+
 async def _ensure_owners(js: JetStreamContext, ttl: float, replicas: int) -> KeyValue:
     """The lease bucket; an existing one gets ``ttl`` applied (an operator changed it)."""
     try:
@@ -235,13 +274,20 @@ async def attach_audio(js: JetStreamContext, *, budget: float = 60.0) -> ObjectS
     return store
 
 
+async def attach_replay(js: JetStreamContext, *, budget: float = 60.0) -> ObjectStore:
+    """The replay object store (answer audio), provisioned by someone else."""
+    store: ObjectStore = await _attach(subjects.OBJ_REPLAY,
+                                       lambda: js.object_store(subjects.OBJ_REPLAY), budget)
+    return store
+
+
 async def provision_as(url: str, name: str, *, replicas: int = 1,
-                       owner_ttl: float = 5.0) -> None:
+                       owner_ttl: float = 5.0, replay: ReplayLimits | None = None) -> None:
     """:func:`provision` over a connection of its own to ``url`` (the admin's
     credentials), closed afterwards: the admin identity is held only while provisioning."""
     nc = await connect(url, name)
     try:
-        await provision(nc.jetstream(), replicas=replicas, owner_ttl=owner_ttl)
+        await provision(nc.jetstream(), replicas=replicas, owner_ttl=owner_ttl, replay=replay)
     finally:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(nc.drain(), 5.0)

@@ -28,6 +28,7 @@ __all__ = [
     "JOB_KINDS",
     "KV_OWNERS",
     "OBJ_AUDIO",
+    "OBJ_REPLAY",
     "SESSION_NODES_QUEUE",
     "STREAM_JOBS",
     "STREAM_OUT",
@@ -56,6 +57,8 @@ STREAM_RESULTS = "RESULTS"
 STREAM_OUT = "OUT"
 KV_OWNERS = "session_owners"
 OBJ_AUDIO = "audio"
+#: each spoken answer's audio, ``<session id>.<turn>``, for replay from the report
+OBJ_REPLAY = "answer_audio"
 
 ACTIVATE = "interview.activate"
 SESSION_NODES_QUEUE = "session-nodes"

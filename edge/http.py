@@ -8,24 +8,27 @@ without the body). Every response carries a strict Content-Security-Policy with
 unless the edge was given a separate internal metrics port.
 
 Reports: ``GET /sessions/<id>/report`` takes a session token or a read-only report token
-(``?token=`` or ``Authorization: Bearer``); ``GET /sessions/<id>/share`` takes the
-session token (Authorization header only) and returns a report token and its link.
-Every token failure is the same 401."""
+(``?token=`` or ``Authorization: Bearer``): JSON, or for a browser (``Accept: text/html``)
+the page itself, which shows the report in the same view as at the end of an interview;
+``GET /sessions/<id>/answers/<turn>`` (same tokens) is one spoken answer's audio (WAV) for
+replay; ``GET /sessions/<id>/share`` takes the session token (Authorization header only)
+and returns a report token and its link; ``DELETE /sessions/<id>`` (session token,
+Authorization header only) deletes the interview: its answer audio, turns and report.
+``DELETE`` is served on that path only. Every token failure is the same 401."""
 
 from __future__ import annotations
 
 __all__ = [
     "HttpRoutes",
     "json_response",
-    "render_report_html",
     "text_response",
     "without_body",
 ]
 
 import asyncio
-import html
 import logging
 import mimetypes
+import re
 import urllib.parse
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
@@ -35,14 +38,16 @@ from typing import Any
 import asyncpg
 import msgspec
 from nats.aio.client import Client
+from nats.js.object_store import ObjectStore
 from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
+from actors.session.replay import delete_answers, load_answer
 from bus import subjects
 from edge import auth
 from edge.metrics import Metrics
-from persistence import reports
+from persistence import reports, retention
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +63,8 @@ PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 's
 #: everything else (JSON, text, the HTML report): nothing may load at all
 STRICT_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 ALLOWED_METHODS = ("GET", "HEAD")
+_ANSWER = re.compile(r"^/sessions/([^/]+)/answers/(\d{1,5})$")
+_SESSION = re.compile(r"^/sessions/([^/]+)$")
 
 
 def _response(status: int, body: bytes, content_type: str,
@@ -98,10 +105,12 @@ class HttpRoutes:
                  gauges: Callable[[], dict[str, float]] | None = None,
                  required_services: tuple[str, ...] = ("session", *MODEL_SERVICES), *,
                  admit: Callable[[ServerConnection, Request], Response | None] | None = None,
-                 serve_metrics: bool = True) -> None:
+                 serve_metrics: bool = True, replay: ObjectStore | None = None) -> None:
         """``admit`` decides about a WebSocket handshake on ``/ws`` (None: go ahead, or
-        the refusal); ``serve_metrics=False`` leaves ``/metrics`` to an internal port."""
+        the refusal); ``serve_metrics=False`` leaves ``/metrics`` to an internal port;
+        ``replay`` is the answer-audio store (None: no replay, deletes skip audio)."""
         self.admit = admit
+        self.replay = replay
         self.serve_metrics = serve_metrics
         self.nc = nc
         self.pool = pool
@@ -114,6 +123,9 @@ class HttpRoutes:
     async def __call__(self, conn: ServerConnection, request: Request) -> Response | None:
         url = urllib.parse.urlsplit(request.path)
         path = url.path
+        if request.method == "DELETE" and _SESSION.match(path):
+            self.metrics.inc("http_requests_total")
+            return await self._delete(request, path)
         if request.method not in ALLOWED_METHODS:
             self.metrics.inc("http_method_refused_total")
             return text_response(405, "method not allowed\n", {"Allow": ", ".join(ALLOWED_METHODS)})
@@ -142,6 +154,8 @@ class HttpRoutes:
             return self._report
         if path.startswith("/sessions/") and path.endswith("/share"):
             return self._share
+        if _ANSWER.match(path):
+            return self._answer_audio
         name = "index.html" if path in ("/", "/index.html") else path.lstrip("/")
         if name in self.static:
             return lambda r, _u: self._static(name, r)
@@ -250,9 +264,51 @@ class HttpRoutes:
         if report is None:
             return json_response(404, {"error": "no_report", "message": "the report is not ready"})
         if "text/html" in request.headers.get("Accept", ""):
-            return _response(200, render_report_html(report).encode(),
-                             "text/html; charset=utf-8")
+            # The page shows the report itself (report-page.js), as at the end of an
+            # interview; this response only proves the token and the report are good.
+            return await self._static("index.html", request)
         return json_response(200, report)
+
+    def _verified(self, sid: str, token: str, kinds: tuple[auth.Kind, ...]) -> Response | None:
+        """None if ``token`` is good for ``sid``, else the one refusal."""
+        if not subjects.valid_session_id(sid):
+            return json_response(404, {"error": "unknown_session"})
+        try:
+            auth.verify(self.secret, token, sid, kinds=kinds)
+        except auth.TokenError:
+            return _unauthorized()
+        return None
+
+    async def _answer_audio(self, request: Request, url: Any) -> Response:
+        """One spoken answer's audio (session or report token)."""
+        m = _ANSWER.match(url.path)
+        assert m is not None
+        sid, turn = m.group(1), int(m.group(2))
+        tokens = urllib.parse.parse_qs(url.query).get("token", [])
+        token = tokens[0] if len(tokens) == 1 else ("" if tokens else _bearer(request))
+        refused = self._verified(sid, token, (auth.SESSION, auth.REPORT))
+        if refused is not None:
+            return refused
+        wav = None if self.replay is None else await load_answer(self.replay, sid, turn)
+        if wav is None:
+            return json_response(404, {"error": "no_audio"})
+        return _response(200, wav, "audio/wav", {"Cache-Control": "private, max-age=3600"})
+
+    async def _delete(self, request: Request, path: str) -> Response:
+        """Delete an interview with its session token: answer audio, turns, report."""
+        m = _SESSION.match(path)
+        assert m is not None
+        sid = m.group(1)
+        refused = self._verified(sid, _bearer(request), (auth.SESSION,))
+        if refused is not None:
+            return refused
+        if self.pool is None:
+            return json_response(503, {"error": "unavailable"})
+        turns = await retention.session_turns(self.pool, sid)
+        audio = 0 if self.replay is None else await delete_answers(self.replay, sid, turns)
+        deleted = await retention.delete_session(self.pool, sid)
+        log.info("session %s deleted by its owner (%d answers with audio)", sid, audio)
+        return json_response(200, {"deleted": deleted, "audio": audio})
 
 
     async def _share(self, request: Request, url: Any) -> Response:
@@ -304,38 +360,3 @@ def _stats_lines(data: bytes) -> list[str]:
                 metric = "".join(c if c.isalnum() else "_" for c in f"{name}_{key}")
                 lines.append(f'parley_svc_{metric}{{instance="{sid}"}} {value}')
     return lines
-
-
-def render_report_html(report: dict[str, Any]) -> str:
-    """A readable, static HTML page of the report. Every value is escaped."""
-    e = html.escape
-    scores = dict(report.get("scores") or {})
-    scores["overall"] = report.get("overall")
-    rows = "".join(
-        f"<tr><th>{e(str(k))}</th><td>{e(str(v))}</td></tr>" for k, v in scores.items()
-    )
-    answers = []
-    for i, a in enumerate(report.get("answers") or [], 1):
-        chips = ", ".join(f"{e(str(k))}: {e(str(v))}" for k, v in (a.get("scores") or {}).items())
-        answers.append(
-            f"<section><h3>{i}. {e(str(a.get('question', '')))}</h3>"
-            f"<p class=answer>{e(str(a.get('answer', '')))}</p><p>{chips}</p>"
-            f"<p>{e(str(a.get('feedback', '')))}</p>"
-            f"<p><b>+</b> {e('; '.join(map(str, a.get('strengths') or [])))}</p>"
-            f"<p><b>→</b> {e('; '.join(map(str, a.get('improvements') or [])))}</p></section>"
-        )
-    lists = ""
-    for key in ("strengths", "improvements"):
-        items = "".join(f"<li>{e(str(x))}</li>" for x in report.get(key) or [])
-        lists += f"<h2>{e(key.title())}</h2><ul>{items}</ul>"
-    lang = "ko" if report.get("language") == "ko" else "en"
-    return (
-        f"<!doctype html><html lang={lang}><meta charset=utf-8>"
-        "<meta name=viewport content='width=device-width,initial-scale=1'>"
-        "<title>Parley report</title><style>body{font:16px/1.5 system-ui,sans-serif;"
-        "max-width:760px;margin:2em auto;padding:0 1em}.answer{color:#444;white-space:pre-wrap}"
-        "section{border-top:1px solid #ddd;padding-top:.5em}</style>"
-        f"<h1>Parley — {e(str(report.get('role', '')))}</h1>"
-        f"<p>{e(str(report.get('summary', '')))}</p><table>{rows}</table>{lists}"
-        f"<h2>Answers</h2>{''.join(answers)}</html>"
-    )

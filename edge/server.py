@@ -17,6 +17,7 @@ from typing import Any
 
 import asyncpg
 from nats.aio.client import Client
+from nats.js.object_store import ObjectStore
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
@@ -35,7 +36,8 @@ class Edge:
     def __init__(self, nc: Client, pool: asyncpg.Pool | None, secret: bytes, *,
                  host: str = "127.0.0.1", port: int = 8080, limits: Limits | None = None,
                  required_services: tuple[str, ...] | None = None,
-                 metrics_host: str = "127.0.0.1", metrics_port: int | None = None) -> None:
+                 metrics_host: str = "127.0.0.1", metrics_port: int | None = None,
+                 replay: ObjectStore | None = None) -> None:
         """``metrics_port`` (0 picks one): serve ``/metrics`` there only, not on ``port``."""
         self.metrics = Metrics()
         self.limits = limits or Limits()
@@ -45,7 +47,7 @@ class Edge:
             kwargs["required_services"] = required_services
         self.routes = HttpRoutes(nc, pool, secret, self.metrics, gauges=self._gauges,
                                  admit=self.admit, serve_metrics=metrics_port is None,
-                                 **kwargs)
+                                 replay=replay, **kwargs)
         self.host = host
         self.port = port
         self.metrics_host = metrics_host

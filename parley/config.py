@@ -18,6 +18,7 @@ from typing import Literal
 
 import msgspec
 
+from bus.provision import ReplayLimits
 from edge.limits import Limits
 from persistence.retention import DAY, Retention
 
@@ -83,6 +84,9 @@ class Config(msgspec.Struct, kw_only=True):
     # --- retention of sessions in Postgres ----------------------------------------------
     retain_finished_days: float = float(_env("PARLEY_RETAIN_FINISHED_DAYS", "30"))
     retain_abandoned_days: float = float(_env("PARLEY_RETAIN_ABANDONED_DAYS", "7"))
+    #: each spoken answer's audio, for replay: kept this long, this much at most in all
+    replay_days: float = float(_env("PARLEY_REPLAY_DAYS", "7"))
+    replay_max_mb: int = int(_env("PARLEY_REPLAY_MAX_MB", "1024"))
 
     def edge_limits(self) -> Limits:
         return Limits(
@@ -92,6 +96,9 @@ class Config(msgspec.Struct, kw_only=True):
             sessions_per_ip_per_min=self.sessions_per_ip_per_min,
             start_timeout_s=self.start_timeout_s,
         )
+
+    def replay_limits(self) -> ReplayLimits:
+        return ReplayLimits(ttl_s=self.replay_days * DAY, max_bytes=self.replay_max_mb << 20)
 
     def retention(self) -> Retention:
         return Retention(start_timeout_s=self.start_timeout_s,

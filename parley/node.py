@@ -34,7 +34,7 @@ from actors.session.config import CoreConfig
 from actors.session.node import SessionNode
 from bus.auth import ADMIN, Credentials, user_for_roles
 from bus.connection import connect
-from bus.provision import attach_audio, attach_owners, provision, provision_as
+from bus.provision import attach_audio, attach_owners, attach_replay, provision, provision_as
 from edge.server import Edge
 from parley.config import MODEL_ROLES, Config, load_secret
 from persistence.migrate import migrate
@@ -121,23 +121,28 @@ class Node:
         js = self.nc.jetstream()
         owners: Any = None
         audio: Any = None
+        replay: Any = None
         if admin_url == url:
-            layout = await provision(js, replicas=cfg.nats_replicas, owner_ttl=cfg.owner_ttl)
-            owners, audio = layout.owners, layout.audio
+            layout = await provision(js, replicas=cfg.nats_replicas, owner_ttl=cfg.owner_ttl,
+                                     replay=cfg.replay_limits())
+            owners, audio, replay = layout.owners, layout.audio, layout.replay
         elif admin_url is not None:
             await provision_as(admin_url, f"parley-provision-{cfg.node_id}",
-                               replicas=cfg.nats_replicas, owner_ttl=cfg.owner_ttl)
+                               replicas=cfg.nats_replicas, owner_ttl=cfg.owner_ttl,
+                               replay=cfg.replay_limits())
         if owners is None and "session" in cfg.roles:
             owners = await attach_owners(js)
         if audio is None and "tts" in cfg.roles:
             audio = await attach_audio(js)
+        if replay is None and {"session", "edge"} & set(cfg.roles):
+            replay = await attach_replay(js)
         self.pool = await create_pool(self.dsn)
         if "session" in cfg.roles:
             self.sessions = SessionNode(
                 self.nc, self.pool, owners, node_id=cfg.node_id,
                 new_vad=registry.build_vad(cfg.models, engine_options(self.cfg)),
                 owner_ttl=cfg.owner_ttl, max_sessions=cfg.max_sessions,
-                retention=cfg.retention(),
+                retention=cfg.retention(), replay=replay,
                 core_config=self.core_config,
             )
             await self.sessions.start()
@@ -152,6 +157,7 @@ class Node:
                 handler=self._session_status)
         if "edge" in cfg.roles:
             self.edge = Edge(self.nc, self.pool, load_secret(cfg), host=cfg.host, port=cfg.port,
+                             replay=replay,
                              limits=cfg.edge_limits(),
                              metrics_port=cfg.metrics_port if cfg.metrics_port >= 0 else None,
                              required_services=tuple(

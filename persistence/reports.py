@@ -13,16 +13,20 @@ _json = msgspec.json.Encoder()
 
 
 async def save_report(pool: asyncpg.Pool, session_id: str, report: dict[str, Any]) -> None:
-    """Store (or replace) the session's report and mark the session finished."""
+    """Store (or replace) the session's report and mark the session finished (not for a
+    session its owner deleted)."""
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(
-            """INSERT INTO reports (session_id, report) VALUES ($1, $2::jsonb)
+            """INSERT INTO reports (session_id, report)
+               SELECT $1, $2::jsonb
+                WHERE NOT EXISTS (SELECT 1 FROM sessions WHERE id = $1 AND status = 'deleted')
                ON CONFLICT (session_id) DO UPDATE SET report = EXCLUDED.report,
                                                       created_at = now()""",
             session_id, _json.encode(report).decode(),
         )
         await conn.execute(
-            "UPDATE sessions SET status = 'finished', updated_at = now() WHERE id = $1",
+            "UPDATE sessions SET status = 'finished', updated_at = now() "
+            "WHERE id = $1 AND status <> 'deleted'",
             session_id,
         )
 

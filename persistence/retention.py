@@ -16,7 +16,8 @@ nodes sweeping at once do not wait on each other); call it periodically.
 
 from __future__ import annotations
 
-__all__ = ["Retention", "delete_unstarted", "sweep"]
+__all__ = ["DELETED_FENCE", "Retention", "delete_session", "delete_unstarted", "session_turns",
+           "sweep"]
 
 from dataclasses import dataclass
 
@@ -48,6 +49,37 @@ async def delete_unstarted(pool: asyncpg.Pool, session_id: str, *, fence: int) -
         )
         if deleted is not None:
             await conn.execute("DELETE FROM chunks WHERE session_id = $1", session_id)
+    return deleted is not None
+
+
+async def session_turns(pool: asyncpg.Pool, session_id: str) -> list[int]:
+    """The turn numbers stored for a session (to find its answer audio)."""
+    rows = await pool.fetch("SELECT turn FROM turns WHERE session_id = $1", session_id)
+    return [int(r["turn"]) for r in rows]
+
+
+#: The fence of a deleted session: higher than any lease revision, so every later
+#: snapshot of a still-running actor is stale (the actor stops) and nothing revives it.
+DELETED_FENCE = 2**63 - 1
+
+
+async def delete_session(pool: asyncpg.Pool, session_id: str) -> bool:
+    """Delete a session at its owner's request: its turns, report and RAG chunks, and its
+    snapshot. The row stays as an empty tombstone (``status = 'deleted'``, no snapshot,
+    the highest fence) so that an actor still running cannot write the session back:
+    its next snapshot is stale, and turns and reports of a deleted session are not
+    stored. The sweep removes the tombstone like an unstarted session. True when the
+    session existed."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("DELETE FROM chunks WHERE session_id = $1", session_id)
+        await conn.execute("DELETE FROM turns WHERE session_id = $1", session_id)
+        await conn.execute("DELETE FROM reports WHERE session_id = $1", session_id)
+        deleted = await conn.fetchval(
+            "UPDATE sessions SET status = 'deleted', snapshot = NULL, snapshot_seq = 0, "
+            "owner = NULL, role = '', fence = $2, updated_at = now() "
+            "WHERE id = $1 RETURNING id",
+            session_id, DELETED_FENCE,
+        )
     return deleted is not None
 
 

@@ -35,11 +35,13 @@ async def save_turn(
     assessment: dict[str, Any] | None,
     latency: dict[str, Any],
 ) -> None:
-    """Upsert one turn; the session row must exist (a snapshot is written first)."""
+    """Upsert one turn; the session row must exist (a snapshot is written first). A turn
+    of a session its owner deleted is not stored."""
     await pool.execute(
         """
         INSERT INTO turns (session_id, turn, question, answer, source, assessment, latency)
-        VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb)
+        SELECT $1, $2, $3, $4, $5, $6::jsonb, $7::jsonb
+         WHERE NOT EXISTS (SELECT 1 FROM sessions WHERE id = $1 AND status = 'deleted')
         ON CONFLICT (session_id, turn) DO UPDATE
            SET question = EXCLUDED.question, answer = EXCLUDED.answer,
                source = EXCLUDED.source,

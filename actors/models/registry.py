@@ -192,6 +192,11 @@ class SlowLlm:
             raise EngineCancelled("assessment cancelled")
         return self.inner.assess(job, cancel)
 
+    def outline(self, job: LlmJob, cancel: threading.Event | None = None) -> str:
+        if (cancel or threading.Event()).wait(self.delay_s):
+            raise EngineCancelled("outline cancelled")
+        return self.inner.outline(job, cancel)
+
 
 def build_stt(backend: Backend = "real", options: EngineOptions | None = None) -> SttEngine:
     opts = options or EngineOptions()

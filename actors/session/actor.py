@@ -44,13 +44,17 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, assert_never
 
+from nats.js.object_store import ObjectStore
+
 from actors.models.engines import EndOfTurnModel, VoiceDetector
 from actors.session import commands as cmd
 from actors.session import inputs
 from actors.session.core import SessionCore
 from actors.session.outbox import OUT_PUBLISH_S, Outbox
+from actors.session.replay import AnswerTape, store_answer
 from actors.session.seam import Closable, InMessage, SessionBus, SessionLease, SessionStore
 from actors.session.snapshot import ShellSnapshot, encode_shell_snapshot
+from actors.session.state import TurnRecord
 from actors.session.writer import Persist, Writer
 from bus import events, jobs, subjects
 from bus.errors import BadMessage
@@ -81,6 +85,8 @@ class SessionDeps:
     #: the node's end-of-turn model (shared, thread-safe), run in ``vad_executor``
     end_of_turn: EndOfTurnModel | None = None
     lateness: list[float] = field(default_factory=list)
+    #: the answer-audio object store (None: answers are not kept for replay)
+    replay: ObjectStore | None = None
 
     def record_lateness(self, seconds: float) -> None:
         self.lateness.append(seconds)
@@ -122,6 +128,7 @@ class SessionActor:
         self._seen_in: OrderedDict[str, None] = OrderedDict.fromkeys(seen_in[-MAX_SEEN_IN:])
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0  # monotonic time the armed timer is for
+        self._tape = AnswerTape()
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -363,12 +370,16 @@ class SessionActor:
                 case cmd.Emit() | cmd.EmitAudio():
                     self.outbox.put(c)
                 case cmd.RequestJob():
+                    if isinstance(c.job, jobs.SttJob):
+                        self._tape.on_stt(c.job)
                     self._live_requests.add(c.job.job_id)
                     task = self._spawn(self._request(c))
                     self._requests.add(task)
                     task.add_done_callback(self._requests.discard)
                 case cmd.Snapshot() | cmd.PersistTurn() | cmd.PersistReport():
                     self.writer.put(c)
+                    if isinstance(c, cmd.PersistTurn):
+                        self._keep_answer(c.record)
                 case cmd.CheckTurn():
                     self._check_turn(c)
                 case cmd.Deactivate():
@@ -376,6 +387,12 @@ class SessionActor:
                     self._spawn(self.stop())
                 case _:
                     assert_never(c)
+
+    def _keep_answer(self, record: TurnRecord) -> None:
+        """Store a spoken answer's audio for replay (actors.session.replay)."""
+        wav = self._tape.take(record)
+        if wav is not None and self.deps.replay is not None:
+            self._spawn(store_answer(self.deps.replay, self.sid, record.turn, wav))
 
     async def _request(self, c: cmd.RequestJob) -> None:
         job_id = c.job.job_id

@@ -109,6 +109,8 @@ class CoreConfig(msgspec.Struct, frozen=True, kw_only=True):
     deadline_ingest_s: float = 8.0
     deadline_embed_s: float = 4.0
     deadline_assess_s: float = 120.0
+    deadline_outline_s: float = 240.0
+    """A stronger answer's outline, after the report (low priority: it waits for live work)."""
     deadline_prefill_s: float = 10.0
     """A prefill of the answer so far that has not run by then is stale: dropped."""
     report_wait_s: float = 60.0
@@ -136,6 +138,7 @@ class CoreConfig(msgspec.Struct, frozen=True, kw_only=True):
     question_max_tokens: int = 96
     followup_max_tokens: int = 64
     assess_max_tokens: int = 256
+    outline_max_tokens: int = 120
     prefill_answers: bool = True
     """While the candidate speaks, have the LLM read the settled words of the answer into
     the assessment prompt (:mod:`actors.session.prefill`), so the answer's assessment, and

@@ -29,7 +29,7 @@ __all__ = [
 
 import msgspec
 
-from actors.session import followups, listening, questions, speech
+from actors.session import delivery, followups, listening, outlines, questions, speech
 from actors.session.commands import PersistReport, PersistTurn
 from actors.session.ctx import Ctx
 from actors.session.listening import Final, Nothing, Outcome, Repeat
@@ -65,8 +65,11 @@ def start(ctx: Ctx, ev: Start) -> None:
         difficulty=ev.difficulty,
         total=ev.questions,
         query=query,
+        practise=" ".join(ev.practise.split()),
     )
-    st.plan = make_plan(extract_items(ev.resume_text, ev.job_posting), ev.questions)
+    items = extract_items(ev.resume_text, ev.job_posting)
+    st.settings.key_terms = list(dict.fromkeys(i.term for i in items if i.source == "posting"))
+    st.plan = make_plan(items, ev.questions)
     ctx.set_phase("greeting")
     speech.start_turn(ctx, "greeting", 0, [speech.sentence(ctx.phrase("greeting"))], complete=True)
     questions.begin_retrieval(ctx, ev)
@@ -80,7 +83,8 @@ def on_outcome(ctx: Ctx, outcome: Outcome | None) -> None:
     """Act on what listening settled."""
     st = ctx.st
     if isinstance(outcome, Final):
-        _answer(ctx, outcome.text, "speech", outcome.latency, outcome.last_speech_at)
+        _answer(ctx, outcome.text, "speech", outcome.latency, outcome.last_speech_at,
+                outcome.timing)
     elif isinstance(outcome, Repeat):
         st.counters.repeats += 1
         if st.repeats < ctx.cfg.max_repeats:
@@ -127,6 +131,7 @@ def _answer(
     source: AnswerSource,
     latency: dict[str, float],
     last_speech_at: float | None,
+    timing: delivery.Timing | None = None,
 ) -> None:
     st, cfg = ctx.st, ctx.cfg
     turn, cur = st.listen.turn, st.current
@@ -144,6 +149,8 @@ def _answer(
         latency=latency,
         anchor=anchor.term if anchor is not None else "",
         anchor_line=anchor.line if anchor is not None else "",
+        delivery=delivery.analyse(text, ctx.settings.language, kind=cur.kind or "main",
+                                  timing=timing, key_terms=ctx.settings.key_terms),
     )
     st.answers.append(record)
     st.history.append(
@@ -440,4 +447,5 @@ def _finish(ctx: Ctx) -> None:
         _send_report(ctx)
     ctx.set_phase("finished")
     st.live.finished_at = ctx.t
+    outlines.request(ctx)  # after the report, at low priority; it is complete without them
     ctx.snapshot("finished")

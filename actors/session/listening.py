@@ -46,6 +46,7 @@ import msgspec
 from actors.session import prefill, speech
 from actors.session.commands import CheckTurn
 from actors.session.ctx import Ctx
+from actors.session.delivery import PAUSE_S, Timing
 from actors.session.endpointing import (
     Endpoint,
     EndpointParams,
@@ -68,6 +69,7 @@ class Final(msgspec.Struct, frozen=True):
     text: str
     latency: dict[str, float]
     last_speech_at: float | None = None
+    timing: Timing | None = None
 
 
 class Repeat(msgspec.Struct, frozen=True):
@@ -88,7 +90,8 @@ def begin(ctx: Ctx, turn: int) -> None:
     old = ctx.st.listen
     ep = old.ep if not old.ep.active else Listen().ep
     same = old.turn == turn
-    ctx.st.listen = Listen(turn=turn, ep=ep, next_segment=old.next_segment if same else 0)
+    ctx.st.listen = Listen(turn=turn, ep=ep, next_segment=old.next_segment if same else 0,
+                           opened_at=old.opened_at if same and old.opened_at else ctx.t)
 
 
 def abort(ctx: Ctx) -> None:
@@ -174,6 +177,7 @@ def on_voice(ctx: Ctx, vad: VoiceActivity) -> Outcome | None:
         flag = flags[i]
         signals = feed(st.listen.ep, vad.pcm[i * fb : (i + 1) * fb], flag, _params(ctx, mode))
         if flag and (st.listen.ep.active or signals):
+            _note_pause(st.listen, frame_t)
             st.listen.last_speech_at = frame_t
         outcome = _signals(ctx, mode, signals, frame_t)
         if outcome is not None:
@@ -186,6 +190,14 @@ def on_voice(ctx: Ctx, vad: VoiceActivity) -> Outcome | None:
                 st.counters.frames_ignored += n - 1 - i
                 return outcome
     return None
+
+
+def _note_pause(listen: Listen, frame_t: float) -> None:
+    """Speech again after a silence longer than PAUSE_S inside the answer: remember it."""
+    last, start = listen.last_speech_at, listen.started_at
+    if last is not None and start is not None and frame_t - last > PAUSE_S \
+            and len(listen.pauses) < 50:
+        listen.pauses.append((round(last - start, 3), round(frame_t - last, 3)))
 
 
 def _overhear(ctx: Ctx, flags: list[bool], frames_after: int = 0) -> None:
@@ -402,12 +414,24 @@ def _finalize(ctx: Ctx) -> Outcome | None:
             latency["endpoint_ms"] = _ms(listen.ended_at - listen.last_speech_at)
         latency["stt_final_ms"] = _ms(ctx.t - listen.ended_at)
     last_speech_at = listen.last_speech_at
+    timing = _timing(listen, total_ms)
     ctx.st.listen = Listen(turn=listen.turn, ep=listen.ep, next_segment=listen.next_segment)
     if failed_ms > 0 and (not text or failed_ms > ctx.cfg.stt_fail_ratio * total_ms):
         return Repeat()
     if not text:
         return Nothing()
-    return Final(text, latency, last_speech_at)
+    return Final(text, latency, last_speech_at, timing)
+
+
+def _timing(listen: Listen, speech_ms: float) -> Timing | None:
+    start, last = listen.started_at, listen.last_speech_at
+    if start is None or last is None:
+        return None
+    first = None if listen.opened_at is None else start - listen.opened_at
+    # The onset is declared a little after speech begins: never less than the voiced time.
+    duration = max(last - start, speech_ms / 1000.0)
+    return Timing(first_word_s=first, duration_s=duration,
+                  speech_s=speech_ms / 1000.0, pauses=list(listen.pauses))
 
 
 def _ms(seconds: float) -> float:

@@ -34,6 +34,7 @@ import msgspec
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.kv import KeyValue
+from nats.js.object_store import ObjectStore
 
 from actors.bank import load_bank, phrases
 from actors.models.engines import EndOfTurnModel, VoiceDetector
@@ -86,6 +87,7 @@ class SessionNode:
         max_sessions: int = 2000,
         core_config: CoreConfig | None = None,
         retention: Retention | None = None,
+        replay: ObjectStore | None = None,
     ) -> None:
         self.nc = nc
         self.js = nc.jetstream()
@@ -106,7 +108,7 @@ class SessionNode:
         self.deps = SessionDeps(bus=NatsSessionBus(nc, self.js, self.tails),
                                 store=PostgresSessionStore(pool), node_id=node_id,
                                 new_vad=new_vad, vad_executor=self._executor,
-                                end_of_turn=end_of_turn)
+                                end_of_turn=end_of_turn, replay=replay)
         self.retention = retention or Retention()
         self._born: dict[str, float] = {}
         self._janitor_task: asyncio.Task[None] | None = None

@@ -102,6 +102,11 @@ def prefetch(ctx: Ctx) -> None:
     anchor = st.plan[index - 1] if index <= len(st.plan) else None
     prep = Prepared(index=index, llm_job=ctx.job_id(st.turn, "llm", f"q{index}"))
     st.prepared = prep
+    if index == 1 and st.settings.practise:  # asked again, as the candidate chose it
+        prep.llm_job, prep.source = "", "bank"
+        speech.append(ctx, prep, split_sentences(st.settings.practise, ctx.cfg.max_sentences))
+        speech.finish_stream(ctx, prep)
+        return
     if anchor is None and not ctx.cfg.llm_unplanned_questions:
         prep.llm_job = ""
         _bank_fill(ctx, prep)

@@ -37,6 +37,7 @@ from actors.session.answer_rules import (
     pick_quote,
     repeated_answer,
 )
+from actors.session.delivery import summarise
 from actors.session.state import Assessment, Settings, TurnRecord
 from bus.jobs import SCORE_KEYS, Rubric
 
@@ -403,7 +404,8 @@ def build_report(
          "fallback_count": int, "estimated": bool,
          "answers": [{"turn", "index", "kind", "question", "answer", "source",
                       "scores", "overall", "strengths", "improvements", "feedback",
-                      "evidence", "fallback", "latency"}],
+                      "evidence", "fallback", "latency", "delivery"}],
+         "delivery": {...},   # actors.session.delivery.summarise over the answers
          "transcript": [{"turn", "speaker": "interviewer" | "candidate", "text"}]}
 
     Answers without an assessment get :func:`heuristic_assessment` (``fallback: true``).
@@ -451,6 +453,7 @@ def build_report(
         "fallback_count": sum(1 for a in assessed if a.fallback),
         "estimated": bool(assessed) and not real,
         "answers": items,
+        "delivery": summarise([i["delivery"] for i in items if i["delivery"]]),
         "transcript": transcript,
     }
 
@@ -473,6 +476,8 @@ def _item(rec: TurnRecord, a: Assessment) -> dict[str, Any]:
         "latency": dict(rec.latency),
         "anchor": rec.anchor,
         "anchor_line": rec.anchor_line,
+        "delivery": dict(rec.delivery),
+        **({"outline": rec.outline} if rec.outline else {}),
     }
 
 

@@ -11,7 +11,7 @@ __all__ = ["expire", "on_result"]
 
 from typing import assert_never
 
-from actors.session import flow, listening, questions, speech
+from actors.session import flow, listening, outlines, questions, speech
 from actors.session.ctx import Ctx
 from actors.session.state import PendingJob, Purpose
 from bus.jobs import (
@@ -32,6 +32,7 @@ _EXPECTED: dict[Purpose, tuple[type, ...]] = {
     "question": (LlmSentence, LlmDone),
     "followup": (LlmSentence, LlmDone),
     "assess": (LlmSentence, LlmDone),
+    "outline": (LlmSentence, LlmDone),
     "prefill": (LlmDone,),
     "ingest": (EmbedResult,),
     "search": (EmbedResult,),
@@ -54,8 +55,8 @@ def on_result(ctx: Ctx, result: Result) -> None:
         return
     if is_terminal(result):
         del st.jobs[result.job_id]
-    if job.purpose == "assess" and isinstance(result, LlmSentence):
-        return  # only the final rubric matters
+    if job.purpose in ("assess", "outline") and isinstance(result, LlmSentence):
+        return  # only the final rubric / outline matters
     _dispatch(ctx, result.job_id, job, result)
 
 
@@ -85,6 +86,8 @@ def _dispatch(ctx: Ctx, job_id: str, job: PendingJob, result: Result | None) -> 
             questions.on_llm(ctx, job_id, purpose, result)
         case "assess":
             flow.on_assess(ctx, job.ref, result)
+        case "outline":
+            outlines.on_outline(ctx, job.ref, result)
         case "prefill":
             return  # nothing waits for it
         case "ingest" | "search":

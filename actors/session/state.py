@@ -30,7 +30,7 @@ __all__ = [
     "TurnRecord",
 ]
 
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -51,7 +51,7 @@ AirKind = QuestionKind | Literal[""]
 AirPlan = Literal["", "next", "followup", "closing"]
 #: what a live job's result is for (routes it in :mod:`actors.session.routing`)
 Purpose = Literal[
-    "ingest", "search", "question", "followup", "tts", "stt", "assess", "prefill"
+    "ingest", "search", "question", "followup", "tts", "stt", "assess", "prefill", "outline"
 ]
 
 
@@ -61,6 +61,10 @@ class Settings(msgspec.Struct, kw_only=True):
     difficulty: str
     total: int
     query: str = ""
+    key_terms: list[str] = []
+    practise: str = ""
+    """A question to ask again as the first main question (the page's "practise again")."""
+    """The job posting's key terms (technologies, must-haves), for the delivery report."""
 
 
 class Assessment(msgspec.Struct, frozen=True, kw_only=True):
@@ -94,6 +98,10 @@ class TurnRecord(msgspec.Struct, frozen=True, kw_only=True):
     anchor: str = ""
     """The plan item the main question was about (its term), "" for a bank question."""
     anchor_line: str = ""
+    delivery: dict[str, Any] = {}
+    """How the answer was delivered (:func:`actors.session.delivery.analyse`)."""
+    outline: str = ""
+    """A stronger answer's outline (:mod:`actors.session.outlines`), after the report."""
 
 
 class AudioChunk(msgspec.Struct, frozen=True):
@@ -181,6 +189,10 @@ class Listen(msgspec.Struct, kw_only=True):
     started_at: float | None = None
     last_speech_at: float | None = None
     last_frame_at: float | None = None
+    opened_at: float | None = None
+    """When listening for this turn began (the question had ended)."""
+    pauses: list[tuple[float, float]] = []
+    """Silences > 2 s between speech inside the answer: (offset from its start, length)."""
     ended_at: float | None = None
     partial: str = ""
     used_ms: float = 0.0

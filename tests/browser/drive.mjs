@@ -2,7 +2,7 @@
 //
 //   node tests/browser/drive.mjs --url http://127.0.0.1:PORT/ --wav answer.wav \
 //        --speech-at 3 --speech-s 6 --loop-s 20 --profile DIR --shot interview.png \
-//        [--report-shot report.png] [--timeout-s 240]
+//        [--report-shot report.png] [--second --history-shot history.png] [--timeout-s 240]
 //
 // The WAV is the microphone: Chrome's fake capture device plays it from the start when the
 // page opens the microphone and loops it (every --loop-s seconds; the answer is spoken from
@@ -14,8 +14,12 @@
 // Steps: pick English, backend, 1 question; start; wait for the first main question; let
 // the fake mic speak; wait until the page shows a final transcript with some of the spoken
 // words; screenshot. With --report-shot: type an answer to any further question, wait for
-// the report view and screenshot it. Progress goes to stderr; the last line on stdout is
-// one JSON object with what the page showed.
+// the report view, read what it shows (delivery measures, STAR checklist, timeline, the
+// replay's duration once its metadata loaded) and screenshot it. With --second: click
+// "practise this question again" in the history under the report, answer the new
+// interview by typing, wait for its report and read the history (entries, charts);
+// --history-shot screenshots the history. Progress goes to stderr; the last line on
+// stdout is one JSON object with what the page showed.
 import { chromium } from "playwright-core";
 import { parseArgs } from "node:util";
 
@@ -29,6 +33,8 @@ const { values: opt } = parseArgs({
     profile: { type: "string" },
     shot: { type: "string" },
     "report-shot": { type: "string" },
+    second: { type: "boolean", default: false },
+    "history-shot": { type: "string" },
     typed: {
       type: "string",
       default: "I would add idempotency keys, retry with backoff, and watch the p99 latency.",
@@ -66,6 +72,11 @@ const result = {
   counters: null,
   report: null,
   reportUrl: null,
+  shown: null,
+  linked: null,
+  question2: null,
+  report2: null,
+  history: null,
   log: null,
   timings: {},
   console: [],
@@ -135,6 +146,33 @@ const matches = (text) => {
   const lower = String(text || "").toLowerCase();
   return words.filter((w) => lower.includes(w));
 };
+
+// What the report view shows (run in the page).
+async function readReport() {
+  const count = (sel) => document.querySelectorAll(sel).length;
+  const audio = document.querySelector("#report audio.replay");
+  let duration = null;
+  if (audio) {
+    if (audio.readyState < 1) {
+      await new Promise((done) => {
+        audio.addEventListener("loadedmetadata", done, { once: true });
+        audio.addEventListener("error", done, { once: true });
+        setTimeout(done, 15000);
+      });
+    }
+    duration = Number.isFinite(audio.duration) ? audio.duration : null;
+  }
+  return {
+    summaryMeasures: count("#report .delivery-summary .measure"),
+    answerMeasures: count("#report .answer-card .measure"),
+    measureText: [...document.querySelectorAll("#report .answer-card .measure")].map((m) => m.textContent).join(" | "),
+    star: count("#report .star li"),
+    timelines: count("#report svg.timeline"),
+    audio: !!audio,
+    audioError: audio && audio.error ? audio.error.code : null,
+    duration: duration,
+  };
+}
 
 let lastShown = "";
 async function until(what, check, pollMs = 200) {
@@ -256,8 +294,67 @@ try {
     mark("report shown");
     result.report = await page.evaluate(() => window.parley.report);
     result.reportUrl = await page.evaluate(() => window.parley.reportUrl);
+    result.step = "report content";
+    result.shown = await page.evaluate(readReport);
+    mark("report content", JSON.stringify(result.shown));
     await page.screenshot({ path: opt["report-shot"], fullPage: true });
     mark("report screenshot saved");
+
+    result.step = "linked report";
+    const linkPage = await context.newPage();
+    await linkPage.goto(new URL(result.reportUrl, opt.url).href, { waitUntil: "load", timeout: left() });
+    await linkPage.waitForSelector("#report .answer-card", { timeout: 15000 });
+    result.linked = await linkPage.evaluate(() => ({
+      lang: document.documentElement.lang,
+      title: document.querySelector("#report-title").textContent,
+      cards: document.querySelectorAll("#report .answer-card").length,
+      measures: document.querySelectorAll("#report .answer-card .measure").length,
+      replays: document.querySelectorAll("#report audio.replay").length,
+      setupHidden: document.querySelector("#setup-view").hidden,
+    }));
+    await linkPage.close();
+    mark("linked report", JSON.stringify(result.linked));
+  }
+
+  if (opt.second) {
+    result.step = "practise again";
+    await page.click("#report-history .practise-list button");
+    mark("practise again clicked");
+    const q2 = await until("the practised question", (s) =>
+      s.question && s.question.kind === "main" && s.question.text && !s.reportReady ? s.question : null,
+    );
+    result.question2 = q2.text;
+    mark("second interview's first question", q2.text);
+    result.step = "second report";
+    const answered = new Set();
+    await until("the second report", async (s) => {
+      if (s.reportReady) return true;
+      const cur = s.question;
+      const key = cur ? `${cur.turn}:${cur.kind}` : "";
+      if (cur && s.state === "listening" && !answered.has(key)) {
+        answered.add(key);
+        say(`typing an answer to the ${cur.kind} (turn ${cur.turn})`);
+        await page.fill("#answer-text", opt.typed);
+        await page.click("#send-answer");
+      }
+      return false;
+    }, 500);
+    await page.waitForSelector("#report-history svg.chart", { timeout: 10000 });
+    result.report2 = await page.evaluate(() => window.parley.report);
+    result.history = await page.evaluate(() => ({
+      entries: window.parley.history.length,
+      charts: document.querySelectorAll("#report-history svg.chart").length,
+      dots: document.querySelectorAll("#report-history svg.chart circle").length,
+    }));
+    mark("history", JSON.stringify(result.history));
+    if (opt["history-shot"]) {
+      // From the top of the full page: an element screenshot scrolls, and the sticky
+      // header would cover the history's first lines.
+      await page.evaluate(() => window.scrollTo(0, 0));
+      const box = await (await page.$("#report-history")).boundingBox();
+      await page.screenshot({ path: opt["history-shot"], fullPage: true, clip: box });
+      mark("history screenshot saved");
+    }
   }
 
   const last = await snapshot();

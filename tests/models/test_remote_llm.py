@@ -344,3 +344,17 @@ def test_config_from_env(tmp_path: Path) -> None:
                 {"PARLEY_LLM_URL": "http://x", "PARLEY_LLM_API_KEY_FILE": str(tmp_path / "no")}):
         with pytest.raises(ValueError):
             RemoteConfig.llm_from_env(bad)
+
+
+async def test_outline_is_cleaned_bullet_lines(fake: FakeServer) -> None:
+    fake.replies = [stream("- Your **cache** project at the shop\n",
+                           "2. What you did\n- 30% faster")]
+    e = await engine(fake)
+    try:
+        job = question_job(task="outline", question="Tell me about a project.",
+                           answer="I made the site faster.", context=["Cut latency 30%"])
+        out = await e.outline(job, time.time() + 20)
+        assert out == "- Your cache project at the shop\n- What you did\n- 30% faster"
+        assert "<resume>Cut latency 30%</resume>" in fake.requests[0]["messages"][-1]["content"]
+    finally:
+        await e.close()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import msgspec
+
 from actors.session import DEFAULT_PHRASES, CoreConfig, EmitAudio
 from bus import events as ev
 from bus import jobs as jb
@@ -265,3 +267,15 @@ def test_the_report_waits_for_the_last_assessment_after_the_closing() -> None:
     report_seq, reporting_seq = _report_vs_reporting(w)
     assert report_seq > reporting_seq
     assert not w.reports[0]["estimated"] and len(w.reports) == 1
+
+
+def test_practise_again_asks_the_chosen_question_first() -> None:
+    question = "Tell me about a time you disagreed with your manager."
+    w = World(questions=2, candidate=Candidate(mode="typed"))
+    w.start = msgspec.structs.replace(w.start, practise=question)
+    w.begin()
+    w.finish()
+    mains = [q for q in w.of(ev.Question) if q.kind == "main"]
+    assert mains[0].text == question and mains[0].index == 1
+    assert len({q.text for q in mains}) == 2  # the second one is a new question
+    assert w.reports[0]["answers"][0]["question"] == question

@@ -324,6 +324,9 @@ class World:
             if behaviour == "empty":
                 rubric = None
             return [(0.0, jb.LlmDone(job_id=jid, text="", rubric=rubric))]
+        if job.task == "outline":
+            text = "" if behaviour == "empty" else f"- Name the system in: {job.question[:30]}"
+            return [(m.latency["assess"], jb.LlmDone(job_id=jid, text=text))]
         if job.task == "followup":
             default = FOLLOWUP_KO if job.language == "ko" else FOLLOWUP_EN
             text = m.followup_text if m.followup_text is not None else default

@@ -149,6 +149,12 @@ class LlmEngine(Protocol):
         and raise :class:`EngineCancelled`; it is checked before any work starts too."""
         ...
 
+    def outline(self, job: LlmJob, cancel: threading.Event | None = None) -> str:
+        """A short outline (a few lines) of a stronger answer to ``job.question`` given
+        ``job.context`` (the résumé) and ``job.answer``, in ``job.language``; "" when the
+        model gave nothing usable. ``cancel`` as for :meth:`assess`."""
+        ...
+
 
 @runtime_checkable
 class PrefillsAnswers(Protocol):

@@ -91,6 +91,11 @@ _FOLLOWUP = {
     "en": "Could you give a concrete example and tell me what the result was?",
     "ko": "구체적인 예와 그 결과를 말씀해 주시겠어요?",
 }
+_OUTLINE = {
+    "en": "- Situation: the project and its stakes.\n- Your action: what you did yourself.\n"
+    "- Result: the outcome in numbers.",
+    "ko": "- 상황: 프로젝트와 그 중요성.\n- 행동: 본인이 직접 한 일.\n- 결과: 수치로 된 성과.",
+}
 _ASSESS_TEXT = {
     "en": ("You answered the question directly.", "Add a measurable result to your example."),
     "ko": ("질문에 직접 답하셨습니다.", "예시에 수치로 된 결과를 덧붙여 보세요."),
@@ -215,6 +220,11 @@ class DeterministicLlm:
             if cancel.is_set():
                 return
             yield sentence
+
+    def outline(self, job: LlmJob, cancel: threading.Event | None = None) -> str:
+        if cancel is not None and cancel.is_set():
+            raise EngineCancelled("outline cancelled")
+        return _OUTLINE[_lang(job.language)]
 
     def assess(self, job: LlmJob, cancel: threading.Event | None = None) -> dict[str, Any]:
         if cancel is not None and cancel.is_set():

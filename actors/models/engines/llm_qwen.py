@@ -44,6 +44,7 @@ from actors.models.engines.kv_snapshots import KvSnapshots
 from actors.models.engines.llama_constraints import Grammars, han_ban_processor, han_tokens
 from actors.models.llm import assess as assessing
 from actors.models.llm.followup import FollowupDecider, plan_followup
+from actors.models.llm.outline import clean_outline, render_outline_prompt
 from actors.models.llm.prompts import ASSESS_MAX_TOKENS, LANG_NAME, MAX_TOKENS_CAP
 from actors.models.llm.render import (
     assess_prefix,
@@ -320,6 +321,28 @@ class QwenLlm:
                 # this call still holds the engine.
                 pieces.close()
                 stream.close()
+
+    # --- outline of a stronger answer (actors.models.llm.outline) ---------------------------
+
+    def outline(self, job: LlmJob, cancel: threading.Event | None = None) -> str:
+        """See :meth:`actors.models.engines.LlmEngine.outline`."""
+        cancel = cancel or threading.Event()
+        if cancel.is_set():
+            raise EngineCancelled("outline cancelled")
+        try:
+            with self._exclusive():
+                text = "".join(self._stream(
+                    render_outline_prompt(job), cancel=cancel,
+                    snapshot_key=f"{job.session_id}:outline", max_tokens=job.max_tokens,
+                    temperature=0.3, seed=zlib.crc32(job.job_id.encode())))
+        except EngineError as exc:
+            if "busy" in str(exc):
+                raise
+            log.warning("outline failed: %s", exc)
+            return ""
+        if cancel.is_set():
+            raise EngineCancelled("outline cancelled")
+        return clean_outline(text, job.language)
 
     # --- assessment -----------------------------------------------------------------------
 

@@ -9,7 +9,11 @@ Decoding settings, and why:
 * ``condition_on_previous_text=False``: segments are short; the caller passes the text
   already heard as ``prompt`` instead;
 * ``beam_size=1`` by default: on two cores beam 5 roughly doubles the decode time for a
-  word or so of accuracy (configurable).
+  word or so of accuracy (configurable);
+* the prompt starts with a few disfluent words (:data:`FILLER_PROMPTS`): Whisper writes
+  what it heard in the style of its prompt, so it keeps "um", "uh", "음", "어" instead of
+  cleaning them away, and the report can count them (``filler_prompt=False`` turns it
+  off; ``parley bench models --only fillers`` measures the filler recall both ways).
 
 Hallucination guards, cheapest first: a level gate (near-silent audio never reaches the
 model), Silero VAD inside faster-whisper (noise without speech yields no segments), then
@@ -28,7 +32,7 @@ hence the floor. ``window_s=30`` restores stock behaviour.
 
 from __future__ import annotations
 
-__all__ = ["HALLUCINATIONS", "WhisperStt"]
+__all__ = ["FILLER_PROMPTS", "HALLUCINATIONS", "WhisperStt"]
 
 import logging
 import re
@@ -106,6 +110,13 @@ def _norm(text: str) -> str:
     return _NON_WORD.sub("", text.lower())
 
 
+#: A disfluent first line of every prompt, per language (see the module doc).
+FILLER_PROMPTS: dict[str, str] = {
+    "en": "Um, so, uh, I mean, like, we, um, built it, uh, you know.",
+    "ko": "음, 그러니까, 어, 저는 이제, 음, 약간, 어, 그렇게 했습니다.",
+}
+
+
 def resolve_device(preference: str) -> tuple[str, str]:
     """(device, compute type) for a ``PARLEY_STT_DEVICE`` preference: ``auto`` (default)
     takes CUDA when CTranslate2 sees a GPU (a CUDA-enabled CTranslate2 and driver), else the
@@ -150,8 +161,10 @@ class WhisperStt:
         max_compression_ratio: float = 2.4,
         window_s: float = 10.0,
         device: str = "auto",
+        filler_prompt: bool = True,
     ) -> None:
         self._model_dir = model_dir
+        self._filler_prompt = filler_prompt
         #: ``cpu`` or ``cuda``, decided from ``device`` (see :func:`resolve_device`).
         self.device, self._compute_type = resolve_device(device)
         self._cpu_threads = cpu_threads
@@ -166,6 +179,7 @@ class WhisperStt:
         self._model: Any = None
         self._languages: frozenset[str] = frozenset()
         self._lock = threading.Lock()
+        self._echo = ""  # the normalised filler prompt of the decode in progress
 
     def load(self) -> None:
         """Assemble/locate the model and load it (~0.5 s); idempotent."""
@@ -223,14 +237,17 @@ class WhisperStt:
         if audio_ms < 200 or rms_dbfs(samples) < self._min_dbfs:
             return Transcription("", True, audio_ms)
 
-        # Whisper's prompt window is ~224 tokens; the tail of what was said is what helps.
-        tail = prompt.strip()[-200:] or None
+        # Whisper's prompt window is ~224 tokens; the tail of what was said is what helps,
+        # after the disfluent style line that keeps fillers in the transcript.
+        style = FILLER_PROMPTS.get(lang, "") if self._filler_prompt else ""
+        tail = " ".join(x for x in (style, prompt.strip()[-200:]) if x) or None
         frames = None
         if self._window_s < 30.0:
             need = int((max(self._window_s, len(samples) / _SAMPLE_RATE + 1.0)) * _FRAMES_PER_S)
             frames = min(_FULL_FRAMES, need)
         with self._lock:
             _window.frames = frames
+            self._echo = _norm(style) if style else ""
             try:
                 return self._decode(samples, lang, tail, audio_ms)
             finally:
@@ -273,4 +290,7 @@ class WhisperStt:
         if norm in HALLUCINATIONS or any(f in norm for f in _HALLUCINATION_FRAGMENTS):
             log.debug("dropped hallucination %r", text)
             return False
+        if self._echo and len(norm) >= 4 and norm in self._echo:
+            log.debug("dropped an echo of the filler prompt %r", text)
+            return False  # unsure of the audio, Whisper repeats its prompt
         return True

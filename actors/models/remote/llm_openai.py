@@ -40,6 +40,7 @@ import msgspec
 from actors.models.engines import EngineCancelled, EngineError
 from actors.models.llm import assess as assessing
 from actors.models.llm.followup import FollowupDecider, plan_followup
+from actors.models.llm.outline import clean_outline, render_outline_messages
 from actors.models.llm.prompts import ASSESS_MAX_TOKENS, MAX_TOKENS_CAP
 from actors.models.llm.render import language_of, render_messages
 from actors.models.llm.sentences import Decision, QuestionStream
@@ -253,6 +254,22 @@ class OpenAiLlm:
             raise
         for sentence in stream.finish():
             yield sentence
+
+    # --- the outline of a stronger answer ----------------------------------------------
+
+    async def outline(self, job: LlmJob, deadline: float) -> str:
+        """See :meth:`actors.models.engines.LlmEngine.outline`: "" when the reply has
+        nothing usable; :class:`EngineCancelled` at ``deadline``; server trouble raises
+        :class:`RemoteError` (retry the job)."""
+        body = self._body(
+            render_outline_messages(job),
+            max_tokens=max(16, job.max_tokens),
+            temperature=0.3,
+            seed=zlib.crc32(job.job_id.encode()),
+        )
+        async with contextlib.aclosing(self._chat(body, deadline)) as pieces:
+            text = "".join([p async for p in pieces])
+        return clean_outline(text, job.language)
 
     # --- assessment -----------------------------------------------------------------------
 

@@ -23,10 +23,11 @@ log = logging.getLogger(__name__)
 
 
 def assessment_result(
-    job: jobs.LlmJob, ctx: JobContext, data: dict[str, Any] | None, started: float
+    job: jobs.LlmJob, ctx: JobContext, data: dict[str, Any] | str | None, started: float
 ) -> jobs.Result:
-    """The result of an assessment job: its data, or ``JobError(code="deadline")`` for
-    None (stopped at its deadline: never a late rubric)."""
+    """The result of an assessment job (its rubric) or of an outline job (its text, a
+    ``str``), or ``JobError(code="deadline")`` for None (stopped at its deadline: never a
+    late rubric)."""
     if data is None:
         return jobs.JobError(
             job_id=job.job_id,
@@ -34,6 +35,8 @@ def assessment_result(
             code="deadline",
             message="assessment stopped at its deadline",
         )
+    if isinstance(data, str):  # an outline
+        return jobs.LlmDone(job_id=job.job_id, text=data, latency_ms=elapsed_ms(started))
     rubric = msgspec.convert(data, jobs.Rubric)  # the engine's dict, checked and typed
     return jobs.LlmDone(
         job_id=job.job_id, text="", rubric=rubric, latency_ms=elapsed_ms(started)
@@ -98,8 +101,9 @@ class LlmActor(ModelActor):
     def stats(self) -> dict[str, Any]:
         return {**super().stats(), "preemptions": self.preemptions}
 
-    async def _assess(self, job: jobs.LlmJob, ctx: JobContext) -> dict[str, Any] | None:
-        """Run the assessment, resuming it after each preemption; None at the deadline."""
+    async def _assess(self, job: jobs.LlmJob, ctx: JobContext) -> dict[str, Any] | str | None:
+        """Run the assessment (or, for task ``outline``, the outline: text), resuming it
+        after each preemption; None at the deadline."""
         while True:
             while self._live is not None and self._live.busy:  # let live work go first
                 if ctx.remaining() <= 0:
@@ -111,6 +115,9 @@ class LlmActor(ModelActor):
             timer = asyncio.get_running_loop().call_later(ctx.remaining(), cancel.set)
             self._background, self._preempted = cancel, False
             try:
+                if job.task == "outline":
+                    outline: str = await self.run_sync(self.engine.outline, job, cancel)
+                    return outline
                 return await self.run_sync(self.engine.assess, job, cancel)
             except EngineCancelled:
                 if not self._preempted:
@@ -177,7 +184,7 @@ class LlmActor(ModelActor):
             log.debug("llm: prefill %s read %d tokens", job.job_id, read)
             yield jobs.LlmDone(job_id=job.job_id, text="", latency_ms=elapsed_ms(started))
             return
-        if job.task == "assess":
+        if job.task in ("assess", "outline"):
             yield assessment_result(job, ctx, await self._assess(job, ctx), started)
             return
         self._preempt()

@@ -79,9 +79,13 @@ class RemoteLlmActor(ModelActor):
             # keeps its own prefix cache, and a request just to fill it would cost a slot.
             yield jobs.LlmDone(job_id=job.job_id, text="", latency_ms=elapsed_ms(started))
             return
-        if job.task == "assess":
+        if job.task in ("assess", "outline"):
+            data: dict[str, Any] | str | None
             try:
-                data: dict[str, Any] | None = await self.engine.assess(job, ctx.deadline)
+                if job.task == "outline":
+                    data = await self.engine.outline(job, ctx.deadline)
+                else:
+                    data = await self.engine.assess(job, ctx.deadline)
             except EngineCancelled:
                 data = None
             yield assessment_result(job, ctx, data, started)
