@@ -50,12 +50,14 @@ class LlamaServer:
         self.proc.wait(10)
 
     def stop(self) -> None:
+        """Terminate (SIGKILL after 15 s) and remove the log."""
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 self.kill()
+        self.log.unlink(missing_ok=True)
 
 
 def _ready(url: str) -> bool:
@@ -89,8 +91,8 @@ def start_llama_server(
     end = time.monotonic() + timeout_s
     while not _ready(server.url):
         if proc.poll() is not None or time.monotonic() > end:
-            server.stop()
             tail = log.read_text(errors="replace")[-2000:]
+            server.stop()
             raise RuntimeError(f"llama-cpp-python server did not start:\n{tail}")
         time.sleep(0.3)
     return server
@@ -98,10 +100,9 @@ def start_llama_server(
 
 @contextlib.contextmanager
 def llama_server(**kw: int) -> Iterator[LlamaServer]:
-    """``with llama_server() as s:`` start, yield, stop (and remove its log)."""
+    """``with llama_server() as s:`` start, yield, stop."""
     server = start_llama_server(**kw)
     try:
         yield server
     finally:
         server.stop()
-        server.log.unlink(missing_ok=True)

@@ -111,6 +111,7 @@ async def test_server_killed_mid_stream_and_back(
                 assert time.monotonic() < end and not task.done(), "no stream began"
                 await asyncio.sleep(0.01)
             await asyncio.to_thread(server.kill)
+            server.stop()  # already dead: removes its log
             # Back on the same port, as a supervisor would restart it.
             server = await asyncio.to_thread(
                 start_llama_server, port=server.port, n_ctx=2048)
