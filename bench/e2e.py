@@ -136,7 +136,7 @@ async def _one_interview(url: str, pcm: bytes, questions: int,
 
 
 async def _run(clients: int, questions: int, models: str, show: bool, layout: str,
-               voice: str = "espeak") -> None:
+               voice: str = "espeak", llm: str = "embedded") -> None:
     if voice == "piper":
         from bench.turns import answer_set
 
@@ -145,7 +145,14 @@ async def _run(clients: int, questions: int, models: str, show: bool, layout: st
         pcm = speak_pcm16(ANSWER)
     print(f"answer audio: {len(pcm) / 32000:.1f} s of {voice} speech (last voiced sample at "
           f"{last_voiced_s(pcm):.2f} s); {clients} client(s), {questions} questions each, "
-          f"models={models}")
+          f"models={models}, llm={llm}")
+    if llm != "embedded":
+        print(f"LLM: the OpenAI-compatible server at {os.environ['PARLEY_LLM_URL']}")
+    await _run_system(clients, questions, models, show, layout, pcm)
+
+
+async def _run_system(clients: int, questions: int, models: str, show: bool, layout: str,
+                      pcm: bytes) -> None:
     with bench_servers() as (nats_url, dsn), tempfile.TemporaryDirectory() as tmp:
         cfg = Config(nats_url=nats_url, database_url=dsn, port=0, node_id="bench-e2e",
                      secret="bench", data_dir=Path(tmp))
@@ -290,6 +297,11 @@ def main(argv: list[str]) -> None:
     p.add_argument("--answers", type=int, default=10, help="--replay: answers per language")
     p.add_argument("--voice", choices=("espeak", "piper"), default="espeak",
                    help="the candidate's English voice (Korean is always espeak-ng)")
+    p.add_argument("--llm", default="embedded",
+                   help="embedded: llama.cpp in the LLM actor (default); server: start "
+                        "llama-cpp-python's OpenAI-compatible server on loopback with the same "
+                        "GGUF and point the LLM actor at it; or a URL of a running server "
+                        "(PARLEY_LLM_MODEL/_API_KEY/_CONCURRENCY/_STRUCTURED apply)")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if a.replay:
@@ -298,7 +310,18 @@ def main(argv: list[str]) -> None:
         run_replay(languages=tuple(x for x in a.languages.split(",") if x), limit=a.answers,
                    voice=a.voice)
         return
-    asyncio.run(_run(a.clients, a.questions, a.models, a.show, a.layout, a.voice))
+    if a.llm not in ("embedded", "server") and not a.llm.startswith(("http://", "https://")):
+        p.error("--llm must be embedded, server or an http(s) URL")
+    with contextlib.ExitStack() as stack:
+        if a.llm == "server":
+            from parley.llm_server import llama_server
+
+            server = stack.enter_context(llama_server())
+            os.environ["PARLEY_LLM_URL"] = server.url  # read by the node (or parley up)
+            os.environ.setdefault("PARLEY_LLM_STRUCTURED", "gbnf")
+        elif a.llm != "embedded":
+            os.environ["PARLEY_LLM_URL"] = a.llm
+        asyncio.run(_run(a.clients, a.questions, a.models, a.show, a.layout, a.voice, a.llm))
 
 
 if __name__ == "__main__":

@@ -22,7 +22,14 @@ from nats.aio.client import Client
 from actors.bank import load_bank
 from actors.models import registry
 from actors.models.cpuinfo import engine_cpu_line
-from actors.models.service import EmbedActor, LlmActor, ModelActor, SttActor, TtsActor
+from actors.models.service import (
+    EmbedActor,
+    LlmActor,
+    ModelActor,
+    RemoteLlmActor,
+    SttActor,
+    TtsActor,
+)
 from actors.session.config import CoreConfig
 from actors.session.node import SessionNode
 from bus.auth import ADMIN, Credentials, user_for_roles
@@ -44,7 +51,11 @@ def build_model_actors(cfg: Config, nc: Client, pool: asyncpg.Pool, audio: Any) 
     if "stt" in cfg.roles:
         actors.append(SttActor(nc, registry.build_stt(cfg.models, opts)))
     if "llm" in cfg.roles:
-        actors.append(LlmActor(nc, registry.build_llm(cfg.models, opts)))
+        remote = registry.build_remote_llm(opts) if cfg.models == "real" else None
+        if remote is not None:
+            actors.append(RemoteLlmActor(nc, remote))
+        else:
+            actors.append(LlmActor(nc, registry.build_llm(cfg.models, opts)))
     if "tts" in cfg.roles:
         actors.append(TtsActor(nc, registry.build_tts(cfg.models, opts), audio))
     if "embed" in cfg.roles:
@@ -75,14 +86,18 @@ def nats_urls(cfg: Config) -> tuple[str, str | None]:
 
 
 class Node:
-    """One Parley process. ``await start()``, then ``await stop()`` (drains sessions)."""
+    """One Parley process. ``await start()``, then ``await stop()`` (drains sessions).
+    ``core_config`` replaces the session core's defaults (tests and benchmarks)."""
 
-    def __init__(self, cfg: Config) -> None:
+    def __init__(self, cfg: Config, core_config: CoreConfig | None = None) -> None:
         cfg.validate()
         if not (cfg.nats_url and cfg.database_url):
             raise ValueError("a node needs NATS_URL and DATABASE_URL; `parley up` starts "
                              "embedded servers and the nodes for you")
         self.cfg = cfg
+        self.core_config = core_config or CoreConfig(
+            llm_unplanned_questions=cfg.llm_unplanned_questions
+        )
         self.nc: Client | None = None
         self.pool: asyncpg.Pool | None = None
         self.sessions: SessionNode | None = None
@@ -128,7 +143,7 @@ class Node:
                 new_vad=registry.build_vad(cfg.models, engine_options(self.cfg)),
                 owner_ttl=cfg.owner_ttl, max_sessions=cfg.max_sessions,
                 retention=cfg.retention(), replay=replay,
-                core_config=CoreConfig(llm_unplanned_questions=cfg.llm_unplanned_questions),
+                core_config=self.core_config,
             )
             await self.sessions.start()
             sessions = self.sessions
@@ -156,7 +171,7 @@ class Node:
             await actor.start()
             print(f"model {actor.kind:<6} ready ({actor.engine_name}, "
                   f"{time.perf_counter() - t:.1f}s); "
-                  f"{engine_cpu_line(actor.kind, actor.engine_name)}", flush=True)
+                  f"{engine_cpu_line(actor.kind, actor.engine_name, actor.device)}", flush=True)
 
     async def _session_status(self, req: Any) -> None:
         import msgspec

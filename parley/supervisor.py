@@ -11,7 +11,8 @@ Layout (``ps`` shows each child as ``parley: <roles>``)::
     parley up (supervisor)      embedded nats-server + Postgres when no URLs are given
     ├── parley: edge,session    WebSockets, HTTP, session actors (+ VAD, small ONNX)
     ├── parley: stt             faster-whisper
-    ├── parley: llm             llama.cpp (questions, follow-ups, assessments)
+    ├── parley: llm             llama.cpp (questions, follow-ups, assessments), or only
+    │                           an HTTP client of the server at PARLEY_LLM_URL
     ├── parley: tts             piper / espeak-ng
     └── parley: embed           embeddings + RAG
 

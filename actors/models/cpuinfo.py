@@ -53,16 +53,24 @@ def llama_system_info() -> str:
     return " ".join(on) or text.strip()
 
 
-def engine_cpu_line(kind: str, engine_name: str) -> str:
-    """One line on what ``kind``'s engine runs with on this CPU."""
+def engine_cpu_line(kind: str, engine_name: str, device: str = "cpu") -> str:
+    """One line on what ``kind``'s engine runs with: the device (``cpu``, ``gpu``/``cuda``)
+    and, on the CPU, the kernels it uses; a remote engine runs no model here."""
     if engine_name.startswith("deterministic"):
         return "pure Python (deterministic test backend)"
+    if engine_name.startswith("openai:"):
+        return "remote inference server (OpenAI-compatible API): no model in this process"
     try:
         if kind == "llm":
+            if device != "cpu":
+                return "llama.cpp on the GPU (all layers offloaded)"
             return f"llama.cpp CPU: {llama_system_info()}"
         if kind == "stt":
             import ctranslate2
 
+            if device == "cuda":
+                return (f"CTranslate2 {ctranslate2.__version__} on the GPU (cuda), compute "
+                        "type int8_float16")
             types = ",".join(sorted(ctranslate2.get_supported_compute_types("cpu")))
             return (f"CTranslate2 {ctranslate2.__version__} cpu, compute type int8 "
                     f"(supported: {types})")

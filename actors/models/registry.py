@@ -22,6 +22,7 @@ __all__ = [
     "build_end_of_turn",
     "build_engines",
     "build_llm",
+    "build_remote_llm",
     "build_stt",
     "build_tts",
     "build_tts_voice",
@@ -54,6 +55,8 @@ from actors.models.engines.deterministic import (
     DeterministicVoiceDetector,
 )
 from actors.models.engines.tts_router import TtsRouter
+from actors.models.remote.config import RemoteConfig
+from actors.models.remote.llm_openai import OpenAiLlm
 from bus.jobs import LlmJob
 
 Backend = Literal["real", "deterministic"]
@@ -85,7 +88,9 @@ class EngineOptions:
     stt_beam_size: int = 1
     stt_vad_filter: bool = True
     stt_window_s: float = 10.0
+    stt_device: str = "auto"
     llm_n_ctx: int = 2048
+    llm_gpu_layers: int = -1
     llm_temperature: float = 0.6
     llm_followup_decider: Literal["heuristic", "model"] = "heuristic"
     embedder: Literal["e5", "minilm"] = "e5"
@@ -101,6 +106,8 @@ class EngineOptions:
         ``PARLEY_STT_WINDOW_S``
         (Whisper's encoder window floor, 30 = stock), ``PARLEY_EMBEDDER``
         (``e5``/``minilm``), ``PARLEY_LLM_FOLLOWUP`` (``heuristic``/``model``),
+        ``PARLEY_STT_DEVICE`` (``auto``/``cpu``/``cuda``), ``PARLEY_LLM_GPU_LAYERS`` (layers
+        offloaded by a GPU build of llama.cpp; -1 all, 0 none),
         ``PARLEY_TTS_VOICES`` (``en=piper,ko=espeak:ko``) and, for the deterministic test
         LLM only, ``PARLEY_DETERMINISTIC_DELAY_MS``; unset ones keep defaults."""
         env = os.environ if env is None else env
@@ -117,6 +124,10 @@ class EngineOptions:
             if v not in ("e5", "minilm"):
                 raise ValueError(f"PARLEY_EMBEDDER must be e5 or minilm, not {v!r}")
             kwargs["embedder"] = v
+        if v := env.get("PARLEY_STT_DEVICE"):
+            kwargs["stt_device"] = v
+        if v := env.get("PARLEY_LLM_GPU_LAYERS"):
+            kwargs["llm_gpu_layers"] = int(v)
         if v := env.get("PARLEY_LLM_FOLLOWUP"):
             if v not in ("heuristic", "model"):
                 raise ValueError(f"PARLEY_LLM_FOLLOWUP must be heuristic or model, not {v!r}")
@@ -191,11 +202,16 @@ def build_stt(backend: Backend = "real", options: EngineOptions | None = None) -
     opts = options or EngineOptions()
     if backend == "deterministic":
         return DeterministicStt()
+    remote = RemoteConfig.stt_from_env()
+    if remote is not None:
+        from actors.models.remote.stt_openai import OpenAiStt
+
+        return OpenAiStt(remote)
     from actors.models.engines.stt_whisper import WhisperStt
 
     return WhisperStt(
         cpu_threads=opts.threads, beam_size=opts.stt_beam_size, vad_filter=opts.stt_vad_filter,
-        window_s=opts.stt_window_s,
+        window_s=opts.stt_window_s, device=opts.stt_device,
     )
 
 
@@ -246,9 +262,22 @@ def build_llm(backend: Backend = "real", options: EngineOptions | None = None) -
 
     return QwenLlm(
         n_ctx=opts.llm_n_ctx,
+        n_gpu_layers=opts.llm_gpu_layers,
         n_threads=opts.llm_threads,
         temperature=opts.llm_temperature,
         followup_decider=opts.llm_followup_decider,
+    )
+
+
+def build_remote_llm(options: EngineOptions | None = None) -> OpenAiLlm | None:
+    """The LLM engine on an OpenAI-compatible server when ``PARLEY_LLM_URL`` is set (see
+    :mod:`actors.models.remote.config`), else None (use :func:`build_llm`)."""
+    cfg = RemoteConfig.llm_from_env()
+    if cfg is None:
+        return None
+    opts = options or EngineOptions()
+    return OpenAiLlm(
+        cfg, temperature=opts.llm_temperature, followup_decider=opts.llm_followup_decider
     )
 
 

@@ -82,8 +82,12 @@ class QwenLlm:
         max_snapshots: int = 16,
         followup_decider: FollowupDecider = "heuristic",
         warm_languages: tuple[str, ...] = ("en", "ko"),
+        n_gpu_layers: int = -1,
     ) -> None:
         self._model_path = model_path
+        self._n_gpu_layers = n_gpu_layers
+        #: ``cpu``, or ``gpu`` when a GPU build of llama.cpp offloads layers (after load).
+        self.device = "cpu"
         self._n_ctx = n_ctx
         self._n_threads = n_threads
         self._n_batch = n_batch
@@ -111,10 +115,17 @@ class QwenLlm:
             from llama_cpp import Llama
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise EngineError("llama-cpp-python is not installed") from exc
+        from llama_cpp import llama_supports_gpu_offload
+
         path = self._model_path or assets.qwen_gguf_path()
         started = time.monotonic()
+        # A CPU build (the default, what CI tests) ignores offload; a CUDA build
+        # (``make install LLAMA_GPU=cuda``) puts the layers on the GPU.
+        gpu_layers = self._n_gpu_layers if llama_supports_gpu_offload() else 0
+        self.device = "gpu" if gpu_layers else "cpu"
         self._llm = Llama(
             model_path=str(path),
+            n_gpu_layers=gpu_layers,
             n_ctx=self._n_ctx,
             n_threads=self._n_threads,
             n_threads_batch=self._n_threads,
@@ -135,9 +146,10 @@ class QwenLlm:
                 self._llm.eval(self._tokenize(text))
                 self._snapshots.save(self._llm, key, pin=True)
         log.info(
-            "LLM %s loaded in %.1f s (%d Han tokens banned)",
+            "LLM %s loaded in %.1f s on %s (%d Han tokens banned)",
             path.name,
             time.monotonic() - started,
+            self.device,
             len(self._ban),
         )
 

@@ -117,8 +117,26 @@ FILLER_PROMPTS: dict[str, str] = {
 }
 
 
+def resolve_device(preference: str) -> tuple[str, str]:
+    """(device, compute type) for a ``PARLEY_STT_DEVICE`` preference: ``auto`` (default)
+    takes CUDA when CTranslate2 sees a GPU (a CUDA-enabled CTranslate2 and driver), else the
+    CPU; ``cpu`` and ``cuda`` force one. int8 on the CPU, int8 weights with float16
+    activations on a GPU."""
+    pref = preference.strip().lower() or "auto"
+    if pref not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"STT device must be auto, cpu or cuda, not {preference!r}")
+    if pref == "auto":
+        try:
+            import ctranslate2
+
+            pref = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+        except Exception:  # no CUDA runtime at all
+            pref = "cpu"
+    return pref, ("int8_float16" if pref == "cuda" else "int8")
+
+
 class WhisperStt:
-    """faster-whisper Whisper base, int8 on CPU.
+    """faster-whisper Whisper base: int8 on the CPU, or on a GPU when there is one.
 
     ``model_dir`` defaults to :func:`actors.models.assets.whisper_base_dir`. ``cpu_threads``
     is CTranslate2's intra-op thread count (give it the cores this worker owns).
@@ -142,10 +160,13 @@ class WhisperStt:
         min_avg_logprob: float = -1.5,
         max_compression_ratio: float = 2.4,
         window_s: float = 10.0,
+        device: str = "auto",
         filler_prompt: bool = True,
     ) -> None:
         self._model_dir = model_dir
         self._filler_prompt = filler_prompt
+        #: ``cpu`` or ``cuda``, decided from ``device`` (see :func:`resolve_device`).
+        self.device, self._compute_type = resolve_device(device)
         self._cpu_threads = cpu_threads
         self._beam_size = beam_size
         self._vad_filter = vad_filter
@@ -170,8 +191,8 @@ class WhisperStt:
         started = time.monotonic()
         model = WhisperModel(
             str(path),
-            device="cpu",
-            compute_type="int8",
+            device=self.device,
+            compute_type=self._compute_type,
             cpu_threads=self._cpu_threads,
             local_files_only=True,
         )
@@ -184,7 +205,13 @@ class WhisperStt:
         if self._window_s < 30.0:
             _install_window()
         self._model = model
-        log.info("STT %s loaded in %.2f s", path, time.monotonic() - started)
+        log.info(
+            "STT %s loaded in %.2f s on %s (%s)",
+            path,
+            time.monotonic() - started,
+            self.device,
+            self._compute_type,
+        )
 
     def transcribe(
         self, pcm: bytes, sample_rate: int, language: str, prompt: str = ""

@@ -8,7 +8,7 @@ tags, never instructions.
 
 from __future__ import annotations
 
-__all__ = ["clean_outline", "render_outline_prompt"]
+__all__ = ["clean_outline", "render_outline_messages", "render_outline_prompt"]
 
 import re
 
@@ -47,8 +47,8 @@ def _lang(language: str) -> str:
     return "ko" if language.split("-", 1)[0].lower() == "ko" else "en"
 
 
-def render_outline_prompt(job: LlmJob) -> str:
-    """The ChatML prompt of an ``outline`` job."""
+def _outline_turns(job: LlmJob) -> tuple[str, str]:
+    """(system, user) of an ``outline`` job."""
     lang = _lang(job.language)
     resume = "".join(f"<resume>{neutralize(c, 300)}</resume>\n" for c in job.context[:3])
     if job.anchor:
@@ -60,10 +60,23 @@ def render_outline_prompt(job: LlmJob) -> str:
         + f"<answer>{neutralize(job.answer, 1200) or '(no answer)'}</answer>\n"
         + _TASK[lang]
     )
+    return _SYSTEM[lang], user
+
+
+def render_outline_prompt(job: LlmJob) -> str:
+    """The ChatML prompt of an ``outline`` job (the reply pre-filled with its first "- ")."""
+    system, user = _outline_turns(job)
     return (
-        f"<|im_start|>system\n{_SYSTEM[lang]}<|im_end|>\n"
+        f"<|im_start|>system\n{system}<|im_end|>\n"
         f"<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n- "
     )
+
+
+def render_outline_messages(job: LlmJob) -> list[dict[str, str]]:
+    """The same as OpenAI chat messages (no pre-fill: :func:`clean_outline` accepts a reply
+    that starts with its own bullet)."""
+    system, user = _outline_turns(job)
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
 def clean_outline(text: str, language: str) -> str:

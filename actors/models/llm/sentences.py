@@ -9,7 +9,7 @@ soon as the question is complete, so an engine can stop decoding there.
 
 from __future__ import annotations
 
-__all__ = ["after_decision", "question_sentences"]
+__all__ = ["Decision", "QuestionStream", "after_decision", "question_sentences"]
 
 import re
 import threading
@@ -28,25 +28,45 @@ PREAMBLE = re.compile(
 KO_FIRST_PERSON = re.compile(r"^(저는|제가|저의|나는|내가|저희는)")
 
 
-def after_decision(pieces: Iterator[str]) -> Generator[str, None, None]:
-    """Consume a follow-up reply's ``NONE`` / ``ASK:`` decision; yield the question text
-    after ``ASK:`` (or the whole reply when it has neither) and nothing at all for
-    ``NONE``. Reads only as many pieces as the decision needs."""
-    head = ""
-    for piece in pieces:
-        head += piece
-        stripped = head.lstrip()
+class Decision:
+    """Push-based reader of a follow-up reply's ``NONE`` / ``ASK:`` decision.
+
+    :meth:`feed` returns the text to pass on (the question after ``ASK:``, or the whole
+    reply when it has neither); ``none`` turns true when the reply is ``NONE`` (nothing
+    more should be read). Reads only as much as the decision needs."""
+
+    def __init__(self) -> None:
+        self._head = ""
+        self.decided = False
+        self.none = False
+
+    def feed(self, piece: str) -> str:
+        if self.decided:
+            return "" if self.none else piece
+        self._head += piece
+        stripped = self._head.lstrip()
         if stripped.startswith("NONE") or "NONE".startswith(stripped):
             if len(stripped) >= 4:
-                return
-            continue
+                self.decided = self.none = True
+            return ""
         if len(stripped) < 4:
-            continue
-        if stripped.upper().startswith("ASK:"):
-            stripped = stripped[4:]
-        if stripped:
-            yield stripped
-        break
+            return ""
+        self.decided = True
+        return stripped[4:] if stripped.upper().startswith("ASK:") else stripped
+
+
+def after_decision(pieces: Iterator[str]) -> Generator[str, None, None]:
+    """Consume a follow-up reply's ``NONE`` / ``ASK:`` decision (see :class:`Decision`);
+    yield the question text, or nothing at all for ``NONE``."""
+    decision = Decision()
+    for piece in pieces:
+        text = decision.feed(piece)
+        if decision.none:
+            return
+        if text:
+            yield text
+        if decision.decided:
+            break
     yield from pieces
 
 
@@ -59,52 +79,66 @@ def _accept(raw: str, lang: str) -> str | None:
     return s
 
 
-class _Reply:
-    """Holds back a lead-in statement until the question that follows it arrives."""
+class QuestionStream:
+    """Push-based sentence streaming: :meth:`feed` pieces, :meth:`finish` at the end of
+    the reply; each returns the sentences to emit now. ``done`` turns true when the reply is
+    complete (the question arrived, or three unusable sentences): stop decoding then.
+
+    A lead-in statement is held back until the question that follows it arrives, so a
+    reply without any question yields nothing (the caller falls back)."""
 
     def __init__(self, lang: str) -> None:
         self.lang = lang
-        self.held: str | None = None
+        self.done = False
+        self._splitter = SentenceSplitter(min_chars=6 if lang == "en" else 4)
+        self._held: str | None = None
+        self._considered = 0
 
-    def complete(self, raw: str) -> list[str] | None:
-        """Sentences to yield if ``raw`` completes the reply, else None."""
+    def _complete(self, raw: str) -> list[str] | None:
         s = _accept(raw, self.lang)
         if s is None:
             return None
         if is_question(s, self.lang):
-            return [x for x in (self.held, s) if x]
-        self.held = s if self.held is None else self.held  # keep the first lead-in only
+            return [x for x in (self._held, s) if x]
+        self._held = s if self._held is None else self._held  # keep the first lead-in only
         return None
+
+    def feed(self, piece: str) -> list[str]:
+        if self.done:
+            return []
+        for raw in self._splitter.feed(piece):
+            self._considered += 1
+            out = self._complete(raw)
+            if out is not None or self._considered >= 3:
+                self.done = True
+                return out or []
+        return []
+
+    def finish(self) -> list[str]:
+        if self.done:
+            return []
+        self.done = True
+        rest = self._splitter.flush()
+        if not rest:
+            return []
+        if self.lang == "en" and not rest.rstrip().endswith(("?", ".", "!")):
+            rest = rest.rstrip() + "?"  # cut off by max_tokens mid-question
+        return self._complete(rest) or []
 
 
 def question_sentences(
     pieces: Iterable[str], lang: str, cancel: threading.Event | None = None
 ) -> Iterator[str]:
-    """Turn streamed text into at most two clean sentences ending with the question.
-
-    A reply without any question yields nothing (the caller falls back). Returns as soon as
-    the question is complete, after three unusable sentences, or when ``cancel`` is set.
+    """Turn streamed text into at most two clean sentences ending with the question (see
+    :class:`QuestionStream`). Returns as soon as the reply is complete or ``cancel`` is set.
     """
-    splitter = SentenceSplitter(min_chars=6 if lang == "en" else 4)
-    reply = _Reply(lang)
-    considered = 0
+    stream = QuestionStream(lang)
     for piece in pieces:
         if cancel is not None and cancel.is_set():
             return
-        for raw in splitter.feed(piece):
-            considered += 1
-            done = reply.complete(raw)
-            if done is not None:
-                yield from done
-                return
-            if considered >= 3:
-                return
+        yield from stream.feed(piece)
+        if stream.done:
+            return
     if cancel is not None and cancel.is_set():
         return
-    rest = splitter.flush()
-    if rest:
-        if lang == "en" and not rest.rstrip().endswith(("?", ".", "!")):
-            rest = rest.rstrip() + "?"  # cut off by max_tokens mid-question
-        done = reply.complete(rest)
-        if done is not None:
-            yield from done
+    yield from stream.finish()

@@ -14,6 +14,7 @@ __all__ = [
     "EmbedActor",
     "LlmActor",
     "ModelActor",
+    "RemoteLlmActor",
     "SttActor",
     "TtsActor",
 ]
@@ -21,5 +22,6 @@ __all__ = [
 from actors.models.service.base import STOP_GRACE_S, STOP_WAIT_S, ModelActor
 from actors.models.service.embed import EmbedActor
 from actors.models.service.llm import LlmActor
+from actors.models.service.llm_remote import RemoteLlmActor
 from actors.models.service.stt import SttActor
 from actors.models.service.tts import TtsActor

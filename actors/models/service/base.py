@@ -53,12 +53,17 @@ class ModelActor:
 
     kind: str = ""
 
-    def __init__(self, nc: Client, engine_name: str, *, concurrency: int = 1) -> None:
+    def __init__(
+        self, nc: Client, engine_name: str, *, concurrency: int = 1, threads: int = 1
+    ) -> None:
+        """``threads`` > 1 only for a thread-safe engine (a remote one): calls then overlap."""
         self.nc = nc
         self.js = nc.jetstream()
         self.engine_name = engine_name
         self.concurrency = concurrency
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.kind}-engine")
+        self.executor = ThreadPoolExecutor(
+            max_workers=threads, thread_name_prefix=f"{self.kind}-engine"
+        )
         self.workers: list[JobWorker] = []
         self.service: Any = None
         self.ready = False
@@ -112,6 +117,11 @@ class ModelActor:
 
     def _load_sync(self) -> None:
         raise NotImplementedError
+
+    @property
+    def device(self) -> str:
+        """Where the engine computes (``cpu``, ``cuda``/``gpu``), as it reports after load."""
+        return str(getattr(getattr(self, "engine", None), "device", "cpu"))
 
     def handlers(self) -> list[JobWorker]:
         raise NotImplementedError

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["LlmActor"]
+__all__ = ["LlmActor", "assessment_result", "sentence_results"]
 
 import asyncio
 import logging
@@ -20,6 +20,47 @@ from bus import jobs
 from bus.worker import BadJob, JobContext, JobWorker
 
 log = logging.getLogger(__name__)
+
+
+def assessment_result(
+    job: jobs.LlmJob, ctx: JobContext, data: dict[str, Any] | str | None, started: float
+) -> jobs.Result:
+    """The result of an assessment job (its rubric) or of an outline job (its text, a
+    ``str``), or ``JobError(code="deadline")`` for None (stopped at its deadline: never a
+    late rubric)."""
+    if data is None:
+        return jobs.JobError(
+            job_id=job.job_id,
+            kind=ctx.kind,
+            code="deadline",
+            message="assessment stopped at its deadline",
+        )
+    if isinstance(data, str):  # an outline
+        return jobs.LlmDone(job_id=job.job_id, text=data, latency_ms=elapsed_ms(started))
+    rubric = msgspec.convert(data, jobs.Rubric)  # the engine's dict, checked and typed
+    return jobs.LlmDone(
+        job_id=job.job_id, text="", rubric=rubric, latency_ms=elapsed_ms(started)
+    )
+
+
+async def sentence_results(
+    job: jobs.LlmJob, sentences: AsyncIterator[str], started: float
+) -> AsyncIterator[jobs.Result]:
+    """An ``LlmSentence`` per sentence as it comes, then ``LlmDone`` with the whole text."""
+    said: list[str] = []
+    ttft = 0
+    async for sentence in sentences:
+        if not said:
+            ttft = elapsed_ms(started)
+        yield jobs.LlmSentence(job_id=job.job_id, index=len(said), text=sentence)
+        said.append(sentence)
+    yield jobs.LlmDone(
+        job_id=job.job_id,
+        text=" ".join(said),
+        sentences=len(said),
+        ttft_ms=ttft,
+        latency_ms=elapsed_ms(started),
+    )
 
 
 class LlmActor(ModelActor):
@@ -144,43 +185,15 @@ class LlmActor(ModelActor):
             yield jobs.LlmDone(job_id=job.job_id, text="", latency_ms=elapsed_ms(started))
             return
         if job.task in ("assess", "outline"):
-            data = await self._assess(job, ctx)
-            if data is None:
-                yield jobs.JobError(
-                    job_id=job.job_id,
-                    kind=ctx.kind,
-                    code="deadline",
-                    message="assessment stopped at its deadline",
-                )
-                return
-            if isinstance(data, str):  # an outline
-                yield jobs.LlmDone(job_id=job.job_id, text=data, latency_ms=elapsed_ms(started))
-                return
-            rubric = msgspec.convert(data, jobs.Rubric)  # the engine's dict, checked and typed
-            yield jobs.LlmDone(
-                job_id=job.job_id, text="", rubric=rubric, latency_ms=elapsed_ms(started)
-            )
+            yield assessment_result(job, ctx, await self._assess(job, ctx), started)
             return
         self._preempt()
         cancel = threading.Event()
         timer = asyncio.get_running_loop().call_later(max(ctx.remaining(), 0.1), cancel.set)
         try:
-            sentences: list[str] = []
-            ttft = 0
-            async for sentence in self.stream_sync(
-                lambda: self.engine.generate(job, cancel), cancel
-            ):
-                if not sentences:
-                    ttft = elapsed_ms(started)
-                yield jobs.LlmSentence(job_id=job.job_id, index=len(sentences), text=sentence)
-                sentences.append(sentence)
-            yield jobs.LlmDone(
-                job_id=job.job_id,
-                text=" ".join(sentences),
-                sentences=len(sentences),
-                ttft_ms=ttft,
-                latency_ms=elapsed_ms(started),
-            )
+            sentences = self.stream_sync(lambda: self.engine.generate(job, cancel), cancel)
+            async for result in sentence_results(job, sentences, started):
+                yield result
         finally:
             timer.cancel()
             cancel.set()  # a cancelled task (stopping) frees the engine at its next token

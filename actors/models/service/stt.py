@@ -20,6 +20,10 @@ class SttActor(ModelActor):
     kind = "stt"
 
     def __init__(self, nc: Client, engine: SttEngine, **kw: Any) -> None:
+        # A thread-safe engine (a remote server) takes segments side by side.
+        if getattr(engine, "thread_safe", False):
+            kw.setdefault("concurrency", int(getattr(engine, "concurrency", 1)))
+            kw.setdefault("threads", kw["concurrency"])
         super().__init__(nc, engine.name, **kw)
         self.engine = engine
 
