@@ -44,14 +44,12 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, assert_never
 
-from nats.js.object_store import ObjectStore
-
 from actors.models.engines import EndOfTurnModel, VoiceDetector
 from actors.session import commands as cmd
 from actors.session import inputs
 from actors.session.core import SessionCore
 from actors.session.outbox import OUT_PUBLISH_S, Outbox
-from actors.session.replay import AnswerTape, store_answer
+from actors.session.replay import AnswerTape
 from actors.session.seam import Closable, InMessage, SessionBus, SessionLease, SessionStore
 from actors.session.snapshot import ShellSnapshot, encode_shell_snapshot
 from actors.session.state import TurnRecord
@@ -85,8 +83,6 @@ class SessionDeps:
     #: the node's end-of-turn model (shared, thread-safe), run in ``vad_executor``
     end_of_turn: EndOfTurnModel | None = None
     lateness: list[float] = field(default_factory=list)
-    #: the answer-audio object store (None: answers are not kept for replay)
-    replay: ObjectStore | None = None
 
     def record_lateness(self, seconds: float) -> None:
         self.lateness.append(seconds)
@@ -391,8 +387,8 @@ class SessionActor:
     def _keep_answer(self, record: TurnRecord) -> None:
         """Store a spoken answer's audio for replay (actors.session.replay)."""
         wav = self._tape.take(record)
-        if wav is not None and self.deps.replay is not None:
-            self._spawn(store_answer(self.deps.replay, self.sid, record.turn, wav))
+        if wav is not None:
+            self._spawn(self.deps.bus.keep_answer(self.sid, record.turn, wav))
 
     async def _request(self, c: cmd.RequestJob) -> None:
         job_id = c.job.job_id

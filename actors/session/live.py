@@ -18,8 +18,10 @@ import msgspec
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from nats.js.object_store import ObjectStore
 
 from actors.runtime import Lease, LeaseKeeper
+from actors.session.replay import store_answer
 from actors.session.seam import (
     Closable,
     OnIn,
@@ -64,10 +66,14 @@ class NatsSessionBus:
     results are tailed from ``RESULTS`` through the node's :class:`~bus.tail.Tails`, events
     go to the ``OUT`` stream, audio over core NATS, jobs to ``JOBS``."""
 
-    def __init__(self, nc: Client, js: JetStreamContext, tails: Tails) -> None:
+    def __init__(
+        self, nc: Client, js: JetStreamContext, tails: Tails, replay: ObjectStore | None = None
+    ) -> None:
         self.nc = nc
         self.js = js
         self.tails = tails
+        self.replay = replay
+        """The answer-audio object store (None: answers are not kept for replay)."""
 
     async def listen(self, sid: str, on_in: OnIn) -> Closable:
         return _Subscription(await self.nc.subscribe(subjects.session_in(sid), cb=on_in))
@@ -97,6 +103,10 @@ class NatsSessionBus:
 
     async def publish_audio(self, sid: str, frame: bytes) -> None:
         await self.nc.publish(subjects.session_audio(sid), frame)
+
+    async def keep_answer(self, sid: str, turn: int, wav: bytes) -> None:
+        if self.replay is not None:
+            await store_answer(self.replay, sid, turn, wav)
 
 
 async def _guarded(write: Callable[[], Awaitable[T]]) -> T:

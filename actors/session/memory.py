@@ -67,6 +67,8 @@ class MemoryBus:
         #: (sid, seq, event) in the order they reached the OUT stream (duplicates dropped)
         self.events: list[tuple[str, int, events.ServerEvent]] = []
         self.audio: list[tuple[str, bytes]] = []
+        self.answers: dict[tuple[str, int], bytes] = {}
+        """Answers kept for replay, by (session, turn)."""
         #: job id -> (kind, job), in the order first requested
         self.jobs: dict[str, tuple[JobKind, Job]] = {}
         #: every request, duplicates included
@@ -109,6 +111,9 @@ class MemoryBus:
 
     async def publish_audio(self, sid: str, frame: bytes) -> None:
         self.audio.append((sid, frame))
+
+    async def keep_answer(self, sid: str, turn: int, wav: bytes) -> None:
+        self.answers[(sid, turn)] = wav
 
     # --- the other side: the edge and the model actors -----------------------------------
 

@@ -105,10 +105,10 @@ class SessionNode:
         self.leases = LeaseKeeper(nc, owner_ttl)
         if end_of_turn is None:  # registry.build_vad's factory carries the node's model
             end_of_turn = getattr(new_vad, "end_of_turn", None)
-        self.deps = SessionDeps(bus=NatsSessionBus(nc, self.js, self.tails),
+        self.deps = SessionDeps(bus=NatsSessionBus(nc, self.js, self.tails, replay),
                                 store=PostgresSessionStore(pool), node_id=node_id,
                                 new_vad=new_vad, vad_executor=self._executor,
-                                end_of_turn=end_of_turn, replay=replay)
+                                end_of_turn=end_of_turn)
         self.retention = retention or Retention()
         self._born: dict[str, float] = {}
         self._janitor_task: asyncio.Task[None] | None = None

@@ -96,6 +96,11 @@ class SessionBus(Protocol):
         """Send one audio frame (:mod:`bus.audio`) to the client; best effort."""
         ...
 
+    async def keep_answer(self, sid: str, turn: int, wav: bytes) -> None:
+        """Keep a spoken answer's audio for replay (:mod:`actors.session.replay`); best
+        effort with a deadline: an answer that cannot be kept is logged and skipped."""
+        ...
+
 
 class SessionStore(Protocol):
     """Where a session's state, turns and report are kept. Raises :class:`StoreError`,
