@@ -66,11 +66,17 @@ class Lease:
                 entry = await asyncio.wait_for(self.kv.get(self.key), timeout)
             except (KeyNotFoundError, KeyDeletedError):
                 raise LeaseLost(self.key) from None
-            if (entry.value != self.owner.encode() or entry.revision is None
-                    or entry.revision <= self.revision):
+            if (
+                entry.value != self.owner.encode()
+                or entry.revision is None
+                or entry.revision <= self.revision
+            ):
                 raise LeaseLost(self.key) from None
-            log.info("lease %s: a renewal that timed out had landed (revision %d)",
-                     self.key, entry.revision)
+            log.info(
+                "lease %s: a renewal that timed out had landed (revision %d)",
+                self.key,
+                entry.revision,
+            )
             self.revision = entry.revision
         return self.revision
 
@@ -178,7 +184,8 @@ class LeaseKeeper:
         self._acks[token] = (held, lease.revision)
         try:
             await self.nc.publish(
-                self._subject + lease.key, lease.owner.encode(),
+                self._subject + lease.key,
+                lease.owner.encode(),
                 reply=f"{self._inbox}.{token}",
                 headers={Header.EXPECTED_LAST_SUBJECT_SEQUENCE: str(lease.revision)},
             )

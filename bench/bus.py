@@ -44,8 +44,9 @@ async def _run(n: int) -> None:
             if fut is not None and not fut.done():
                 fut.set_result(time.perf_counter())
 
-        sub = await js.subscribe(reply, ordered_consumer=True, cb=on_result,
-                                 stream=subjects.STREAM_RESULTS)
+        sub = await js.subscribe(
+            reply, ordered_consumer=True, cb=on_result, stream=subjects.STREAM_RESULTS
+        )
 
         async def one(i: int) -> float:
             job = jobs.TtsJob(job_id=f"{sid}:{i}:tts", session_id=sid, language="en", text="x")
@@ -77,11 +78,15 @@ async def _run(n: int) -> None:
         await sub.unsubscribe()
         await worker.stop()
         await nc.drain()
-    print(f"job round trip (sequential, n={n}): p50 {us(percentile(lat, .5))}, "
-          f"p99 {us(percentile(lat, .99))}")
+    print(
+        f"job round trip (sequential, n={n}): p50 {us(percentile(lat, 0.5))}, "
+        f"p99 {us(percentile(lat, 0.99))}"
+    )
     print(f"throughput, 8 in flight: {rate:,.0f} jobs/s")
-    print(f"duplicate publish (dropped by JetStream): p50 {us(percentile(dup, .5))}, "
-          f"p99 {us(percentile(dup, .99))}")
+    print(
+        f"duplicate publish (dropped by JetStream): p50 {us(percentile(dup, 0.5))}, "
+        f"p99 {us(percentile(dup, 0.99))}"
+    )
 
 
 def us(seconds: float) -> str:

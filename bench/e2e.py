@@ -55,8 +55,10 @@ from parley.node import Node
 from persistence import snapshots, transcripts
 from persistence.pool import create_pool
 
-ANSWER = ("In my last project I built a payment service in Python. It handled ten thousand "
-          "requests per second, and I cut the latency in half by adding a cache.")
+ANSWER = (
+    "In my last project I built a payment service in Python. It handled ten thousand "
+    "requests per second, and I cut the latency in half by adding a cache."
+)
 
 
 Row = dict[str, float | None]
@@ -68,17 +70,22 @@ def _after(events: list[dict[str, object]], t0: float, last_voice: float) -> flo
     return times[0] - last_voice if times else None
 
 
-async def _one_interview(url: str, pcm: bytes, questions: int,
-                         v2v: list[float], nextq: list[float], show: bool = False,
-                         rows: list[Row] | None = None,
-                         reports: list[tuple[float, bool]] | None = None) -> str:
+async def _one_interview(
+    url: str,
+    pcm: bytes,
+    questions: int,
+    v2v: list[float],
+    nextq: list[float],
+    show: bool = False,
+    rows: list[Row] | None = None,
+    reports: list[tuple[float, bool]] | None = None,
+) -> str:
     """One spoken interview; appends to ``v2v``/``nextq``/``rows`` per turn and to
     ``reports`` (seconds from the last answer's last voiced sample to the report event,
     whether the report is estimated)."""
     c = Client(url)
     await c.connect()
-    await c.send({"type": "start", "role": "backend", "language": "en",
-                  "questions": questions})
+    await c.send({"type": "start", "role": "backend", "language": "en", "questions": questions})
     answered: set[int] = set()
     last_voice: float | None = None
     while not c.rx.of("report"):
@@ -89,13 +96,17 @@ async def _one_interview(url: str, pcm: bytes, questions: int,
         turn = pending[0]
         answered.add(turn)
         q = [e for e in c.rx.of("question") if e["turn"] == turn][-1]
-        await c.wait_for("state", timeout=300,
-                         where=lambda e, s=q["seq"]: e["state"] == "listening" and e["seq"] > s)
+        await c.wait_for(
+            "state",
+            timeout=300,
+            where=lambda e, s=q["seq"]: e["state"] == "listening" and e["seq"] > s,
+        )
         spoke_at = asyncio.get_running_loop().time()
         last_voice = await c.speak(pcm, silence_s=2.5)
         row: Row = {"turn": float(turn)}
-        row["end"] = _after([e for e in c.rx.of("state") if e["state"] != "listening"],
-                            spoke_at, last_voice)
+        row["end"] = _after(
+            [e for e in c.rx.of("state") if e["state"] != "listening"], spoke_at, last_voice
+        )
         n_audio = sum(1 for a in c.rx.audio if a[4] <= last_voice)
         # first interviewer audio after the last voiced sample
         while len(c.rx.audio) <= n_audio and not c.rx.of("report"):
@@ -103,12 +114,18 @@ async def _one_interview(url: str, pcm: bytes, questions: int,
         if len(c.rx.audio) > n_audio:
             v2v.append(c.rx.audio[n_audio][4] - last_voice)
             row["audio"] = v2v[-1]
-        row["final"] = _after([e for e in c.rx.of("transcript")
-                               if e["final"] and e["turn"] == turn], spoke_at, last_voice)
+        row["final"] = _after(
+            [e for e in c.rx.of("transcript") if e["final"] and e["turn"] == turn],
+            spoke_at,
+            last_voice,
+        )
         # first audio after the next question's text arrived
         while not c.rx.of("report"):
-            later = [e for e in c.rx.of("question")
-                     if e["kind"] in ("main", "followup") and e["turn"] not in answered]
+            later = [
+                e
+                for e in c.rx.of("question")
+                if e["kind"] in ("main", "followup") and e["turn"] not in answered
+            ]
             if later:
                 qt = later[0]["_t"]
                 frames = [a for a in c.rx.audio if a[0] == later[0]["turn"] and a[4] >= qt]
@@ -122,8 +139,9 @@ async def _one_interview(url: str, pcm: bytes, questions: int,
     await c.close()
     if reports is not None and last_voice is not None:
         ev_report = c.rx.of("report")[0]
-        reports.append((float(ev_report["_t"]) - last_voice,
-                        bool(ev_report["report"].get("estimated"))))
+        reports.append(
+            (float(ev_report["_t"]) - last_voice, bool(ev_report["report"].get("estimated")))
+        )
     if show:
         report = c.rx.of("report")[0]["report"]
         print("\ntranscript:")
@@ -135,27 +153,43 @@ async def _one_interview(url: str, pcm: bytes, questions: int,
     return c.session_id
 
 
-async def _run(clients: int, questions: int, models: str, show: bool, layout: str,
-               voice: str = "espeak", llm: str = "embedded") -> None:
+async def _run(
+    clients: int,
+    questions: int,
+    models: str,
+    show: bool,
+    layout: str,
+    voice: str = "espeak",
+    llm: str = "embedded",
+) -> None:
     if voice == "piper":
         from bench.turns import answer_set
 
         pcm = answer_set(paused=False, languages=("en",), voice="piper", texts=[ANSWER])[0].pcm
     else:
         pcm = speak_pcm16(ANSWER)
-    print(f"answer audio: {len(pcm) / 32000:.1f} s of {voice} speech (last voiced sample at "
-          f"{last_voiced_s(pcm):.2f} s); {clients} client(s), {questions} questions each, "
-          f"models={models}, llm={llm}")
+    print(
+        f"answer audio: {len(pcm) / 32000:.1f} s of {voice} speech (last voiced sample at "
+        f"{last_voiced_s(pcm):.2f} s); {clients} client(s), {questions} questions each, "
+        f"models={models}, llm={llm}"
+    )
     if llm != "embedded":
         print(f"LLM: the OpenAI-compatible server at {os.environ['PARLEY_LLM_URL']}")
     await _run_system(clients, questions, models, show, layout, pcm)
 
 
-async def _run_system(clients: int, questions: int, models: str, show: bool, layout: str,
-                      pcm: bytes) -> None:
+async def _run_system(
+    clients: int, questions: int, models: str, show: bool, layout: str, pcm: bytes
+) -> None:
     with bench_servers() as (nats_url, dsn), tempfile.TemporaryDirectory() as tmp:
-        cfg = Config(nats_url=nats_url, database_url=dsn, port=0, node_id="bench-e2e",
-                     secret="bench", data_dir=Path(tmp))
+        cfg = Config(
+            nats_url=nats_url,
+            database_url=dsn,
+            port=0,
+            node_id="bench-e2e",
+            secret="bench",
+            data_dir=Path(tmp),
+        )
         cfg.models = "deterministic" if models == "deterministic" else "real"
         t = time.perf_counter()
         async with _system(cfg, layout) as (port, pool):
@@ -200,29 +234,53 @@ async def _system(cfg: Config, layout: str) -> AsyncIterator[tuple[int, asyncpg.
 
 
 def _spawn_up(cfg: Config, port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "NATS_URL": cfg.nats_url, "DATABASE_URL": cfg.database_url,
-           "PARLEY_SECRET": cfg.secret, "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "NATS_URL": cfg.nats_url,
+        "DATABASE_URL": cfg.database_url,
+        "PARLEY_SECRET": cfg.secret,
+        "PYTHONUNBUFFERED": "1",
+    }
     with open(log, "wb") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "parley.cli", "up", "--models", cfg.models, "--port",
-             str(port), "--data-dir", str(cfg.data_dir), "--node-id", cfg.node_id],
-            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "parley.cli",
+                "up",
+                "--models",
+                cfg.models,
+                "--port",
+                str(port),
+                "--data-dir",
+                str(cfg.data_dir),
+                "--node-id",
+                cfg.node_id,
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
-async def _drive(url: str, pcm: bytes, clients: int, questions: int, show: bool,
-                 pool: asyncpg.Pool) -> None:
+async def _drive(
+    url: str, pcm: bytes, clients: int, questions: int, show: bool, pool: asyncpg.Pool
+) -> None:
     v2v: list[float] = []
     nextq: list[float] = []
     rows: list[Row] = []
     reports: list[tuple[float, bool]] = []
     t0 = time.perf_counter()
-    sids = await asyncio.gather(*(_one_interview(url, pcm, questions, v2v, nextq,
-                                                 show and i == 0, rows, reports)
-                                  for i in range(clients)))
+    sids = await asyncio.gather(
+        *(
+            _one_interview(url, pcm, questions, v2v, nextq, show and i == 0, rows, reports)
+            for i in range(clients)
+        )
+    )
     wall = time.perf_counter() - t0
     breakdown: dict[str, list[float]] = {}
-    fallbacks: dict[str, int] = {"bank questions": 0, "heuristic scores": 0,
-                                 "deadlines expired": 0}
+    fallbacks: dict[str, int] = {"bank questions": 0, "heuristic scores": 0, "deadlines expired": 0}
     for sid in sids:
         for _ in range(150):  # the last writes may trail the report event by a moment
             row = await snapshots.load_snapshot(pool, sid)
@@ -238,17 +296,25 @@ async def _drive(url: str, pcm: bytes, clients: int, questions: int, show: bool,
             fallbacks["bank questions"] += counters.bank_fallbacks
             fallbacks["heuristic scores"] += counters.assess_fallbacks
             fallbacks["deadlines expired"] += counters.deadlines_expired
-    print(f"{clients} concurrent interview(s) of {questions} questions took {wall:.0f} s: "
-          f"{clients / wall * 3600:.0f} interviews per hour at this concurrency")
+    print(
+        f"{clients} concurrent interview(s) of {questions} questions took {wall:.0f} s: "
+        f"{clients / wall * 3600:.0f} interviews per hour at this concurrency"
+    )
     print("model deadlines missed: " + ", ".join(f"{k} {v}" for k, v in fallbacks.items()))
-    print(f"voice-to-voice (last voiced sample -> first interviewer audio), n={len(v2v)}: "
-          f"p50 {ms(percentile(v2v, .5))}, p95 {ms(percentile(v2v, .95))}")
-    print(f"next question or follow-up first audio, n={len(nextq)}: "
-          f"p50 {ms(percentile(nextq, .5))}, p95 {ms(percentile(nextq, .95))}")
+    print(
+        f"voice-to-voice (last voiced sample -> first interviewer audio), n={len(v2v)}: "
+        f"p50 {ms(percentile(v2v, 0.5))}, p95 {ms(percentile(v2v, 0.95))}"
+    )
+    print(
+        f"next question or follow-up first audio, n={len(nextq)}: "
+        f"p50 {ms(percentile(nextq, 0.5))}, p95 {ms(percentile(nextq, 0.95))}"
+    )
     after = [r[0] for r in reports]
-    print(f"last answer's last voiced sample -> report, n={len(after)}: "
-          f"p50 {ms(percentile(after, .5))}, p95 {ms(percentile(after, .95))}; "
-          f"{sum(r[1] for r in reports)} estimated")
+    print(
+        f"last answer's last voiced sample -> report, n={len(after)}: "
+        f"p50 {ms(percentile(after, 0.5))}, p95 {ms(percentile(after, 0.95))}; "
+        f"{sum(r[1] for r in reports)} estimated"
+    )
     _print_rows(rows)
     print("per-turn breakdown recorded by the session (median):")
     for k in sorted(breakdown):
@@ -259,8 +325,12 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:,.0f} ms"
 
 
-_COLUMNS = (("end", "end of turn"), ("final", "STT final"), ("audio", "first audio"),
-            ("reply", "real reply"))
+_COLUMNS = (
+    ("end", "end of turn"),
+    ("final", "STT final"),
+    ("audio", "first audio"),
+    ("reply", "real reply"),
+)
 
 
 def _print_rows(rows: list[Row]) -> None:
@@ -268,8 +338,10 @@ def _print_rows(rows: list[Row]) -> None:
     print("per spoken turn, from the last voiced sample (ms):")
     print("  turn " + "".join(f"{label:>13}" for _, label in _COLUMNS))
     for r in rows:
-        cells = "".join(f"{'-' if r.get(k) is None else f'{r[k] * 1000:,.0f}':>13}"  # type: ignore[operator]
-                        for k, _ in _COLUMNS)
+        cells = "".join(
+            f"{'-' if r.get(k) is None else f'{r[k] * 1000:,.0f}':>13}"  # type: ignore[operator]
+            for k, _ in _COLUMNS
+        )
         print(f"  {int(r['turn'] or 0):>4} {cells}")
     for q in (0.5, 0.95):
         cells = ""
@@ -287,28 +359,43 @@ def main(argv: list[str]) -> None:
     p.add_argument("--questions", type=int, default=3)
     p.add_argument("--models", choices=("real", "deterministic"), default="real")
     p.add_argument("--show", action="store_true", help="print the first interview's transcript")
-    p.add_argument("--layout", choices=("split", "single"), default="split",
-                   help="split: parley up, one process per engine (default); single: every "
-                        "role in this process, as before the supervisor")
-    p.add_argument("--replay", action="store_true",
-                   help="replay finished and paused answers through the session core with "
-                        "the real VAD, end-of-turn model and STT (no servers, no LLM)")
+    p.add_argument(
+        "--layout",
+        choices=("split", "single"),
+        default="split",
+        help="split: parley up, one process per engine (default); single: every "
+        "role in this process, as before the supervisor",
+    )
+    p.add_argument(
+        "--replay",
+        action="store_true",
+        help="replay finished and paused answers through the session core with "
+        "the real VAD, end-of-turn model and STT (no servers, no LLM)",
+    )
     p.add_argument("--languages", default="en,ko", help="--replay: languages (en,ko)")
     p.add_argument("--answers", type=int, default=10, help="--replay: answers per language")
-    p.add_argument("--voice", choices=("espeak", "piper"), default="espeak",
-                   help="the candidate's English voice (Korean is always espeak-ng)")
-    p.add_argument("--llm", default="embedded",
-                   help="embedded: llama.cpp in the LLM actor (default); server: start "
-                        "llama-cpp-python's OpenAI-compatible server on loopback with the same "
-                        "GGUF and point the LLM actor at it; or a URL of a running server "
-                        "(PARLEY_LLM_MODEL/_API_KEY/_CONCURRENCY/_STRUCTURED apply)")
+    p.add_argument(
+        "--voice",
+        choices=("espeak", "piper"),
+        default="espeak",
+        help="the candidate's English voice (Korean is always espeak-ng)",
+    )
+    p.add_argument(
+        "--llm",
+        default="embedded",
+        help="embedded: llama.cpp in the LLM actor (default); server: start "
+        "llama-cpp-python's OpenAI-compatible server on loopback with the same "
+        "GGUF and point the LLM actor at it; or a URL of a running server "
+        "(PARLEY_LLM_MODEL/_API_KEY/_CONCURRENCY/_STRUCTURED apply)",
+    )
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if a.replay:
         from bench.turns import run_replay
 
-        run_replay(languages=tuple(x for x in a.languages.split(",") if x), limit=a.answers,
-                   voice=a.voice)
+        run_replay(
+            languages=tuple(x for x in a.languages.split(",") if x), limit=a.answers, voice=a.voice
+        )
         return
     if a.llm not in ("embedded", "server") and not a.llm.startswith(("http://", "https://")):
         p.error("--llm must be embedded, server or an http(s) URL")

@@ -88,17 +88,39 @@ class NodeProc:
 def _spawn(nats_url: str, dsn: str, root: Path, max_sessions: int) -> NodeProc:
     port = free_port()
     log = root / "node.log"
-    env = {**os.environ, "NATS_URL": nats_url, "DATABASE_URL": dsn,
-           "PARLEY_SECRET": "bench-load", "PARLEY_DATA_DIR": str(root / "node"),
-           "PARLEY_MAX_SESSIONS": str(max_sessions), "PYTHONUNBUFFERED": "1",
-           # every simulated client comes from 127.0.0.1: no per-address limits
-           "PARLEY_MAX_CONNECTIONS_PER_IP": "0", "PARLEY_SESSIONS_PER_IP_PER_MIN": "0",
-           "PARLEY_MAX_CONNECTIONS": "0"}
+    env = {
+        **os.environ,
+        "NATS_URL": nats_url,
+        "DATABASE_URL": dsn,
+        "PARLEY_SECRET": "bench-load",
+        "PARLEY_DATA_DIR": str(root / "node"),
+        "PARLEY_MAX_SESSIONS": str(max_sessions),
+        "PYTHONUNBUFFERED": "1",
+        # every simulated client comes from 127.0.0.1: no per-address limits
+        "PARLEY_MAX_CONNECTIONS_PER_IP": "0",
+        "PARLEY_SESSIONS_PER_IP_PER_MIN": "0",
+        "PARLEY_MAX_CONNECTIONS": "0",
+    }
     with open(log, "wb") as out:
         popen = subprocess.Popen(
-            [sys.executable, "-m", "parley.cli", "node", "--models", "deterministic",
-             "--node-id", "load", "--port", str(port)],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "parley.cli",
+                "node",
+                "--models",
+                "deterministic",
+                "--node-id",
+                "load",
+                "--port",
+                str(port),
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     return NodeProc(popen, port, log)
 
 
@@ -119,8 +141,7 @@ async def _open(url: str, start: bool) -> Client | None:
     try:
         await c.connect()
         if start:
-            await c.send({"type": "start", "role": "backend", "language": "en",
-                          "questions": 3})
+            await c.send({"type": "start", "role": "backend", "language": "en", "questions": 3})
     except Exception:
         with contextlib.suppress(Exception):
             await c.close()
@@ -146,8 +167,10 @@ async def _loop_lag(out: list[float], period: float = 0.1) -> None:
         out.append((loop.time() - t - period) * 1000)
 
 
-ROTATE_ANSWER = ("I would measure first, then cache the hot path and add an index; "
-                 "we cut p99 latency from 800 to 120 milliseconds that way.")
+ROTATE_ANSWER = (
+    "I would measure first, then cache the hot path and add an index; "
+    "we cut p99 latency from 800 to 120 milliseconds that way."
+)
 
 
 @dataclass
@@ -168,8 +191,9 @@ async def _rotate(url: str, until: float, questions: int, out: Rotation) -> None
         t0 = time.monotonic()
         try:
             await c.connect()
-            await c.send({"type": "start", "role": "backend", "language": "en",
-                          "questions": questions})
+            await c.send(
+                {"type": "start", "role": "backend", "language": "en", "questions": questions}
+            )
             report = await c.typed_interview(ROTATE_ANSWER, timeout=180)
             if len(report.get("answers") or []) < questions:
                 raise RuntimeError(f"report with {len(report.get('answers') or [])} answers")
@@ -205,10 +229,16 @@ def _held_sessions(port: int) -> str:
             text = r.read().decode()
     except OSError as exc:
         return f"(metrics unavailable: {exc})"
-    wanted = ("parley_svc_parley_session_sessions", "parley_svc_parley_session_activations",
-              "parley_ws_connections")
-    keep = [line.split("{")[0].split()[0].removeprefix("parley_svc_parley_")
-            + " " + line.split()[-1] for line in text.splitlines() if line.startswith(wanted)]
+    wanted = (
+        "parley_svc_parley_session_sessions",
+        "parley_svc_parley_session_activations",
+        "parley_ws_connections",
+    )
+    keep = [
+        line.split("{")[0].split()[0].removeprefix("parley_svc_parley_") + " " + line.split()[-1]
+        for line in text.splitlines()
+        if line.startswith(wanted)
+    ]
     return ", ".join(keep) or "(no session gauges)"
 
 
@@ -234,9 +264,11 @@ async def _run_rotation(a: argparse.Namespace) -> dict[str, Any]:
                 samples.append((time.monotonic() - s0, node.rss_kb()))
                 if time.monotonic() - last_print >= 60:
                     last_print = time.monotonic()
-                    print(f"{last_print - s0:6.0f} s: {rot.done} interviews done, "
-                          f"{rot.failed} failed, RSS {samples[-1][1] / 1024:.1f} MiB",
-                          flush=True)
+                    print(
+                        f"{last_print - s0:6.0f} s: {rot.done} interviews done, "
+                        f"{rot.failed} failed, RSS {samples[-1][1] / 1024:.1f} MiB",
+                        flush=True,
+                    )
                 await asyncio.sleep(a.sample_seconds)
             await asyncio.gather(*slots)
             samples.append((time.monotonic() - s0, node.rss_kb()))
@@ -244,7 +276,9 @@ async def _run_rotation(a: argparse.Namespace) -> dict[str, Any]:
             await asyncio.sleep(3)  # finished sessions deactivate
             d = rot.durations
             result.update(
-                interviews=rot.done, failed=rot.failed, errors=rot.errors,
+                interviews=rot.done,
+                failed=rot.failed,
+                errors=rot.errors,
                 interview_s_p50=round(percentile(d, 0.5), 1),
                 interview_s_p99=round(percentile(d, 0.99), 1),
                 interviews_per_min=round(rot.done / wall * 60, 1),
@@ -255,7 +289,8 @@ async def _run_rotation(a: argparse.Namespace) -> dict[str, Any]:
                 soak_rss_end_mib=round(samples[-1][1] / 1024, 1),
                 soak_rss_slope_kib_per_min=round(_slope_kb_per_min(samples), 1),
                 soak_rss_slope_2nd_half_kib_per_min=round(
-                    _slope_kb_per_min(samples[len(samples) // 2:]), 1),
+                    _slope_kb_per_min(samples[len(samples) // 2 :]), 1
+                ),
                 held_after=await asyncio.to_thread(_held_sessions, node.port),
                 gc_pauses_ms=_gc_pauses(node.log),
             )
@@ -266,25 +301,33 @@ async def _run_rotation(a: argparse.Namespace) -> dict[str, Any]:
 
 
 def _print_rotation(r: dict[str, Any]) -> None:
-    print(f"soak {r['soak_s']:.0f} s, {r['rotate']} clients in rotation: "
-          f"{r['interviews']} interviews completed, {r['failed']} failed "
-          f"({r['interviews_per_min']} per minute; each p50 {r['interview_s_p50']} s, "
-          f"p99 {r['interview_s_p99']} s); node CPU {r['node_cpu_pct']} % of one core")
+    print(
+        f"soak {r['soak_s']:.0f} s, {r['rotate']} clients in rotation: "
+        f"{r['interviews']} interviews completed, {r['failed']} failed "
+        f"({r['interviews_per_min']} per minute; each p50 {r['interview_s_p50']} s, "
+        f"p99 {r['interview_s_p99']} s); node CPU {r['node_cpu_pct']} % of one core"
+    )
     for e in r["errors"]:
         print(f"  failure: {e}")
-    print(f"heartbeat lateness at the client ({r['ping_gaps']} ping gaps): "
-          f"p99 {r['lateness_ms_p99']} ms")
-    print(f"node RSS {r['soak_rss_start_mib']} -> {r['soak_rss_end_mib']} MiB, "
-          f"slope {r['soak_rss_slope_kib_per_min']} KiB/min "
-          f"(second half {r['soak_rss_slope_2nd_half_kib_per_min']} KiB/min)")
+    print(
+        f"heartbeat lateness at the client ({r['ping_gaps']} ping gaps): "
+        f"p99 {r['lateness_ms_p99']} ms"
+    )
+    print(
+        f"node RSS {r['soak_rss_start_mib']} -> {r['soak_rss_end_mib']} MiB, "
+        f"slope {r['soak_rss_slope_kib_per_min']} KiB/min "
+        f"(second half {r['soak_rss_slope_2nd_half_kib_per_min']} KiB/min)"
+    )
     print(f"held by the node afterwards: {r['held_after']}")
     _print_gc(r)
 
 
 def _print_gc(r: dict[str, Any]) -> None:
     pauses = r.get("gc_pauses_ms") or []
-    print(f"housekeeping full collections over 20 ms: {len(pauses)}"
-          + (f", longest {max(pauses):.0f} ms" if pauses else ""))
+    print(
+        f"housekeeping full collections over 20 ms: {len(pauses)}"
+        + (f", longest {max(pauses):.0f} ms" if pauses else "")
+    )
 
 
 def _slope_kb_per_min(samples: list[tuple[float, int]]) -> float:
@@ -336,24 +379,30 @@ async def _run(a: argparse.Namespace) -> dict[str, Any]:
             connected = sum(1 for c in clients if c.closed is None)
             pings = sum(len(c.rx.of("ping")) for c in clients)
             result.update(
-                connected=connected, ramp_s=round(ramp, 1),
-                ping_gaps=len(late), pings=pings,
+                connected=connected,
+                ramp_s=round(ramp, 1),
+                ping_gaps=len(late),
+                pings=pings,
                 lateness_ms_p50=round(percentile(late, 0.5), 1),
                 lateness_ms_p99=round(percentile(late, 0.99), 1),
                 lateness_ms_max=round(max(late), 1) if late else float("nan"),
                 client_loop_lag_ms_p99=round(percentile(own_lag, 0.99), 1),
-                rss_idle_mib=round(rss0 / 1024, 1), rss_mib=round(rss1 / 1024, 1),
+                rss_idle_mib=round(rss0 / 1024, 1),
+                rss_mib=round(rss1 / 1024, 1),
                 rss_per_session_kib=round((rss1 - rss0) / max(connected, 1), 1),
                 node_cpu_pct=round(cpu * 100, 1),
                 gc_pauses_ms=_gc_pauses(node.log),
             )
             if samples:
-                result.update(soak_s=a.soak_seconds,
-                              soak_rss_start_mib=round(samples[0][1] / 1024, 1),
-                              soak_rss_end_mib=round(samples[-1][1] / 1024, 1),
-                              soak_rss_slope_kib_per_min=round(_slope_kb_per_min(samples), 1),
-                              soak_rss_slope_2nd_half_kib_per_min=round(
-                                  _slope_kb_per_min(samples[len(samples) // 2:]), 1))
+                result.update(
+                    soak_s=a.soak_seconds,
+                    soak_rss_start_mib=round(samples[0][1] / 1024, 1),
+                    soak_rss_end_mib=round(samples[-1][1] / 1024, 1),
+                    soak_rss_slope_kib_per_min=round(_slope_kb_per_min(samples), 1),
+                    soak_rss_slope_2nd_half_kib_per_min=round(
+                        _slope_kb_per_min(samples[len(samples) // 2 :]), 1
+                    ),
+                )
         finally:
             await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
             node.stop()
@@ -362,34 +411,49 @@ async def _run(a: argparse.Namespace) -> dict[str, Any]:
 
 
 def _print(r: dict[str, Any]) -> None:
-    print(f"connected sessions: {r['connected']}/{r['clients']} "
-          f"({'started interviews' if r['start'] else 'attached, idle'}), ramp {r['ramp_s']} s")
-    print(f"heartbeat lateness at the client ({r['ping_gaps']} ping gaps): "
-          f"p50 {r['lateness_ms_p50']} ms, p99 {r['lateness_ms_p99']} ms, "
-          f"max {r['lateness_ms_max']} ms (the clients' own loop lag p99 "
-          f"{r['client_loop_lag_ms_p99']} ms)")
-    print(f"node RSS: {r['rss_idle_mib']} MiB idle -> {r['rss_mib']} MiB "
-          f"({r['rss_per_session_kib']} KiB per session); node CPU {r['node_cpu_pct']} % "
-          "of one core while holding")
+    print(
+        f"connected sessions: {r['connected']}/{r['clients']} "
+        f"({'started interviews' if r['start'] else 'attached, idle'}), ramp {r['ramp_s']} s"
+    )
+    print(
+        f"heartbeat lateness at the client ({r['ping_gaps']} ping gaps): "
+        f"p50 {r['lateness_ms_p50']} ms, p99 {r['lateness_ms_p99']} ms, "
+        f"max {r['lateness_ms_max']} ms (the clients' own loop lag p99 "
+        f"{r['client_loop_lag_ms_p99']} ms)"
+    )
+    print(
+        f"node RSS: {r['rss_idle_mib']} MiB idle -> {r['rss_mib']} MiB "
+        f"({r['rss_per_session_kib']} KiB per session); node CPU {r['node_cpu_pct']} % "
+        "of one core while holding"
+    )
     _print_gc(r)
     if "soak_s" in r:
-        print(f"soak {r['soak_s']:.0f} s: RSS {r['soak_rss_start_mib']} -> "
-              f"{r['soak_rss_end_mib']} MiB, slope {r['soak_rss_slope_kib_per_min']} KiB/min "
-              f"(second half {r['soak_rss_slope_2nd_half_kib_per_min']} KiB/min)")
+        print(
+            f"soak {r['soak_s']:.0f} s: RSS {r['soak_rss_start_mib']} -> "
+            f"{r['soak_rss_end_mib']} MiB, slope {r['soak_rss_slope_kib_per_min']} KiB/min "
+            f"(second half {r['soak_rss_slope_2nd_half_kib_per_min']} KiB/min)"
+        )
 
 
 def main(argv: list[str]) -> None:
-    p = argparse.ArgumentParser(prog="parley bench load", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="parley bench load",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("-n", "--clients", type=int, default=200)
     p.add_argument("--rate", type=float, default=50.0, help="new connections per second")
     p.add_argument("--hold-seconds", type=float, default=30.0)
     p.add_argument("--soak-seconds", type=float, default=0.0)
     p.add_argument("--sample-seconds", type=float, default=5.0, help="RSS sampling in soak")
     p.add_argument("--start", action="store_true", help="also start each interview")
-    p.add_argument("--rotate", type=int, default=0, metavar="K",
-                   help="soak: K clients running whole interviews back to back "
-                        "(needs --soak-seconds)")
+    p.add_argument(
+        "--rotate",
+        type=int,
+        default=0,
+        metavar="K",
+        help="soak: K clients running whole interviews back to back (needs --soak-seconds)",
+    )
     p.add_argument("--questions", type=int, default=2, help="questions per rotated interview")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     a = p.parse_args(argv)

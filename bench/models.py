@@ -59,14 +59,24 @@ OPTIONAL = ("llm-threads",)  # run only when named in --only
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--only", default=",".join(SECTIONS),
-                   help="comma list of " + ",".join(SECTIONS + OPTIONAL))
-    p.add_argument("--rounds", type=int, default=3,
-                   help="llm-threads: A/B rounds, 1 thread against --threads (default 3)")
-    p.add_argument("--threads", type=int, default=2,
-                   help="threads per model except the LLM (default 2)")
-    p.add_argument("--llm-threads", type=int, default=1,
-                   help="llama.cpp threads (default 1, as a node runs it)")
+    p.add_argument(
+        "--only", default=",".join(SECTIONS), help="comma list of " + ",".join(SECTIONS + OPTIONAL)
+    )
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="llm-threads: A/B rounds, 1 thread against --threads (default 3)",
+    )
+    p.add_argument(
+        "--threads", type=int, default=2, help="threads per model except the LLM (default 2)"
+    )
+    p.add_argument(
+        "--llm-threads",
+        type=int,
+        default=1,
+        help="llama.cpp threads (default 1, as a node runs it)",
+    )
     p.add_argument("--repeat", type=int, default=3, help="runs per STT/TTS figure (median)")
     p.add_argument("--beam", type=int, default=1, help="Whisper beam size")
     p.add_argument("--minilm", action="store_true", help="also time all-MiniLM-L6-v2")
@@ -479,8 +489,10 @@ def _bench_turn(repeat: int) -> None:
             model.probability(pcm)
             times.append(time.monotonic() - t)
         times.sort()
-        print(f"inference on {secs:.0f} s of audio: median {_median(times) * 1000:.0f} ms, "
-              f"p95 {times[int(len(times) * 0.95) - 1] * 1000:.0f} ms (n={len(times)})")
+        print(
+            f"inference on {secs:.0f} s of audio: median {_median(times) * 1000:.0f} ms, "
+            f"p95 {times[int(len(times) * 0.95) - 1] * 1000:.0f} ms (n={len(times)})"
+        )
     quiet = bytes(2 * 3200)  # 200 ms: when the session first asks
     for lang, voice in (("en", "espeak"), ("en", "piper"), ("ko", "espeak")):
         try:
@@ -490,11 +502,14 @@ def _bench_turn(repeat: int) -> None:
             print(f"{lang} ({voice}): unavailable: {exc}")
             continue
         done = [model.probability(a.pcm + quiet) for a in whole]
-        cut = [model.probability(a.pcm[: int((a.pause_at_s or 0) * 16000) * 2] + quiet)
-               for a in paused]
-        print(f"{lang}: called finished: whole answers {sum(p >= 0.5 for p in done)} of "
-              f"{len(done)}, answers stopped mid-sentence {sum(p >= 0.5 for p in cut)} of "
-              f"{len(cut)} ({voice} voice)")
+        cut = [
+            model.probability(a.pcm[: int((a.pause_at_s or 0) * 16000) * 2] + quiet) for a in paused
+        ]
+        print(
+            f"{lang}: called finished: whole answers {sum(p >= 0.5 for p in done)} of "
+            f"{len(done)}, answers stopped mid-sentence {sum(p >= 0.5 for p in cut)} of "
+            f"{len(cut)} ({voice} voice)"
+        )
 
 
 if __name__ == "__main__":
@@ -514,8 +529,9 @@ def _bench_llm_threads(threads: int, rounds: int) -> None:
     _header(f"LLM threads: 1 against {threads}, {rounds} alternating rounds")
     path = str(qwen_gguf_path())
     models = {
-        n: Llama(model_path=path, n_ctx=1024, n_threads=n, n_threads_batch=n, n_batch=256,
-                 verbose=False)
+        n: Llama(
+            model_path=path, n_ctx=1024, n_threads=n, n_threads_batch=n, n_batch=256, verbose=False
+        )
         for n in (1, threads)
     }
     prompt = " ".join(ANSWER) * 12
@@ -532,8 +548,12 @@ def _bench_llm_threads(threads: int, rounds: int) -> None:
                 llm.eval([llm.sample(temp=0.0)])
             decode = 32 / (time.perf_counter() - t)
             figures[n].append((prefill, decode))
-            print(f"  round {rnd + 1} {n} thread(s): prefill {prefill:5.1f} tok/s, decode "
-                  f"{decode:5.1f} tok/s (load average {os.getloadavg()[0]:.1f})")
+            print(
+                f"  round {rnd + 1} {n} thread(s): prefill {prefill:5.1f} tok/s, decode "
+                f"{decode:5.1f} tok/s (load average {os.getloadavg()[0]:.1f})"
+            )
     for n, rows in figures.items():
-        print(f"  median {n} thread(s): prefill {_median([r[0] for r in rows]):.1f} tok/s, "
-              f"decode {_median([r[1] for r in rows]):.1f} tok/s")
+        print(
+            f"  median {n} thread(s): prefill {_median([r[0] for r in rows]):.1f} tok/s, "
+            f"decode {_median([r[1] for r in rows]):.1f} tok/s"
+        )

@@ -103,8 +103,14 @@ class Scheduler:
         if job.task in ("outline", "prefill"):
             # Not measured here: the outline comes after the report, and typed answers are
             # never prefilled. Refused at once, the way the session sees an absent actor.
-            self.results.put(jb.JobError(job_id=job.job_id, kind="assess", code="unavailable",
-                                         message="not run by the quality benchmark"))
+            self.results.put(
+                jb.JobError(
+                    job_id=job.job_id,
+                    kind="assess",
+                    code="unavailable",
+                    message="not run by the quality benchmark",
+                )
+            )
             return
         live = job.task != "assess"
         with self._lock:
@@ -116,8 +122,14 @@ class Scheduler:
 
     def stop(self) -> None:
         self._stop = True
-        self._q.put(_Item(-1, 0, jb.LlmJob(job_id="stop", session_id="", task="question",
-                                          language="en", role=""), 0.0))
+        self._q.put(
+            _Item(
+                -1,
+                0,
+                jb.LlmJob(job_id="stop", session_id="", task="question", language="en", role=""),
+                0.0,
+            )
+        )
         self._thread.join(timeout=60)
 
     def _loop(self) -> None:
@@ -129,8 +141,14 @@ class Scheduler:
             if job.session_id in self.dropped:  # its interview is over
                 continue
             if time.monotonic() > item.deadline:
-                self.results.put(jb.JobError(job_id=job.job_id, kind="llm", code="deadline",
-                                             message="expired in the queue"))
+                self.results.put(
+                    jb.JobError(
+                        job_id=job.job_id,
+                        kind="llm",
+                        code="deadline",
+                        message="expired in the queue",
+                    )
+                )
                 continue
             started = time.monotonic()
             if job.task == "assess":
@@ -147,16 +165,27 @@ class Scheduler:
                 with self._lock:
                     self._running_assess = None
                 rubric = msgspec.convert(data, jb.Rubric)
-                self.results.put(jb.LlmDone(job_id=job.job_id, text="", rubric=rubric,
-                                            latency_ms=int((time.monotonic() - started) * 1000)))
+                self.results.put(
+                    jb.LlmDone(
+                        job_id=job.job_id,
+                        text="",
+                        rubric=rubric,
+                        latency_ms=int((time.monotonic() - started) * 1000),
+                    )
+                )
                 continue
             sentences: list[str] = []
             for s in self.engine.generate(job, threading.Event()):
                 self.results.put(jb.LlmSentence(job_id=job.job_id, index=len(sentences), text=s))
                 sentences.append(s)
-            self.results.put(jb.LlmDone(job_id=job.job_id, text=" ".join(sentences),
-                                        sentences=len(sentences),
-                                        latency_ms=int((time.monotonic() - started) * 1000)))
+            self.results.put(
+                jb.LlmDone(
+                    job_id=job.job_id,
+                    text=" ".join(sentences),
+                    sentences=len(sentences),
+                    latency_ms=int((time.monotonic() - started) * 1000),
+                )
+            )
 
 
 # --- one interview ------------------------------------------------------------------------
@@ -191,8 +220,12 @@ def _answer_for(profile: dict[str, Any], cases: dict[str, Any], kind: str, index
 
 
 def run_interview(
-    profile: dict[str, Any], cases: dict[str, Any], sched: Scheduler,
-    results: queue.Queue[jb.Result], questions: int, think_s: float,
+    profile: dict[str, Any],
+    cases: dict[str, Any],
+    sched: Scheduler,
+    results: queue.Queue[jb.Result],
+    questions: int,
+    think_s: float,
 ) -> Interview:
     bank = load_bank()
     core = SessionCore.new(f"q-{profile['id']}"[:40], CoreConfig(), bank, phrases)
@@ -211,17 +244,32 @@ def run_interview(
                 if isinstance(job, jb.LlmJob):
                     sched.submit(job, c.deadline)
                 elif isinstance(job, jb.TtsJob):
-                    results.put(jb.JobError(job_id=job.job_id, kind="tts", code="unavailable",
-                                            message="no TTS in this benchmark"))
+                    results.put(
+                        jb.JobError(
+                            job_id=job.job_id,
+                            kind="tts",
+                            code="unavailable",
+                            message="no TTS in this benchmark",
+                        )
+                    )
                 elif isinstance(job, jb.EmbedJob):
                     results.put(jb.EmbedResult(job_id=job.job_id, chunks=[], stored=0))
 
     feed(ClientInput(ev.Attach(), time.monotonic()))
     iv.started = time.monotonic()
-    feed(ClientInput(ev.Start(
-        role=profile["role"], language=profile["language"], difficulty=profile["difficulty"],
-        questions=questions, resume_text=profile["resume"], job_posting=profile["posting"],
-    ), time.monotonic()))
+    feed(
+        ClientInput(
+            ev.Start(
+                role=profile["role"],
+                language=profile["language"],
+                difficulty=profile["difficulty"],
+                questions=questions,
+                resume_text=profile["resume"],
+                job_posting=profile["posting"],
+            ),
+            time.monotonic(),
+        )
+    )
     last_tick = time.monotonic()
     limit = time.monotonic() + 900
     while iv.report is None and time.monotonic() < limit:
@@ -335,13 +383,15 @@ def evaluate(ivs: list[Interview], pairs: list[tuple[str, str, float, float]]) -
                 fup_all += 1
                 prev = answers.get(turn - 1, "")
                 fup_ok += bool(quote_in(text, prev))
-        first = next((t for t, e in iv.events if isinstance(e, ev.Question) and e.kind == "main"),
-                     None)
+        first = next(
+            (t for t, e in iv.events if isinstance(e, ev.Question) and e.kind == "main"), None
+        )
         if first is not None:
             first_q.append(first - iv.started)
         for t_ans, turn, _, _ in iv.answers:
             nxt = [
-                (t, e) for t, e in iv.events
+                (t, e)
+                for t, e in iv.events
                 if isinstance(e, ev.Question) and e.turn > turn and e.kind in ("main", "followup")
             ]
             if nxt:
@@ -366,8 +416,9 @@ def evaluate(ivs: list[Interview], pairs: list[tuple[str, str, float, float]]) -
                         impure.append(f"[{iv.profile['id']}] report: {s}")
         if iv.core is not None:
             expired += iv.core.state.counters.deadlines_expired
-    n_lang_sentences = sum(len(iv.questions()) + len(_report_sentences(iv.report or {}))
-                           for iv in ivs)
+    n_lang_sentences = sum(
+        len(iv.questions()) + len(_report_sentences(iv.report or {})) for iv in ivs
+    )
     strong_wins = sum(1 for _, _, s, w in pairs if s > w)
     return {
         "grounded": {k: v["grounded"] for k, v in rows.items()},
@@ -408,10 +459,16 @@ def score_pairs(engine: LlmEngine, iv: Interview) -> list[tuple[str, str, float,
         level = "strong" if a["index"] == 1 else "weak"
         other = "weak" if level == "strong" else "strong"
         text = iv.profile["answers"][str(a["index"])][other]
-        job = jb.LlmJob(job_id=f"pair:{iv.profile['id']}:{a['index']}",
-                        session_id=f"pair-{iv.profile['id']}", task="assess", language=lang,
-                        role=iv.profile["role"], difficulty=iv.profile["difficulty"],
-                        question=a["question"], answer=text)
+        job = jb.LlmJob(
+            job_id=f"pair:{iv.profile['id']}:{a['index']}",
+            session_id=f"pair-{iv.profile['id']}",
+            task="assess",
+            language=lang,
+            role=iv.profile["role"],
+            difficulty=iv.profile["difficulty"],
+            question=a["question"],
+            answer=text,
+        )
         data = engine.assess(job, threading.Event())
         parsed = parse_assessment(msgspec.convert(data, jb.Rubric))
         if parsed is None:
@@ -428,8 +485,10 @@ def score_pairs(engine: LlmEngine, iv: Interview) -> list[tuple[str, str, float,
 
 def print_interview(iv: Interview) -> None:
     p = iv.profile
-    print(f"\n=== {p['id']} ({p['language']}, {p['role']}, "
-          f"{'résumé + posting' if p['resume'] else 'no documents'}) ===")
+    print(
+        f"\n=== {p['id']} ({p['language']}, {p['role']}, "
+        f"{'résumé + posting' if p['resume'] else 'no documents'}) ==="
+    )
     answers = {turn: text for _, turn, _, text in iv.answers}
     for turn, kind, text in iv.questions():
         print(f"  [{kind}] {text}")
@@ -439,8 +498,10 @@ def print_interview(iv: Interview) -> None:
         print(f"  report: overall {iv.report['overall']}, scores {iv.report['scores']}")
         print(f"  summary: {iv.report['summary']}")
         for a in iv.report["answers"]:
-            print(f"   - [{a['kind']} {a['index']}] anchor={a.get('anchor', '')!r} "
-                  f"overall {a['overall']} {a['scores']}")
+            print(
+                f"   - [{a['kind']} {a['index']}] anchor={a.get('anchor', '')!r} "
+                f"overall {a['overall']} {a['scores']}"
+            )
             print(f"     strengths: {a['strengths']}")
             print(f"     improvements: {a['improvements']}")
             print(f"     feedback: {a['feedback']}")
@@ -470,8 +531,11 @@ def print_table(f: dict[str, Any]) -> None:
         ("last_answer_to_report", "last answer → report"),
     ):
         v = lat[key]
-        row(label, f"p50 {_p(v, .5):.1f} s, p95 {_p(v, .95):.1f} s, max "
-            f"{max(v) if v else float('nan'):.1f} s (n={len(v)})")
+        row(
+            label,
+            f"p50 {_p(v, 0.5):.1f} s, p95 {_p(v, 0.95):.1f} s, max "
+            f"{max(v) if v else float('nan'):.1f} s (n={len(v)})",
+        )
     row("deadlines expired", str(f["deadlines_expired"]))
 
 
@@ -479,8 +543,12 @@ def main(argv: list[str]) -> None:
     ap = argparse.ArgumentParser(prog="parley bench quality")
     ap.add_argument("--models", choices=("real", "deterministic"), default="real")
     ap.add_argument("--questions", type=int, default=3)
-    ap.add_argument("--think", type=float, default=6.0,
-                    help="seconds the candidate takes before each typed answer")
+    ap.add_argument(
+        "--think",
+        type=float,
+        default=6.0,
+        help="seconds the candidate takes before each typed answer",
+    )
     ap.add_argument("--only", default="", help="comma-separated profile ids")
     ap.add_argument("--json", type=Path, default=Path("bench-quality.json"))
     a = ap.parse_args(argv)
@@ -493,8 +561,10 @@ def main(argv: list[str]) -> None:
     engine = build_llm(a.models)
     t = time.monotonic()
     engine.load()
-    print(f"LLM {engine.name} loaded in {time.monotonic() - t:.1f} s; {len(profiles)} profiles, "
-          f"{a.questions} questions, candidate thinks {a.think:.0f} s per answer")
+    print(
+        f"LLM {engine.name} loaded in {time.monotonic() - t:.1f} s; {len(profiles)} profiles, "
+        f"{a.questions} questions, candidate thinks {a.think:.0f} s per answer"
+    )
     results: queue.Queue[jb.Result] = queue.Queue()
     sched = Scheduler(engine, results)
     ivs: list[Interview] = []
@@ -525,9 +595,12 @@ def main(argv: list[str]) -> None:
     out = {
         "figures": figures,
         "interviews": [
-            {"profile": iv.profile["id"], "questions": iv.questions(),
-             "answers": [(turn, kind, text) for _, turn, kind, text in iv.answers],
-             "report": iv.report}
+            {
+                "profile": iv.profile["id"],
+                "questions": iv.questions(),
+                "answers": [(turn, kind, text) for _, turn, kind, text in iv.answers],
+                "report": iv.report,
+            }
             for iv in ivs
         ],
     }

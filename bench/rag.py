@@ -41,8 +41,16 @@ async def _one(dsn: str, n: int, queries: int, efs: list[int]) -> None:
         await conn.execute("DROP INDEX IF EXISTS chunks_embedding_hnsw")
         t = time.perf_counter()
         await conn.copy_records_to_table(
-            "chunks", columns=["session_id", "kind", "language", "content", "content_hash",
-                               "embedder", "embedding"],
+            "chunks",
+            columns=[
+                "session_id",
+                "kind",
+                "language",
+                "content",
+                "content_hash",
+                "embedder",
+                "embedding",
+            ],
             records=[(None, "bench", "en", str(i), str(i), "bench", v) for i, v in enumerate(vecs)],
         )
         load_s = time.perf_counter() - t
@@ -50,24 +58,29 @@ async def _one(dsn: str, n: int, queries: int, efs: list[int]) -> None:
         await conn.execute("SET maintenance_work_mem = '1GB'")
         await conn.execute(
             "CREATE INDEX chunks_embedding_hnsw ON chunks USING hnsw "
-            "(embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)")
+            "(embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)"
+        )
         build_s = time.perf_counter() - t
         await conn.execute("ANALYZE chunks")
     print(f"{n:,} chunks x {DIM} dims: load {load_s:.1f}s, HNSW build {build_s:.1f}s")
     qs = vecs[rng.integers(0, n, size=queries)] + 0.1 * rng.normal(size=(queries, DIM)).astype(
-        np.float32)
+        np.float32
+    )
     qs /= np.linalg.norm(qs, axis=1, keepdims=True)
     truth = [set(map(str, np.argsort(-(vecs @ q))[:5])) for q in qs]
     for ef in efs:
         lat, hits = [], 0
         for q, true in zip(qs, truth, strict=True):
             t = time.perf_counter()
-            res = await chunks.search(pool, q, k=5, language="en", embedder="bench",
-                                      kinds=("bench",), ef_search=ef)
+            res = await chunks.search(
+                pool, q, k=5, language="en", embedder="bench", kinds=("bench",), ef_search=ef
+            )
             lat.append(time.perf_counter() - t)
             hits += len(true & {h.content for h in res})
-        print(f"  ef_search={ef:<4} top-5 p50 {percentile(lat, .5) * 1000:.2f} ms, "
-              f"p95 {percentile(lat, .95) * 1000:.2f} ms, recall@5 {hits / (5 * len(qs)):.3f}")
+        print(
+            f"  ef_search={ef:<4} top-5 p50 {percentile(lat, 0.5) * 1000:.2f} ms, "
+            f"p95 {percentile(lat, 0.95) * 1000:.2f} ms, recall@5 {hits / (5 * len(qs)):.3f}"
+        )
     await pool.close()
 
 
@@ -84,8 +97,9 @@ def main(argv: list[str]) -> None:
     p.add_argument("--queries", type=int, default=200)
     p.add_argument("--ef", default="40,100,200")
     a = p.parse_args(argv)
-    asyncio.run(_run([int(s) for s in a.sizes.split(",")], a.queries,
-                     [int(e) for e in a.ef.split(",")]))
+    asyncio.run(
+        _run([int(s) for s in a.sizes.split(",")], a.queries, [int(e) for e in a.ef.split(",")])
+    )
 
 
 if __name__ == "__main__":

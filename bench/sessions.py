@@ -73,8 +73,9 @@ def _burn(kind: str, stop: threading.Event) -> None:
         # process shares the cores but not its interpreter lock
         from parley.supervisor import ENGINE_NICE, engine_preexec
 
-        proc = subprocess.Popen([sys.executable, "-c", _LLM_CHILD],
-                                preexec_fn=engine_preexec(ENGINE_NICE))
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _LLM_CHILD], preexec_fn=engine_preexec(ENGINE_NICE)
+        )
         stop.wait()
         proc.terminate()
         proc.wait(30)
@@ -94,8 +95,14 @@ def _generate_until(stop: threading.Event) -> None:
 
     llm = build_llm("real")
     llm.load()
-    job = LlmJob(job_id="bench", session_id="benchsess", task="question", language="en",
-                 role="backend", max_tokens=64)
+    job = LlmJob(
+        job_id="bench",
+        session_id="benchsess",
+        task="question",
+        language="en",
+        role="backend",
+        max_tokens=64,
+    )
     while not stop.is_set():
         for _ in llm.generate(job, stop):
             pass
@@ -123,20 +130,28 @@ async def _run(idle: int, live: int, seconds: float, loads: list[str], snaps: in
         nc = await connect(url, "bench-sessions")
         layout = await provision(nc.jetstream(), owner_ttl=10.0)
         pool = await create_pool(dsn, max_size=8)
-        node = SessionNode(nc, pool, layout.owners, node_id="bench", new_vad=_SilentVad,
-                           owner_ttl=10.0, max_sessions=idle + live + 10)
+        node = SessionNode(
+            nc,
+            pool,
+            layout.owners,
+            node_id="bench",
+            new_vad=_SilentVad,
+            owner_ttl=10.0,
+            max_sessions=idle + live + 10,
+        )
         await node.start()  # the lease keeper; activations come from here, not NATS
         # live sessions: started interviews (no model workers here: their jobs wait and
         # fall back), so the core asks for a tick every 100 ms
         for i in range(live):
             actor = await node.activate(f"bench-live-{i:05d}", create=True)
-            actor._feed(inputs.ClientInput(event=events.Start(questions=3),
-                                           now=time.monotonic()))
+            actor._feed(inputs.ClientInput(event=events.Start(questions=3), now=time.monotonic()))
         print(f"{live} active session actors ticking every 100 ms, {seconds:.0f} s per load:")
         for load in ["", *loads]:
             p50, p99, n = await _lateness(node, load, seconds)
-            print(f"  tick lateness with {load or 'no'} load: p50 {p50:.2f} ms, "
-                  f"p99 {p99:.2f} ms ({n} ticks)")
+            print(
+                f"  tick lateness with {load or 'no'} load: p50 {p50:.2f} ms, "
+                f"p99 {p99:.2f} ms ({n} ticks)"
+            )
         gc.collect()
         before = _rss_kb()
         t0 = time.perf_counter()
@@ -146,9 +161,11 @@ async def _run(idle: int, live: int, seconds: float, loads: list[str], snaps: in
         await asyncio.sleep(2)
         gc.collect()
         after = _rss_kb()
-        print(f"{idle} idle sessions activated in {took:.1f} s on one node; "
-              f"RSS +{(after - before) / 1024:.1f} MiB = {(after - before) / max(idle, 1):.1f} "
-              f"KiB per session (actors: {len(node.actors)})")
+        print(
+            f"{idle} idle sessions activated in {took:.1f} s on one node; "
+            f"RSS +{(after - before) / 1024:.1f} MiB = {(after - before) / max(idle, 1):.1f} "
+            f"KiB per session (actors: {len(node.actors)})"
+        )
         # snapshot writes: a real core snapshot, fenced upsert
         core = SessionCore.new("bench-snap-0001", CoreConfig(), load_bank(), phrases)
         blob = core.snapshot()
@@ -157,11 +174,14 @@ async def _run(idle: int, live: int, seconds: float, loads: list[str], snaps: in
         lat = []
         for i in range(snaps):
             t = time.perf_counter()
-            await snapshots.save_snapshot(pool, "bench-snap-0001", blob, fence=rev, seq=i,
-                                          owner="bench")
+            await snapshots.save_snapshot(
+                pool, "bench-snap-0001", blob, fence=rev, seq=i, owner="bench"
+            )
             lat.append(time.perf_counter() - t)
-        print(f"snapshot write ({len(blob)} B, fenced upsert): p50 "
-              f"{percentile(lat, .5) * 1000:.2f} ms, p99 {percentile(lat, .99) * 1000:.2f} ms")
+        print(
+            f"snapshot write ({len(blob)} B, fenced upsert): p50 "
+            f"{percentile(lat, 0.5) * 1000:.2f} ms, p99 {percentile(lat, 0.99) * 1000:.2f} ms"
+        )
         await node.drain(timeout=120)
         await lease.release()
         await pool.close()
@@ -173,13 +193,15 @@ def main(argv: list[str]) -> None:
     p.add_argument("--idle", type=int, default=1000)
     p.add_argument("--live", type=int, default=50)
     p.add_argument("--seconds", type=float, default=10.0)
-    p.add_argument("--loads", default="numpy,python",
-                   help="comma list of numpy,python,llm (in a thread of this process), "
-                        "llm-process (in a process of its own, as parley up runs it)")
+    p.add_argument(
+        "--loads",
+        default="numpy,python",
+        help="comma list of numpy,python,llm (in a thread of this process), "
+        "llm-process (in a process of its own, as parley up runs it)",
+    )
     p.add_argument("--snapshots", type=int, default=500)
     a = p.parse_args(argv)
-    asyncio.run(_run(a.idle, a.live, a.seconds, [x for x in a.loads.split(",") if x],
-                     a.snapshots))
+    asyncio.run(_run(a.idle, a.live, a.seconds, [x for x in a.loads.split(",") if x], a.snapshots))
 
 
 if __name__ == "__main__":

@@ -12,15 +12,37 @@ def have_speech_tools() -> bool:
     return bool(shutil.which("espeak-ng") and shutil.which("sox"))
 
 
-def speak_pcm16(text: str, *, voice: str = "en-us", rate_hz: int = 16000,
-                words_per_min: int = 150) -> bytes:
+def speak_pcm16(
+    text: str, *, voice: str = "en-us", rate_hz: int = 16000, words_per_min: int = 150
+) -> bytes:
     """PCM16LE mono at ``rate_hz`` of ``text`` spoken by espeak-ng."""
     with tempfile.TemporaryDirectory() as d:
         wav = Path(d) / "speech.wav"
         raw = Path(d) / "speech.raw"
-        subprocess.run(["espeak-ng", "-v", voice, "-s", str(words_per_min), "-w", str(wav), text],
-                       check=True, capture_output=True, timeout=30)
-        subprocess.run(["sox", str(wav), "-r", str(rate_hz), "-c", "1", "-b", "16", "-e",
-                        "signed-integer", "-t", "raw", str(raw)],
-                       check=True, capture_output=True, timeout=30)
+        subprocess.run(
+            ["espeak-ng", "-v", voice, "-s", str(words_per_min), "-w", str(wav), text],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+        subprocess.run(
+            [
+                "sox",
+                str(wav),
+                "-r",
+                str(rate_hz),
+                "-c",
+                "1",
+                "-b",
+                "16",
+                "-e",
+                "signed-integer",
+                "-t",
+                "raw",
+                str(raw),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
         return raw.read_bytes()

@@ -154,9 +154,14 @@ def _speak(text: str, lang: str, voice: str) -> bytes:
     return speak_pcm16(text, voice=VOICES[lang])
 
 
-def answer_set(*, paused: bool, languages: tuple[str, ...] = ("en", "ko"),
-               limit: int = 10, voice: str = "espeak",
-               texts: list[str] | None = None) -> list[Answer]:
+def answer_set(
+    *,
+    paused: bool,
+    languages: tuple[str, ...] = ("en", "ko"),
+    limit: int = 10,
+    voice: str = "espeak",
+    texts: list[str] | None = None,
+) -> list[Answer]:
     """English (and Korean) answers spoken by espeak-ng (``voice="piper"``: English in
     piper's voice); ``paused``: with a 1.0-2.0 s pause inserted mid-sentence (the pause
     length cycles through 1.0, 1.5, 2.0 s)."""
@@ -181,24 +186,42 @@ class _Due:
     inp: Any = field(compare=False)
 
 
-def replay(answer: Answer, *, vad: Any, stt: SttEngine | None, turn: EndOfTurnModel | None,
-           config: CoreConfig | None = None, tail_s: float = 4.0,
-           noise_seed: int = 0) -> TurnResult:
+def replay(
+    answer: Answer,
+    *,
+    vad: Any,
+    stt: SttEngine | None,
+    turn: EndOfTurnModel | None,
+    config: CoreConfig | None = None,
+    tail_s: float = 4.0,
+    noise_seed: int = 0,
+) -> TurnResult:
     """Feed one answer (plus ``tail_s`` of quiet) to a listening core; see module doc.
     ``vad`` is a fresh :class:`~actors.models.engines.VoiceDetector`; ``stt`` None
     answers every STT job at once with a placeholder text."""
     cfg = config or CoreConfig()
     state = SessionState(
-        session_id="bench-0001", phase="listening", turn=1,
-        settings=Settings(role="backend", language=answer.language,  # type: ignore[arg-type]
-                          difficulty="mid", total=3),
+        session_id="bench-0001",
+        phase="listening",
+        turn=1,
+        settings=Settings(
+            role="backend",
+            language=answer.language,  # type: ignore[arg-type]
+            difficulty="mid",
+            total=3,
+        ),
         listen=Listen(turn=1),
     )
     core = SessionCore(state, cfg, [], default_phrases)
     rng = np.random.default_rng(noise_seed)
     audio = np.frombuffer(answer.pcm + bytes(int(tail_s * RATE) * 2), dtype="<i2")
-    noisy = np.clip(audio.astype(np.int32) + rng.normal(0, 8, audio.size).astype(np.int32),
-                    -32768, 32767).astype("<i2").tobytes()  # a quiet room, not digital zero
+    noisy = (
+        np.clip(
+            audio.astype(np.int32) + rng.normal(0, 8, audio.size).astype(np.int32), -32768, 32767
+        )
+        .astype("<i2")
+        .tobytes()
+    )  # a quiet room, not digital zero
     heard = bytearray()
     due: list[_Due] = []
     seq = 0
@@ -217,18 +240,30 @@ def replay(answer: Answer, *, vad: Any, stt: SttEngine | None, turn: EndOfTurnMo
                 t0 = time.perf_counter()
                 p = turn.probability(bytes(heard[max(0, end - want) : end]))
                 seq += 1
-                heapq.heappush(due, _Due(now + time.perf_counter() - t0, seq,
-                                         TurnVerdict(c.check, p, 0.0)))
+                heapq.heappush(
+                    due, _Due(now + time.perf_counter() - t0, seq, TurnVerdict(c.check, p, 0.0))
+                )
             elif isinstance(c, RequestJob) and isinstance(c.job, SttJob):
                 job = c.job
                 t0 = time.perf_counter()
-                text = (stt.transcribe(job.pcm, job.sample_rate, job.language, job.prompt).text
-                        if stt is not None else f"part {job.segment}.")
+                text = (
+                    stt.transcribe(job.pcm, job.sample_rate, job.language, job.prompt).text
+                    if stt is not None
+                    else f"part {job.segment}."
+                )
                 took = time.perf_counter() - t0
                 stt_free = max(stt_free, now) + took  # one STT worker, in order
                 seq += 1
-                heapq.heappush(due, _Due(stt_free, seq, JobResultIn(
-                    SttResult(job_id=job.job_id, text=text, segment=job.segment), 0.0)))
+                heapq.heappush(
+                    due,
+                    _Due(
+                        stt_free,
+                        seq,
+                        JobResultIn(
+                            SttResult(job_id=job.job_id, text=text, segment=job.segment), 0.0
+                        ),
+                    ),
+                )
             elif isinstance(c, Emit) and isinstance(c.event, Transcript) and c.event.final:
                 if result.final_s is None:
                     result.final_s, result.text = now, c.event.text
@@ -278,8 +313,14 @@ def _pct(xs: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(q * len(s)))]
 
 
-def run_replay(*, languages: tuple[str, ...] = ("en", "ko"), limit: int = 10,
-               stt_real: bool = True, threads: int = 2, voice: str = "espeak") -> None:
+def run_replay(
+    *,
+    languages: tuple[str, ...] = ("en", "ko"),
+    limit: int = 10,
+    stt_real: bool = True,
+    threads: int = 2,
+    voice: str = "espeak",
+) -> None:
     """Print the before/after tables (see module docstring)."""
     from actors.models.engines.vad_silero import SileroVoiceDetector
     from actors.models.registry import build_end_of_turn
@@ -296,36 +337,51 @@ def run_replay(*, languages: tuple[str, ...] = ("en", "ko"), limit: int = 10,
     model.load()
     finished = answer_set(paused=False, languages=languages, limit=limit, voice=voice)
     paused = answer_set(paused=True, languages=languages, limit=limit, voice=voice)
-    print(f"replay: {len(finished)} finished + {len(paused)} paused answers ({voice}), "
-          f"real Silero VAD, {model.name}, STT "
-          f"{'Whisper base int8 beam 1' if stt else 'placeholder'}; "
-          "times from the last voiced sample")
-    for label, eot in (("silence rules only (no end-of-turn model)", None),
-                       ("with the end-of-turn model", model)):
+    print(
+        f"replay: {len(finished)} finished + {len(paused)} paused answers ({voice}), "
+        f"real Silero VAD, {model.name}, STT "
+        f"{'Whisper base int8 beam 1' if stt else 'placeholder'}; "
+        "times from the last voiced sample"
+    )
+    for label, eot in (
+        ("silence rules only (no end-of-turn model)", None),
+        ("with the end-of-turn model", model),
+    ):
         print(f"\n== {label}")
         print("answer  speech  ->end  ->final  how      checks  transcript")
         rows: dict[str, list[TurnResult]] = {}
         for a in finished:
             r = replay(a, vad=SileroVoiceDetector(), stt=stt, turn=eot)
             rows.setdefault(a.language, []).append(r)
-            print(f"{a.name:<6} {a.voiced_end_s:5.1f}s {_fmt(r.after_speech(r.ended_s))} "
-                  f"{_fmt(r.after_speech(r.final_s))}  {r.reason:<8} {r.checks:>3}  "
-                  f"{r.text[:60]}")
+            print(
+                f"{a.name:<6} {a.voiced_end_s:5.1f}s {_fmt(r.after_speech(r.ended_s))} "
+                f"{_fmt(r.after_speech(r.final_s))}  {r.reason:<8} {r.checks:>3}  "
+                f"{r.text[:60]}"
+            )
         for lang, rs in rows.items():
             early = [r.answer.name for r in rs if r.premature]
-            print(f"  {lang}: finished answers cut before their end: {len(early)} of {len(rs)}"
-                  + (f" ({', '.join(early)})" if early else ""))
+            print(
+                f"  {lang}: finished answers cut before their end: {len(early)} of {len(rs)}"
+                + (f" ({', '.join(early)})" if early else "")
+            )
             rs = [r for r in rs if not r.premature]
             ends = [x for r in rs if (x := r.after_speech(r.ended_s)) is not None]
             finals = [x for r in rs if (x := r.after_speech(r.final_s)) is not None]
             if ends and finals:
-                print(f"  {lang}: end of turn decided p50 {statistics.median(ends) * 1000:.0f} ms"
-                      f" p95 {_pct(ends, .95) * 1000:.0f} ms; STT final p50 "
-                      f"{statistics.median(finals) * 1000:.0f} ms p95 "
-                      f"{_pct(finals, .95) * 1000:.0f} ms (n={len(ends)})")
+                print(
+                    f"  {lang}: end of turn decided p50 {statistics.median(ends) * 1000:.0f} ms"
+                    f" p95 {_pct(ends, 0.95) * 1000:.0f} ms; STT final p50 "
+                    f"{statistics.median(finals) * 1000:.0f} ms p95 "
+                    f"{_pct(finals, 0.95) * 1000:.0f} ms (n={len(ends)})"
+                )
         for lang in languages:
             pset = [a for a in paused if a.language == lang]
-            cut = [a.name for a in pset
-                   if replay(a, vad=SileroVoiceDetector(), stt=stt, turn=eot).premature]
-            print(f"  {lang}: premature turn ends on the paused set: {len(cut)} of {len(pset)}"
-                  + (f" ({', '.join(cut)})" if cut else ""))
+            cut = [
+                a.name
+                for a in pset
+                if replay(a, vad=SileroVoiceDetector(), stt=stt, turn=eot).premature
+            ]
+            print(
+                f"  {lang}: premature turn ends on the paused set: {len(cut)} of {len(pset)}"
+                + (f" ({', '.join(cut)})" if cut else "")
+            )

@@ -94,55 +94,83 @@ def inbox_prefix(user: str | None) -> str:
 
 def _service(name: str, *endpoints: str) -> list[str]:
     """What a ``nats.micro`` service named ``name`` subscribes to."""
-    return ["$SRV.PING", "$SRV.INFO", "$SRV.STATS", f"$SRV.*.{name}", f"$SRV.*.{name}.*",
-            *endpoints]
+    return [
+        "$SRV.PING",
+        "$SRV.INFO",
+        "$SRV.STATS",
+        f"$SRV.*.{name}",
+        f"$SRV.*.{name}.*",
+        *endpoints,
+    ]
 
 
 def _object_store(bucket: str) -> list[str]:
     """Read, write and delete objects of one object store (put() purges the chunks of an
     object it replaces; nats-py finds the stream of the chunks by name)."""
     obj = f"OBJ_{bucket}"
-    return [f"$O.{bucket}.>", f"{_JS}.STREAM.INFO.{obj}",
-            f"{_JS}.STREAM.MSG.GET.{obj}", f"{_JS}.DIRECT.GET.{obj}",
-            f"{_JS}.DIRECT.GET.{obj}.>", f"{_JS}.CONSUMER.CREATE.{obj}",
-            f"{_JS}.CONSUMER.CREATE.{obj}.>", f"{_JS}.CONSUMER.INFO.{obj}.*",
-            f"{_JS}.CONSUMER.DELETE.{obj}.*", f"{_JS}.STREAM.PURGE.{obj}",
-            f"{_JS}.STREAM.NAMES"]
+    return [
+        f"$O.{bucket}.>",
+        f"{_JS}.STREAM.INFO.{obj}",
+        f"{_JS}.STREAM.MSG.GET.{obj}",
+        f"{_JS}.DIRECT.GET.{obj}",
+        f"{_JS}.DIRECT.GET.{obj}.>",
+        f"{_JS}.CONSUMER.CREATE.{obj}",
+        f"{_JS}.CONSUMER.CREATE.{obj}.>",
+        f"{_JS}.CONSUMER.INFO.{obj}.*",
+        f"{_JS}.CONSUMER.DELETE.{obj}.*",
+        f"{_JS}.STREAM.PURGE.{obj}",
+        f"{_JS}.STREAM.NAMES",
+    ]
 
 
 def _role_permissions(role: str) -> tuple[list[str], list[str]]:
     """(publish, subscribe) allow-lists of one role."""
     if role == "edge":
-        return ([
-            subjects.ALL_SESSION_IN, subjects.ACTIVATE,
-            "$SRV.>",  # readiness: pings and stats of the services
-            f"{_JS}.CONSUMER.CREATE.{subjects.STREAM_OUT}",
-            f"{_JS}.CONSUMER.CREATE.{subjects.STREAM_OUT}.>",
-            f"{_JS}.CONSUMER.INFO.{subjects.STREAM_OUT}.*",
-            *_object_store(subjects.OBJ_REPLAY),  # replay and delete answer audio
-        ], [subjects.ALL_SESSION_AUDIO])
+        return (
+            [
+                subjects.ALL_SESSION_IN,
+                subjects.ACTIVATE,
+                "$SRV.>",  # readiness: pings and stats of the services
+                f"{_JS}.CONSUMER.CREATE.{subjects.STREAM_OUT}",
+                f"{_JS}.CONSUMER.CREATE.{subjects.STREAM_OUT}.>",
+                f"{_JS}.CONSUMER.INFO.{subjects.STREAM_OUT}.*",
+                *_object_store(subjects.OBJ_REPLAY),  # replay and delete answer audio
+            ],
+            [subjects.ALL_SESSION_AUDIO],
+        )
     if role == "session":
         kv = f"KV_{subjects.KV_OWNERS}"
-        return ([
-            subjects.ALL_SESSION_OUT, subjects.ALL_SESSION_AUDIO, subjects.ALL_JOBS,
-            f"$KV.{subjects.KV_OWNERS}.>",
-            f"{_JS}.STREAM.INFO.{kv}", f"{_JS}.STREAM.MSG.GET.{kv}",
-            f"{_JS}.DIRECT.GET.{kv}", f"{_JS}.DIRECT.GET.{kv}.>",
-            f"{_JS}.STREAM.MSG.GET.{subjects.STREAM_OUT}",
-            f"{_JS}.CONSUMER.CREATE.{subjects.STREAM_RESULTS}",
-            f"{_JS}.CONSUMER.CREATE.{subjects.STREAM_RESULTS}.>",
-            f"{_JS}.CONSUMER.INFO.{subjects.STREAM_RESULTS}.*",
-            *_object_store(subjects.OBJ_REPLAY),  # keeps each spoken answer's audio
-        ], [
-            subjects.ALL_SESSION_IN, subjects.ACTIVATE,
-            *_service("parley-session", "parley.session.*.status"),
-        ])
+        return (
+            [
+                subjects.ALL_SESSION_OUT,
+                subjects.ALL_SESSION_AUDIO,
+                subjects.ALL_JOBS,
+                f"$KV.{subjects.KV_OWNERS}.>",
+                f"{_JS}.STREAM.INFO.{kv}",
+                f"{_JS}.STREAM.MSG.GET.{kv}",
+                f"{_JS}.DIRECT.GET.{kv}",
+                f"{_JS}.DIRECT.GET.{kv}.>",
+                f"{_JS}.STREAM.MSG.GET.{subjects.STREAM_OUT}",
+                f"{_JS}.CONSUMER.CREATE.{subjects.STREAM_RESULTS}",
+                f"{_JS}.CONSUMER.CREATE.{subjects.STREAM_RESULTS}.>",
+                f"{_JS}.CONSUMER.INFO.{subjects.STREAM_RESULTS}.*",
+                *_object_store(subjects.OBJ_REPLAY),  # keeps each spoken answer's audio
+            ],
+            [
+                subjects.ALL_SESSION_IN,
+                subjects.ACTIVATE,
+                *_service("parley-session", "parley.session.*.status"),
+            ],
+        )
     kinds = ("llm", "assess") if role == "llm" else (role,)
     pub = [subjects.ALL_SESSION_RESULTS]
     for kind in kinds:
         consumer = f"{subjects.STREAM_JOBS}.{subjects.job_consumer(kind)}"
-        pub += [f"{_JS}.CONSUMER.INFO.{consumer}", f"{_JS}.CONSUMER.MSG.NEXT.{consumer}",
-                f"$JS.ACK.{consumer}.>"]
+        pub += [
+            f"{_JS}.CONSUMER.INFO.{consumer}",
+            f"{_JS}.CONSUMER.MSG.NEXT.{consumer}",
+            f"$JS.ACK.{consumer}.>",
+        ]
     if role == "tts":  # the TTS cache
         pub += _object_store(subjects.OBJ_AUDIO)
     return pub, _service(f"parley-{role}", f"parley.{role}.status")
@@ -158,11 +186,20 @@ def permissions(user: str) -> dict[str, Any]:
         return {"publish": {"allow": [">"]}, "subscribe": {"allow": [">"]}}
     if user == OPERATOR:
         return {
-            "publish": {"allow": [
-                "$SRV.>", f"{_JS}.INFO", f"{_JS}.STREAM.NAMES", f"{_JS}.STREAM.LIST",
-                f"{_JS}.STREAM.INFO.*", f"{_JS}.CONSUMER.NAMES.*", f"{_JS}.CONSUMER.LIST.*",
-                f"{_JS}.CONSUMER.INFO.*.*", "parley.*.status", "parley.*.*.status",
-            ]},
+            "publish": {
+                "allow": [
+                    "$SRV.>",
+                    f"{_JS}.INFO",
+                    f"{_JS}.STREAM.NAMES",
+                    f"{_JS}.STREAM.LIST",
+                    f"{_JS}.STREAM.INFO.*",
+                    f"{_JS}.CONSUMER.NAMES.*",
+                    f"{_JS}.CONSUMER.LIST.*",
+                    f"{_JS}.CONSUMER.INFO.*.*",
+                    "parley.*.status",
+                    "parley.*.*.status",
+                ]
+            },
             # the nats CLI's default inbox, and ours; no Parley process uses either
             "subscribe": {"allow": ["_INBOX.>", f"{inbox_prefix(user)}.>"]},
         }
@@ -190,8 +227,9 @@ def permissions(user: str) -> dict[str, Any]:
 def authorization_block(creds: Credentials) -> str:
     """The ``authorization { users: [...] }`` section of a nats-server config (JSON is
     valid nats-server config syntax). It holds the passwords: write it 0600."""
-    users = [{"user": u, "password": creds.password(u), "permissions": permissions(u)}
-             for u in USERS]
+    users = [
+        {"user": u, "password": creds.password(u), "permissions": permissions(u)} for u in USERS
+    ]
     return "authorization " + json.dumps({"users": users}, indent=2) + "\n"
 
 
@@ -230,8 +268,9 @@ class Credentials:
         data = json.loads(Path(path).read_text())
         users = data.get("users") if isinstance(data, dict) else None
         if not isinstance(users, dict) or not all(
-                isinstance(k, str) and isinstance(v, str) and v for k, v in users.items()):
-            raise ValueError(f"{path}: expected {{\"users\": {{name: password}}}}")
+            isinstance(k, str) and isinstance(v, str) and v for k, v in users.items()
+        ):
+            raise ValueError(f'{path}: expected {{"users": {{name: password}}}}')
         return cls(Path(path), dict(users))
 
     @classmethod
@@ -294,8 +333,10 @@ def url_credentials(url: str) -> tuple[str | None, str | None]:
     nats-py as options too: the servers a cluster announces come without userinfo."""
     first = url.split(",", 1)[0].strip()
     parts = urlsplit(first if "://" in first else f"nats://{first}")
-    return (unquote(parts.username) if parts.username else None,
-            unquote(parts.password) if parts.password is not None else None)
+    return (
+        unquote(parts.username) if parts.username else None,
+        unquote(parts.password) if parts.password is not None else None,
+    )
 
 
 def url_user(url: str) -> str | None:

@@ -91,4 +91,3 @@ async def connect(url: str, name: str, *, connect_timeout: float = 5.0) -> Clien
         raise
     connected_once = True
     return nc
-

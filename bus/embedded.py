@@ -168,11 +168,15 @@ class EmbeddedNats:
         if config is not None:
             cmd += ["-c", str(config)]
         cmd += [
-            "-a", self.host,
-            "-p", str(self.port),
-            "-m", str(self.monitor_port),
+            "-a",
+            self.host,
+            "-p",
+            str(self.port),
+            "-m",
+            str(self.monitor_port),
             "-js",
-            "-sd", str(self.store_dir),
+            "-sd",
+            str(self.store_dir),
             *self.extra_args,
         ]
         return cmd
@@ -188,7 +192,10 @@ class EmbeddedNats:
             # ask for that, as the signal follows the forking thread
             main = threading.current_thread() is threading.main_thread()
             self.proc = subprocess.Popen(
-                self.command(), stdout=logf, stderr=subprocess.STDOUT, start_new_session=True,
+                self.command(),
+                stdout=logf,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
                 preexec_fn=die_with_parent if main else None,
             )
         finally:

@@ -14,8 +14,14 @@ growing delay and retried until its last delivery (:mod:`bus.worker`).
 
 from __future__ import annotations
 
-__all__ = ["BadJob", "BadMessage", "BadMessageCode", "JobRejected", "NatsAuthError",
-           "ParleyBusError"]
+__all__ = [
+    "BadJob",
+    "BadMessage",
+    "BadMessageCode",
+    "JobRejected",
+    "NatsAuthError",
+    "ParleyBusError",
+]
 
 from typing import Literal
 

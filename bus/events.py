@@ -46,9 +46,7 @@ from bus.errors import BadMessage
 
 Language = Literal["en", "ko"]
 Difficulty = Literal["junior", "mid", "senior"]
-Role = Literal[
-    "backend", "frontend", "data", "data_engineer", "ml_engineer", "product", "general"
-]
+Role = Literal["backend", "frontend", "data", "data_engineer", "ml_engineer", "product", "general"]
 
 MAX_TEXT = 4000
 MAX_DOC = 20000
@@ -204,8 +202,7 @@ class Error(_Base, tag="error", frozen=True):
 
 def decode_error(exc: BadMessage) -> Error:
     """The ``error`` event for a client message that could not be decoded."""
-    return Error(code="bad_json" if exc.code == "bad_json" else "bad_message",
-                 message=exc.reason)
+    return Error(code="bad_json" if exc.code == "bad_json" else "bad_message", message=exc.reason)
 
 
 ServerEvent = Ready | State | Question | Transcript | Speaking | StopAudio | Report | Ping | Error

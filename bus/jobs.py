@@ -213,9 +213,7 @@ class JobError(_Msg, tag="job_error", frozen=True):
     message: str
 
 
-Result = (
-    SttResult | LlmSentence | LlmDone | TtsChunk | TtsDone | EmbedResult | JobError
-)
+Result = SttResult | LlmSentence | LlmDone | TtsChunk | TtsDone | EmbedResult | JobError
 
 _TERMINAL = (SttResult, LlmDone, TtsDone, EmbedResult, JobError)
 

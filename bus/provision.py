@@ -9,9 +9,17 @@ look up what they use (:func:`attach_owners`, :func:`attach_audio`).
 
 from __future__ import annotations
 
-__all__ = ["ACK_WAIT", "BusLayout", "ReplayLimits", "attach_audio", "attach_owners",
-           "attach_replay", "ensure_consumer",
-           "provision", "provision_as"]
+__all__ = [
+    "ACK_WAIT",
+    "BusLayout",
+    "ReplayLimits",
+    "attach_audio",
+    "attach_owners",
+    "attach_replay",
+    "ensure_consumer",
+    "provision",
+    "provision_as",
+]
 
 import asyncio
 import contextlib
@@ -68,8 +76,14 @@ async def _ensure_stream(js: JetStreamContext, cfg: api.StreamConfig) -> None:
 ACK_WAIT: dict[str, float] = {"stt": 6.0, "tts": 6.0, "embed": 6.0, "llm": 10.0, "assess": 20.0}
 
 
-async def ensure_consumer(js: JetStreamContext, kind: str, *, max_ack_pending: int = 64,
-                          ack_wait: float | None = None, max_deliver: int = 5) -> None:
+async def ensure_consumer(
+    js: JetStreamContext,
+    kind: str,
+    *,
+    max_ack_pending: int = 64,
+    ack_wait: float | None = None,
+    max_deliver: int = 5,
+) -> None:
     """The durable pull consumer shared by every worker of ``kind``."""
     if ack_wait is None:
         ack_wait = ACK_WAIT.get(kind, 30.0)
@@ -116,8 +130,9 @@ async def provision(
         retry=retry_if_exception_type(TRANSIENT),
         stop=stop_after_delay(budget),
         wait=wait_exponential_jitter(multiplier=0.2, max=3.0),
-        before_sleep=lambda rs: log.warning("provisioning JetStream: %r, retrying",
-                                            rs.outcome.exception() if rs.outcome else None),
+        before_sleep=lambda rs: log.warning(
+            "provisioning JetStream: %r, retrying", rs.outcome.exception() if rs.outcome else None
+        ),
         reraise=True,
     ):
         with attempt:
@@ -127,8 +142,9 @@ async def provision(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-async def _provision(js: JetStreamContext, replicas: int, owner_ttl: float,
-                     duplicate_window: float) -> BusLayout:
+async def _provision(
+    js: JetStreamContext, replicas: int, owner_ttl: float, duplicate_window: float
+) -> BusLayout:
     await _ensure_stream(
         js,
         api.StreamConfig(
@@ -203,8 +219,7 @@ class ReplayLimits:
     max_bytes: int = 1 << 30
 
 
-async def _ensure_replay(js: JetStreamContext, limits: ReplayLimits,
-                         replicas: int) -> ObjectStore:
+async def _ensure_replay(js: JetStreamContext, limits: ReplayLimits, replicas: int) -> ObjectStore:
     """The replay object store; an existing one gets ``limits`` applied."""
     try:
         store = await js.object_store(subjects.OBJ_REPLAY)
@@ -214,7 +229,9 @@ async def _ensure_replay(js: JetStreamContext, limits: ReplayLimits,
             config=api.ObjectStoreConfig(
                 bucket=subjects.OBJ_REPLAY,
                 description="each spoken answer's audio, for replay from the report",
-                ttl=limits.ttl_s, max_bytes=limits.max_bytes, replicas=replicas,
+                ttl=limits.ttl_s,
+                max_bytes=limits.max_bytes,
+                replicas=replicas,
             ),
         )
     stream = f"OBJ_{subjects.OBJ_REPLAY}"
@@ -232,7 +249,10 @@ async def _ensure_owners(js: JetStreamContext, ttl: float, replicas: int) -> Key
         kv = await js.key_value(subjects.KV_OWNERS)
     except (NotFoundError, BucketNotFoundError):
         return await js.create_key_value(
-            bucket=subjects.KV_OWNERS, ttl=ttl, history=1, replicas=replicas,
+            bucket=subjects.KV_OWNERS,
+            ttl=ttl,
+            history=1,
+            replicas=replicas,
             description="session id -> owning node; the revision fences snapshot writes",
         )
     stream = f"KV_{subjects.KV_OWNERS}"
@@ -250,8 +270,11 @@ async def _attach(what: str, lookup: Any, budget: float) -> Any:
         retry=retry_if_exception_type((*TRANSIENT, NotFoundError, BucketNotFoundError)),
         stop=stop_after_delay(budget),
         wait=wait_exponential_jitter(multiplier=0.2, max=2.0),
-        before_sleep=lambda rs: log.warning("waiting for %s to be provisioned: %r", what,
-                                            rs.outcome.exception() if rs.outcome else None),
+        before_sleep=lambda rs: log.warning(
+            "waiting for %s to be provisioned: %r",
+            what,
+            rs.outcome.exception() if rs.outcome else None,
+        ),
         reraise=True,
     ):
         with attempt:
@@ -262,27 +285,36 @@ async def _attach(what: str, lookup: Any, budget: float) -> Any:
 async def attach_owners(js: JetStreamContext, *, budget: float = 60.0) -> KeyValue:
     """The lease bucket, provisioned by someone else; waits up to ``budget`` s for it.
     Needs only ``$JS.API.STREAM.INFO.KV_session_owners``."""
-    kv: KeyValue = await _attach(subjects.KV_OWNERS,
-                                 lambda: js.key_value(subjects.KV_OWNERS), budget)
+    kv: KeyValue = await _attach(
+        subjects.KV_OWNERS, lambda: js.key_value(subjects.KV_OWNERS), budget
+    )
     return kv
 
 
 async def attach_audio(js: JetStreamContext, *, budget: float = 60.0) -> ObjectStore:
     """The TTS audio object store, provisioned by someone else; waits up to ``budget`` s."""
-    store: ObjectStore = await _attach(subjects.OBJ_AUDIO,
-                                       lambda: js.object_store(subjects.OBJ_AUDIO), budget)
+    store: ObjectStore = await _attach(
+        subjects.OBJ_AUDIO, lambda: js.object_store(subjects.OBJ_AUDIO), budget
+    )
     return store
 
 
 async def attach_replay(js: JetStreamContext, *, budget: float = 60.0) -> ObjectStore:
     """The replay object store (answer audio), provisioned by someone else."""
-    store: ObjectStore = await _attach(subjects.OBJ_REPLAY,
-                                       lambda: js.object_store(subjects.OBJ_REPLAY), budget)
+    store: ObjectStore = await _attach(
+        subjects.OBJ_REPLAY, lambda: js.object_store(subjects.OBJ_REPLAY), budget
+    )
     return store
 
 
-async def provision_as(url: str, name: str, *, replicas: int = 1,
-                       owner_ttl: float = 5.0, replay: ReplayLimits | None = None) -> None:
+async def provision_as(
+    url: str,
+    name: str,
+    *,
+    replicas: int = 1,
+    owner_ttl: float = 5.0,
+    replay: ReplayLimits | None = None,
+) -> None:
     """:func:`provision` over a connection of its own to ``url`` (the admin's
     credentials), closed afterwards: the admin identity is held only while provisioning."""
     nc = await connect(url, name)

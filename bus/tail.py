@@ -74,8 +74,9 @@ class Tail:
     """One subject of one stream, from ``start_seq`` (1 = the beginning). Create with
     :meth:`Tails.open`; end with :meth:`close`."""
 
-    def __init__(self, tails: Tails, stream: str, subject: str, start_seq: int,
-                 cb: OnMessage) -> None:
+    def __init__(
+        self, tails: Tails, stream: str, subject: str, start_seq: int, cb: OnMessage
+    ) -> None:
         self._tails = tails
         self.stream = stream
         self.subject = subject
@@ -115,8 +116,9 @@ class Tail:
         config = api.ConsumerConfig(
             deliver_subject=inbox,
             filter_subject=self.subject,
-            deliver_policy=(api.DeliverPolicy.BY_START_SEQUENCE if start > 1
-                            else api.DeliverPolicy.ALL),
+            deliver_policy=(
+                api.DeliverPolicy.BY_START_SEQUENCE if start > 1 else api.DeliverPolicy.ALL
+            ),
             opt_start_seq=start if start > 1 else None,
             ack_policy=api.AckPolicy.NONE,
             max_deliver=1,
@@ -195,8 +197,11 @@ class Tail:
         return not self._resetting and not self.closed and self.consumer is not None
 
     def stale(self, now: float) -> bool:
-        return (not self._resetting and not self.closed
-                and now - self.last_heard > 2 * self._tails.heartbeat + SWEEP_S)
+        return (
+            not self._resetting
+            and not self.closed
+            and now - self.last_heard > 2 * self._tails.heartbeat + SWEEP_S
+        )
 
     async def close(self) -> None:
         """Stop delivering; the server drops the consumer once nobody listens."""
@@ -214,8 +219,14 @@ class Tail:
 class Tails:
     """Every tail of one connection, and the one task that watches them."""
 
-    def __init__(self, nc: Client, js: JetStreamContext | None = None, *,
-                 heartbeat: float = HEARTBEAT_S, probe: float = PROBE_S) -> None:
+    def __init__(
+        self,
+        nc: Client,
+        js: JetStreamContext | None = None,
+        *,
+        heartbeat: float = HEARTBEAT_S,
+        probe: float = PROBE_S,
+    ) -> None:
         self.nc = nc
         self.js = js or nc.jetstream()
         self.heartbeat = heartbeat
@@ -281,15 +292,20 @@ class Tails:
             return  # one server: a dead one is a reconnect, seen above
         hosts = list(by_host)
         answers = await asyncio.gather(
-            *(self._ask(by_host[h][0]) for h in hosts), return_exceptions=True)
+            *(self._ask(by_host[h][0]) for h in hosts), return_exceptions=True
+        )
         for host, answer in zip(hosts, answers, strict=True):
             if isinstance(answer, asyncio.CancelledError):
                 raise answer
             if answer is True:
                 continue
             self.lost_hosts += 1
-            log.warning("tails: consumers on %s unreachable (%r); re-creating %d",
-                        host, answer, len(by_host[host]))
+            log.warning(
+                "tails: consumers on %s unreachable (%r); re-creating %d",
+                host,
+                answer,
+                len(by_host[host]),
+            )
             for tail in by_host[host]:
                 tail.reset(f"host {host} unreachable")
 

@@ -149,8 +149,12 @@ class JobWorker:
             except (TimeoutError, nats.errors.TimeoutError):
                 self._sem.release()
                 continue
-            except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError,
-                    nats.errors.NoRespondersError, ServiceUnavailableError) as exc:
+            except (
+                nats.errors.ConnectionClosedError,
+                nats.errors.ConnectionReconnectingError,
+                nats.errors.NoRespondersError,
+                ServiceUnavailableError,
+            ) as exc:
                 # the server is going away or coming back (503 while JetStream starts)
                 self._sem.release()
                 log.debug("worker %s fetch: %r", self.kind, exc)
@@ -182,14 +186,18 @@ class JobWorker:
             with contextlib.suppress(Exception):
                 await msg.in_progress()
 
-    async def _reply_error(self, reply_to: str, job_id: str, code: JobErrorCode,
-                           message: str) -> None:
+    async def _reply_error(
+        self, reply_to: str, job_id: str, code: JobErrorCode, message: str
+    ) -> None:
         if not reply_to or not job_id:
             return
         err = JobError(job_id=job_id, kind=self.kind, code=code, message=message[:500])
         with contextlib.suppress(Exception):
             await publish_retrying(
-                self.js, reply_to, encode(err), {subjects.HDR_MSG_ID: f"{job_id}:error"},
+                self.js,
+                reply_to,
+                encode(err),
+                {subjects.HDR_MSG_ID: f"{job_id}:error"},
                 budget=2.0,
             )
 
@@ -227,7 +235,9 @@ class JobWorker:
         try:
             async for result in self.handler(job, ctx):
                 await publish_retrying(
-                    self.js, reply_to, encode(result),
+                    self.js,
+                    reply_to,
+                    encode(result),
                     {subjects.HDR_MSG_ID: f"{job.job_id}:{n}"},
                     budget=max(ctx.remaining(), 2.0),
                 )
@@ -249,8 +259,13 @@ class JobWorker:
                 await self._reply_error(reply_to, job.job_id, "failed", repr(exc))
             else:
                 delay = min(0.25 * 2 ** (attempt - 1), 8.0)
-                log.warning("worker %s: job %s failed (%r), retry in %.2fs",
-                            self.kind, job.job_id, exc, delay)
+                log.warning(
+                    "worker %s: job %s failed (%r), retry in %.2fs",
+                    self.kind,
+                    job.job_id,
+                    exc,
+                    delay,
+                )
                 await msg.nak(delay=delay)
             return
         finally:

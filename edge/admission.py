@@ -46,8 +46,9 @@ class PerIp:
     no limit. Call :meth:`opened`/:meth:`closed` around a connection, and
     :meth:`take_session` before creating a session."""
 
-    def __init__(self, max_connections: int, sessions_per_min: int,
-                 max_addresses: int = 100_000) -> None:
+    def __init__(
+        self, max_connections: int, sessions_per_min: int, max_addresses: int = 100_000
+    ) -> None:
         self.max_connections = max_connections
         self.sessions_per_min = sessions_per_min
         self.max_addresses = max_addresses

@@ -47,14 +47,26 @@ def _mac(secret: bytes, kind: Kind, sid: str, expiry: int) -> str:
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-def sign(secret: bytes, sid: str, *, ttl: int = DEFAULT_TTL, now: float | None = None,
-         kind: Kind = SESSION) -> str:
+def sign(
+    secret: bytes,
+    sid: str,
+    *,
+    ttl: int = DEFAULT_TTL,
+    now: float | None = None,
+    kind: Kind = SESSION,
+) -> str:
     expiry = int((now if now is not None else time.time()) + ttl)
     return f"{sid}.{expiry}.{_mac(secret, kind, sid, expiry)}"
 
 
-def verify(secret: bytes, token: str, sid: str, *, now: float | None = None,
-           kinds: tuple[Kind, ...] = (SESSION,)) -> Kind:
+def verify(
+    secret: bytes,
+    token: str,
+    sid: str,
+    *,
+    now: float | None = None,
+    kinds: tuple[Kind, ...] = (SESSION,),
+) -> Kind:
     """Return the kind of ``token`` if it is one of ``kinds`` for ``sid`` and not expired;
     raise :class:`TokenError` otherwise."""
     m = _TOKEN.fullmatch(token) if token.isascii() else None

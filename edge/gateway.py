@@ -67,13 +67,12 @@ class _Refused(EdgeError):
         self.close = close
 
 
-
-
 class Gateway:
     """Serves WebSocket connections; ``handler`` is what ``websockets.serve`` calls."""
 
-    def __init__(self, nc: Client, secret: bytes, metrics: Metrics,
-                 limits: Limits | None = None) -> None:
+    def __init__(
+        self, nc: Client, secret: bytes, metrics: Metrics, limits: Limits | None = None
+    ) -> None:
         self.nc = nc
         self.js = nc.jetstream()
         self.tails = Tails(nc, self.js)
@@ -81,8 +80,7 @@ class Gateway:
         self.metrics = metrics
         self.limits = limits or Limits()
         self.connections = 0
-        self.per_ip = PerIp(self.limits.max_connections_per_ip,
-                            self.limits.sessions_per_ip_per_min)
+        self.per_ip = PerIp(self.limits.max_connections_per_ip, self.limits.sessions_per_ip_per_min)
         #: loop time until which the session nodes are known to be full
         self.full_until = 0.0
 
@@ -96,8 +94,12 @@ class Gateway:
             try:
                 msg = await self.nc.request(subjects.ACTIVATE, payload, timeout=5.0)
                 reply = activation.decode_reply(msg.data)
-            except (TimeoutError, nats.errors.NoRespondersError, nats.errors.TimeoutError,
-                    msgspec.DecodeError) as exc:
+            except (
+                TimeoutError,
+                nats.errors.NoRespondersError,
+                nats.errors.TimeoutError,
+                msgspec.DecodeError,
+            ) as exc:
                 last = f"no session node answered ({type(exc).__name__})"
                 await asyncio.sleep(0.2 * (attempt + 1))
                 continue
@@ -110,14 +112,14 @@ class Gateway:
                 loop = asyncio.get_running_loop()
                 self.full_until = loop.time() + self.limits.busy_retry_after_s
                 self.metrics.inc("ws_refused_busy_total")
-                raise _Refused("busy", "Parley is at capacity; try again later",
-                               CLOSE_TRY_LATER)
+                raise _Refused("busy", "Parley is at capacity; try again later", CLOSE_TRY_LATER)
             last = reply.message or reply.code
             await asyncio.sleep(0.2 * (attempt + 1))
         raise _Refused("unavailable", f"session could not be activated: {last}")
 
-    async def send_in(self, sid: str, event: events.ClientEvent, budget: float = 15.0,
-                      in_id: str = "") -> events.Error | None:
+    async def send_in(
+        self, sid: str, event: events.ClientEvent, budget: float = 15.0, in_id: str = ""
+    ) -> events.Error | None:
         """Deliver a client event to the owning actor, activating the session if nobody
         owns it. When the owner died, its lease must expire before another node can take
         over, so this keeps trying for ``budget`` seconds (longer than the lease TTL):
@@ -192,8 +194,9 @@ class _Connection:
         self.out_tail: Tail | None = None
         self.tasks: list[asyncio.Task[Any]] = []
         self.msg_bucket = TokenBucket(self.limits.messages_per_s, self.limits.message_burst)
-        self.audio_bucket = TokenBucket(self.limits.audio_bytes_per_s,
-                                        self.limits.audio_burst_bytes)
+        self.audio_bucket = TokenBucket(
+            self.limits.audio_bytes_per_s, self.limits.audio_burst_bytes
+        )
         self.violations = TokenBucket(self.limits.violations_per_s, self.limits.violation_burst)
         self.error_bucket = TokenBucket(self.limits.errors_per_s, self.limits.error_burst)
         self.started = False
@@ -203,8 +206,9 @@ class _Connection:
         self.conn_id = secrets.token_urlsafe(6)
         self.sent_in = 0
 
-    async def send_error(self, code: events.ErrorCode, message: str, *,
-                         always: bool = False) -> None:
+    async def send_error(
+        self, code: events.ErrorCode, message: str, *, always: bool = False
+    ) -> None:
         """Send an ``error`` event, unless this connection had too many lately (then it
         is only counted). ``always``: one that goes with a close."""
         if not always and not self.error_bucket.take():
@@ -235,15 +239,19 @@ class _Connection:
             return
         await self._subscribe()
         self.tasks.append(asyncio.create_task(self._writer(), name=f"ws-writer-{self.sid}"))
-        await self._put(events.encode(events.Ready(
-            session_id=self.sid, token=token, resumed=hello.session_id is not None)).decode())
+        await self._put(
+            events.encode(
+                events.Ready(session_id=self.sid, token=token, resumed=hello.session_id is not None)
+            ).decode()
+        )
         err = await self.gw.send_in(self.sid, events.Attach(last_seq=self.last_seq))
         self.attached = err is None
         self._heard()
         self.tasks.append(asyncio.create_task(self._watch_owner(), name=f"ws-owner-{self.sid}"))
         if hello.session_id is None and self.limits.start_timeout_s:
-            self.tasks.append(asyncio.create_task(self._start_deadline(),
-                                                  name=f"ws-start-{self.sid}"))
+            self.tasks.append(
+                asyncio.create_task(self._start_deadline(), name=f"ws-start-{self.sid}")
+            )
         await self._reader()
 
     async def _start_deadline(self) -> None:
@@ -253,11 +261,13 @@ class _Connection:
             return
         self.gw.metrics.inc("ws_start_timeout_total")
         with contextlib.suppress(Exception):
-            await self.send_error("start_timeout", "the interview was not started in time",
-                                  always=True)
+            await self.send_error(
+                "start_timeout", "the interview was not started in time", always=True
+            )
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.ws.close(CLOSE_POLICY, "start timeout"),
-                                   self.limits.send_timeout_s)
+            await asyncio.wait_for(
+                self.ws.close(CLOSE_POLICY, "start timeout"), self.limits.send_timeout_s
+            )
 
     async def _violation(self, reason: str) -> bool:
         """Count a refused message or frame; past the sustained limit close 1008 and
@@ -319,8 +329,7 @@ class _Connection:
             await self.ws.close(1008, exc.code)
             return None
         if not isinstance(event, events.Hello):
-            await self.send_error("not_started", "the first message must be hello",
-                                  always=True)
+            await self.send_error("not_started", "the first message must be hello", always=True)
             await self.ws.close(1008, "no hello")
             return None
         return event
@@ -331,8 +340,11 @@ class _Connection:
             wait = self.gw.per_ip.take_session(self.ip)
             if wait:
                 self.gw.metrics.inc("ws_refused_session_rate_total")
-                raise _Refused("rate_limited", "too many new sessions from your address; "
-                               f"try again in {wait:.0f} s", CLOSE_POLICY)
+                raise _Refused(
+                    "rate_limited",
+                    f"too many new sessions from your address; try again in {wait:.0f} s",
+                    CLOSE_POLICY,
+                )
             self.sid = secrets.token_urlsafe(12)
             token = auth.sign(secret, self.sid)
             await self.gw.activate(self.sid, create=True)
@@ -369,7 +381,8 @@ class _Connection:
             await self._put(msg.data, droppable=True)
 
         self.out_tail = await self.gw.tails.open(
-            subjects.STREAM_OUT, subjects.session_out(self.sid), 1, on_event)
+            subjects.STREAM_OUT, subjects.session_out(self.sid), 1, on_event
+        )
         self.subs.append(await nc.subscribe(subjects.session_audio(self.sid), cb=on_audio))
 
     async def _put(self, item: str | bytes, droppable: bool = False) -> None:
@@ -407,8 +420,9 @@ class _Connection:
             return
         self.gw.metrics.inc("ws_audio_bytes_total", len(frame))
         with contextlib.suppress(Exception):
-            await self.gw.nc.publish(subjects.session_in(self.sid), frame,
-                                     headers={subjects.HDR_AUDIO: "1"})
+            await self.gw.nc.publish(
+                subjects.session_in(self.sid), frame, headers={subjects.HDR_AUDIO: "1"}
+            )
 
     async def _on_text(self, frame: str) -> None:
         if not self.msg_bucket.take():
@@ -450,5 +464,8 @@ class _Connection:
         if self.attached and self.sid:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(
-                    self.gw.nc.publish(subjects.session_in(self.sid),
-                                       events.encode(events.Detach())), 1.0)
+                    self.gw.nc.publish(
+                        subjects.session_in(self.sid), events.encode(events.Detach())
+                    ),
+                    1.0,
+                )

@@ -57,9 +57,11 @@ MODEL_SERVICES = ("stt", "llm", "tts", "embed")
 
 #: the page, its scripts and styles: everything from this origin, nothing inline,
 #: never framed (the page uses the microphone)
-PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-            "media-src 'self' blob:; connect-src 'self' {ws}; worker-src 'self'; "
-            "object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "media-src 'self' blob:; connect-src 'self' {ws}; worker-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
 #: everything else (JSON, text, the HTML report): nothing may load at all
 STRICT_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 ALLOWED_METHODS = ("GET", "HEAD")
@@ -67,8 +69,9 @@ _ANSWER = re.compile(r"^/sessions/([^/]+)/answers/(\d{1,5})$")
 _SESSION = re.compile(r"^/sessions/([^/]+)$")
 
 
-def _response(status: int, body: bytes, content_type: str,
-              extra: dict[str, str] | None = None) -> Response:
+def _response(
+    status: int, body: bytes, content_type: str, extra: dict[str, str] | None = None
+) -> Response:
     fields = {
         "Content-Type": content_type,
         "Content-Length": str(len(body)),
@@ -101,11 +104,19 @@ def json_response(status: int, data: Any, extra: dict[str, str] | None = None) -
 class HttpRoutes:
     """``__call__`` is the ``process_request`` hook."""
 
-    def __init__(self, nc: Client, pool: asyncpg.Pool | None, secret: bytes, metrics: Metrics,
-                 gauges: Callable[[], dict[str, float]] | None = None,
-                 required_services: tuple[str, ...] = ("session", *MODEL_SERVICES), *,
-                 admit: Callable[[ServerConnection, Request], Response | None] | None = None,
-                 serve_metrics: bool = True, replay: ObjectStore | None = None) -> None:
+    def __init__(
+        self,
+        nc: Client,
+        pool: asyncpg.Pool | None,
+        secret: bytes,
+        metrics: Metrics,
+        gauges: Callable[[], dict[str, float]] | None = None,
+        required_services: tuple[str, ...] = ("session", *MODEL_SERVICES),
+        *,
+        admit: Callable[[ServerConnection, Request], Response | None] | None = None,
+        serve_metrics: bool = True,
+        replay: ObjectStore | None = None,
+    ) -> None:
         """``admit`` decides about a WebSocket handshake on ``/ws`` (None: go ahead, or
         the refusal); ``serve_metrics=False`` leaves ``/metrics`` to an internal port;
         ``replay`` is the answer-audio store (None: no replay, deletes skip audio)."""
@@ -247,7 +258,7 @@ class HttpRoutes:
         return "\n".join(lines) + ("\n" if lines else "")
 
     async def _report(self, request: Request, url: Any) -> Response:
-        sid = url.path[len("/sessions/"):-len("/report")]
+        sid = url.path[len("/sessions/") : -len("/report")]
         tokens = urllib.parse.parse_qs(url.query).get("token", [])
         token = tokens[0] if len(tokens) == 1 else ""
         if not tokens:
@@ -310,10 +321,9 @@ class HttpRoutes:
         log.info("session %s deleted by its owner (%d answers with audio)", sid, audio)
         return json_response(200, {"deleted": deleted, "audio": audio})
 
-
     async def _share(self, request: Request, url: Any) -> Response:
         """A read-only report token for the session whose session token is presented."""
-        sid = url.path[len("/sessions/"):-len("/share")]
+        sid = url.path[len("/sessions/") : -len("/share")]
         if not subjects.valid_session_id(sid):
             return json_response(404, {"error": "unknown_session"})
         try:
@@ -321,13 +331,14 @@ class HttpRoutes:
         except auth.TokenError:
             return _unauthorized()
         token = auth.sign(self.secret, sid, kind=auth.REPORT)
-        return json_response(200, {"report_token": token,
-                           "path": f"/sessions/{sid}/report?token={token}"})
+        return json_response(
+            200, {"report_token": token, "path": f"/sessions/{sid}/report?token={token}"}
+        )
 
 
 def _bearer(request: Request) -> str:
     value = request.headers.get("Authorization", "")
-    return value[len("Bearer "):] if value.startswith("Bearer ") else ""
+    return value[len("Bearer ") :] if value.startswith("Bearer ") else ""
 
 
 def _unauthorized() -> Response:

@@ -16,6 +16,9 @@ def clean_event(event: events.ClientEvent) -> events.ClientEvent:
     if isinstance(event, events.AnswerText):
         return msgspec.structs.replace(event, text=clean_text(event.text))
     if isinstance(event, events.Start):
-        return msgspec.structs.replace(event, resume_text=clean_text(event.resume_text),
-                                       job_posting=clean_text(event.job_posting))
+        return msgspec.structs.replace(
+            event,
+            resume_text=clean_text(event.resume_text),
+            job_posting=clean_text(event.job_posting),
+        )
     return event

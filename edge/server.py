@@ -33,11 +33,20 @@ log = logging.getLogger(__name__)
 class Edge:
     """Start with :meth:`start`; :attr:`port` is the bound port (0 picks a free one)."""
 
-    def __init__(self, nc: Client, pool: asyncpg.Pool | None, secret: bytes, *,
-                 host: str = "127.0.0.1", port: int = 8080, limits: Limits | None = None,
-                 required_services: tuple[str, ...] | None = None,
-                 metrics_host: str = "127.0.0.1", metrics_port: int | None = None,
-                 replay: ObjectStore | None = None) -> None:
+    def __init__(
+        self,
+        nc: Client,
+        pool: asyncpg.Pool | None,
+        secret: bytes,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        limits: Limits | None = None,
+        required_services: tuple[str, ...] | None = None,
+        metrics_host: str = "127.0.0.1",
+        metrics_port: int | None = None,
+        replay: ObjectStore | None = None,
+    ) -> None:
         """``metrics_port`` (0 picks one): serve ``/metrics`` there only, not on ``port``."""
         self.metrics = Metrics()
         self.limits = limits or Limits()
@@ -45,9 +54,17 @@ class Edge:
         kwargs: dict[str, Any] = {}
         if required_services is not None:
             kwargs["required_services"] = required_services
-        self.routes = HttpRoutes(nc, pool, secret, self.metrics, gauges=self._gauges,
-                                 admit=self.admit, serve_metrics=metrics_port is None,
-                                 replay=replay, **kwargs)
+        self.routes = HttpRoutes(
+            nc,
+            pool,
+            secret,
+            self.metrics,
+            gauges=self._gauges,
+            admit=self.admit,
+            serve_metrics=metrics_port is None,
+            replay=replay,
+            **kwargs,
+        )
         self.host = host
         self.port = port
         self.metrics_host = metrics_host
@@ -58,19 +75,22 @@ class Edge:
     def admit(self, conn: ServerConnection, request: Request) -> Response | None:
         """None to let a ``/ws`` handshake proceed, else the refusal (see module doc)."""
         headers = request.headers
-        if not origin_allowed(headers.get("Origin"), headers.get("Host"),
-                              self.limits.allowed_origins):
+        if not origin_allowed(
+            headers.get("Origin"), headers.get("Host"), self.limits.allowed_origins
+        ):
             self.metrics.inc("ws_refused_origin_total")
             return text_response(403, "origin not allowed\n")
         if not self.gateway.per_ip.may_connect(client_ip(conn)):
             self.metrics.inc("ws_refused_per_ip_total")
-            return json_response(429, {"error": "rate_limited", "retry_after": 30},
-                         {"Retry-After": "30"})
+            return json_response(
+                429, {"error": "rate_limited", "retry_after": 30}, {"Retry-After": "30"}
+            )
         wait = self._full_for()
         if wait:
             self.metrics.inc("ws_refused_full_total")
-            return json_response(503, {"error": "full", "retry_after": wait},
-                         {"Retry-After": str(wait)})
+            return json_response(
+                503, {"error": "full", "retry_after": wait}, {"Retry-After": str(wait)}
+            )
         return None
 
     def _full_for(self) -> int:
@@ -86,7 +106,9 @@ class Edge:
 
     async def start(self) -> None:
         self.server = await serve(
-            self.gateway.handler, self.host, self.port,
+            self.gateway.handler,
+            self.host,
+            self.port,
             process_request=self.routes,
             max_size=self.limits.max_frame_bytes,
             max_queue=32,
@@ -105,9 +127,13 @@ class Edge:
         log.info("edge listening on http://%s:%d", self.host, self.port)
         if self.metrics_port is not None:
             self.metrics_server = await serve(
-                self.gateway.handler, self.metrics_host, self.metrics_port,
-                process_request=self._metrics_only, server_header="Parley",
-                open_timeout=10.0, max_size=1024,
+                self.gateway.handler,
+                self.metrics_host,
+                self.metrics_port,
+                process_request=self._metrics_only,
+                server_header="Parley",
+                open_timeout=10.0,
+                max_size=1024,
             )
             sock = next(iter(self.metrics_server.sockets))
             self.metrics_port = int(sock.getsockname()[1])

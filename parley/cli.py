@@ -29,27 +29,39 @@ from parley.config import ALL_ROLES, Config
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="parley", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="parley", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = p.add_subparsers(dest="command", required=True)
-    up = sub.add_parser("up", help="supervise one process per role group (all roles by "
-                                   "default), with embedded servers when no URLs are given")
-    node = sub.add_parser("node", help="run the given roles in this one process "
-                                       "(needs NATS_URL and DATABASE_URL)")
+    up = sub.add_parser(
+        "up",
+        help="supervise one process per role group (all roles by "
+        "default), with embedded servers when no URLs are given",
+    )
+    node = sub.add_parser(
+        "node", help="run the given roles in this one process (needs NATS_URL and DATABASE_URL)"
+    )
     for cmd in (up, node):
-        cmd.add_argument("--role", default=None,
-                         help=f"comma-separated roles from {','.join(ALL_ROLES)}")
+        cmd.add_argument(
+            "--role", default=None, help=f"comma-separated roles from {','.join(ALL_ROLES)}"
+        )
         cmd.add_argument("--port", type=int, default=None, help="HTTP/WebSocket port (8080)")
         cmd.add_argument("--host", default=None)
         cmd.add_argument("--data-dir", type=Path, default=None)
-        cmd.add_argument("--models", choices=("real", "deterministic"), default=None,
-                         help="deterministic is a test backend, never for real interviews")
+        cmd.add_argument(
+            "--models",
+            choices=("real", "deterministic"),
+            default=None,
+            help="deterministic is a test backend, never for real interviews",
+        )
         cmd.add_argument("--node-id", default=None)
         cmd.add_argument("-v", "--verbose", action="store_true")
     auth = sub.add_parser(
-        "nats-auth", help="write the NATS users block for your own nats-servers: the "
-                          "passwords of CREDS (created 0600 when missing; --rotate: new "
-                          "ones) into OUT (0600), for `include` in their config")
+        "nats-auth",
+        help="write the NATS users block for your own nats-servers: the "
+        "passwords of CREDS (created 0600 when missing; --rotate: new "
+        "ones) into OUT (0600), for `include` in their config",
+    )
     auth.add_argument("credentials", type=Path)
     auth.add_argument("out", type=Path)
     auth.add_argument("--rotate", action="store_true")

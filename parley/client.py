@@ -49,8 +49,9 @@ class Client:
         self._cond = asyncio.Condition()
         self.closed: tuple[int | None, str] | None = None
 
-    async def connect(self, *, session_id: str | None = None, token: str | None = None,
-                      last_seq: int = 0) -> dict[str, Any]:
+    async def connect(
+        self, *, session_id: str | None = None, token: str | None = None, last_seq: int = 0
+    ) -> dict[str, Any]:
         self.ws = await asyncio.wait_for(connect(self.url, max_size=2**22), 10)
         hello: dict[str, Any] = {"type": "hello", "last_seq": last_seq}
         if session_id:
@@ -73,8 +74,15 @@ class Client:
             async for frame in self.ws:
                 if isinstance(frame, bytes):
                     h = audio.decode_header(frame)
-                    self.rx.audio.append((h.turn, h.chunk, h.sample_rate,
-                                          len(frame) - audio.HEADER_BYTES, time.monotonic()))
+                    self.rx.audio.append(
+                        (
+                            h.turn,
+                            h.chunk,
+                            h.sample_rate,
+                            len(frame) - audio.HEADER_BYTES,
+                            time.monotonic(),
+                        )
+                    )
                 else:
                     ev = msgspec.json.decode(frame)
                     ev["_t"] = time.monotonic()
@@ -95,8 +103,9 @@ class Client:
             async with self._cond:
                 self._cond.notify_all()
 
-    async def wait_for(self, kind: str, *, count: int = 1, timeout: float = 60,
-                       where: Any = None) -> dict[str, Any]:
+    async def wait_for(
+        self, kind: str, *, count: int = 1, timeout: float = 60, where: Any = None
+    ) -> dict[str, Any]:
         def matches() -> list[dict[str, Any]]:
             return [e for e in self.rx.of(kind) if where is None or where(e)]
 
@@ -111,8 +120,11 @@ class Client:
         try:
             return await asyncio.wait_for(wait(), timeout)
         except TimeoutError:
-            tail = [{k: v for k, v in e.items() if k != "report"}
-                    for e in self.rx.events if e.get("type") != "ping"][-10:]
+            tail = [
+                {k: v for k, v in e.items() if k != "report"}
+                for e in self.rx.events
+                if e.get("type") != "ping"
+            ][-10:]
             raise TimeoutError(f"no {kind} within {timeout}s; last events: {tail}") from None
 
     async def speak(self, pcm: bytes, *, silence_s: float = 2.0) -> float:
@@ -125,7 +137,7 @@ class Client:
         loop = asyncio.get_running_loop()
         t0 = loop.time()
         for i in range(0, len(audio), frame):
-            await self.send(audio[i:i + frame])
+            await self.send(audio[i : i + frame])
             await asyncio.sleep(max(0.0, t0 + (i // frame + 1) * 0.02 - loop.time()))
         return t0 + last_voiced_s(pcm)
 

@@ -90,7 +90,8 @@ class Config(msgspec.Struct, kw_only=True):
 
     def edge_limits(self) -> Limits:
         return Limits(
-            owner_probe_s=max(0.5, self.owner_ttl / 2), allowed_origins=self.allowed_origins,
+            owner_probe_s=max(0.5, self.owner_ttl / 2),
+            allowed_origins=self.allowed_origins,
             max_connections=self.max_connections,
             max_connections_per_ip=self.max_connections_per_ip,
             sessions_per_ip_per_min=self.sessions_per_ip_per_min,
@@ -101,9 +102,11 @@ class Config(msgspec.Struct, kw_only=True):
         return ReplayLimits(ttl_s=self.replay_days * DAY, max_bytes=self.replay_max_mb << 20)
 
     def retention(self) -> Retention:
-        return Retention(start_timeout_s=self.start_timeout_s,
-                         abandoned_s=self.retain_abandoned_days * DAY,
-                         finished_s=self.retain_finished_days * DAY)
+        return Retention(
+            start_timeout_s=self.start_timeout_s,
+            abandoned_s=self.retain_abandoned_days * DAY,
+            finished_s=self.retain_finished_days * DAY,
+        )
 
     def validate(self) -> None:
         unknown = set(self.roles) - set(ALL_ROLES)

@@ -35,5 +35,6 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(gen0, GEN1, GEN2)
-    log.info("gc: %d start-up objects frozen, thresholds %s", gc.get_freeze_count(),
-             gc.get_threshold())
+    log.info(
+        "gc: %d start-up objects frozen, thresholds %s", gc.get_freeze_count(), gc.get_threshold()
+    )

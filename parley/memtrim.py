@@ -66,8 +66,9 @@ class HeapTrimmer:
     stop()`` when it stops. ``PARLEY_MALLOC_TRIM_S`` sets the period (0 turns it off)."""
 
     def __init__(self, period: float | None = None) -> None:
-        self.period = float(os.environ.get("PARLEY_MALLOC_TRIM_S", PERIOD_S)
-                            if period is None else period)
+        self.period = float(
+            os.environ.get("PARLEY_MALLOC_TRIM_S", PERIOD_S) if period is None else period
+        )
         self._trim = _malloc_trim()
         self._task: asyncio.Task[None] | None = None
         self.runs = 0
@@ -93,8 +94,12 @@ class HeapTrimmer:
             found = gc.collect(2 if full else 1)
             pause_ms = (time.perf_counter() - t0) * 1000
             if pause_ms > 20:
-                log.info("gc: %s collection %.0f ms (%d unreachable objects)",
-                         "full" if full else "young", pause_ms, found)
+                log.info(
+                    "gc: %s collection %.0f ms (%d unreachable objects)",
+                    "full" if full else "young",
+                    pause_ms,
+                    found,
+                )
             if trim is not None:
                 try:
                     await asyncio.to_thread(trim, 0)

@@ -65,8 +65,12 @@ def build_model_actors(cfg: Config, nc: Client, pool: asyncpg.Pool, audio: Any) 
 
 
 def engine_options(cfg: Config) -> registry.EngineOptions:
-    return dataclasses.replace(registry.EngineOptions.from_env(), embedder=cfg.embedder,
-                               threads=cfg.stt_threads, llm_threads=cfg.llm_threads)
+    return dataclasses.replace(
+        registry.EngineOptions.from_env(),
+        embedder=cfg.embedder,
+        threads=cfg.stt_threads,
+        llm_threads=cfg.llm_threads,
+    )
 
 
 def nats_urls(cfg: Config) -> tuple[str, str | None]:
@@ -92,8 +96,10 @@ class Node:
     def __init__(self, cfg: Config, core_config: CoreConfig | None = None) -> None:
         cfg.validate()
         if not (cfg.nats_url and cfg.database_url):
-            raise ValueError("a node needs NATS_URL and DATABASE_URL; `parley up` starts "
-                             "embedded servers and the nodes for you")
+            raise ValueError(
+                "a node needs NATS_URL and DATABASE_URL; `parley up` starts "
+                "embedded servers and the nodes for you"
+            )
         self.cfg = cfg
         self.core_config = core_config or CoreConfig(
             llm_unplanned_questions=cfg.llm_unplanned_questions
@@ -123,13 +129,18 @@ class Node:
         audio: Any = None
         replay: Any = None
         if admin_url == url:
-            layout = await provision(js, replicas=cfg.nats_replicas, owner_ttl=cfg.owner_ttl,
-                                     replay=cfg.replay_limits())
+            layout = await provision(
+                js, replicas=cfg.nats_replicas, owner_ttl=cfg.owner_ttl, replay=cfg.replay_limits()
+            )
             owners, audio, replay = layout.owners, layout.audio, layout.replay
         elif admin_url is not None:
-            await provision_as(admin_url, f"parley-provision-{cfg.node_id}",
-                               replicas=cfg.nats_replicas, owner_ttl=cfg.owner_ttl,
-                               replay=cfg.replay_limits())
+            await provision_as(
+                admin_url,
+                f"parley-provision-{cfg.node_id}",
+                replicas=cfg.nats_replicas,
+                owner_ttl=cfg.owner_ttl,
+                replay=cfg.replay_limits(),
+            )
         if owners is None and "session" in cfg.roles:
             owners = await attach_owners(js)
         if audio is None and "tts" in cfg.roles:
@@ -139,29 +150,44 @@ class Node:
         self.pool = await create_pool(self.dsn)
         if "session" in cfg.roles:
             self.sessions = SessionNode(
-                self.nc, self.pool, owners, node_id=cfg.node_id,
+                self.nc,
+                self.pool,
+                owners,
+                node_id=cfg.node_id,
                 new_vad=registry.build_vad(cfg.models, engine_options(self.cfg)),
-                owner_ttl=cfg.owner_ttl, max_sessions=cfg.max_sessions,
-                retention=cfg.retention(), replay=replay,
+                owner_ttl=cfg.owner_ttl,
+                max_sessions=cfg.max_sessions,
+                retention=cfg.retention(),
+                replay=replay,
                 core_config=self.core_config,
             )
             await self.sessions.start()
             sessions = self.sessions
             self._service = await nats.micro.add_service(
-                self.nc, name="parley-session", version="0.1.0",
-                description="Parley session actors", metadata={"node": cfg.node_id},
+                self.nc,
+                name="parley-session",
+                version="0.1.0",
+                description="Parley session actors",
+                metadata={"node": cfg.node_id},
                 stats_handler=lambda _ep: sessions.stats(),
             )
             await self._service.add_endpoint(
-                name="status", subject=f"parley.session.{cfg.node_id}.status",
-                handler=self._session_status)
+                name="status",
+                subject=f"parley.session.{cfg.node_id}.status",
+                handler=self._session_status,
+            )
         if "edge" in cfg.roles:
-            self.edge = Edge(self.nc, self.pool, load_secret(cfg), host=cfg.host, port=cfg.port,
-                             replay=replay,
-                             limits=cfg.edge_limits(),
-                             metrics_port=cfg.metrics_port if cfg.metrics_port >= 0 else None,
-                             required_services=tuple(
-                                 s for s in ("session", *MODEL_ROLES)))
+            self.edge = Edge(
+                self.nc,
+                self.pool,
+                load_secret(cfg),
+                host=cfg.host,
+                port=cfg.port,
+                replay=replay,
+                limits=cfg.edge_limits(),
+                metrics_port=cfg.metrics_port if cfg.metrics_port >= 0 else None,
+                required_services=tuple(s for s in ("session", *MODEL_ROLES)),
+            )
             await self.edge.start()
             print(f"parley page  {self.edge.url}/", flush=True)
         self.models = build_model_actors(cfg, self.nc, self.pool, audio)
@@ -169,9 +195,12 @@ class Node:
         for actor in self.models:
             t = time.perf_counter()
             await actor.start()
-            print(f"model {actor.kind:<6} ready ({actor.engine_name}, "
-                  f"{time.perf_counter() - t:.1f}s); "
-                  f"{engine_cpu_line(actor.kind, actor.engine_name, actor.device)}", flush=True)
+            print(
+                f"model {actor.kind:<6} ready ({actor.engine_name}, "
+                f"{time.perf_counter() - t:.1f}s); "
+                f"{engine_cpu_line(actor.kind, actor.engine_name, actor.device)}",
+                flush=True,
+            )
 
     async def _session_status(self, req: Any) -> None:
         import msgspec

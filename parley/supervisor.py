@@ -249,10 +249,15 @@ class Supervisor:
             crash_loop = child.status.failures_in_row >= self.policy.crash_loop_limit
             child.set_state("down" if crash_loop else "backoff")
             log_fn = log.error if crash_loop else log.warning
-            log_fn("%s (pid %d) %s after %.1f s; %s in %.0f s", child.spec.name,
-                   child.status.pid, child.status.last_exit, lived,
-                   "crash loop: role marked down, next try" if crash_loop else "restarting",
-                   delay)
+            log_fn(
+                "%s (pid %d) %s after %.1f s; %s in %.0f s",
+                child.spec.name,
+                child.status.pid,
+                child.status.last_exit,
+                lived,
+                "crash loop: role marked down, next try" if crash_loop else "restarting",
+                delay,
+            )
             await asyncio.sleep(delay)
             child.status.restarts += 1
 
@@ -261,12 +266,16 @@ class Supervisor:
         child.started_at = time.monotonic()
         child.status.starts += 1
         proc = await asyncio.create_subprocess_exec(
-            *child.argv, env=child.env, cwd=REPO,
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            *child.argv,
+            env=child.env,
+            cwd=REPO,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             # its own process group: a terminal's Ctrl-C reaches the supervisor only, which
             # stops the children in order; PDEATHSIG ends them if the supervisor is killed
-            start_new_session=True, preexec_fn=engine_preexec(child.spec.nice),
+            start_new_session=True,
+            preexec_fn=engine_preexec(child.spec.nice),
         )
         child.proc = proc
         child.status.pid = proc.pid
@@ -305,8 +314,9 @@ class Supervisor:
             try:
                 await asyncio.wait_for(c.proc.wait(), self.policy.stop_grace_s)
             except TimeoutError:
-                log.warning("%s did not stop in %.0f s: SIGKILL", c.spec.name,
-                            self.policy.stop_grace_s)
+                log.warning(
+                    "%s did not stop in %.0f s: SIGKILL", c.spec.name, self.policy.stop_grace_s
+                )
                 with contextlib.suppress(ProcessLookupError):
                     c.proc.kill()
                 await c.proc.wait()

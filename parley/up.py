@@ -39,8 +39,13 @@ from persistence.migrate import migrate
 log = logging.getLogger(__name__)
 
 
-def child_env(cfg: Config, nats_url: str, dsn: str, creds: Credentials | None = None,
-              spec: ChildSpec | None = None) -> dict[str, str]:
+def child_env(
+    cfg: Config,
+    nats_url: str,
+    dsn: str,
+    creds: Credentials | None = None,
+    spec: ChildSpec | None = None,
+) -> dict[str, str]:
     """The environment of a child: this one, plus the servers and the flags given to
     ``parley up`` (children read them through :class:`Config`). With ``creds`` the child's
     ``NATS_URL`` carries the credentials of ``spec``'s role group only, and the child does
@@ -51,16 +56,18 @@ def child_env(cfg: Config, nats_url: str, dsn: str, creds: Credentials | None = 
         assert spec is not None
         nats_url = creds.url(nats_url, user_for_roles(spec.roles))
         env["PARLEY_NATS_PROVISION"] = "0"
-    env.update({
-        "NATS_URL": nats_url,
-        "DATABASE_URL": dsn,
-        "PARLEY_DATA_DIR": str(cfg.data_dir),
-        "PARLEY_HOST": cfg.host,
-        "PARLEY_PORT": str(cfg.port),
-        "PARLEY_MODELS": cfg.models,
-        "PARLEY_EMBEDDER": cfg.embedder,
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "NATS_URL": nats_url,
+            "DATABASE_URL": dsn,
+            "PARLEY_DATA_DIR": str(cfg.data_dir),
+            "PARLEY_HOST": cfg.host,
+            "PARLEY_PORT": str(cfg.port),
+            "PARLEY_MODELS": cfg.models,
+            "PARLEY_EMBEDDER": cfg.embedder,
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     return env
 
 
@@ -82,8 +89,12 @@ async def _serve(cfg: Config, nats_url: str, dsn: str, creds: Credentials | None
     own_url = nats_url
     if creds is not None:
         if creds.has(ADMIN):
-            await provision_as(creds.url(nats_url, ADMIN), f"parley-provision-{cfg.node_id}",
-                               replicas=cfg.nats_replicas, owner_ttl=cfg.owner_ttl)
+            await provision_as(
+                creds.url(nats_url, ADMIN),
+                f"parley-provision-{cfg.node_id}",
+                replicas=cfg.nats_replicas,
+                owner_ttl=cfg.owner_ttl,
+            )
         own_url = creds.url(nats_url, SUPERVISOR)
     sup = Supervisor(
         specs,
@@ -92,24 +103,31 @@ async def _serve(cfg: Config, nats_url: str, dsn: str, creds: Credentials | None
     )
     nc = await connect(own_url, f"parley-supervisor-{cfg.node_id}")
     service = await nats.micro.add_service(
-        nc, name="parley-supervisor", version="0.1.0",
+        nc,
+        name="parley-supervisor",
+        version="0.1.0",
         description="Parley process supervisor: one process per role group",
-        metadata={"node": cfg.node_id}, stats_handler=lambda _ep: _stats(sup, cfg.node_id),
+        metadata={"node": cfg.node_id},
+        stats_handler=lambda _ep: _stats(sup, cfg.node_id),
     )
 
     async def status(req: Any) -> None:
         await req.respond(msgspec.json.encode(_stats(sup, cfg.node_id)))
 
-    await service.add_endpoint(name="status", subject=f"parley.supervisor.{cfg.node_id}.status",
-                               handler=status)
+    await service.add_endpoint(
+        name="status", subject=f"parley.supervisor.{cfg.node_id}.status", handler=status
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
         await sup.start()
-        print(f"supervisor: starting {', '.join(s.name for s in specs)} "
-              "(one process each; the first start loads the models)", flush=True)
+        print(
+            f"supervisor: starting {', '.join(s.name for s in specs)} "
+            "(one process each; the first start loads the models)",
+            flush=True,
+        )
 
         async def announce() -> None:
             if await sup.wait_ready(3600):
@@ -134,8 +152,10 @@ def run_up(cfg: Config) -> None:
     cpu = host_cpu_line()
     print(f"cpu          {cpu}", flush=True)
     if "BELOW BASELINE" in cpu:
-        log.warning("this CPU lacks what the llama.cpp build needs: the llm role will fail "
-                    "to start and be marked down; the rest of the node serves")
+        log.warning(
+            "this CPU lacks what the llama.cpp build needs: the llm role will fail "
+            "to start and be marked down; the rest of the node serves"
+        )
     nats_srv: EmbeddedNats | None = None
     pg: EmbeddedPostgres | None = None
     creds: Credentials | None = None
@@ -144,22 +164,33 @@ def run_up(cfg: Config) -> None:
         if cfg.nats_credentials:
             creds = Credentials.load(Path(cfg.nats_credentials))
         if not nats_url:
-            tls_cert, tls_key = os.environ.get("PARLEY_NATS_TLS_CERT"), os.environ.get(
-                "PARLEY_NATS_TLS_KEY")
-            nats_srv = EmbeddedNats(cfg.data_dir / "nats", port=cfg.nats_port,
-                                    monitor_port=cfg.nats_monitor_port,
-                                    config=REPO / "nats.conf",
-                                    tls_cert=Path(tls_cert) if tls_cert else None,
-                                    tls_key=Path(tls_key) if tls_key else None)
+            tls_cert, tls_key = (
+                os.environ.get("PARLEY_NATS_TLS_CERT"),
+                os.environ.get("PARLEY_NATS_TLS_KEY"),
+            )
+            nats_srv = EmbeddedNats(
+                cfg.data_dir / "nats",
+                port=cfg.nats_port,
+                monitor_port=cfg.nats_monitor_port,
+                config=REPO / "nats.conf",
+                tls_cert=Path(tls_cert) if tls_cert else None,
+                tls_key=Path(tls_key) if tls_key else None,
+            )
             nats_srv.start()
             nats_url = nats_srv.url
             creds = nats_srv.credentials
             assert creds is not None
-            print(f"nats-server  {nats_url}  (monitoring {nats_srv.monitor_url}; "
-                  f"auth on, credentials in {creds.path})", flush=True)
+            print(
+                f"nats-server  {nats_url}  (monitoring {nats_srv.monitor_url}; "
+                f"auth on, credentials in {creds.path})",
+                flush=True,
+            )
         else:
-            print(f"nats         {mask_url(nats_url)}"
-                  + (f"  (credentials from {creds.path})" if creds else ""), flush=True)
+            print(
+                f"nats         {mask_url(nats_url)}"
+                + (f"  (credentials from {creds.path})" if creds else ""),
+                flush=True,
+            )
         dsn = cfg.database_url
         if not dsn:
             pg = EmbeddedPostgres(cfg.data_dir / "postgres", port=cfg.pg_port)

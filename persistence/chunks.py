@@ -8,8 +8,15 @@ starve the result (pgvector >= 0.8).
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_EF_SEARCH", "Hit", "add_chunks", "content_hash", "count_shared",
-           "delete_session_chunks", "search"]
+__all__ = [
+    "DEFAULT_EF_SEARCH",
+    "Hit",
+    "add_chunks",
+    "content_hash",
+    "count_shared",
+    "delete_session_chunks",
+    "search",
+]
 
 import hashlib
 from dataclasses import dataclass
@@ -52,7 +59,8 @@ async def add_chunks(
     async with pool.acquire() as conn, conn.transaction():
         before = await conn.fetchval(
             "SELECT count(*) FROM chunks WHERE coalesce(session_id, '') = $1 AND kind = $2",
-            session_id or "", kind,
+            session_id or "",
+            kind,
         )
         await conn.executemany(
             """INSERT INTO chunks (session_id, kind, language, content, content_hash, embedder,
@@ -63,7 +71,8 @@ async def add_chunks(
         )
         after = await conn.fetchval(
             "SELECT count(*) FROM chunks WHERE coalesce(session_id, '') = $1 AND kind = $2",
-            session_id or "", kind,
+            session_id or "",
+            kind,
         )
     return int(after - before)
 
@@ -72,7 +81,8 @@ async def count_shared(pool: asyncpg.Pool, *, kind: str, embedder: str) -> int:
     """How many shared (session-less) chunks of ``kind`` embedded by ``embedder`` are stored."""
     n = await pool.fetchval(
         "SELECT count(*) FROM chunks WHERE session_id IS NULL AND kind = $1 AND embedder = $2",
-        kind, embedder,
+        kind,
+        embedder,
     )
     return int(n)
 
@@ -106,7 +116,12 @@ async def search(
               ORDER BY embedding <=> $1 LIMIT $3)
             ORDER BY d LIMIT $3
             """,
-            vec, session_id, k, language, embedder, list(kinds),
+            vec,
+            session_id,
+            k,
+            language,
+            embedder,
+            list(kinds),
         )
     return [Hit(r["content"], r["kind"], float(r["d"])) for r in rows]
 

@@ -99,8 +99,11 @@ def _shared_bin_dir(bin_dir: Path) -> Path:
         shutil.rmtree(target, ignore_errors=True)
         tmp.rename(target)
         (target / ".complete").touch()
-        log.info("postgres binaries copied to %s (the venv is not reachable by %s)",
-                 target, PG_SYSTEM_USER)
+        log.info(
+            "postgres binaries copied to %s (the venv is not reachable by %s)",
+            target,
+            PG_SYSTEM_USER,
+        )
     return target / pkg.name / install.name / "bin"
 
 
@@ -206,8 +209,12 @@ class EmbeddedPostgres:
             # path derived from the requested one so a restart finds the same data.
             key = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16]
             shared = SHARED_ROOT / f"data-{key}"
-            log.info("postgres data for %s kept in %s (reachable by %s)",
-                     data_dir, shared, PG_SYSTEM_USER)
+            log.info(
+                "postgres data for %s kept in %s (reachable by %s)",
+                data_dir,
+                shared,
+                PG_SYSTEM_USER,
+            )
             data_dir = shared
         self.root = data_dir
         self.data_dir = self.root / "pgdata"
@@ -244,11 +251,18 @@ class EmbeddedPostgres:
     def _run(self, args: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run a server binary as the Postgres system user: its own group, none of ours."""
         if self.run_as is None:
-            return subprocess.run(args, check=check, capture_output=True, text=True,
-                                  timeout=120)
+            return subprocess.run(args, check=check, capture_output=True, text=True, timeout=120)
         pw = pwd.getpwnam(self.run_as)
-        return subprocess.run(args, check=check, capture_output=True, text=True, timeout=120,
-                              user=pw.pw_uid, group=pw.pw_gid, extra_groups=[])
+        return subprocess.run(
+            args,
+            check=check,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            user=pw.pw_uid,
+            group=pw.pw_gid,
+            extra_groups=[],
+        )
 
     def _prepare_dirs(self) -> None:
         for d in (self.root, self.data_dir, self.socket_dir):
@@ -288,8 +302,19 @@ class EmbeddedPostgres:
         if not self.durable:
             opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         res = self._run(
-            [str(bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_path),
-             "-w", "-t", "60", "-o", opts, "start"],
+            [
+                str(bin_dir / "pg_ctl"),
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.log_path),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                opts,
+                "start",
+            ],
             check=False,
         )
         if res.returncode != 0:
@@ -310,8 +335,11 @@ class EmbeddedPostgres:
             ids = {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
         self._watchdog = subprocess.Popen(
             ["sh", "-c", script, str(bin_dir / "pg_ctl"), str(self.data_dir)],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True, **ids,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            **ids,
         )
 
     def _stop_watchdog(self) -> None:
@@ -336,9 +364,16 @@ class EmbeddedPostgres:
                 pw = pwd.getpwnam(self.run_as)
                 os.chown(pwfile, pw.pw_uid, pw.pw_gid)
             args = [
-                str(bin_dir / "initdb"), "-D", str(self.data_dir), "-U", SUPERUSER,
-                f"--pwfile={pwfile}", "--auth-host=scram-sha-256",
-                "--auth-local=scram-sha-256", "--locale=C", "--encoding=UTF8",
+                str(bin_dir / "initdb"),
+                "-D",
+                str(self.data_dir),
+                "-U",
+                SUPERUSER,
+                f"--pwfile={pwfile}",
+                "--auth-host=scram-sha-256",
+                "--auth-local=scram-sha-256",
+                "--locale=C",
+                "--encoding=UTF8",
             ]
             if not self.durable:
                 args.append("--no-sync")
@@ -355,21 +390,39 @@ class EmbeddedPostgres:
         it gets a superuser password, its tables move to the ``parley`` schema owned by
         the app role, and ``pg_hba.conf`` becomes scram-only."""
         legacy = "parley"
-        log.warning("postgres in %s uses trust auth: converting it to scram and a "
-                    "non-superuser application role", self.data_dir)
+        log.warning(
+            "postgres in %s uses trust auth: converting it to scram and a "
+            "non-superuser application role",
+            self.data_dir,
+        )
         self._pg_ctl_start(bin_dir, f"-c listen_addresses='' -p {self.port}")
         try:
             password = secrets.token_urlsafe(32)
-            self._psql(bin_dir, "postgres", legacy,
-                       f"ALTER ROLE {legacy} PASSWORD {_literal(password)};",
-                       host=str(self.socket_dir))
+            self._psql(
+                bin_dir,
+                "postgres",
+                legacy,
+                f"ALTER ROLE {legacy} PASSWORD {_literal(password)};",
+                host=str(self.socket_dir),
+            )
             _write_passfile(self.superuser_passfile, legacy, password)
             self._setup_roles(bin_dir, host=str(self.socket_dir))
-            self._psql(bin_dir, DB_NAME, legacy, _MOVE_LEGACY_TABLES,
-                       host=str(self.socket_dir))
+            self._psql(bin_dir, DB_NAME, legacy, _MOVE_LEGACY_TABLES, host=str(self.socket_dir))
         finally:
-            self._run([str(bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast",
-                       "-w", "-t", "30", "stop"], check=False)
+            self._run(
+                [
+                    str(bin_dir / "pg_ctl"),
+                    "-D",
+                    str(self.data_dir),
+                    "-m",
+                    "fast",
+                    "-w",
+                    "-t",
+                    "30",
+                    "stop",
+                ],
+                check=False,
+            )
         hba = self.data_dir / "pg_hba.conf"
         hba.write_text(_HBA)
         if self.run_as is not None:
@@ -383,16 +436,36 @@ class EmbeddedPostgres:
         """Run ``sql`` in ``db`` as the superuser (operator tasks, tests)."""
         self._psql(self.bin_dir(), db, self._superuser(), sql)
 
-    def _psql(self, bin_dir: Path, db: str, user: str, sql: str, *,
-              host: str = "127.0.0.1") -> None:
+    def _psql(
+        self, bin_dir: Path, db: str, user: str, sql: str, *, host: str = "127.0.0.1"
+    ) -> None:
         """Run ``sql`` with psql as this process's user (a client needs no privilege)."""
-        env = {**os.environ, "PGPASSFILE": str(self.superuser_passfile),
-               "PGCONNECT_TIMEOUT": "10"}
+        env = {**os.environ, "PGPASSFILE": str(self.superuser_passfile), "PGCONNECT_TIMEOUT": "10"}
         env.pop("PGPASSWORD", None)
         res = subprocess.run(
-            [str(bin_dir / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", host,
-             "-p", str(self.port), "-U", user, "-d", db, "-f", "-"],
-            input=sql, env=env, capture_output=True, text=True, timeout=60, check=False,
+            [
+                str(bin_dir / "psql"),
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                host,
+                "-p",
+                str(self.port),
+                "-U",
+                user,
+                "-d",
+                db,
+                "-f",
+                "-",
+            ],
+            input=sql,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
         if res.returncode != 0:
             raise RuntimeError(f"postgres set-up failed: {res.stderr.strip()}")
@@ -405,8 +478,13 @@ class EmbeddedPostgres:
         else:
             password = _write_passfile(self.app_passfile, APP_USER)
         su = self._superuser()
-        self._psql(bin_dir, "postgres", su, _ROLE_SQL.format(
-            app=APP_USER, password=_literal(password), db=DB_NAME, su=su), host=host)
+        self._psql(
+            bin_dir,
+            "postgres",
+            su,
+            _ROLE_SQL.format(app=APP_USER, password=_literal(password), db=DB_NAME, su=su),
+            host=host,
+        )
         self._psql(bin_dir, DB_NAME, su, app_setup_sql(APP_USER), host=host)
 
     def _postmaster_pid(self) -> int | None:

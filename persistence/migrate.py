@@ -49,7 +49,8 @@ async def migrate(dsn: str, *, timeout: float = 60.0) -> list[str]:
                     await conn.execute(sql)
                     await conn.execute(
                         "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
-                        version, name,
+                        version,
+                        name,
                     )
                 log.info("applied migration %s", name)
                 applied.append(name)

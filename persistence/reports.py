@@ -22,7 +22,8 @@ async def save_report(pool: asyncpg.Pool, session_id: str, report: dict[str, Any
                 WHERE NOT EXISTS (SELECT 1 FROM sessions WHERE id = $1 AND status = 'deleted')
                ON CONFLICT (session_id) DO UPDATE SET report = EXCLUDED.report,
                                                       created_at = now()""",
-            session_id, _json.encode(report).decode(),
+            session_id,
+            _json.encode(report).decode(),
         )
         await conn.execute(
             "UPDATE sessions SET status = 'finished', updated_at = now() "

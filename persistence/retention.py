@@ -16,8 +16,14 @@ nodes sweeping at once do not wait on each other); call it periodically.
 
 from __future__ import annotations
 
-__all__ = ["DELETED_FENCE", "Retention", "delete_session", "delete_unstarted", "session_turns",
-           "sweep"]
+__all__ = [
+    "DELETED_FENCE",
+    "Retention",
+    "delete_session",
+    "delete_unstarted",
+    "session_turns",
+    "sweep",
+]
 
 from dataclasses import dataclass
 
@@ -45,7 +51,8 @@ async def delete_unstarted(pool: asyncpg.Pool, session_id: str, *, fence: int) -
         deleted = await conn.fetchval(
             "DELETE FROM sessions WHERE id = $1 AND fence <= $2 AND role = '' "
             "AND status <> 'finished' RETURNING id",
-            session_id, fence,
+            session_id,
+            fence,
         )
         if deleted is not None:
             await conn.execute("DELETE FROM chunks WHERE session_id = $1", session_id)
@@ -78,7 +85,8 @@ async def delete_session(pool: asyncpg.Pool, session_id: str) -> bool:
             "UPDATE sessions SET status = 'deleted', snapshot = NULL, snapshot_seq = 0, "
             "owner = NULL, role = '', fence = $2, updated_at = now() "
             "WHERE id = $1 RETURNING id",
-            session_id, DELETED_FENCE,
+            session_id,
+            DELETED_FENCE,
         )
     return deleted is not None
 
@@ -99,7 +107,10 @@ async def sweep(pool: asyncpg.Pool, retention: Retention) -> int:
                  FOR UPDATE SKIP LOCKED)
             DELETE FROM sessions s USING doomed WHERE s.id = doomed.id RETURNING s.id
             """,
-            retention.finished_s, retention.unstarted_s, retention.abandoned_s, retention.batch,
+            retention.finished_s,
+            retention.unstarted_s,
+            retention.abandoned_s,
+            retention.batch,
         )
         gone = [r["id"] for r in ids]
         if gone:

@@ -56,7 +56,14 @@ async def save_snapshot(
          WHERE s.fence <= EXCLUDED.fence
         RETURNING fence
         """,
-        session_id, status, language, role, owner, fence, snapshot, seq,
+        session_id,
+        status,
+        language,
+        role,
+        owner,
+        fence,
+        snapshot,
+        seq,
     )
     if row is None:
         raise StaleFence(f"snapshot of {session_id} with fence {fence} is stale")
@@ -71,8 +78,13 @@ async def load_snapshot(pool: asyncpg.Pool, session_id: str) -> SessionRow | Non
     if row is None:
         return None
     return SessionRow(
-        id=row["id"], status=row["status"], language=row["language"], role=row["role"],
-        fence=row["fence"], snapshot=row["snapshot"], snapshot_seq=row["snapshot_seq"],
+        id=row["id"],
+        status=row["status"],
+        language=row["language"],
+        role=row["role"],
+        fence=row["fence"],
+        snapshot=row["snapshot"],
+        snapshot_seq=row["snapshot_seq"],
     )
 
 
@@ -80,7 +92,9 @@ async def mark_status(pool: asyncpg.Pool, session_id: str, status: str, *, fence
     """Set the status (e.g. ``finished``) if ``fence`` is still current."""
     result = await pool.execute(
         "UPDATE sessions SET status = $2, updated_at = now() WHERE id = $1 AND fence <= $3",
-        session_id, status, fence,
+        session_id,
+        status,
+        fence,
     )
     if result.endswith(" 0"):
         raise StaleFence(f"status of {session_id} with fence {fence} is stale")

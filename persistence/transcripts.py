@@ -48,7 +48,11 @@ async def save_turn(
                assessment = coalesce(EXCLUDED.assessment, turns.assessment),
                latency = EXCLUDED.latency
         """,
-        session_id, turn, question, answer, source,
+        session_id,
+        turn,
+        question,
+        answer,
+        source,
         None if assessment is None else _json.encode(assessment).decode(),
         _json.encode(latency).decode(),
     )
@@ -62,7 +66,10 @@ async def load_turns(pool: asyncpg.Pool, session_id: str) -> list[TurnRow]:
     )
     return [
         TurnRow(
-            turn=r["turn"], question=r["question"], answer=r["answer"], source=r["source"],
+            turn=r["turn"],
+            question=r["question"],
+            answer=r["answer"],
+            source=r["source"],
             assessment=None if r["assessment"] is None else msgspec.json.decode(r["assessment"]),
             latency=msgspec.json.decode(r["latency"]),
         )

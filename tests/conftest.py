@@ -103,14 +103,23 @@ TEST_SECRET = "test-secret"
 async def det_node(servers: Servers, tmp_path: Path) -> AsyncIterator[Node]:
     """One in-process node with every role on the deterministic test backend, on the
     fixture's NATS and Postgres, its edge on a free port."""
-    node = Node(Config(
-        nats_url=servers.nats.url, nats_credentials=servers.nats_credentials,
-        database_url=servers.dsn, port=0,
-        roles=("edge", "session", "stt", "llm", "tts", "embed"), models="deterministic",
-        node_id="test-node", secret=TEST_SECRET, owner_ttl=2.0, data_dir=tmp_path,
-        # every test client comes from 127.0.0.1 (tests/security checks these limits)
-        max_connections_per_ip=0, sessions_per_ip_per_min=0,
-    ))
+    node = Node(
+        Config(
+            nats_url=servers.nats.url,
+            nats_credentials=servers.nats_credentials,
+            database_url=servers.dsn,
+            port=0,
+            roles=("edge", "session", "stt", "llm", "tts", "embed"),
+            models="deterministic",
+            node_id="test-node",
+            secret=TEST_SECRET,
+            owner_ttl=2.0,
+            data_dir=tmp_path,
+            # every test client comes from 127.0.0.1 (tests/security checks these limits)
+            max_connections_per_ip=0,
+            sessions_per_ip_per_min=0,
+        )
+    )
     await node.start()
     try:
         yield node

@@ -12,10 +12,18 @@ from bus import jobs
 from bus.worker import JobContext, JobWorker
 
 QUESTIONS = {
-    "en": ["Tell me about a project you are proud of.", "How do you handle disagreement?",
-           "Describe a hard bug you fixed.", "What would you improve in your last team?"],
-    "ko": ["가장 자랑스러운 프로젝트를 말씀해 주세요.", "의견 충돌은 어떻게 해결하시나요?",
-           "해결했던 어려운 버그를 설명해 주세요.", "지난 팀에서 개선하고 싶은 점은 무엇인가요?"],
+    "en": [
+        "Tell me about a project you are proud of.",
+        "How do you handle disagreement?",
+        "Describe a hard bug you fixed.",
+        "What would you improve in your last team?",
+    ],
+    "ko": [
+        "가장 자랑스러운 프로젝트를 말씀해 주세요.",
+        "의견 충돌은 어떻게 해결하시나요?",
+        "해결했던 어려운 버그를 설명해 주세요.",
+        "지난 팀에서 개선하고 싶은 점은 무엇인가요?",
+    ],
 }
 
 
@@ -28,7 +36,7 @@ class EnergyVad:
     def process(self, pcm16: bytes) -> list[float]:
         data = self.rest + pcm16
         n = len(data) // 1024
-        self.rest = data[n * 1024:]
+        self.rest = data[n * 1024 :]
         out = []
         for i in range(n):
             frame = struct.unpack_from("<512h", data, i * 1024)
@@ -42,14 +50,27 @@ class EnergyVad:
 async def fake_model(job: jobs.Job, ctx: JobContext) -> AsyncIterator[jobs.Result]:
     if isinstance(job, jobs.SttJob):
         words = len(job.pcm) // 16000
-        yield jobs.SttResult(job_id=job.job_id, text="I worked on it. " * max(words, 1),
-                             segment=job.segment, audio_ms=len(job.pcm) // 32)
+        yield jobs.SttResult(
+            job_id=job.job_id,
+            text="I worked on it. " * max(words, 1),
+            segment=job.segment,
+            audio_ms=len(job.pcm) // 32,
+        )
     elif isinstance(job, jobs.LlmJob):
         if job.task == "assess":
-            yield jobs.LlmDone(job_id=job.job_id, text="", rubric=jobs.Rubric(
-                relevance=4, depth=3, clarity=4, role_fit=3,
-                evidence=[job.answer[:40]], strength="Concrete.",
-                improvement="Quantify the result."))
+            yield jobs.LlmDone(
+                job_id=job.job_id,
+                text="",
+                rubric=jobs.Rubric(
+                    relevance=4,
+                    depth=3,
+                    clarity=4,
+                    role_fit=3,
+                    evidence=[job.answer[:40]],
+                    strength="Concrete.",
+                    improvement="Quantify the result.",
+                ),
+            )
         elif job.task == "followup":
             yield jobs.LlmDone(job_id=job.job_id, text="")
         else:
@@ -62,10 +83,15 @@ async def fake_model(job: jobs.Job, ctx: JobContext) -> AsyncIterator[jobs.Resul
         yield jobs.TtsChunk(job_id=job.job_id, index=0, sample_rate=16000, pcm=pcm)
         yield jobs.TtsDone(job_id=job.job_id, chunks=1, audio_ms=len(pcm) // 32)
     elif isinstance(job, jobs.EmbedJob):
-        yield jobs.EmbedResult(job_id=job.job_id, chunks=["context chunk"] if job.op == "search"
-                               else [], stored=len(job.texts))
+        yield jobs.EmbedResult(
+            job_id=job.job_id,
+            chunks=["context chunk"] if job.op == "search" else [],
+            stored=len(job.texts),
+        )
 
 
 def fake_workers(js: JetStreamContext) -> list[JobWorker]:
-    return [JobWorker(js, kind, fake_model, concurrency=4)
-            for kind in ("stt", "llm", "tts", "embed", "assess")]
+    return [
+        JobWorker(js, kind, fake_model, concurrency=4)
+        for kind in ("stt", "llm", "tts", "embed", "assess")
+    ]

@@ -34,8 +34,9 @@ async def test_duplicate_job_ids_collapse(nc: Client, layout: BusLayout) -> None
     after = (await js.stream_info(subjects.STREAM_JOBS)).state.messages
     assert after - before == 2
     # drain what we queued so later tests start from an empty queue
-    sub = await js.pull_subscribe_bind(durable=subjects.job_consumer("tts"),
-                                       stream=subjects.STREAM_JOBS)
+    sub = await js.pull_subscribe_bind(
+        durable=subjects.job_consumer("tts"), stream=subjects.STREAM_JOBS
+    )
     msgs = await sub.fetch(10, timeout=2)
     for m in msgs:
         await m.term()
@@ -119,8 +120,13 @@ async def test_expired_job_is_not_run(nc: Client, layout: BusLayout) -> None:
         yield jobs.TtsDone(job_id=job.job_id, chunks=0)
 
     sid = "sess-expired"
-    await request_job(js, "tts", _tts(f"{sid}:1:tts", sid),
-                      reply_to=subjects.session_result(sid), deadline=time.time() + 0.3)
+    await request_job(
+        js,
+        "tts",
+        _tts(f"{sid}:1:tts", sid),
+        reply_to=subjects.session_result(sid),
+        deadline=time.time() + 0.3,
+    )
     await asyncio.sleep(0.5 * TIME)
     worker = JobWorker(js, "tts", handler)
     await worker.start()

@@ -42,8 +42,13 @@ def _alive(pid: int) -> bool:
 @pytest.mark.timeout(120)
 def test_servers_die_with_a_killed_parent() -> None:
     tmp_path = _tmp_root()  # reachable by the Postgres user: no copy elsewhere
-    starter = subprocess.Popen([sys.executable, "-c", STARTER, str(tmp_path)], cwd=REPO,
-                               stdout=subprocess.PIPE, text=True, start_new_session=True)
+    starter = subprocess.Popen(
+        [sys.executable, "-c", STARTER, str(tmp_path)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         assert starter.stdout is not None
         nats_pid_s, pgdata = starter.stdout.readline().split()

@@ -95,8 +95,9 @@ async def test_crash_of_owner_reactivates_elsewhere_without_losing_turns(
     await c.wait_for("question", timeout=30, where=lambda e: e["kind"] == "main")
     first_turn = c.asked_turns()[0]
     await c.send({"type": "answer_text", "text": "I rebuilt our billing pipeline in Go."})
-    await c.wait_for("question", count=2, timeout=30,
-                     where=lambda e: e["kind"] in ("main", "followup"))
+    await c.wait_for(
+        "question", count=2, timeout=30, where=lambda e: e["kind"] in ("main", "followup")
+    )
     await asyncio.sleep(0.3)  # let the turn's snapshot land
     await a.crash()
     # the next answer reaches node B once A's lease expired (the edge re-activates)

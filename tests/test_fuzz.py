@@ -41,17 +41,50 @@ from tests.conftest import TEST_SECRET, TIME, ws_url
 pytestmark = pytest.mark.timeout(180)
 
 CODES = {"bad_json", "bad_message"}
-TAGS = ["hello", "start", "answer_text", "end", "pong", "attach", "detach", "probe", "ready",
-        "ping",
-        "error", "report", "", "HELLO", "start ", "answer-text", "0"]
-FIELDS = ["session_id", "token", "last_seq", "role", "language", "difficulty", "questions",
-          "resume_text", "job_posting", "text", "id", "seq", "type"]
+TAGS = [
+    "hello",
+    "start",
+    "answer_text",
+    "end",
+    "pong",
+    "attach",
+    "detach",
+    "probe",
+    "ready",
+    "ping",
+    "error",
+    "report",
+    "",
+    "HELLO",
+    "start ",
+    "answer-text",
+    "0",
+]
+FIELDS = [
+    "session_id",
+    "token",
+    "last_seq",
+    "role",
+    "language",
+    "difficulty",
+    "questions",
+    "resume_text",
+    "job_posting",
+    "text",
+    "id",
+    "seq",
+    "type",
+]
 
 # --- strategies ----------------------------------------------------------------------------
 
 _leaf = (
-    st.none() | st.booleans() | st.integers() | st.integers(-2**70, 2**70)
-    | st.floats() | st.text(max_size=40)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(-(2**70), 2**70)
+    | st.floats()
+    | st.text(max_size=40)
     | st.sampled_from(["en", "ko", "backend", "senior", "", "x" * 5000, "ghost-session-0001"])
 )
 _keys = st.sampled_from(FIELDS) | st.text(max_size=8)
@@ -96,8 +129,17 @@ def _check_decode(data: bytes | str) -> None:
         assert exc.code in CODES, exc.code
         return
     # Whatever decodes is a client event that survives a round trip unchanged.
-    assert isinstance(event, events.Hello | events.Start | events.AnswerText | events.End
-                      | events.Pong | events.Attach | events.Detach | events.Probe)
+    assert isinstance(
+        event,
+        events.Hello
+        | events.Start
+        | events.AnswerText
+        | events.End
+        | events.Pong
+        | events.Attach
+        | events.Detach
+        | events.Probe,
+    )
     assert events.decode_client_event(events.encode(event)) == event
 
 
@@ -119,8 +161,9 @@ def test_decode_arbitrary_text(data: str) -> None:
 
 @settings(max_examples=2500, deadline=None)
 @given(tagged, st.booleans(), st.booleans())
-def test_decode_tagged_objects_with_wrong_types(obj: dict[str, Any], ascii_only: bool,
-                                                as_bytes: bool) -> None:
+def test_decode_tagged_objects_with_wrong_types(
+    obj: dict[str, Any], ascii_only: bool, as_bytes: bool
+) -> None:
     text = _dumps(obj, ascii_only)
     _check_decode(text.encode() if as_bytes else text)
 
@@ -132,9 +175,15 @@ def test_decode_arbitrary_json(value: Any) -> None:
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.one_of(st.integers(), st.none(), st.lists(st.integers(), max_size=3),
-                 st.binary(max_size=40).map(bytearray),
-                 st.binary(max_size=40).map(lambda b: memoryview(b))))
+@given(
+    st.one_of(
+        st.integers(),
+        st.none(),
+        st.lists(st.integers(), max_size=3),
+        st.binary(max_size=40).map(bytearray),
+        st.binary(max_size=40).map(lambda b: memoryview(b)),
+    )
+)
 def test_decode_wrong_python_types(value: Any) -> None:
     _check_decode(value)
 
@@ -154,8 +203,9 @@ def _edge_tasks() -> list[asyncio.Task[Any]]:
 
 
 def _writers() -> int:
-    return sum(1 for t in asyncio.all_tasks()
-               if not t.done() and t.get_name().startswith("ws-writer-"))
+    return sum(
+        1 for t in asyncio.all_tasks() if not t.done() and t.get_name().startswith("ws-writer-")
+    )
 
 
 async def _settle(node: Node, open_connections: int, baseline: int | None = None) -> None:
@@ -173,8 +223,9 @@ async def _settle(node: Node, open_connections: int, baseline: int | None = None
         if settled():
             return
         await asyncio.sleep(0.05)
-    raise AssertionError(f"connections={gw.connections}, writers={_writers()}, "
-                         f"edge tasks {_edge_tasks()}")
+    raise AssertionError(
+        f"connections={gw.connections}, writers={_writers()}, edge tasks {_edge_tasks()}"
+    )
 
 
 def _expected_code(frame: str) -> str | None:
@@ -189,7 +240,8 @@ def _expected_code(frame: str) -> str | None:
 
 
 garbage_text = (st.text(max_size=200) | json_text | truncated_json()).filter(
-    lambda f: _expected_code(f) is not None)
+    lambda f: _expected_code(f) is not None
+)
 frame = st.one_of(
     garbage_text.map(lambda t: ("text", t)),
     st.binary(max_size=4096).map(lambda b: ("binary", b)),
@@ -204,8 +256,13 @@ def _draw_scripts(n: int) -> list[list[tuple[str, str | bytes]]]:
     """``n`` scripts drawn by hypothesis (derandomized: the same on every run)."""
     out: list[list[tuple[str, str | bytes]]] = []
 
-    @settings(max_examples=n, derandomize=True, database=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=n,
+        derandomize=True,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(script)
     def collect(s: list[tuple[str, str | bytes]]) -> None:
         out.append(s)
@@ -233,8 +290,9 @@ async def _run_script(url: str, frames: list[tuple[str, str | bytes]]) -> None:
     def edge_errors() -> list[dict[str, Any]]:
         return [e for e in c.rx.of("error") if e.get("seq", 0) == 0]
 
-    await c.wait_for("error", count=len(expected), timeout=10 * TIME,
-                     where=lambda e: e.get("seq", 0) == 0)
+    await c.wait_for(
+        "error", count=len(expected), timeout=10 * TIME, where=lambda e: e.get("seq", 0) == 0
+    )
     codes = [e["code"] for e in edge_errors()]
     assert codes == expected, (frames, codes)
     assert c.closed is None, f"closed {c.closed} after {frames}"
@@ -247,7 +305,9 @@ async def _typed_interview(node: Node) -> dict[str, Any]:
     await c.send({"type": "start", "role": "backend", "language": "en", "questions": 2})
     report = await c.typed_interview(
         "I led the migration of our payments API to an event-driven design, which cut p99 "
-        "latency by forty percent.", timeout=60 * TIME)
+        "latency by forty percent.",
+        timeout=60 * TIME,
+    )
     seqs = [e["seq"] for e in c.rx.events if e.get("seq")]
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
     await c.close()
@@ -268,7 +328,7 @@ async def _garbage_scripts(node: Node) -> None:
     scripts = _draw_scripts(32)
     url = ws_url(node)
     for i in range(0, len(scripts), 4):
-        await asyncio.gather(*(_run_script(url, s) for s in scripts[i:i + 4]))
+        await asyncio.gather(*(_run_script(url, s) for s in scripts[i : i + 4]))
 
 
 async def _raw_refusal(url: str, first: str | bytes) -> tuple[int | None, list[dict[str, Any]]]:
@@ -292,10 +352,13 @@ async def _protocol_abuse(node: Node) -> None:
 
     # the first frame must be a hello: anything else closes with 1008 and an error code
     refusals: list[tuple[str | bytes, str]] = [
-        (b"\x00\x01", "not_started"), ("{nope", "bad_json"),
-        ('{"type": "start"}', "not_started"), ("", "bad_json"),
+        (b"\x00\x01", "not_started"),
+        ("{nope", "bad_json"),
+        ('{"type": "start"}', "not_started"),
+        ("", "bad_json"),
         ('{"type": "hello", "session_id": "a.b*c"}', "bad_message"),
-        ('{"type": "hello", "last_seq": -1}', "bad_message")]
+        ('{"type": "hello", "last_seq": -1}', "bad_message"),
+    ]
     for first, code in refusals:
         close, got = await _raw_refusal(url, first)
         assert close == 1008, (first, close)
@@ -307,9 +370,15 @@ async def _protocol_abuse(node: Node) -> None:
     other = Client(url)
     await other.connect()
     secret = TEST_SECRET.encode()
-    for token in [owner.token[:-2] + "xx", other.token, "", "a.b.c", "x" * 512,
-                  auth.sign(secret, owner.session_id, ttl=-10),
-                  auth.sign(b"another-secret", owner.session_id)]:
+    for token in [
+        owner.token[:-2] + "xx",
+        other.token,
+        "",
+        "a.b.c",
+        "x" * 512,
+        auth.sign(secret, owner.session_id, ttl=-10),
+        auth.sign(b"another-secret", owner.session_id),
+    ]:
         bad = Client(url)
         with pytest.raises(ConnectionError):
             await bad.connect(session_id=owner.session_id, token=token)
@@ -360,8 +429,12 @@ async def _protocol_abuse(node: Node) -> None:
     rng = random.Random(7)
     for n in (1, 3, 1001, 4095):
         await c.send(rng.randbytes(n))
-    await c.wait_for("error", count=8, timeout=10 * TIME,
-                     where=lambda e: e["code"] == "bad_message" and e["seq"] == 0)
+    await c.wait_for(
+        "error",
+        count=8,
+        timeout=10 * TIME,
+        where=lambda e: e["code"] == "bad_message" and e["seq"] == 0,
+    )
     assert c.closed is None
 
     # frames over 64 KiB close the connection with 1009; exactly 64 KiB is allowed
@@ -370,8 +443,11 @@ async def _protocol_abuse(node: Node) -> None:
     await big.send(b"\x00\x00" * 32768)
     await big.send("{fits")
     await big.wait_for("error", timeout=10 * TIME, where=lambda e: e["code"] == "bad_json")
-    for payload in ("x" * (64 * 1024 + 1), b"\x00\x00" * (32 * 1024 + 1),
-                    json.dumps({"type": "answer_text", "text": "한" * 30000})):
+    for payload in (
+        "x" * (64 * 1024 + 1),
+        b"\x00\x00" * (32 * 1024 + 1),
+        json.dumps({"type": "answer_text", "text": "한" * 30000}),
+    ):
         huge = Client(url)
         await huge.connect()
         await huge.send(payload)
@@ -401,8 +477,7 @@ async def _hostile_interview(node: Node) -> None:
     assert node.edge is not None and node.pool is not None
     c = Client(ws_url(node))
     await c.connect()
-    await c.send({"type": "start", "role": "backend", "language": "en",
-                  "questions": len(HOSTILE)})
+    await c.send({"type": "start", "role": "backend", "language": "en", "questions": len(HOSTILE)})
     sent: dict[int, str] = {}
     loop = asyncio.get_running_loop()
     end = loop.time() + 90 * TIME
@@ -472,21 +547,44 @@ async def test_live_gateway_under_fuzz(det_node: Node) -> None:
 
 # --- the LLM prompt keeps candidate text inside its tags ------------------------------------
 
-_TAGS = ("<answer>", "</answer>", "<question>", "</question>", "<history>", "</history>",
-         "<context>", "</context>", "<role>", "</role>", "<|im_start|>", "<|im_end|>")
+_TAGS = (
+    "<answer>",
+    "</answer>",
+    "<question>",
+    "</question>",
+    "<history>",
+    "</history>",
+    "<context>",
+    "</context>",
+    "<role>",
+    "</role>",
+    "<|im_start|>",
+    "<|im_end|>",
+)
 
 
 def _job(task: str, text: str) -> LlmJob:
-    return LlmJob(job_id="s:1:llm", session_id="sess0001", task=task,  # type: ignore[arg-type]
-                  language="en", role=text[:60] or "backend", question="Why Go?",
-                  answer=text, history=[Exchange("Tell me about yourself.", text)],
-                  context=[text], asked=[text[:100]])
+    return LlmJob(
+        job_id="s:1:llm",
+        session_id="sess0001",
+        task=task,  # type: ignore[arg-type]
+        language="en",
+        role=text[:60] or "backend",
+        question="Why Go?",
+        answer=text,
+        history=[Exchange("Tell me about yourself.", text)],
+        context=[text],
+        asked=[text[:100]],
+    )
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.sampled_from(["question", "followup", "assess"]),
-       st.text(max_size=600) | st.sampled_from(HOSTILE)
-       | st.lists(st.sampled_from([*_TAGS, "ASK:", "NONE", "\n", "x"]), max_size=30).map("".join))
+@given(
+    st.sampled_from(["question", "followup", "assess"]),
+    st.text(max_size=600)
+    | st.sampled_from(HOSTILE)
+    | st.lists(st.sampled_from([*_TAGS, "ASK:", "NONE", "\n", "x"]), max_size=30).map("".join),
+)
 def test_prompt_keeps_candidate_text_inside_its_tags(task: str, text: str) -> None:
     hostile = render_prompt(_job(task, text))
     benign = render_prompt(_job(task, "I built a cache." if text.strip() else text))

@@ -24,7 +24,8 @@ async def test_typed_interview_to_stored_report(det_node: Node) -> None:
     await c.send({"type": "start", "role": "backend", "language": "en", "questions": 2})
     report = await c.typed_interview(
         "In my last role I led the migration of our payments API to an event-driven "
-        "design, which cut p99 latency by forty percent.")
+        "design, which cut p99 latency by forty percent."
+    )
     assert report["answers"], report
     assert {"relevance", "depth", "clarity", "role_fit"} <= set(report["scores"])
     assert 1 <= report["overall"] <= 5

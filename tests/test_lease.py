@@ -33,8 +33,9 @@ async def test_a_key_another_node_created_is_lost(layout: BusLayout) -> None:
     await layout.owners.delete("lease-test-0002")
 
 
-async def test_keeper_renews_spread_leases_and_reports_a_takeover(nc: Nats,
-                                                                   layout: BusLayout) -> None:
+async def test_keeper_renews_spread_leases_and_reports_a_takeover(
+    nc: Nats, layout: BusLayout
+) -> None:
     keeper = LeaseKeeper(nc, ttl=2.0)  # the bucket's TTL in these tests
     await keeper.start()
     lost: list[str] = []

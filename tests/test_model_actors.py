@@ -52,8 +52,9 @@ class CountingTts(DeterministicTts):
 
 async def _results(nc: Nats, sid: str, until: float) -> list[jobs.Result]:
     """Every result on the session's result subject within ``until`` seconds."""
-    sub = await nc.jetstream().subscribe(subjects.session_result(sid), ordered_consumer=True,
-                                         stream=subjects.STREAM_RESULTS)
+    sub = await nc.jetstream().subscribe(
+        subjects.session_result(sid), ordered_consumer=True, stream=subjects.STREAM_RESULTS
+    )
     out: list[jobs.Result] = []
     end = time.monotonic() + until
     try:
@@ -83,22 +84,23 @@ async def test_same_tts_job_twice_runs_once_and_repeats_hit_the_cache(
         sid, js = "sess-tts-cache", nc.jetstream()
         reply = subjects.session_result(sid)
         text = "Thank you, that was a clear answer."
-        first = await request_job(js, "tts", _job(sid, 1, text), reply_to=reply,
-                                  deadline=time.time() + 30)
-        dup = await request_job(js, "tts", _job(sid, 1, text), reply_to=reply,
-                                deadline=time.time() + 30)
+        first = await request_job(
+            js, "tts", _job(sid, 1, text), reply_to=reply, deadline=time.time() + 30
+        )
+        dup = await request_job(
+            js, "tts", _job(sid, 1, text), reply_to=reply, deadline=time.time() + 30
+        )
         assert (first, dup) == (False, True)
         done = [r for r in await _results(nc, sid, 3 * TIME) if isinstance(r, jobs.TtsDone)]
         assert len(done) == 1 and not done[0].cached and engine.calls == 1
         # the same text later, under a new job id: served from the object store
-        await request_job(js, "tts", _job(sid, 2, text), reply_to=reply,
-                          deadline=time.time() + 30)
+        await request_job(js, "tts", _job(sid, 2, text), reply_to=reply, deadline=time.time() + 30)
         results = await _results(nc, sid, 3 * TIME)
-        later = [r for r in results
-                 if isinstance(r, jobs.TtsDone) and r.job_id.endswith(":2:tts")]
+        later = [r for r in results if isinstance(r, jobs.TtsDone) and r.job_id.endswith(":2:tts")]
         assert len(later) == 1 and later[0].cached and engine.calls == 1
-        chunks = [r for r in results
-                  if isinstance(r, jobs.TtsChunk) and r.job_id == later[0].job_id]
+        chunks = [
+            r for r in results if isinstance(r, jobs.TtsChunk) and r.job_id == later[0].job_id
+        ]
         assert sum(len(c.pcm) for c in chunks) > 16000  # real audio, not an empty answer
         assert actor.cache_hits == 1
     finally:
@@ -111,8 +113,13 @@ async def test_a_model_that_is_not_loaded_takes_no_work(nc: Nats, layout: BusLay
     engine.loaded.clear()  # load() blocks until released
     actor = TtsActor(nc, TtsRouter({"en": engine}), layout.audio)
     starting = asyncio.create_task(actor.start())
-    await request_job(js, "tts", _job(sid, 1, "Are you ready?"),
-                      reply_to=subjects.session_result(sid), deadline=time.time() + 60)
+    await request_job(
+        js,
+        "tts",
+        _job(sid, 1, "Are you ready?"),
+        reply_to=subjects.session_result(sid),
+        deadline=time.time() + 60,
+    )
     await asyncio.sleep(1.0 * TIME)
     info = await js.consumer_info(subjects.STREAM_JOBS, subjects.job_consumer("tts"))
     assert info.num_pending >= 1 and info.num_ack_pending == 0 and engine.calls == 0
@@ -127,8 +134,9 @@ async def test_a_model_that_is_not_loaded_takes_no_work(nc: Nats, layout: BusLay
     try:
         done = [r for r in await _results(nc, sid, 3 * TIME) if isinstance(r, jobs.TtsDone)]
         assert len(done) == 1 and engine.calls == 1
-        stats = msgspec.json.decode((await nc.request("$SRV.STATS.parley-tts", b"",
-                                                      timeout=2)).data)
+        stats = msgspec.json.decode(
+            (await nc.request("$SRV.STATS.parley-tts", b"", timeout=2)).data
+        )
         assert stats["endpoints"][0]["data"]["ready"] is True
     finally:
         await actor.stop()
@@ -161,12 +169,17 @@ class HeldLlm(DeterministicLlm):
 async def _held_assessment(nc: Nats, sid: str, deadline: float) -> tuple[HeldLlm, LlmActor]:
     """Request one assessment for ``sid``, then start an LlmActor on a HeldLlm to take it."""
     job = jobs.LlmJob(
-        job_id=f"{sid}:1:assess", session_id=sid, task="assess", language="en",
-        role="backend engineer", question="Tell me about a project you are proud of.",
+        job_id=f"{sid}:1:assess",
+        session_id=sid,
+        task="assess",
+        language="en",
+        role="backend engineer",
+        question="Tell me about a project you are proud of.",
         answer="I moved our billing to PostgreSQL and cut p99 latency from 180 to 60 ms.",
     )
-    await request_job(nc.jetstream(), "assess", job, reply_to=subjects.session_result(sid),
-                      deadline=deadline)
+    await request_job(
+        nc.jetstream(), "assess", job, reply_to=subjects.session_result(sid), deadline=deadline
+    )
     engine = HeldLlm(sid)
     actor = LlmActor(nc, engine)
     await actor.start()
@@ -184,9 +197,7 @@ async def test_an_assessment_past_its_deadline_is_cancelled_not_answered(
         assert engine.cancelled_at is not None, "the engine never saw the deadline"
         assert deadline - 0.2 <= engine.cancelled_at <= deadline + 1.0 * TIME
         # no late rubric: the session falls back on its own deadline or on this error
-        assert [(type(r), getattr(r, "code", "")) for r in results] == [
-            (jobs.JobError, "deadline")
-        ]
+        assert [(type(r), getattr(r, "code", "")) for r in results] == [(jobs.JobError, "deadline")]
         info = await js.consumer_info(subjects.STREAM_JOBS, subjects.job_consumer("assess"))
         assert info.num_ack_pending == 0  # done with, not left to be redelivered
     finally:
@@ -241,25 +252,37 @@ async def test_a_live_job_preempts_a_running_assessment_which_then_resumes(
 ) -> None:
     sid = "sess-assess-preempt"
     job = jobs.LlmJob(
-        job_id=f"{sid}:1:assess", session_id=sid, task="assess", language="en",
-        role="backend engineer", question="Tell me about a project you are proud of.",
+        job_id=f"{sid}:1:assess",
+        session_id=sid,
+        task="assess",
+        language="en",
+        role="backend engineer",
+        question="Tell me about a project you are proud of.",
         answer="I moved our billing to PostgreSQL and cut p99 latency from 180 to 60 ms.",
     )
     js = nc.jetstream()
-    await request_job(js, "assess", job, reply_to=subjects.session_result(sid),
-                      deadline=time.time() + 60)
+    await request_job(
+        js, "assess", job, reply_to=subjects.session_result(sid), deadline=time.time() + 60
+    )
     engine = HeldOnceLlm(sid)
     actor = LlmActor(nc, engine)
     await actor.start()
     try:
         assert await asyncio.to_thread(engine.started.wait, 10 * TIME)
         live = jobs.LlmJob(
-            job_id=f"{sid}:2:llm:f", session_id=sid, task="followup", language="en",
-            role="backend engineer", question="Q?", answer="We did it.", anchor="We did it",
+            job_id=f"{sid}:2:llm:f",
+            session_id=sid,
+            task="followup",
+            language="en",
+            role="backend engineer",
+            question="Q?",
+            answer="We did it.",
+            anchor="We did it",
             term="actions",
         )
-        await request_job(js, "llm", live, reply_to=subjects.session_result(sid),
-                          deadline=time.time() + 30)
+        await request_job(
+            js, "llm", live, reply_to=subjects.session_result(sid), deadline=time.time() + 30
+        )
         results = await _results(nc, sid, 5 * TIME)
         assert engine.cancelled_at is not None, "the live job did not preempt the assessment"
         done = [r for r in results if isinstance(r, jobs.LlmDone)]

@@ -35,10 +35,26 @@ async def test_snapshot_fencing_rejects_stale_owner(pool: asyncpg.Pool) -> None:
 async def test_turns_and_report_round_trip(pool: asyncpg.Pool) -> None:
     sid = "sess-report-1"
     await snapshots.save_snapshot(pool, sid, b"s", fence=1, seq=1, owner="a")
-    await transcripts.save_turn(pool, sid, 1, question="Q?", answer="A <b>x</b>'; DROP TABLE x;--",
-                                source="speech", assessment=None, latency={"stt_final": 120})
-    await transcripts.save_turn(pool, sid, 1, question="Q?", answer="A2", source="text",
-                                assessment={"relevance": 4}, latency={})
+    await transcripts.save_turn(
+        pool,
+        sid,
+        1,
+        question="Q?",
+        answer="A <b>x</b>'; DROP TABLE x;--",
+        source="speech",
+        assessment=None,
+        latency={"stt_final": 120},
+    )
+    await transcripts.save_turn(
+        pool,
+        sid,
+        1,
+        question="Q?",
+        answer="A2",
+        source="text",
+        assessment={"relevance": 4},
+        latency={},
+    )
     turns = await transcripts.load_turns(pool, sid)
     assert len(turns) == 1 and turns[0].answer == "A2" and turns[0].assessment == {"relevance": 4}
     await reports.save_report(pool, sid, {"overall": {"overall": 3.5}, "answers": []})
@@ -53,16 +69,31 @@ async def test_pgvector_top_k_is_exact_on_small_set(pool: asyncpg.Pool) -> None:
     vecs = rng.normal(size=(200, 384)).astype(np.float32)
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
     texts = [f"bank chunk {i}" for i in range(200)]
-    added = await chunks.add_chunks(pool, session_id=None, kind="bench-small", language="en",
-                                    embedder="test", contents=texts, embeddings=vecs)
+    added = await chunks.add_chunks(
+        pool,
+        session_id=None,
+        kind="bench-small",
+        language="en",
+        embedder="test",
+        contents=texts,
+        embeddings=vecs,
+    )
     assert added == 200
-    again = await chunks.add_chunks(pool, session_id=None, kind="bench-small", language="en",
-                                    embedder="test", contents=texts, embeddings=vecs)
+    again = await chunks.add_chunks(
+        pool,
+        session_id=None,
+        kind="bench-small",
+        language="en",
+        embedder="test",
+        contents=texts,
+        embeddings=vecs,
+    )
     assert again == 0
     q = vecs[17] + 0.05 * rng.normal(size=384).astype(np.float32)
     q /= np.linalg.norm(q)
-    hits = await chunks.search(pool, q, k=5, language="en", embedder="test",
-                               kinds=("bench-small",), ef_search=200)
+    hits = await chunks.search(
+        pool, q, k=5, language="en", embedder="test", kinds=("bench-small",), ef_search=200
+    )
     exact = np.argsort(-(vecs @ q))[:5]
     assert [h.content for h in hits] == [texts[i] for i in exact]
     assert hits[0].content == "bank chunk 17"
@@ -71,10 +102,25 @@ async def test_pgvector_top_k_is_exact_on_small_set(pool: asyncpg.Pool) -> None:
 async def test_session_chunks_come_first_and_stay_private(pool: asyncpg.Pool) -> None:
     v = np.zeros((1, 384), np.float32)
     v[0, 0] = 1.0
-    await chunks.add_chunks(pool, session_id="sess-priv-a", kind="resume", language="en",
-                            embedder="test2", contents=["A's resume"], embeddings=v)
-    await chunks.add_chunks(pool, session_id="sess-priv-b", kind="resume", language="en",
-                            embedder="test2", contents=["B's resume"], embeddings=v)
-    hits = await chunks.search(pool, v[0], k=3, language="en", embedder="test2",
-                               session_id="sess-priv-a", kinds=("bank",))
+    await chunks.add_chunks(
+        pool,
+        session_id="sess-priv-a",
+        kind="resume",
+        language="en",
+        embedder="test2",
+        contents=["A's resume"],
+        embeddings=v,
+    )
+    await chunks.add_chunks(
+        pool,
+        session_id="sess-priv-b",
+        kind="resume",
+        language="en",
+        embedder="test2",
+        contents=["B's resume"],
+        embeddings=v,
+    )
+    hits = await chunks.search(
+        pool, v[0], k=3, language="en", embedder="test2", session_id="sess-priv-a", kinds=("bank",)
+    )
     assert [h.content for h in hits] == ["A's resume"]

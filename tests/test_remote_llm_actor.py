@@ -50,10 +50,17 @@ async def test_jobs_of_several_sessions_are_in_flight_together(
         js = nc.jetstream()
         sids = [f"remote{n}x" for n in range(3)]
         for sid in sids:
-            job = jobs.LlmJob(job_id=f"{sid}:1:llm", session_id=sid, task="question",
-                              language="en", role="backend developer", max_tokens=32)
-            await request_job(js, "llm", job, reply_to=subjects.session_result(sid),
-                              deadline=time.time() + 60)
+            job = jobs.LlmJob(
+                job_id=f"{sid}:1:llm",
+                session_id=sid,
+                task="question",
+                language="en",
+                role="backend developer",
+                max_tokens=32,
+            )
+            await request_job(
+                js, "llm", job, reply_to=subjects.session_result(sid), deadline=time.time() + 60
+            )
         for sid in sids:
             done = [r for r in await _results(nc, sid, 3.0) if isinstance(r, jobs.LlmDone)]
             assert len(done) == 1 and done[0].text == "What did you measure?", done

@@ -20,8 +20,14 @@ from parley.procs import describe_exit
 from parley.supervisor import ChildSpec, RestartPolicy, Supervisor, child_specs
 from tests.conftest import REPO, TIME, _tmp_root
 
-FAST = RestartPolicy(backoff_min_s=0.05, backoff_max_s=0.2, stable_after_s=60,
-                     crash_loop_limit=3, crash_loop_cooldown_s=3600, stop_grace_s=5)
+FAST = RestartPolicy(
+    backoff_min_s=0.05,
+    backoff_max_s=0.2,
+    stable_after_s=60,
+    crash_loop_limit=3,
+    crash_loop_cooldown_s=3600,
+    stop_grace_s=5,
+)
 
 SERVE = "import time; print('parley is up', flush=True); time.sleep(600)"
 DIE_AT_LOAD = "import sys; print('loading a bad model file', flush=True); sys.exit(3)"
@@ -30,8 +36,13 @@ DIE_AT_LOAD = "import sys; print('loading a bad model file', flush=True); sys.ex
 def _sup(code: dict[str, str], policy: RestartPolicy = FAST) -> tuple[Supervisor, list[str]]:
     lines: list[str] = []
     specs = [ChildSpec((name,)) for name in code]
-    sup = Supervisor(specs, lambda s: [sys.executable, "-c", code[s.name]], dict(os.environ),
-                     policy, echo=lines.append)
+    sup = Supervisor(
+        specs,
+        lambda s: [sys.executable, "-c", code[s.name]],
+        dict(os.environ),
+        policy,
+        echo=lines.append,
+    )
     return sup, lines
 
 
@@ -49,8 +60,9 @@ def test_child_specs_keep_models_out_of_the_front_process() -> None:
 
 
 def test_backoff_doubles_to_its_cap_then_cools_down() -> None:
-    p = RestartPolicy(backoff_min_s=1, backoff_max_s=8, crash_loop_limit=6,
-                      crash_loop_cooldown_s=300)
+    p = RestartPolicy(
+        backoff_min_s=1, backoff_max_s=8, crash_loop_limit=6, crash_loop_cooldown_s=300
+    )
     assert [p.backoff(n) for n in range(1, 7)] == [1, 2, 4, 8, 8, 300]
 
 
@@ -68,8 +80,11 @@ async def test_a_crashed_child_is_restarted_and_logged_with_its_signal() -> None
         first = sup.pid("llm")
         other = sup.pid("stt")
         os.kill(first, signal.SIGSEGV)
-        await _until(lambda: sup.child("llm").restarts == 1
-                     and sup.child("llm").state == "ready", 10, "the restart")
+        await _until(
+            lambda: sup.child("llm").restarts == 1 and sup.child("llm").state == "ready",
+            10,
+            "the restart",
+        )
         state = sup.child("llm")
         assert state.last_exit == "killed by SIGSEGV"
         assert state.pid != first
@@ -100,8 +115,10 @@ async def test_a_crash_loop_marks_the_role_down_and_stops_trying() -> None:
 
 
 async def test_stop_terminates_children_and_kills_the_stubborn() -> None:
-    stubborn = ("import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
-                "print('parley is up', flush=True); time.sleep(600)")
+    stubborn = (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "print('parley is up', flush=True); time.sleep(600)"
+    )
     policy = RestartPolicy(stop_grace_s=0.5)
     sup, _ = _sup({"tts": SERVE, "embed": stubborn}, policy)
     await sup.start()
@@ -144,16 +161,36 @@ def _alive(pid: int) -> bool:
 def test_nothing_outlives_a_killed_supervisor() -> None:
     """kill -9 of ``parley up``: its children, nats-server and Postgres all go away."""
     tmp_path = _tmp_root()  # reachable by the Postgres user: no copy elsewhere
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PARLEY_NATS_PORT": str(free_port()),
-           "PARLEY_NATS_MONITOR_PORT": str(free_port()), "PARLEY_PG_PORT": str(free_port())}
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "PARLEY_NATS_PORT": str(free_port()),
+        "PARLEY_NATS_MONITOR_PORT": str(free_port()),
+        "PARLEY_PG_PORT": str(free_port()),
+    }
     env.pop("NATS_URL", None)
     env.pop("DATABASE_URL", None)
     log = tmp_path / "up.log"
     with open(log, "wb") as out:
         up = subprocess.Popen(
-            [sys.executable, "-m", "parley.cli", "up", "--models", "deterministic",
-             "--data-dir", str(tmp_path / "data"), "--port", str(free_port())],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "parley.cli",
+                "up",
+                "--models",
+                "deterministic",
+                "--data-dir",
+                str(tmp_path / "data"),
+                "--port",
+                str(free_port()),
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         end = time.monotonic() + 60 * TIME
         text = ""
@@ -167,8 +204,11 @@ def test_nothing_outlives_a_killed_supervisor() -> None:
         pgdata = Path(found[1])
         postmaster = int((pgdata / "postmaster.pid").read_text().split()[0])
         tree = _pids_of_tree(up.pid) | {postmaster}
-        titles = {Path(f"/proc/{p}/cmdline").read_text().replace("\0", " ").strip()
-                  for p in tree if _alive(p)}
+        titles = {
+            Path(f"/proc/{p}/cmdline").read_text().replace("\0", " ").strip()
+            for p in tree
+            if _alive(p)
+        }
         for role in ("supervisor", "edge,session", "stt", "llm", "tts", "embed"):
             assert f"parley: {role}" in titles, titles
         assert len(tree) >= 8, titles  # supervisor, 5 children, nats-server, postmaster
@@ -206,6 +246,7 @@ async def test_engines_run_at_a_lower_priority_than_the_front_process() -> None:
     try:
         assert await sup.wait_ready(10 * TIME)
         assert os.getpriority(os.PRIO_PROCESS, sup.pid("llm")) == (
-            os.getpriority(os.PRIO_PROCESS, 0) + ChildSpec(("llm",)).nice)
+            os.getpriority(os.PRIO_PROCESS, 0) + ChildSpec(("llm",)).nice
+        )
     finally:
         await sup.stop()

@@ -38,8 +38,10 @@ async def _publish(nc: Client, subject: str, payloads: list[bytes]) -> list[int]
 
 def test_delivery_seqs_reads_both_reply_forms() -> None:
     assert delivery_seqs("$JS.ACK.RESULTS.c1.1.42.7.1700000000000000000.0") == (42, 7)
-    assert delivery_seqs(
-        "$JS.ACK.dom.ACCHASH.RESULTS.c1.1.42.7.1700000000000000000.0.xyz") == (42, 7)
+    assert delivery_seqs("$JS.ACK.dom.ACCHASH.RESULTS.c1.1.42.7.1700000000000000000.0.xyz") == (
+        42,
+        7,
+    )
     assert delivery_seqs("_INBOX.abc") is None
     assert delivery_seqs("$JS.ACK.RESULTS.c1.1.x.7.1.0") is None
 
@@ -108,8 +110,7 @@ async def test_a_deleted_consumer_is_noticed_and_replaced(nc: Client, layout: Bu
         await tails.close()
 
 
-async def test_a_dropped_delivery_is_a_gap_that_is_refilled(nc: Client,
-                                                           layout: BusLayout) -> None:
+async def test_a_dropped_delivery_is_a_gap_that_is_refilled(nc: Client, layout: BusLayout) -> None:
     """A message lost between server and callback (what a slow subscription's overflow
     does): the next delivery's consumer sequence shows the gap, the tail re-reads it."""
     subject = subjects.session_result("tail-gap")
@@ -138,11 +139,13 @@ async def test_a_dropped_delivery_is_a_gap_that_is_refilled(nc: Client,
 
 
 @pytest.mark.parametrize("closed_twice", [False, True])
-async def test_close_is_idempotent_and_ends_the_watcher(nc: Client, layout: BusLayout,
-                                                        closed_twice: bool) -> None:
+async def test_close_is_idempotent_and_ends_the_watcher(
+    nc: Client, layout: BusLayout, closed_twice: bool
+) -> None:
     tails = Tails(nc)
-    tail = await tails.open(subjects.STREAM_RESULTS, subjects.session_result("tail-close"), 1,
-                            Sink())
+    tail = await tails.open(
+        subjects.STREAM_RESULTS, subjects.session_result("tail-close"), 1, Sink()
+    )
     await tail.close()
     if closed_twice:
         await tail.close()

@@ -30,8 +30,9 @@ async def test_a_spoken_answer_is_judged_by_the_end_of_turn_model(det_node: Node
     await c.connect()
     await c.send({"type": "start", "role": "backend", "language": "en", "questions": 1})
     q = await c.wait_for("question", where=lambda e: e["kind"] == "main", timeout=60)
-    await c.wait_for("state", timeout=60,
-                     where=lambda e: e["state"] == "listening" and e["seq"] > q["seq"])
+    await c.wait_for(
+        "state", timeout=60, where=lambda e: e["state"] == "listening" and e["seq"] > q["seq"]
+    )
     # a fading end: the stand-in calls it finished
     await c.speak(_tone(1.5, -20.0) + _tone(0.3, -30.0), silence_s=2.0)
     await c.wait_for("transcript", where=lambda e: e["final"], timeout=30)

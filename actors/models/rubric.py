@@ -56,6 +56,7 @@ ASSESSMENT_SCHEMA: dict[str, Any] = {
 """Evidence is not in the schema: it is picked from the answer without the model
 (:func:`actors.session.answer_rules.pick_quote`), which saves ~30 decoded tokens."""
 
+
 def assessment_grammar(language: str) -> str:
     """GBNF for the assessment: the four scores first (known after a few tokens), then one
     short improvement sentence whose first character is forced into the interview's script
@@ -70,7 +71,7 @@ def assessment_grammar(language: str) -> str:
     return (
         f'root ::= "{{{fields}, {q}improvement{q}: {q}" text "{q}}}"\n'
         "score ::= [1-5]\n"
-        f'text ::= {first} body [.?!]\n'
+        f"text ::= {first} body [.?!]\n"
         'body ::= ([^"\\\\\\n.?!] | "." [0-9])*\n'
     )
 

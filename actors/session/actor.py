@@ -94,10 +94,16 @@ class SessionActor:
     """One live session. Create with :meth:`start`; it stops itself on ``Deactivate``, on
     lease loss, or when :meth:`stop` is called (drain)."""
 
-    def __init__(self, deps: SessionDeps, core: SessionCore, lease: SessionLease,
-                 result_seq: int,
-                 on_stopped: Callable[[SessionActor], None], *,
-                 seen_in: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        deps: SessionDeps,
+        core: SessionCore,
+        lease: SessionLease,
+        result_seq: int,
+        on_stopped: Callable[[SessionActor], None],
+        *,
+        seen_in: Sequence[str] = (),
+    ) -> None:
         self.deps = deps
         self.core = core
         self.sid: str = core.session_id
@@ -135,7 +141,8 @@ class SessionActor:
         if self.core.live_jobs() or self.core.phase not in ("idle", "finished"):
             await self._ensure_results()  # mid-interview: replay what came in meanwhile
         for coro, name in (
-            (self._vad_loop(), "vad"), (self.outbox.run(), "send"),
+            (self._vad_loop(), "vad"),
+            (self.outbox.run(), "send"),
             (self.writer.run(), "persist"),
         ):
             self._loops.append(asyncio.create_task(coro, name=f"{self.sid}-{name}"))
@@ -173,8 +180,12 @@ class SessionActor:
                     await self._save_snapshot(flush_timeout=0.0)  # the send loop is over
             # before the release: a later "active on" line for this session (anywhere)
             # is then certainly later than this one (the activation audit reads both)
-            log.info("session %s stopped on %s (%s)", self.sid, self.deps.node_id,
-                     "lease lost" if self.lease_lost else "released")
+            log.info(
+                "session %s stopped on %s (%s)",
+                self.sid,
+                self.deps.node_id,
+                "lease lost" if self.lease_lost else "released",
+            )
             self.lease.drop()
             if not self.lease_lost:
                 await self.lease.release()
@@ -187,8 +198,9 @@ class SessionActor:
         session (not started, or finished) has none coming, so it holds no consumer."""
         fut = self._results
         if fut is None or (fut.done() and (fut.cancelled() or fut.exception() is not None)):
-            fut = self._results = asyncio.ensure_future(self.deps.bus.tail_results(
-                self.sid, self.result_seq + 1, self._on_result))
+            fut = self._results = asyncio.ensure_future(
+                self.deps.bus.tail_results(self.sid, self.result_seq + 1, self._on_result)
+            )
         await asyncio.shield(fut)
 
     async def _close_results(self) -> None:
@@ -201,8 +213,9 @@ class SessionActor:
             await fut.result().close()
 
     async def _drain_queues(self) -> None:
-        await asyncio.gather(self.outbox.join(), self.writer.join(), *self._requests,
-                             return_exceptions=True)
+        await asyncio.gather(
+            self.outbox.join(), self.writer.join(), *self._requests, return_exceptions=True
+        )
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(coro)
@@ -426,14 +439,21 @@ class SessionActor:
                 assert_never(c)
 
     async def _save_snapshot(self, flush_timeout: float = OUT_FLUSH_S) -> None:
-        blob = encode_shell_snapshot(ShellSnapshot(core=self.core.snapshot(),
-                                                   result_seq=self.result_seq,
-                                                   seen_in=list(self._seen_in)))
+        blob = encode_shell_snapshot(
+            ShellSnapshot(
+                core=self.core.snapshot(), result_seq=self.result_seq, seen_in=list(self._seen_in)
+            )
+        )
         # The next owner continues after the OUT stream's last seq: write a state only
         # once the events it claims to have sent are there, or the client sees a gap.
         await self.outbox.sent_up_to(self.core.seq, flush_timeout)
         await self.deps.store.save_snapshot(
-            self.sid, blob, fence=self.lease.revision, seq=self.core.seq,
-            owner=self.deps.node_id, status=self.core.status, language=self.core.language,
+            self.sid,
+            blob,
+            fence=self.lease.revision,
+            seq=self.core.seq,
+            owner=self.deps.node_id,
+            status=self.core.status,
+            language=self.core.language,
             role=self.core.role,
         )

@@ -236,6 +236,4 @@ def repeated_answer(answer: str, earlier: Iterable[str]) -> bool:
     Short answers never count (see :data:`REPEAT_MIN_WORDS`)."""
     if len(answer.split()) < REPEAT_MIN_WORDS:
         return False
-    return any(
-        len(e.split()) >= REPEAT_MIN_WORDS and near_duplicate(answer, e) for e in earlier
-    )
+    return any(len(e.split()) >= REPEAT_MIN_WORDS and near_duplicate(answer, e) for e in earlier)

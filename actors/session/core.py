@@ -180,8 +180,7 @@ class SessionCore:
         if st.phase == "finished" and live.finished_at is not None:
             due = min(due, live.finished_at + cfg.idle_timeout_s)
             if not live.attached and live.detached_at is not None:
-                due = min(due, max(live.detached_at, live.finished_at)
-                          + cfg.finished_detached_s)
+                due = min(due, max(live.detached_at, live.finished_at) + cfg.finished_detached_s)
         return ctx.shell_time(due) if due != math.inf else math.inf
 
     def snapshot(self) -> bytes:

@@ -91,8 +91,9 @@ class Ctx:
         base = f"{self.st.session_id}:{turn}:{kind}"
         return base if label is None else f"{base}:{label}"
 
-    def request(self, job: Job, kind: JobKind, purpose: Purpose, timeout: float,
-                ref: int = 0) -> bool:
+    def request(
+        self, job: Job, kind: JobKind, purpose: Purpose, timeout: float, ref: int = 0
+    ) -> bool:
         """Publish ``job`` unless a live job already has its id (then count and skip)."""
         if job.job_id in self.st.jobs:
             self.st.counters.duplicate_jobs += 1

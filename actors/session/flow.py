@@ -83,8 +83,9 @@ def on_outcome(ctx: Ctx, outcome: Outcome | None) -> None:
     """Act on what listening settled."""
     st = ctx.st
     if isinstance(outcome, Final):
-        _answer(ctx, outcome.text, "speech", outcome.latency, outcome.last_speech_at,
-                outcome.timing)
+        _answer(
+            ctx, outcome.text, "speech", outcome.latency, outcome.last_speech_at, outcome.timing
+        )
     elif isinstance(outcome, Repeat):
         st.counters.repeats += 1
         if st.repeats < ctx.cfg.max_repeats:
@@ -149,8 +150,13 @@ def _answer(
         latency=latency,
         anchor=anchor.term if anchor is not None else "",
         anchor_line=anchor.line if anchor is not None else "",
-        delivery=delivery.analyse(text, ctx.settings.language, kind=cur.kind or "main",
-                                  timing=timing, key_terms=ctx.settings.key_terms),
+        delivery=delivery.analyse(
+            text,
+            ctx.settings.language,
+            kind=cur.kind or "main",
+            timing=timing,
+            key_terms=ctx.settings.key_terms,
+        ),
     )
     st.answers.append(record)
     st.history.append(

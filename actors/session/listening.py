@@ -90,8 +90,12 @@ def begin(ctx: Ctx, turn: int) -> None:
     old = ctx.st.listen
     ep = old.ep if not old.ep.active else Listen().ep
     same = old.turn == turn
-    ctx.st.listen = Listen(turn=turn, ep=ep, next_segment=old.next_segment if same else 0,
-                           opened_at=old.opened_at if same and old.opened_at else ctx.t)
+    ctx.st.listen = Listen(
+        turn=turn,
+        ep=ep,
+        next_segment=old.next_segment if same else 0,
+        opened_at=old.opened_at if same and old.opened_at else ctx.t,
+    )
 
 
 def abort(ctx: Ctx) -> None:
@@ -195,8 +199,12 @@ def on_voice(ctx: Ctx, vad: VoiceActivity) -> Outcome | None:
 def _note_pause(listen: Listen, frame_t: float) -> None:
     """Speech again after a silence longer than PAUSE_S inside the answer: remember it."""
     last, start = listen.last_speech_at, listen.started_at
-    if last is not None and start is not None and frame_t - last > PAUSE_S \
-            and len(listen.pauses) < 50:
+    if (
+        last is not None
+        and start is not None
+        and frame_t - last > PAUSE_S
+        and len(listen.pauses) < 50
+    ):
         listen.pauses.append((round(last - start, 3), round(frame_t - last, 3)))
 
 
@@ -240,8 +248,9 @@ def _maybe_check(ctx: Ctx, frames_after: int) -> None:
     st.counters.turn_checks += 1
     listen.check = st.counters.turn_checks
     listen.next_check_ms = ep.silence_ms + cfg.turn_recheck_ms
-    ctx.out.append(CheckTurn(check=listen.check, audio_ms=ep.utterance_ms,
-                             skip_ms=frames_after * cfg.frame_ms))
+    ctx.out.append(
+        CheckTurn(check=listen.check, audio_ms=ep.utterance_ms, skip_ms=frames_after * cfg.frame_ms)
+    )
 
 
 def on_verdict(ctx: Ctx, verdict: TurnVerdict) -> Outcome | None:
@@ -430,8 +439,12 @@ def _timing(listen: Listen, speech_ms: float) -> Timing | None:
     first = None if listen.opened_at is None else start - listen.opened_at
     # The onset is declared a little after speech begins: never less than the voiced time.
     duration = max(last - start, speech_ms / 1000.0)
-    return Timing(first_word_s=first, duration_s=duration,
-                  speech_s=speech_ms / 1000.0, pauses=list(listen.pauses))
+    return Timing(
+        first_word_s=first,
+        duration_s=duration,
+        speech_s=speech_ms / 1000.0,
+        pauses=list(listen.pauses),
+    )
 
 
 def _ms(seconds: float) -> float:

@@ -90,8 +90,11 @@ def _idle(ctx: Ctx) -> None:
     if st.phase == "finished" and live.finished_at is not None:
         if ctx.t - live.finished_at >= cfg.idle_timeout_s:
             reason = "finished"
-        elif not live.attached and live.detached_at is not None and (
-                ctx.t - max(live.detached_at, live.finished_at) >= cfg.finished_detached_s):
+        elif (
+            not live.attached
+            and live.detached_at is not None
+            and (ctx.t - max(live.detached_at, live.finished_at) >= cfg.finished_detached_s)
+        ):
             reason = "finished"
     if not reason and not live.attached and live.detached_at is not None:
         if ctx.t - live.detached_at >= cfg.idle_timeout_s:

@@ -55,8 +55,6 @@ from persistence.retention import Retention
 log = logging.getLogger(__name__)
 
 
-
-
 async def last_out_seq(js: Any, sid: str) -> int:
     """The ``seq`` of the last event the session published to the OUT stream (0 if none)."""
     try:
@@ -105,10 +103,14 @@ class SessionNode:
         self.leases = LeaseKeeper(nc, owner_ttl)
         if end_of_turn is None:  # registry.build_vad's factory carries the node's model
             end_of_turn = getattr(new_vad, "end_of_turn", None)
-        self.deps = SessionDeps(bus=NatsSessionBus(nc, self.js, self.tails, replay),
-                                store=PostgresSessionStore(pool), node_id=node_id,
-                                new_vad=new_vad, vad_executor=self._executor,
-                                end_of_turn=end_of_turn)
+        self.deps = SessionDeps(
+            bus=NatsSessionBus(nc, self.js, self.tails, replay),
+            store=PostgresSessionStore(pool),
+            node_id=node_id,
+            new_vad=new_vad,
+            vad_executor=self._executor,
+            end_of_turn=end_of_turn,
+        )
         self.retention = retention or Retention()
         self._born: dict[str, float] = {}
         self._janitor_task: asyncio.Task[None] | None = None
@@ -153,11 +155,12 @@ class SessionNode:
     async def _evict(self, actor: SessionActor) -> None:
         """Remove a session that never started: its row (fenced), then the actor."""
         try:
-            deleted = await asyncio.wait_for(retention_mod.delete_unstarted(
-                self.pool, actor.sid, fence=actor.lease.revision), 10.0)
+            deleted = await asyncio.wait_for(
+                retention_mod.delete_unstarted(self.pool, actor.sid, fence=actor.lease.revision),
+                10.0,
+            )
         except Exception as exc:
-            log.warning("session %s: could not remove the unstarted session: %r",
-                        actor.sid, exc)
+            log.warning("session %s: could not remove the unstarted session: %r", actor.sid, exc)
             return
         self.evicted += 1
         log.info("session %s: never started, evicted (row removed: %s)", actor.sid, deleted)
@@ -172,8 +175,11 @@ class SessionNode:
         try:
             await asyncio.get_running_loop().run_in_executor(self._executor, model.load)
         except Exception as exc:
-            log.warning("end-of-turn model %s unavailable, ending turns on silence only: %r",
-                        model.name, exc)
+            log.warning(
+                "end-of-turn model %s unavailable, ending turns on silence only: %r",
+                model.name,
+                exc,
+            )
             self.deps.end_of_turn = None
 
     async def _on_activate(self, msg: Msg) -> None:
@@ -183,8 +189,9 @@ class SessionNode:
             await self._answer(msg, ActivateReply(ok=False, code="bad_message", message=str(exc)))
             return
         if not subjects.valid_session_id(req.session_id):
-            await self._answer(msg, ActivateReply(ok=False, code="unknown_session",
-                                                  message="invalid session id"))
+            await self._answer(
+                msg, ActivateReply(ok=False, code="unknown_session", message="invalid session id")
+            )
             return
         if self.draining or len(self.actors) >= self.max_sessions:
             await self._answer(msg, ActivateReply(ok=False, code="busy", message="node full"))
@@ -236,8 +243,9 @@ class SessionNode:
             seen_in: list[str] = []
             if row is not None and row.snapshot:
                 shell = decode_shell_snapshot(row.snapshot)
-                core = SessionCore.restore(shell.core, self.core_config, self.bank, phr,
-                                           now=time.monotonic())
+                core = SessionCore.restore(
+                    shell.core, self.core_config, self.bank, phr, now=time.monotonic()
+                )
                 result_seq = shell.result_seq
                 seen_in = shell.seen_in
             elif create:
@@ -246,13 +254,17 @@ class SessionNode:
             else:
                 raise LookupError(sid)
             core.set_seq_floor(await last_out_seq(self.js, sid))
-            actor = SessionActor(self.deps, core, KeptLease(lease, self.leases), result_seq,
-                                 self._forget,
-                                 seen_in=seen_in)
+            actor = SessionActor(
+                self.deps,
+                core,
+                KeptLease(lease, self.leases),
+                result_seq,
+                self._forget,
+                seen_in=seen_in,
+            )
             # logged before the actor runs and paired with its "stopped on" line: the
             # chaos tests check from these that no two activations ever overlap
-            log.info("session %s active on %s (restored=%s)", sid, self.node_id,
-                     row is not None)
+            log.info("session %s active on %s (restored=%s)", sid, self.node_id, row is not None)
             try:
                 await actor.start()
             except BaseException:
@@ -300,9 +312,7 @@ class SessionNode:
                 await asyncio.wait_for(self._sub.unsubscribe(), 2.0)
         actors = list(self.actors.values())
         if actors:
-            await asyncio.wait(
-                [asyncio.create_task(a.stop()) for a in actors], timeout=timeout
-            )
+            await asyncio.wait([asyncio.create_task(a.stop()) for a in actors], timeout=timeout)
         await self.tails.close()
         await self.leases.stop()
         self._executor.shutdown(wait=False, cancel_futures=True)

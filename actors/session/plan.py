@@ -224,8 +224,14 @@ def make_plan(items: list[Item], n: int) -> list[Anchor]:
         return i.term.casefold() not in used_terms and i.line not in used_lines
 
     def from_resume(i: Item, focus: Focus, term: str = "") -> Anchor:
-        return Anchor(index=0, focus=focus, term=term or i.term, line=i.line, source="resume",
-                      employer=employer_of(i.line))
+        return Anchor(
+            index=0,
+            focus=focus,
+            term=term or i.term,
+            line=i.line,
+            source="resume",
+            employer=employer_of(i.line),
+        )
 
     def experience() -> Anchor | None:
         # a résumé line with a number and a technology, a must-have first

@@ -25,9 +25,14 @@ def answer_so_far(ctx: Ctx, turn: int, text: str) -> None:
     """Ask for a prefill of ``text`` (the settled words of the answer of ``turn``), unless
     turned off, too short to be worth it, or one for this session is still queued."""
     st, cfg = ctx.st, ctx.cfg
-    if not cfg.prefill_answers or st.settings is None or st.current.kind not in (
-        "main",
-        "followup",
+    if (
+        not cfg.prefill_answers
+        or st.settings is None
+        or st.current.kind
+        not in (
+            "main",
+            "followup",
+        )
     ):
         return
     if len(text.split()) < cfg.prefill_min_words or ctx.live("prefill"):

@@ -130,15 +130,27 @@ def prefetch(ctx: Ctx) -> None:
         if not ctx.request(job, "llm", "question", timeout, ref=index):
             _bank_fill(ctx, prep)
         return
-    job = _question_job(ctx, prep, anchor=short_line(anchor.line, anchor.term, 16),
-                        term=anchor.term, focus=anchor.focus)
+    job = _question_job(
+        ctx,
+        prep,
+        anchor=short_line(anchor.line, anchor.term, 16),
+        term=anchor.term,
+        focus=anchor.focus,
+    )
     if not ctx.request(job, "llm", "question", cfg.deadline_prefetch_s, ref=index):
         _template_fill(ctx, prep)
 
 
-def _question_job(ctx: Ctx, prep: Prepared, *, context: list[str] | None = None,
-                  history: list[Exchange] | None = None, anchor: str = "", term: str = "",
-                  focus: str = "") -> LlmJob:
+def _question_job(
+    ctx: Ctx,
+    prep: Prepared,
+    *,
+    context: list[str] | None = None,
+    history: list[Exchange] | None = None,
+    anchor: str = "",
+    term: str = "",
+    focus: str = "",
+) -> LlmJob:
     """The LLM job phrasing main question ``prep.index``: from the retrieved context, or
     about a plan anchor."""
     st, s = ctx.st, ctx.settings
@@ -211,8 +223,9 @@ def ready(prep: Prepared) -> bool:
     return prep.complete or any(s.shown for s in prep.sentences)
 
 
-def on_llm(ctx: Ctx, job_id: str, purpose: Literal["question", "followup"],
-           result: Result | None) -> None:
+def on_llm(
+    ctx: Ctx, job_id: str, purpose: Literal["question", "followup"], result: Result | None
+) -> None:
     """A phrased question or a streamed follow-up (``None``: failed or expired).
 
     A planned main question is taken whole from ``LlmDone`` and checked

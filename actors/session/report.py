@@ -344,8 +344,7 @@ def honest_assessment(
             scores["role_fit"] = min(scores["role_fit"], 3.0)
     strengths = _clean_sentences(a.strengths, lang, positive=True)
     improvements = [
-        i for i in _clean_sentences(a.improvements, lang, positive=False)
-        if not _copies(i, answer)
+        i for i in _clean_sentences(a.improvements, lang, positive=False) if not _copies(i, answer)
     ]
     if repeat:
         strengths, improvements = [], [text["r_improve"]]

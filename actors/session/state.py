@@ -145,7 +145,6 @@ class Prepared(_Stream, kw_only=True):
     source: Literal["llm", "bank", "template"] = "llm"
 
 
-
 class OnAir(_Stream, kw_only=True):
     """The interviewer utterance of the current turn.
 

@@ -48,8 +48,10 @@ TEST_TIMEOUT_S = 420 * TIME
 #: The answer in two parts with a long pause between them: the first part ends mid
 #: sentence, so the pause (longer than PAUSE_S, shorter than the turn's 2.4 s fallback)
 #: stays inside the answer.
-ANSWER = ("Um, I built a payment service in Python and",
-          "uh, it handled ten thousand requests per second.")
+ANSWER = (
+    "Um, I built a payment service in Python and",
+    "uh, it handled ten thousand requests per second.",
+)
 PAUSE_S = 2.2
 WORDS = ("payment", "service", "python", "requests", "second")
 LEAD_S = 3.0
@@ -61,8 +63,7 @@ pytestmark = [
     pytest.mark.models,
     pytest.mark.e2e,
     pytest.mark.timeout(TEST_TIMEOUT_S),
-    pytest.mark.skipif(not CHROMIUM.exists(),
-                       reason="needs /usr/bin/chromium (make browser-deps)"),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (make browser-deps)"),
 ]
 
 
@@ -73,21 +74,55 @@ def _answer_wav(path: Path) -> tuple[float, float, float, float]:
     parts = []
     for i, text in enumerate(ANSWER):
         raw, trimmed = path.with_name(f"part{i}.wav"), path.with_name(f"part{i}-trim.wav")
-        subprocess.run(["espeak-ng", "-v", "en-us", "-s", "140", "-g", "4", "-w", str(raw),
-                        text], check=True, capture_output=True)
+        subprocess.run(
+            ["espeak-ng", "-v", "en-us", "-s", "140", "-g", "4", "-w", str(raw), text],
+            check=True,
+            capture_output=True,
+        )
         # espeak's own leading and trailing silence would lengthen the pause
-        subprocess.run(["sox", str(raw), "-r", "48000", "-c", "1", "-b", "16", str(trimmed),
-                        "silence", "1", "0.02", "0.5%", "reverse", "silence", "1", "0.02",
-                        "0.5%", "reverse"], check=True, capture_output=True)
+        subprocess.run(
+            [
+                "sox",
+                str(raw),
+                "-r",
+                "48000",
+                "-c",
+                "1",
+                "-b",
+                "16",
+                str(trimmed),
+                "silence",
+                "1",
+                "0.02",
+                "0.5%",
+                "reverse",
+                "silence",
+                "1",
+                "0.02",
+                "0.5%",
+                "reverse",
+            ],
+            check=True,
+            capture_output=True,
+        )
         parts.append(trimmed)
     gap = path.with_name("gap.wav")
-    subprocess.run(["sox", "-n", "-r", "48000", "-c", "1", "-b", "16", str(gap), "trim", "0",
-                    str(PAUSE_S)], check=True, capture_output=True)
+    subprocess.run(
+        ["sox", "-n", "-r", "48000", "-c", "1", "-b", "16", str(gap), "trim", "0", str(PAUSE_S)],
+        check=True,
+        capture_output=True,
+    )
     spoken = path.with_name("spoken.wav")
-    subprocess.run(["sox", str(parts[0]), str(gap), str(parts[1]), str(spoken)],
-                   check=True, capture_output=True)
-    subprocess.run(["sox", str(spoken), str(path), "pad", str(LEAD_S), str(TRAIL_S)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["sox", str(parts[0]), str(gap), str(parts[1]), str(spoken)],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        ["sox", str(spoken), str(path), "pad", str(LEAD_S), str(TRAIL_S)],
+        check=True,
+        capture_output=True,
+    )
     voiced = 0.0
     for part in parts:
         with wave.open(str(part)) as w:
@@ -102,10 +137,15 @@ def _answer_wav(path: Path) -> tuple[float, float, float, float]:
 
 def _config(servers: Servers, data_dir: Path) -> Config:
     return Config(
-        nats_url=servers.nats.url, nats_credentials=servers.nats_credentials,
-        database_url=servers.dsn, port=0,
-        roles=("edge", "session", "stt", "llm", "tts", "embed"), models="real",
-        node_id="browser-node", secret="browser-test-secret", data_dir=data_dir,
+        nats_url=servers.nats.url,
+        nats_credentials=servers.nats_credentials,
+        database_url=servers.dsn,
+        port=0,
+        roles=("edge", "session", "stt", "llm", "tts", "embed"),
+        models="real",
+        node_id="browser-node",
+        secret="browser-test-secret",
+        data_dir=data_dir,
     )
 
 
@@ -113,8 +153,12 @@ async def _drive(args: list[str], timeout_s: float, log_path: Path) -> dict[str,
     """Run the driver; return its JSON result. Its progress log goes to ``log_path``."""
     with log_path.open("wb") as log:
         proc = await asyncio.create_subprocess_exec(
-            "node", str(DRIVER), *args, cwd=REPO,
-            stdout=asyncio.subprocess.PIPE, stderr=log,
+            "node",
+            str(DRIVER),
+            *args,
+            cwd=REPO,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=log,
         )
         try:
             out, _ = await asyncio.wait_for(proc.communicate(), timeout_s + 30)
@@ -128,12 +172,16 @@ async def _drive(args: list[str], timeout_s: float, log_path: Path) -> dict[str,
             pytest.fail(f"the browser driver did not finish; log:\n{_tail(log_path)}")
     lines = out.decode(errors="replace").strip().splitlines()
     if not lines:
-        pytest.fail(f"the browser driver printed no result (exit {proc.returncode}); "
-                    f"log:\n{_tail(log_path)}")
+        pytest.fail(
+            f"the browser driver printed no result (exit {proc.returncode}); "
+            f"log:\n{_tail(log_path)}"
+        )
     result: dict[str, Any] = json.loads(lines[-1])
     if not result.get("ok"):
-        pytest.fail(f"the browser run failed at {result.get('step')}: {result.get('error')}\n"
-                    f"page log: {result.get('log')}\ndriver log:\n{_tail(log_path)}")
+        pytest.fail(
+            f"the browser run failed at {result.get('step')}: {result.get('error')}\n"
+            f"page log: {result.get('log')}\ndriver log:\n{_tail(log_path)}"
+        )
     return result
 
 
@@ -149,8 +197,9 @@ def _http_json(url: str) -> dict[str, Any]:
 
 async def test_spoken_interview_in_chromium(servers: Servers, tmp_path: Path) -> None:
     assert shutil.which("node"), "node is missing (apt-get install nodejs)"
-    assert (REPO / "node_modules" / "playwright-core").is_dir(), \
+    assert (REPO / "node_modules" / "playwright-core").is_dir(), (
         "playwright-core is missing: run `make browser-deps`"
+    )
     assert shutil.which("espeak-ng") and shutil.which("sox"), "needs espeak-ng and sox"
     started = time.monotonic()
     wav = tmp_path / "answer.wav"
@@ -172,17 +221,39 @@ async def test_spoken_interview_in_chromium(servers: Servers, tmp_path: Path) ->
         # What is left of the test's time, less a margin for stopping the node.
         budget = TEST_TIMEOUT_S - (time.monotonic() - started) - 45
         assert budget > 60, f"models took too long to load ({time.monotonic() - started:.0f} s)"
-        result = await _drive([
-            "--url", f"{base}/", "--wav", str(wav),
-            "--speech-at", f"{speech_at:.3f}", "--speech-s", f"{speech_s:.3f}",
-            "--loop-s", f"{loop_s:.3f}", "--profile", str(tmp_path / "profile"),
-            "--shot", str(shot), "--report-shot", str(report_shot), "--second",
-            "--history-shot", str(history_shot),
-            "--words", ",".join(WORDS), "--min-words", "2", "--timeout-s", f"{budget:.0f}",
-        ], budget, ARTIFACTS / "browser-drive.log")
+        result = await _drive(
+            [
+                "--url",
+                f"{base}/",
+                "--wav",
+                str(wav),
+                "--speech-at",
+                f"{speech_at:.3f}",
+                "--speech-s",
+                f"{speech_s:.3f}",
+                "--loop-s",
+                f"{loop_s:.3f}",
+                "--profile",
+                str(tmp_path / "profile"),
+                "--shot",
+                str(shot),
+                "--report-shot",
+                str(report_shot),
+                "--second",
+                "--history-shot",
+                str(history_shot),
+                "--words",
+                ",".join(WORDS),
+                "--min-words",
+                "2",
+                "--timeout-s",
+                f"{budget:.0f}",
+            ],
+            budget,
+            ARTIFACTS / "browser-drive.log",
+        )
 
-        print(f"browser run: {result['timings']}; transcript {result['transcript']!r}",
-              flush=True)
+        print(f"browser run: {result['timings']}; transcript {result['transcript']!r}", flush=True)
         # The page showed a final transcript of the spoken answer.
         transcript = str(result["transcript"]).lower()
         heard = [w for w in WORDS if w in transcript]
@@ -204,8 +275,7 @@ async def test_spoken_interview_in_chromium(servers: Servers, tmp_path: Path) ->
         assert stored is not None and _sans_outline(stored["answers"]) == _sans_outline(answers)
         page_log = result["log"]
         assert any(e["who"] == "interviewer" and e["text"] == result["question"] for e in page_log)
-        link = await asyncio.to_thread(
-            _http_json, f"{base}{_report_path(result)}")
+        link = await asyncio.to_thread(_http_json, f"{base}{_report_path(result)}")
         assert _sans_outline(link["answers"]) == _sans_outline(answers)
 
         # Delivery: measured from the spoken answer, shown with the STAR checklist, the
@@ -241,9 +311,11 @@ async def test_spoken_interview_in_chromium(servers: Servers, tmp_path: Path) ->
         stopped = time.monotonic() - started
         left = TEST_TIMEOUT_S - stopped - 20
         idle = await _engines_idle(node, threads_before, min(90 * TIME, left))
-        print(f"node stopped at {stopped:.1f} s; model threads "
-              f"{'idle' if idle else 'still busy'} at {time.monotonic() - started:.1f} s",
-              flush=True)
+        print(
+            f"node stopped at {stopped:.1f} s; model threads "
+            f"{'idle' if idle else 'still busy'} at {time.monotonic() - started:.1f} s",
+            flush=True,
+        )
 
     if os.environ.get("PARLEY_UPDATE_SCREENSHOTS") == "1":
         shutil.copyfile(shot, DOCS / "screenshot.png")
@@ -259,8 +331,7 @@ async def _engines_idle(node: Node, before: set[threading.Thread], timeout_s: fl
 
     def join() -> bool:
         end = time.monotonic() + timeout_s
-        busy = [t for t in threading.enumerate()
-                if t not in before and t.name.startswith(prefixes)]
+        busy = [t for t in threading.enumerate() if t not in before and t.name.startswith(prefixes)]
         for t in busy:
             t.join(max(0.0, end - time.monotonic()))
         return not any(t.is_alive() for t in busy)

@@ -37,16 +37,22 @@ async def test_korean_report_link_shows_the_report_in_korean(det_node: Node) -> 
     c = Client(ws_url(det_node))
     await c.connect()
     await c.send({"type": "start", "role": "backend", "language": "ko", "questions": 1})
-    report = await c.typed_interview("저는 당시 결제 서비스 장애를 맡아 캐시를 도입했고 "
-                                     "결과적으로 지연이 절반으로 줄었습니다.")
+    report = await c.typed_interview(
+        "저는 당시 결제 서비스 장애를 맡아 캐시를 도입했고 결과적으로 지연이 절반으로 줄었습니다."
+    )
     await c.close()
-    share = await get(port, f"/sessions/{c.session_id}/share",
-                      extra=f"Authorization: Bearer {c.token}\n")
+    share = await get(
+        port, f"/sessions/{c.session_id}/share", extra=f"Authorization: Bearer {c.token}\n"
+    )
     path = msgspec.json.decode(share.body)["path"]
     done = await asyncio.to_thread(
-        subprocess.run, ["node", str(Path(__file__).with_name("linked.mjs")),
-                         f"http://127.0.0.1:{port}{path}"],
-        capture_output=True, text=True, timeout=90, cwd=REPO)
+        subprocess.run,
+        ["node", str(Path(__file__).with_name("linked.mjs")), f"http://127.0.0.1:{port}{path}"],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        cwd=REPO,
+    )
     shown = json.loads(done.stdout.strip().splitlines()[-1])
     assert shown["errors"] == [], shown["errors"]
     assert shown["lang"] == "ko" and HANGUL.search(shown["title"])
@@ -63,17 +69,24 @@ async def test_korean_report_link_shows_the_report_in_korean(det_node: Node) -> 
 async def test_delete_my_interview_from_the_report_page(det_node: Node) -> None:
     assert det_node.edge is not None and det_node.pool is not None
     done = await asyncio.to_thread(
-        subprocess.run, ["node", str(Path(__file__).with_name("delete.mjs")),
-                         f"http://127.0.0.1:{det_node.edge.port}/"],
-        capture_output=True, text=True, timeout=150, cwd=REPO)
+        subprocess.run,
+        [
+            "node",
+            str(Path(__file__).with_name("delete.mjs")),
+            f"http://127.0.0.1:{det_node.edge.port}/",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=150,
+        cwd=REPO,
+    )
     shown = json.loads(done.stdout.strip().splitlines()[-1])
     assert shown["errors"] == [], shown
     assert shown["historyBefore"] == 1 and shown["historyAfter"] == 0
     assert "deleted" in shown["toast"]
     sid = shown["sessionId"]
     for table in ("turns", "reports", "chunks"):
-        n = await det_node.pool.fetchval(f"SELECT count(*) FROM {table} WHERE session_id = $1",
-                                         sid)
+        n = await det_node.pool.fetchval(f"SELECT count(*) FROM {table} WHERE session_id = $1", sid)
         assert n == 0, table
     snapshot = await det_node.pool.fetchval("SELECT snapshot FROM sessions WHERE id = $1", sid)
     assert snapshot is None

@@ -38,8 +38,10 @@ from tests.conftest import TIME
 
 SECRET = "chaos-secret"
 TTL = 2.0
-ANSWER = ("I led the migration of our payments API to an event-driven design, which cut "
-          "p99 latency by forty percent in three months.")
+ANSWER = (
+    "I led the migration of our payments API to an event-driven design, which cut "
+    "p99 latency by forty percent in three months."
+)
 
 
 @dataclass
@@ -111,8 +113,15 @@ class Fleet:
     nats_credentials: str = ""
     procs: list[Proc] = field(default_factory=list)
 
-    def start(self, name: str, roles: str, *, env: dict[str, str] | None = None,
-              supervised: bool = False, models: str = "deterministic") -> Proc:
+    def start(
+        self,
+        name: str,
+        roles: str,
+        *,
+        env: dict[str, str] | None = None,
+        supervised: bool = False,
+        models: str = "deterministic",
+    ) -> Proc:
         """``parley node --role <roles>`` (one process), or with ``supervised`` the
         ``parley up --role <roles>`` supervisor with one child per role group."""
         port = free_port() if "edge" in roles.split(",") else 0
@@ -131,18 +140,36 @@ class Fleet:
             "PYTHONUNBUFFERED": "1",
             # the first question from the LLM, as these tests kill LLM workers mid-job
             "PARLEY_LLM_UNPLANNED_QUESTIONS": "1",
-            **({"PARLEY_NATS_CREDENTIALS": self.nats_credentials}
-               if self.nats_credentials else {}),
+            **({"PARLEY_NATS_CREDENTIALS": self.nats_credentials} if self.nats_credentials else {}),
             **self.env,
             **(env or {}),
         }
-        cmd = [sys.executable, "-m", "parley.cli", "up" if supervised else "node", "--role", roles,
-               "--models", models, "--node-id", name, "--host", "127.0.0.1",
-               "--port", str(port or free_port())]
+        cmd = [
+            sys.executable,
+            "-m",
+            "parley.cli",
+            "up" if supervised else "node",
+            "--role",
+            roles,
+            "--models",
+            models,
+            "--node-id",
+            name,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port or free_port()),
+        ]
         log = self.root / f"{name}.log"
         with open(log, "ab") as out:
-            popen = subprocess.Popen(cmd, cwd=REPO, env=full_env, stdout=out,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+            popen = subprocess.Popen(
+                cmd,
+                cwd=REPO,
+                env=full_env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         proc = Proc(name, popen, log, port)
         if supervised:
             proc.ready_line = f"parley is up (roles: {', '.join(roles.split(','))})"
@@ -209,7 +236,9 @@ class Activation:
 
 _ACTIVATION_LINE = re.compile(
     r"^(?:\[[^\]]*\] )?(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \w+ [\w.]+: "
-    r"session (\S+) (active|stopped) on (\S+)(?: \(([^)]*)\))?", re.M)
+    r"session (\S+) (active|stopped) on (\S+)(?: \(([^)]*)\))?",
+    re.M,
+)
 
 
 def _activation_lines(text: str) -> Iterator[tuple[float, str, str, str, str]]:
@@ -232,8 +261,10 @@ def assert_one_activation_at_a_time(fleet: Fleet, *, at_least: int = 1) -> list[
         seq.sort(key=lambda a: a.start)
         for prev, nxt in itertools.pairwise(seq):
             if nxt.start < prev.end:
-                overlaps.append(f"{sid}: {prev.node} ({prev.how}, until {prev.end:.3f}) "
-                                f"still live when {nxt.node} activated it at {nxt.start:.3f}")
+                overlaps.append(
+                    f"{sid}: {prev.node} ({prev.how}, until {prev.end:.3f}) "
+                    f"still live when {nxt.node} activated it at {nxt.start:.3f}"
+                )
     assert not overlaps, "two live activations:\n" + "\n".join(overlaps)
     return acts
 
@@ -261,9 +292,14 @@ class NatsCluster:
                 f"  routes: [{routes}]\n"
                 "}\n"
             )
-            self.servers.append(EmbeddedNats(root / f"n{i + 1}" / "js",
-                                             port=self.client_ports[i], config=conf,
-                                             credentials=root / "nats-credentials.json"))
+            self.servers.append(
+                EmbeddedNats(
+                    root / f"n{i + 1}" / "js",
+                    port=self.client_ports[i],
+                    config=conf,
+                    credentials=root / "nats-credentials.json",
+                )
+            )
 
     @property
     def url(self) -> str:
@@ -349,8 +385,9 @@ async def results_of(nc: Nats, sid: str) -> list[tuple[str, jobs.Result]]:
             except Exception:
                 break
             for m in msgs:
-                out.append(((m.headers or {}).get(subjects.HDR_MSG_ID, ""),
-                            jobs.decode_result(m.data)))
+                out.append(
+                    ((m.headers or {}).get(subjects.HDR_MSG_ID, ""), jobs.decode_result(m.data))
+                )
                 await m.ack()
     finally:
         await sub.unsubscribe()
@@ -386,9 +423,10 @@ def timeline(c: Client) -> str:
     """The client's events, one a line, for a failure message."""
     t0 = c.rx.events[0]["_t"] if c.rx.events else 0.0
     return "\n".join(
-        f"{e['_t'] - t0:7.2f} " + " ".join(f"{k}={v!r}"[:90] for k, v in e.items()
-                                           if k not in ("_t", "report", "token"))
-        for e in c.rx.events)
+        f"{e['_t'] - t0:7.2f} "
+        + " ".join(f"{k}={v!r}"[:90] for k, v in e.items() if k not in ("_t", "report", "token"))
+        for e in c.rx.events
+    )
 
 
 def decode(data: bytes) -> dict[str, Any]:

@@ -80,8 +80,9 @@ class TcpProxy:
 
     async def start(self) -> None:
         """Listen on a free loopback port (``self.port``), or on the same one again."""
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port,
-                                                  reuse_address=True)
+        self._server = await asyncio.start_server(
+            self._handle, "127.0.0.1", self.port, reuse_address=True
+        )
         self.port = self._server.sockets[0].getsockname()[1]
 
     def cut(self) -> Cut:
@@ -153,8 +154,10 @@ class TcpProxy:
             up_reader, link.upstream = await asyncio.open_connection(*self.upstream)
             if self._closed:
                 return
-            await asyncio.gather(self._pipe(reader, link.upstream, link, True),
-                                 self._pipe(up_reader, writer, link, False))
+            await asyncio.gather(
+                self._pipe(reader, link.upstream, link, True),
+                self._pipe(up_reader, writer, link, False),
+            )
         except OSError:
             pass  # a cut, a refused upstream or a peer gone: the link ends either way
         except asyncio.CancelledError:
@@ -166,8 +169,9 @@ class TcpProxy:
             self._links.discard(link)
             self._handlers.discard(task)
 
-    async def _pipe(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, link: _Link,
-                    to_upstream: bool) -> None:
+    async def _pipe(
+        self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, link: _Link, to_upstream: bool
+    ) -> None:
         try:
             while data := await src.read(_CHUNK):
                 trap = self._trap

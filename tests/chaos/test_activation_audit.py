@@ -28,36 +28,48 @@ def _fleet(tmp_path: Path, logs: dict[str, str], killed: dict[str, str] | None =
         proc = Proc(name, done, path)
         if killed and name in killed:
             proc.killed_at = datetime.strptime(
-                f"2026-11-23 10:00:{killed[name]}", "%Y-%m-%d %H:%M:%S,%f").timestamp()
+                f"2026-11-23 10:00:{killed[name]}", "%Y-%m-%d %H:%M:%S,%f"
+            ).timestamp()
         fleet.procs.append(proc)
     return fleet
 
 
 def test_handover_after_stop_and_after_kill_passes(tmp_path: Path) -> None:
-    fleet = _fleet(tmp_path, {
-        "a": _line("01,000", "a", "s1", "active") + _line("02,000", "a", "s1", "stopped")
-        + _line("03,000", "a", "s2", "active"),
-        "b": _line("02,001", "b", "s1", "active") + _line("06,500", "b", "s2", "active"),
-    }, killed={"a": "04,000"})
+    fleet = _fleet(
+        tmp_path,
+        {
+            "a": _line("01,000", "a", "s1", "active")
+            + _line("02,000", "a", "s1", "stopped")
+            + _line("03,000", "a", "s2", "active"),
+            "b": _line("02,001", "b", "s1", "active") + _line("06,500", "b", "s2", "active"),
+        },
+        killed={"a": "04,000"},
+    )
     acts = assert_one_activation_at_a_time(fleet, at_least=4)
     s2 = sorted((a for a in acts if a.sid == "s2"), key=lambda a: a.start)
     assert [a.how for a in s2] == ["killed", "live"]
 
 
 def test_overlap_is_flagged(tmp_path: Path) -> None:
-    fleet = _fleet(tmp_path, {
-        "a": _line("01,000", "a", "s1", "active") + _line("03,000", "a", "s1", "stopped",
-                                                          "lease lost"),
-        "b": _line("02,500", "b", "s1", "active"),
-    })
+    fleet = _fleet(
+        tmp_path,
+        {
+            "a": _line("01,000", "a", "s1", "active")
+            + _line("03,000", "a", "s1", "stopped", "lease lost"),
+            "b": _line("02,500", "b", "s1", "active"),
+        },
+    )
     with pytest.raises(AssertionError, match="two live activations"):
         assert_one_activation_at_a_time(fleet)
 
 
 def test_a_node_still_holding_a_session_is_live(tmp_path: Path) -> None:
-    fleet = _fleet(tmp_path, {
-        "a": _line("01,000", "a", "s1", "active"),
-        "b": _line("09,000", "b", "s1", "active"),
-    })
+    fleet = _fleet(
+        tmp_path,
+        {
+            "a": _line("01,000", "a", "s1", "active"),
+            "b": _line("09,000", "b", "s1", "active"),
+        },
+    )
     with pytest.raises(AssertionError, match="a \\(live"):
         assert_one_activation_at_a_time(fleet)

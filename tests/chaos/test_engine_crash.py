@@ -70,16 +70,23 @@ async def _answer_rest(c: Client, timeout: float) -> dict[str, Any]:
     def key(q: dict[str, Any]) -> tuple[str, int]:
         return ("repeat", q["seq"]) if q["kind"] == "repeat" else ("turn", q["turn"])
 
-    answered = {key(q) for q in c.rx.of("question")
-                if any(t["final"] and t["turn"] == q["turn"] and t["_t"] > q["_t"]
-                       for t in c.rx.of("transcript"))}
+    answered = {
+        key(q)
+        for q in c.rx.of("question")
+        if any(
+            t["final"] and t["turn"] == q["turn"] and t["_t"] > q["_t"]
+            for t in c.rx.of("transcript")
+        )
+    }
     while not c.rx.of("report"):
         for q in c.rx.of("question"):
             if q["kind"] in ("main", "followup", "repeat") and key(q) not in answered:
                 answered.add(key(q))
-                await c.wait_for("state", timeout=30 * TIME,
-                                 where=lambda e, s=q["seq"]: e["state"] == "listening"
-                                 and e["seq"] > s)
+                await c.wait_for(
+                    "state",
+                    timeout=30 * TIME,
+                    where=lambda e, s=q["seq"]: e["state"] == "listening" and e["seq"] > s,
+                )
                 await c.send({"type": "answer_text", "text": ANSWER})
         await c.next_event(max(0.1, end - loop.time()))
     report: dict[str, Any] = c.rx.of("report")[0]["report"]
@@ -87,9 +94,16 @@ async def _answer_rest(c: Client, timeout: float) -> dict[str, Any]:
 
 
 async def test_engine_crashes_mid_interview_are_survived(fleet: Fleet) -> None:
-    up = fleet.start("up", ALL, supervised=True,
-                     env={**FAST_RESTART, "PARLEY_DETERMINISTIC_DELAY_MS": "2500",
-                          "PARLEY_DETERMINISTIC_TTS_REALTIME": "1"})
+    up = fleet.start(
+        "up",
+        ALL,
+        supervised=True,
+        env={
+            **FAST_RESTART,
+            "PARLEY_DETERMINISTIC_DELAY_MS": "2500",
+            "PARLEY_DETERMINISTIC_TTS_REALTIME": "1",
+        },
+    )
     await up.ready(60)
     nc = await bus_client(fleet.nats_url)
     js = nc.jetstream()
@@ -109,10 +123,12 @@ async def test_engine_crashes_mid_interview_are_survived(fleet: Fleet) -> None:
             os.kill((await _supervised(nc))["tts"]["pid"], signal.SIGKILL)
 
         tts_killed = asyncio.create_task(kill_tts_mid_stream())
-        first = await c.wait_for("question", timeout=60 * TIME,
-                                 where=lambda e: e["kind"] == "main")
-        await c.wait_for("state", timeout=30 * TIME,
-                         where=lambda e: e["state"] == "listening" and e["seq"] > first["seq"])
+        first = await c.wait_for("question", timeout=60 * TIME, where=lambda e: e["kind"] == "main")
+        await c.wait_for(
+            "state",
+            timeout=30 * TIME,
+            where=lambda e: e["state"] == "listening" and e["seq"] > first["seq"],
+        )
 
         await tts_killed
         # 3. the STT process dies with SIGSEGV while the candidate is speaking
@@ -121,7 +137,6 @@ async def test_engine_crashes_mid_interview_are_survived(fleet: Fleet) -> None:
         stt_pid = (await _supervised(nc))["stt"]["pid"]
         os.kill(stt_pid, signal.SIGSEGV)
         await speaking
-
 
         report = await _answer_rest(c, 150 * TIME)
         print(timeline(c))
@@ -143,8 +158,10 @@ async def test_engine_crashes_mid_interview_are_survived(fleet: Fleet) -> None:
         # each engine came back; the process serving the client was never touched
         async def engines_back() -> bool:
             roles = await _supervised(nc)
-            return all(roles[r]["state"] == "ready" and roles[r]["restarts"] >= 1
-                       for r in ("llm", "stt", "tts"))
+            return all(
+                roles[r]["state"] == "ready" and roles[r]["restarts"] >= 1
+                for r in ("llm", "stt", "tts")
+            )
 
         await wait_until(engines_back, 30, "llm, stt and tts ready again")
         roles = await _supervised(nc)
@@ -162,12 +179,16 @@ async def test_engine_crashes_mid_interview_are_survived(fleet: Fleet) -> None:
 async def test_a_role_that_dies_at_every_load_is_marked_down(fleet: Fleet) -> None:
     """The LLM model file is broken: its process exits at load each time. The role is
     marked down after the crash-loop limit, /readyz says so, and the rest serves."""
-    env = {**FAST_RESTART, "PARLEY_RESTART_CRASH_LOOP_LIMIT": "3",
-           "PARLEY_LLM_GGUF": "/nonexistent/model.gguf"}
+    env = {
+        **FAST_RESTART,
+        "PARLEY_RESTART_CRASH_LOOP_LIMIT": "3",
+        "PARLEY_LLM_GGUF": "/nonexistent/model.gguf",
+    }
     up = fleet.start("up", "edge,session,llm", supervised=True, env=env, models="real")
     # the supervisor never prints "parley is up" for all roles: wait for the role to be down
     nc = await bus_client(fleet.nats_url)
     try:
+
         async def llm_down() -> bool:
             try:
                 return bool((await _supervised(nc))["llm"]["state"] == "down")
@@ -186,8 +207,7 @@ async def test_a_role_that_dies_at_every_load_is_marked_down(fleet: Fleet) -> No
 
         def readyz() -> tuple[int, dict[str, Any]]:
             try:
-                with urllib.request.urlopen(
-                        f"http://127.0.0.1:{up.port}/readyz", timeout=5) as r:
+                with urllib.request.urlopen(f"http://127.0.0.1:{up.port}/readyz", timeout=5) as r:
                     return r.status, decode(r.read())
             except urllib.error.HTTPError as e:
                 return e.code, decode(e.read())

@@ -54,10 +54,11 @@ async def test_kill_llm_worker_mid_job_redelivers_once(fleet: Fleet) -> None:
         killed_at = time.monotonic()
         fast = fleet.start("llm-fast", "llm")
         await fast.ready()
-        first = await c.wait_for("question", timeout=40 * TIME,
-                                 where=lambda e: e["kind"] == "main")
-        print(f"job redelivered and answered {first['_t'] - killed_at:.1f} s after the kill "
-              f"(llm ack_wait {ACK_WAIT['llm']:.0f} s)")
+        first = await c.wait_for("question", timeout=40 * TIME, where=lambda e: e["kind"] == "main")
+        print(
+            f"job redelivered and answered {first['_t'] - killed_at:.1f} s after the kill "
+            f"(llm ack_wait {ACK_WAIT['llm']:.0f} s)"
+        )
         # the LLM's question, not the bank's fallback: the redelivered job's result was used
         assert first["text"] == DEFAULT_QUESTIONS["en"][0], first
         stats = await llm_stats(nc)

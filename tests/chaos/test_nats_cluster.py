@@ -34,6 +34,7 @@ async def test_kill_one_of_three_nats_servers_mid_interview(
 ) -> None:
     nc = await bus_client(cluster.url)
     try:
+
         async def jetstream_up() -> bool:
             try:
                 await nc.jetstream().account_info()
@@ -42,17 +43,29 @@ async def test_kill_one_of_three_nats_servers_mid_interview(
                 return False
 
         await wait_until(jetstream_up, 30, "a JetStream meta leader", step=0.2)
-        fleet = Fleet(tmp_path / "fleet", cluster.url, servers.dsn,
-                      env={"PARLEY_NATS_REPLICAS": "3"}, nats_credentials=cluster.credentials)
+        fleet = Fleet(
+            tmp_path / "fleet",
+            cluster.url,
+            servers.dsn,
+            env={"PARLEY_NATS_REPLICAS": "3"},
+            nats_credentials=cluster.credentials,
+        )
         try:
-            procs = [fleet.start("models", "stt,llm,tts,embed"),
-                     fleet.start("session", "session"), fleet.start("edge", "edge")]
+            procs = [
+                fleet.start("models", "stt,llm,tts,embed"),
+                fleet.start("session", "session"),
+                fleet.start("edge", "edge"),
+            ]
             for p in procs:
                 await p.ready(60)
             await ready_everywhere(nc, ("session", "stt", "llm", "tts", "embed"))
             js = nc.jetstream()
-            for stream in (subjects.STREAM_OUT, subjects.STREAM_JOBS, subjects.STREAM_RESULTS,
-                           f"KV_{subjects.KV_OWNERS}"):
+            for stream in (
+                subjects.STREAM_OUT,
+                subjects.STREAM_JOBS,
+                subjects.STREAM_RESULTS,
+                f"KV_{subjects.KV_OWNERS}",
+            ):
                 info = await js.stream_info(stream)
                 assert info.config.num_replicas == 3, (stream, info.config)
             c = Client(fleet.edge_url(procs[2]))
@@ -67,8 +80,10 @@ async def test_kill_one_of_three_nats_servers_mid_interview(
                 victim.kill()
                 killed = time.monotonic()
                 report = await interview
-                print(f"killed {leader.leader} (OUT leader); interview finished "
-                      f"{time.monotonic() - killed:.1f} s later")
+                print(
+                    f"killed {leader.leader} (OUT leader); interview finished "
+                    f"{time.monotonic() - killed:.1f} s later"
+                )
             finally:
                 print(timeline(c))
                 if not interview.done():

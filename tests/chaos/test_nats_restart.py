@@ -39,11 +39,16 @@ def own_nats(tmp_path: Path) -> Iterator[EmbeddedNats]:
 
 
 @pytest.mark.parametrize("how", ["kill", "stop"])
-async def test_nats_restart_mid_interview(own_nats: EmbeddedNats, servers: Servers,
-                                          tmp_path: Path, how: str) -> None:
+async def test_nats_restart_mid_interview(
+    own_nats: EmbeddedNats, servers: Servers, tmp_path: Path, how: str
+) -> None:
     assert own_nats.credentials is not None
-    fleet = Fleet(tmp_path / "fleet", own_nats.url, servers.dsn,
-                  nats_credentials=str(own_nats.credentials.path))
+    fleet = Fleet(
+        tmp_path / "fleet",
+        own_nats.url,
+        servers.dsn,
+        nats_credentials=str(own_nats.credentials.path),
+    )
     try:
         models = fleet.start("models", "stt,llm,tts,embed")
         session = fleet.start("session", "session")

@@ -42,11 +42,15 @@ WRITE_WITHIN_S = 30.0
 #: a log record's first line (``parley up`` logs "time LEVEL logger: message")
 _RECORD = re.compile(r"^\d{4}-\d\d-\d\d [\d:,]+ (?P<level>[A-Z]+) \S+: ")
 #: warnings that may carry a traceback: asyncpg's pool reconnecting in the background
-_EXPECTED_TRACEBACK = re.compile(r"WARNING asyncpg\.pool: Failed to restore the pool "
-                                 r"connection floor")
+_EXPECTED_TRACEBACK = re.compile(
+    r"WARNING asyncpg\.pool: Failed to restore the pool "
+    r"connection floor"
+)
 #: what no process may log: a write given up on, output lost, an actor stopped
-_FORBIDDEN = re.compile(r"could not persist|output lost|fenced off|lease lost"
-                        r"|Exception ignored|never retrieved")
+_FORBIDDEN = re.compile(
+    r"could not persist|output lost|fenced off|lease lost"
+    r"|Exception ignored|never retrieved"
+)
 
 
 @pytest_asyncio.fixture
@@ -76,8 +80,11 @@ def unexpected_lines(log: str) -> list[str]:
         record = _RECORD.match(line)
         if record:
             tolerated = bool(_EXPECTED_TRACEBACK.search(line))
-        if ((record and record["level"] in ("ERROR", "CRITICAL")) or _FORBIDDEN.search(line)
-                or (line.startswith("Traceback") and not tolerated)):
+        if (
+            (record and record["level"] in ("ERROR", "CRITICAL"))
+            or _FORBIDDEN.search(line)
+            or (line.startswith("Traceback") and not tolerated)
+        ):
             bad.append(line)
     return bad
 
@@ -93,16 +100,20 @@ async def adversity(proxy: TcpProxy, c: Client, log: list[str]) -> None:
     t0 = time.monotonic()
 
     async def asked(kind: str, count: int = 1) -> None:
-        await c.wait_for("question", count=count, timeout=60 * TIME,
-                         where=lambda e: e["kind"] == kind)
+        await c.wait_for(
+            "question", count=count, timeout=60 * TIME, where=lambda e: e["kind"] == kind
+        )
 
     async def at(write: bytes, reply_lost: bool = False) -> Cut:
-        return await asyncio.wait_for(proxy.cut_when(write, reply_lost=reply_lost),
-                                      WRITE_WITHIN_S * TIME)
+        return await asyncio.wait_for(
+            proxy.cut_when(write, reply_lost=reply_lost), WRITE_WITHIN_S * TIME
+        )
 
     def note(what: str, cut: Cut) -> None:
-        log.append(f"{time.monotonic() - t0:5.2f} s  {what}: cut {cut.connections} "
-                   f"connections, {cut.mid_request} awaiting an answer")
+        log.append(
+            f"{time.monotonic() - t0:5.2f} s  {what}: cut {cut.connections} "
+            f"connections, {cut.mid_request} awaiting an answer"
+        )
 
     await asked("main")
     note("a write lost", await at(sid))
@@ -121,19 +132,23 @@ async def adversity(proxy: TcpProxy, c: Client, log: list[str]) -> None:
     log.append(f"{time.monotonic() - t0:5.2f} s  accepting again")
 
 
-async def test_postgres_connections_cut_mid_interview(pg_proxy: TcpProxy, fleet: Fleet,
-                                                     servers: Servers) -> None:
+async def test_postgres_connections_cut_mid_interview(
+    pg_proxy: TcpProxy, fleet: Fleet, servers: Servers
+) -> None:
     db = {"DATABASE_URL": via(pg_proxy, servers.dsn)}
     # each LLM job takes 0.5 s: the interview outlasts the adversity, writes go on all along
-    procs = [fleet.start("models", "stt,llm,tts,embed",
-                         env={**db, "PARLEY_DETERMINISTIC_DELAY_MS": "500"}),
-             fleet.start("session", "session", env=db), fleet.start("edge", "edge", env=db)]
+    procs = [
+        fleet.start(
+            "models", "stt,llm,tts,embed", env={**db, "PARLEY_DETERMINISTIC_DELAY_MS": "500"}
+        ),
+        fleet.start("session", "session", env=db),
+        fleet.start("edge", "edge", env=db),
+    ]
     for p in procs:
         await p.ready()
     c = Client(fleet.edge_url(procs[2]))
     await c.connect()
-    await c.send({"type": "start", "role": "backend", "language": "en",
-                  "questions": QUESTIONS})
+    await c.send({"type": "start", "role": "backend", "language": "en", "questions": QUESTIONS})
     log: list[str] = []
     started = time.monotonic()
     interview = asyncio.create_task(c.typed_interview(ANSWER, timeout=100 * TIME))
@@ -163,8 +178,10 @@ async def test_postgres_connections_cut_mid_interview(pg_proxy: TcpProxy, fleet:
             return stored is not None
 
         await wait_until(report_stored, 40, "the report in Postgres", step=0.1)
-        print(f"report in Postgres {time.monotonic() - c.rx.of('report')[0]['_t']:.2f} s "
-              "after the client had it")
+        print(
+            f"report in Postgres {time.monotonic() - c.rx.of('report')[0]['_t']:.2f} s "
+            "after the client had it"
+        )
         assert stored is not None and stored["answers"] == report["answers"]
         turns = await transcripts.load_turns(pool, c.session_id)
         assert [t.answer for t in turns] == [a["answer"] for a in report["answers"]]

@@ -44,13 +44,18 @@ def own_pg() -> Iterator[EmbeddedPostgres]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-async def test_postgres_restart_mid_interview(own_pg: EmbeddedPostgres, servers: Servers,
-                                              tmp_path: Path) -> None:
-    fleet = Fleet(tmp_path / "fleet", servers.nats_url, own_pg.dsn,
-                  nats_credentials=servers.nats_credentials)
+async def test_postgres_restart_mid_interview(
+    own_pg: EmbeddedPostgres, servers: Servers, tmp_path: Path
+) -> None:
+    fleet = Fleet(
+        tmp_path / "fleet", servers.nats_url, own_pg.dsn, nats_credentials=servers.nats_credentials
+    )
     try:
-        procs = [fleet.start("models", "stt,llm,tts,embed"), fleet.start("session", "session"),
-                 fleet.start("edge", "edge")]
+        procs = [
+            fleet.start("models", "stt,llm,tts,embed"),
+            fleet.start("session", "session"),
+            fleet.start("edge", "edge"),
+        ]
         for p in procs:
             await p.ready()
         c = Client(fleet.edge_url(procs[2]))
@@ -85,8 +90,7 @@ async def test_postgres_restart_mid_interview(own_pg: EmbeddedPostgres, servers:
             assert stored is not None and stored["answers"] == report["answers"]
             turns = await transcripts.load_turns(pool, c.session_id)
             assert [t.answer for t in turns] == [a["answer"] for a in report["answers"]]
-            status = await pool.fetchval("SELECT status FROM sessions WHERE id = $1",
-                                         c.session_id)
+            status = await pool.fetchval("SELECT status FROM sessions WHERE id = $1", c.session_id)
             assert status == "finished"
         finally:
             await pool.close()

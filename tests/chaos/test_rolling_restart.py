@@ -36,8 +36,9 @@ DRAIN_BOUND_S = 20.0
 
 async def test_rolling_restart_of_session_nodes_drops_no_interview(fleet: Fleet) -> None:
     # the LLM takes 1.2 s per job, so each drain lands while some session waits for one
-    models = fleet.start("models", "stt,llm,tts,embed",
-                         env={"PARLEY_DETERMINISTIC_DELAY_MS": "1200"})
+    models = fleet.start(
+        "models", "stt,llm,tts,embed", env={"PARLEY_DETERMINISTIC_DELAY_MS": "1200"}
+    )
     edge = fleet.start("edge", "edge")
     first = fleet.start("sess-1", "session")
     for p in (models, edge, first):
@@ -49,10 +50,10 @@ async def test_rolling_restart_of_session_nodes_drops_no_interview(fleet: Fleet)
         await ready_everywhere(nc, ("session", "stt", "llm", "tts", "embed"))
         for c in clients:  # all on sess-1: the only session node yet
             await c.connect()
-            await c.send({"type": "start", "role": "backend", "language": "en",
-                          "questions": QUESTIONS})
-            interviews.append(asyncio.create_task(
-                c.typed_interview(ANSWER, timeout=180 * TIME)))
+            await c.send(
+                {"type": "start", "role": "backend", "language": "en", "questions": QUESTIONS}
+            )
+            interviews.append(asyncio.create_task(c.typed_interview(ANSWER, timeout=180 * TIME)))
         second = fleet.start("sess-2", "session")
         await second.ready()
         for c in clients:
@@ -75,11 +76,12 @@ async def test_rolling_restart_of_session_nodes_drops_no_interview(fleet: Fleet)
         for victim, replacement in order:
             # every live interview is active somewhere (after the previous drain, too)
             await wait_until(all_owned, 20, "every live interview re-activated", step=0.1)
-            owned = [c for c in clients if not c.rx.of("report")
-                     and await owner(c) == victim.name]
+            owned = [c for c in clients if not c.rx.of("report") and await owner(c) == victim.name]
             code, took = await victim.terminate(DRAIN_BOUND_S)
-            print(f"{victim.name}: SIGTERM -> exit {code} after {took:.1f} s, "
-                  f"{len(owned)} live interview(s) handed over")
+            print(
+                f"{victim.name}: SIGTERM -> exit {code} after {took:.1f} s, "
+                f"{len(owned)} live interview(s) handed over"
+            )
             assert code == 0, victim.output()[-3000:]
             moved.update(c.session_id for c in owned)
             fresh = fleet.start(replacement, "session")
@@ -98,8 +100,9 @@ async def test_rolling_restart_of_session_nodes_drops_no_interview(fleet: Fleet)
         for sid in moved:  # each moved interview went on on another node
             nodes = [a.node for a in sorted(acts, key=lambda a: a.start) if a.sid == sid]
             assert len(set(nodes)) >= 2, (sid, nodes)
-        assert all(p.alive() for p in fleet.procs if p.name in ("models", "edge", "sess-3",
-                                                                 "sess-4"))
+        assert all(
+            p.alive() for p in fleet.procs if p.name in ("models", "edge", "sess-3", "sess-4")
+        )
     finally:
         for c in clients:
             print(timeline(c))

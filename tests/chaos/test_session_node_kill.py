@@ -29,8 +29,9 @@ pytestmark = [pytest.mark.chaos, pytest.mark.timeout(150)]
 
 async def test_kill_owner_mid_turn_interview_finishes_elsewhere(fleet: Fleet) -> None:
     # the LLM takes 1.5 s per job, so the kill lands while the owner waits for it
-    models = fleet.start("models", "stt,llm,tts,embed",
-                         env={"PARLEY_DETERMINISTIC_DELAY_MS": "1500"})
+    models = fleet.start(
+        "models", "stt,llm,tts,embed", env={"PARLEY_DETERMINISTIC_DELAY_MS": "1500"}
+    )
     nodes = {name: fleet.start(name, "session") for name in ("sess-a", "sess-b")}
     edge = fleet.start("edge", "edge")
     for p in (models, *nodes.values(), edge):
@@ -57,8 +58,10 @@ async def test_kill_owner_mid_turn_interview_finishes_elsewhere(fleet: Fleet) ->
             print(timeline(c))
         first_after = next(e for e in c.rx.events if e.get("seq", 0) > last_of_victim)
         gap = first_after["_t"] - killed_at
-        print(f"kill -9 of the owner -> next event at the client after {gap:.2f} s "
-              f"(lease TTL {TTL:.0f} s)")
+        print(
+            f"kill -9 of the owner -> next event at the client after {gap:.2f} s "
+            f"(lease TTL {TTL:.0f} s)"
+        )
         assert gap <= TTL + 2.5 * TIME, gap
         assert_complete(report, 2)
         assert_clean_seqs(c)

@@ -24,11 +24,12 @@ HEARTBEAT_S = 60.0
 async def test_tail_moves_off_a_killed_consumer_host(cluster: NatsCluster) -> None:
     urls = cluster.url.split(",")
     user, password = url_credentials(cluster.url)  # announced members come without them
-    observer = await nats.connect(urls, max_reconnect_attempts=-1, user=user,
-                                  password=password)
+    observer = await nats.connect(urls, max_reconnect_attempts=-1, user=user, password=password)
     # one connection pinned to each server (it reconnects to that server only)
-    pinned = [await nats.connect([u], max_reconnect_attempts=-1, user=user, password=password)
-              for u in urls]
+    pinned = [
+        await nats.connect([u], max_reconnect_attempts=-1, user=user, password=password)
+        for u in urls
+    ]
     registries = [Tails(nc, heartbeat=HEARTBEAT_S) for nc in pinned]
     got: dict[str, list[bytes]] = {}
     try:
@@ -36,8 +37,9 @@ async def test_tail_moves_off_a_killed_consumer_host(cluster: NatsCluster) -> No
 
         async def stream_made() -> bool:
             try:
-                await js.add_stream(api.StreamConfig(name="TAILHOST", subjects=["th.>"],
-                                                     num_replicas=3))
+                await js.add_stream(
+                    api.StreamConfig(name="TAILHOST", subjects=["th.>"], num_replicas=3)
+                )
                 return True
             except Exception:
                 return False
@@ -49,6 +51,7 @@ async def test_tail_moves_off_a_killed_consumer_host(cluster: NatsCluster) -> No
 
             async def cb(msg: Msg) -> None:
                 got[subject].append(msg.data)
+
             return cb
 
         # tails on every connection until one's consumer is on another server
@@ -69,8 +72,11 @@ async def test_tail_moves_off_a_killed_consumer_host(cluster: NatsCluster) -> No
         for _, t in survivors:
             for k in range(3):
                 await js.publish(t.subject, b"%d" % k, timeout=5)
-        await wait_until(lambda: all(len(got[t.subject]) == 3 for _, t in survivors),
-                         20, "the first three messages on every tail")
+        await wait_until(
+            lambda: all(len(got[t.subject]) == 3 for _, t in survivors),
+            20,
+            "the first three messages on every tail",
+        )
 
         cluster.servers[int(victim.removeprefix("n")) - 1].kill()
 
@@ -83,11 +89,18 @@ async def test_tail_moves_off_a_killed_consumer_host(cluster: NatsCluster) -> No
 
         for _, t in survivors:
             for k in range(3, 6):
-                await wait_until(lambda s=t.subject, k=k: publish_after(s, k), 30,
-                                 "a publish after the kill", step=0.2)
+                await wait_until(
+                    lambda s=t.subject, k=k: publish_after(s, k),
+                    30,
+                    "a publish after the kill",
+                    step=0.2,
+                )
         # well before two heartbeats (120 s) could have revealed the lost consumer
-        await wait_until(lambda: all(len(got[t.subject]) >= 6 for _, t in survivors),
-                         30, "every message on every surviving tail")
+        await wait_until(
+            lambda: all(len(got[t.subject]) >= 6 for _, t in survivors),
+            30,
+            "every message on every surviving tail",
+        )
         await asyncio.sleep(0.5)
         for _, t in survivors:
             assert got[t.subject] == [b"%d" % k for k in range(6)], (t.subject, got[t.subject])

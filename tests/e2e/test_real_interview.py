@@ -27,22 +27,42 @@ from tests.conftest import Servers, assert_no_new_tasks
 pytestmark = [pytest.mark.models, pytest.mark.e2e, pytest.mark.timeout(600)]
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
-ANSWER_EN = ("I built a payment service in Python that handled ten thousand requests per "
-             "second. I measured the latency and reduced it by half.")
-KEYWORDS = ("payment", "service", "python", "thousand", "10,000", "request", "second",
-            "measured", "latency", "half")
+ANSWER_EN = (
+    "I built a payment service in Python that handled ten thousand requests per "
+    "second. I measured the latency and reduced it by half."
+)
+KEYWORDS = (
+    "payment",
+    "service",
+    "python",
+    "thousand",
+    "10,000",
+    "request",
+    "second",
+    "measured",
+    "latency",
+    "half",
+)
 
 
 def _cfg(servers: Servers, tmp: Path, roles: str = "edge,session,stt,llm,tts,embed") -> Config:
-    return Config(nats_url=servers.nats.url, nats_credentials=servers.nats_credentials,
-                  database_url=servers.dsn, port=0,
-                  roles=tuple(roles.split(",")), models="real", node_id="e2e",
-                  secret="e2e-secret", data_dir=tmp)
+    return Config(
+        nats_url=servers.nats.url,
+        nats_credentials=servers.nats_credentials,
+        database_url=servers.dsn,
+        port=0,
+        roles=tuple(roles.split(",")),
+        models="real",
+        node_id="e2e",
+        secret="e2e-secret",
+        data_dir=tmp,
+    )
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def real_node(servers: Servers, tmp_path_factory: pytest.TempPathFactory
-                    ) -> AsyncIterator[Node]:
+async def real_node(
+    servers: Servers, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Node]:
     before = set(asyncio.all_tasks())
     node = Node(_cfg(servers, tmp_path_factory.mktemp("e2e")))
     await node.start()
@@ -78,13 +98,13 @@ async def _answer_by_voice(c: Client, pcm: bytes, tries: int = 3) -> str:
 
 
 async def _wait_listening(c: Client, after: int) -> None:
-    await c.wait_for("state", timeout=120,
-                     where=lambda e: e["state"] == "listening" and e["seq"] > after)
+    await c.wait_for(
+        "state", timeout=120, where=lambda e: e["state"] == "listening" and e["seq"] > after
+    )
 
 
 @pytest.mark.skipif(not have_speech_tools(), reason="espeak-ng and sox are installed by make")
-async def test_spoken_english_interview(real_node: Node, servers: Servers,
-                                        tmp_path: Path) -> None:
+async def test_spoken_english_interview(real_node: Node, servers: Servers, tmp_path: Path) -> None:
     pcm = speak_pcm16(ANSWER_EN)
     c = Client(_url(real_node))
     await c.connect()
@@ -143,7 +163,9 @@ async def test_korean_interview_typed(real_node: Node) -> None:
     await c.send({"type": "start", "role": "general", "language": "ko", "questions": 1})
     report = await c.typed_interview(
         "지난 프로젝트에서 팀원과 의견이 달랐을 때, 데이터를 근거로 설득해서 출시 일정을 "
-        "지켰습니다. 그 결과 장애 없이 배포했습니다.", timeout=400)
+        "지켰습니다. 그 결과 장애 없이 배포했습니다.",
+        timeout=400,
+    )
     await c.close()
     questions = [e["text"] for e in c.rx.of("question") if e["kind"] in ("main", "followup")]
     assert questions and all(HANGUL.search(q) for q in questions), questions

@@ -35,9 +35,16 @@ def llm_server() -> Iterator[LlamaServer]:
 
 
 def _node(servers: Servers, tmp: Path, core: CoreConfig) -> Node:
-    cfg = Config(nats_url=servers.nats.url, nats_credentials=servers.nats_credentials,
-                 database_url=servers.dsn, port=0, models="real", node_id="remote-llm",
-                 secret="e2e-secret", data_dir=tmp)
+    cfg = Config(
+        nats_url=servers.nats.url,
+        nats_credentials=servers.nats_credentials,
+        database_url=servers.dsn,
+        port=0,
+        models="real",
+        node_id="remote-llm",
+        secret="e2e-secret",
+        data_dir=tmp,
+    )
     return Node(cfg, core_config=core)
 
 
@@ -57,8 +64,7 @@ async def _interview(node: Node, questions: int, timeout: float) -> tuple[Client
     assert node.edge is not None
     c = Client(f"ws://127.0.0.1:{node.edge.port}/ws")
     await c.connect()
-    await c.send({"type": "start", "role": "backend", "language": "en",
-                  "questions": questions})
+    await c.send({"type": "start", "role": "backend", "language": "en", "questions": questions})
     report = await c.typed_interview(VAGUE, timeout=timeout)
     await c.close()
     return c, report
@@ -70,8 +76,14 @@ async def test_typed_interview_through_the_server(
     _use_server(monkeypatch, llm_server)
     # Deadlines stretched for a shared 2-core machine: this test is about the engine, and
     # "nothing estimated" must not depend on how busy the machine is.
-    core = CoreConfig(llm_unplanned_questions=True, deadline_llm_s=240, llm_wait_s=240,
-                      deadline_followup_s=240, deadline_assess_s=600, report_wait_s=600)
+    core = CoreConfig(
+        llm_unplanned_questions=True,
+        deadline_llm_s=240,
+        llm_wait_s=240,
+        deadline_followup_s=240,
+        deadline_assess_s=600,
+        report_wait_s=600,
+    )
     node = _node(servers, tmp_path, core)
     await node.start()
     try:
@@ -98,8 +110,9 @@ async def test_server_killed_mid_stream_and_back(
     server = start_llama_server(n_ctx=2048)
     try:
         _use_server(monkeypatch, server)
-        core = CoreConfig(llm_unplanned_questions=True, max_followups=0,
-                          deadline_assess_s=600, report_wait_s=600)
+        core = CoreConfig(
+            llm_unplanned_questions=True, max_followups=0, deadline_assess_s=600, report_wait_s=600
+        )
         node = _node(servers, tmp_path, core)
         await node.start()
         try:
@@ -113,8 +126,7 @@ async def test_server_killed_mid_stream_and_back(
             await asyncio.to_thread(server.kill)
             server.stop()  # already dead: removes its log
             # Back on the same port, as a supervisor would restart it.
-            server = await asyncio.to_thread(
-                start_llama_server, port=server.port, n_ctx=2048)
+            server = await asyncio.to_thread(start_llama_server, port=server.port, n_ctx=2048)
             c, report = await task
             stats = actor.stats()
         finally:

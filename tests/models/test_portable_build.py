@@ -17,28 +17,36 @@ import pytest
 
 from actors.models.cpuinfo import llama_system_info
 
-AMX = re.compile(r"\b(tilezero|ldtilecfg|sttilecfg|tileloadd|tileloaddt1|tilestored|tilerelease|"
-                 r"tdpbssd|tdpbsud|tdpbusd|tdpbuud|tdpbf16ps|tdpfp16ps)\b")
+AMX = re.compile(
+    r"\b(tilezero|ldtilecfg|sttilecfg|tileloadd|tileloaddt1|tilestored|tilerelease|"
+    r"tdpbssd|tdpbsud|tdpbusd|tdpbuud|tdpbf16ps|tdpfp16ps)\b"
+)
 AVX512 = re.compile(r"%zmm\d|%k[1-7]\b")
 
 
 def _ggml_libraries() -> list[Path]:
     import llama_cpp
 
-    libs = sorted(p for p in (Path(llama_cpp.__file__).parent / "lib").glob("lib*.so")
-                  if p.is_file())
+    libs = sorted(
+        p for p in (Path(llama_cpp.__file__).parent / "lib").glob("lib*.so") if p.is_file()
+    )
     assert any(p.name.startswith("libggml-cpu") for p in libs), libs
     return libs
 
 
 @pytest.mark.skipif(not shutil.which("objdump"), reason="needs objdump (binutils)")
 @pytest.mark.parametrize("pattern,what", [(AMX, "AMX"), (AVX512, "AVX-512")])
-def test_llama_cpp_machine_code_stays_within_the_baseline(pattern: re.Pattern[str],
-                                                          what: str) -> None:
+def test_llama_cpp_machine_code_stays_within_the_baseline(
+    pattern: re.Pattern[str], what: str
+) -> None:
     found: dict[str, list[str]] = {}
     for lib in _ggml_libraries():
-        asm = subprocess.run(["objdump", "-d", "--no-show-raw-insn", str(lib)],
-                             capture_output=True, text=True, check=True).stdout
+        asm = subprocess.run(
+            ["objdump", "-d", "--no-show-raw-insn", str(lib)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         hits = [line.strip() for line in asm.splitlines() if pattern.search(line)]
         if hits:
             found[lib.name] = hits[:5]
@@ -66,8 +74,13 @@ print("DECODED", repr(out["choices"][0]["text"]), flush=True)
 @pytest.mark.timeout(300)
 def test_a_loaded_model_uses_no_amx_buffer_and_decodes() -> None:
     """In a child process, so a SIGILL would fail this test rather than kill the run."""
-    res = subprocess.run([sys.executable, "-c", LOAD_AND_DECODE], capture_output=True,
-                         text=True, timeout=280, cwd=Path(__file__).resolve().parents[2])
+    res = subprocess.run(
+        [sys.executable, "-c", LOAD_AND_DECODE],
+        capture_output=True,
+        text=True,
+        timeout=280,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     log = res.stdout + res.stderr
     assert res.returncode == 0, f"exit {res.returncode}\n{log[-3000:]}"
     assert "DECODED" in res.stdout, log[-3000:]

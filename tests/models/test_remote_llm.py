@@ -36,8 +36,13 @@ def _sse(*texts: str) -> bytes:
     return ("".join(events) + "data: [DONE]\n\n").encode()
 
 
-async def _respond(w: Writer, status: int, body: bytes, headers: dict[str, str] | None = None,
-                   content_type: str = "application/json") -> None:
+async def _respond(
+    w: Writer,
+    status: int,
+    body: bytes,
+    headers: dict[str, str] | None = None,
+    content_type: str = "application/json",
+) -> None:
     head = f"HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\n"
     head += f"Content-Length: {len(body)}\r\nConnection: close\r\n"
     head += "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
@@ -64,10 +69,12 @@ def cut(*texts: str) -> Reply:
     """Start a stream, send ``texts``, then drop the connection (a server that died)."""
 
     async def reply(_req: dict[str, Any], _r: Reader, w: Writer) -> None:
-        w.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                b"Transfer-Encoding: chunked\r\n\r\n")
+        w.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
         for t in texts:
-            ev = ("data: " + json.dumps({"choices": [{"delta": {"content": t}}]}) + "\n\n")
+            ev = "data: " + json.dumps({"choices": [{"delta": {"content": t}}]}) + "\n\n"
             data = ev.encode()
             w.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
         await w.drain()
@@ -90,7 +97,7 @@ class FakeServer:
         try:
             line = (await r.readline()).decode()
             headers: dict[str, str] = {}
-            while (h := (await r.readline()).decode().strip()):
+            while h := (await r.readline()).decode().strip():
                 k, _, v = h.partition(":")
                 headers[k.strip().lower()] = v.strip()
             body = await r.readexactly(int(headers.get("content-length", "0")))
@@ -127,8 +134,14 @@ async def engine(fake: FakeServer, **kw: Any) -> OpenAiLlm:
 
 
 def question_job(**kw: Any) -> LlmJob:
-    base: dict[str, Any] = dict(job_id="j1", session_id="s1", task="question", language="en",
-                                role="backend developer", max_tokens=64)
+    base: dict[str, Any] = dict(
+        job_id="j1",
+        session_id="s1",
+        task="question",
+        language="en",
+        role="backend developer",
+        max_tokens=64,
+    )
     return LlmJob(**{**base, **kw})
 
 
@@ -137,8 +150,9 @@ async def sentences(e: OpenAiLlm, job: LlmJob, seconds: float = 20.0) -> list[st
 
 
 async def test_streams_one_clean_question_and_picks_the_served_model(fake: FakeServer) -> None:
-    fake.replies = [stream("Sure! Here is my question:\n", "What did you ", "build last year? ",
-                           "And why?")]
+    fake.replies = [
+        stream("Sure! Here is my question:\n", "What did you ", "build last year? ", "And why?")
+    ]
     e = await engine(fake)
     try:
         assert await sentences(e, question_job()) == ["What did you build last year?"]
@@ -213,15 +227,19 @@ async def test_stream_cut_after_a_sentence_keeps_it(fake: FakeServer) -> None:
     e = await engine(fake)
     try:
         assert await sentences(e, question_job()) == [
-            "Let's talk about scale.", "How big was the data?"]
+            "Let's talk about scale.",
+            "How big was the data?",
+        ]
     finally:
         await e.close()
 
 
 async def test_deadline_closes_the_stream(fake: FakeServer) -> None:
     async def stall(_req: dict[str, Any], r: Reader, w: Writer) -> None:
-        w.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                b"Transfer-Encoding: chunked\r\n\r\n")
+        w.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
         await w.drain()
         await asyncio.wait_for(r.read(), 10)  # open, silent, until the client hangs up
         fake.disconnected.set()
@@ -240,9 +258,13 @@ async def test_complete_answer_needs_no_request(fake: FakeServer) -> None:
     e = await engine(fake)
     try:
         job = question_job(
-            task="followup", question="Tell me about a project.",
-            answer=("Last year I led the migration of our billing service to Postgres. I wrote "
-                    "the plan, moved 40 tables and cut the monthly cost by 30 percent."))
+            task="followup",
+            question="Tell me about a project.",
+            answer=(
+                "Last year I led the migration of our billing service to Postgres. I wrote "
+                "the plan, moved 40 tables and cut the monthly cost by 30 percent."
+            ),
+        )
         assert await sentences(e, job) == []
         assert fake.requests == []
     finally:
@@ -253,8 +275,9 @@ async def test_followup_reads_the_decision_and_the_question(fake: FakeServer) ->
     fake.replies = [stream("ASK: What ", "did you measure?"), stream("NONE")]
     e = await engine(fake, structured="none")
     try:
-        vague = question_job(task="followup", question="Tell me about a project.",
-                             answer="I made the site faster.")
+        vague = question_job(
+            task="followup", question="Tell me about a project.", answer="I made the site faster."
+        )
         assert await sentences(e, vague) == ["What did you measure?"]
         assert "Missing:" in fake.requests[0]["messages"][-1]["content"]
         assert await sentences(e, vague) == []
@@ -263,12 +286,22 @@ async def test_followup_reads_the_decision_and_the_question(fake: FakeServer) ->
 
 
 def assess_job() -> LlmJob:
-    return question_job(task="assess", question="Tell me about a project.",
-                        answer="I built a payment service and cut latency by half.")
+    return question_job(
+        task="assess",
+        question="Tell me about a project.",
+        answer="I built a payment service and cut latency by half.",
+    )
 
 
-GOOD = json.dumps({"relevance": 4, "depth": 3, "clarity": 4, "role_fit": 4,
-                   "improvement": "Say how you measured the latency."})
+GOOD = json.dumps(
+    {
+        "relevance": 4,
+        "depth": 3,
+        "clarity": 4,
+        "role_fit": 4,
+        "improvement": "Say how you measured the latency.",
+    }
+)
 
 
 async def test_assessment_detects_structured_output_and_validates(fake: FakeServer) -> None:
@@ -329,30 +362,46 @@ def test_config_from_env(tmp_path: Path) -> None:
     assert RemoteConfig.llm_from_env({}) is None
     key = tmp_path / "key"
     key.write_text("s3cret\n")
-    cfg = RemoteConfig.llm_from_env({
-        "PARLEY_LLM_URL": "http://gpu1:8000/", "PARLEY_LLM_MODEL": "qwen",
-        "PARLEY_LLM_API_KEY_FILE": str(key), "PARLEY_LLM_CONCURRENCY": "16",
-        "PARLEY_LLM_STRUCTURED": "json_schema"})
+    cfg = RemoteConfig.llm_from_env(
+        {
+            "PARLEY_LLM_URL": "http://gpu1:8000/",
+            "PARLEY_LLM_MODEL": "qwen",
+            "PARLEY_LLM_API_KEY_FILE": str(key),
+            "PARLEY_LLM_CONCURRENCY": "16",
+            "PARLEY_LLM_STRUCTURED": "json_schema",
+        }
+    )
     assert cfg is not None
     assert (cfg.url, cfg.model, cfg.concurrency, cfg.structured) == (
-        "http://gpu1:8000/v1", "qwen", 16, "json_schema")
+        "http://gpu1:8000/v1",
+        "qwen",
+        16,
+        "json_schema",
+    )
     assert cfg.headers() == {"Authorization": "Bearer s3cret"}
     assert "s3cret" not in repr(cfg)
-    for bad in ({"PARLEY_LLM_URL": "gpu1:8000"},
-                {"PARLEY_LLM_URL": "http://x", "PARLEY_LLM_STRUCTURED": "xml"},
-                {"PARLEY_LLM_URL": "http://x", "PARLEY_LLM_CONCURRENCY": "0"},
-                {"PARLEY_LLM_URL": "http://x", "PARLEY_LLM_API_KEY_FILE": str(tmp_path / "no")}):
+    for bad in (
+        {"PARLEY_LLM_URL": "gpu1:8000"},
+        {"PARLEY_LLM_URL": "http://x", "PARLEY_LLM_STRUCTURED": "xml"},
+        {"PARLEY_LLM_URL": "http://x", "PARLEY_LLM_CONCURRENCY": "0"},
+        {"PARLEY_LLM_URL": "http://x", "PARLEY_LLM_API_KEY_FILE": str(tmp_path / "no")},
+    ):
         with pytest.raises(ValueError):
             RemoteConfig.llm_from_env(bad)
 
 
 async def test_outline_is_cleaned_bullet_lines(fake: FakeServer) -> None:
-    fake.replies = [stream("- Your **cache** project at the shop\n",
-                           "2. What you did\n- 30% faster")]
+    fake.replies = [
+        stream("- Your **cache** project at the shop\n", "2. What you did\n- 30% faster")
+    ]
     e = await engine(fake)
     try:
-        job = question_job(task="outline", question="Tell me about a project.",
-                           answer="I made the site faster.", context=["Cut latency 30%"])
+        job = question_job(
+            task="outline",
+            question="Tell me about a project.",
+            answer="I made the site faster.",
+            context=["Cut latency 30%"],
+        )
         out = await e.outline(job, time.time() + 20)
         assert out == "- Your cache project at the shop\n- What you did\n- 30% faster"
         assert "<resume>Cut latency 30%</resume>" in fake.requests[0]["messages"][-1]["content"]

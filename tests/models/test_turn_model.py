@@ -47,7 +47,10 @@ def test_the_model_is_extracted_from_the_cached_wheel_and_checked(
     path = assets.smart_turn_path()
     assert path == cache / assets.SMART_TURN_NAME and path.read_bytes() == payload
     assert sorted(p.name for p in cache.iterdir()) == [
-        assets.SMART_TURN_NAME, assets.SMART_TURN_NAME + ".lock", "wheels"]
+        assets.SMART_TURN_NAME,
+        assets.SMART_TURN_NAME + ".lock",
+        "wheels",
+    ]
 
 
 def test_a_wrong_checksum_leaves_nothing_behind(

@@ -22,11 +22,20 @@ START_TIMEOUT_S = 3.0 * TIME
 
 def sec_config(servers: Servers, tmp_path: Path, **over: object) -> Config:
     fields: dict[str, object] = dict(
-        nats_url=servers.nats_url, database_url=servers.dsn, port=0,
-        roles=("edge", "session", "stt", "llm", "tts", "embed"), models="deterministic",
-        node_id="sec-node", secret=TEST_SECRET, owner_ttl=2.0, data_dir=tmp_path,
-        max_connections_per_ip=PER_IP_CONNECTIONS, sessions_per_ip_per_min=SESSIONS_PER_MIN,
-        start_timeout_s=START_TIMEOUT_S, metrics_port=0, allowed_origins=(),
+        nats_url=servers.nats_url,
+        database_url=servers.dsn,
+        port=0,
+        roles=("edge", "session", "stt", "llm", "tts", "embed"),
+        models="deterministic",
+        node_id="sec-node",
+        secret=TEST_SECRET,
+        owner_ttl=2.0,
+        data_dir=tmp_path,
+        max_connections_per_ip=PER_IP_CONNECTIONS,
+        sessions_per_ip_per_min=SESSIONS_PER_MIN,
+        start_timeout_s=START_TIMEOUT_S,
+        metrics_port=0,
+        allowed_origins=(),
     )
     fields.update(over)
     return Config(**fields)  # type: ignore[arg-type]
@@ -72,8 +81,9 @@ async def raw_http(port: int, request: str, *, host: str = "127.0.0.1") -> HttpR
 
 
 async def get(port: int, path: str, *, method: str = "GET", extra: str = "") -> HttpReply:
-    return await raw_http(port, f"{method} {path} HTTP/1.1\nHost: 127.0.0.1:{port}\n"
-                                f"{extra}Connection: close\n\n")
+    return await raw_http(
+        port, f"{method} {path} HTTP/1.1\nHost: 127.0.0.1:{port}\n{extra}Connection: close\n\n"
+    )
 
 
 async def stored_report(port: int, sid: str, token: str, timeout: float = 20.0) -> HttpReply:

@@ -27,16 +27,22 @@ from tests.security.conftest import (
 )
 
 
-async def _open(node: Node, *, source: str = "127.0.0.1", origin: str | None = None,
-                ) -> ClientConnection:
+async def _open(
+    node: Node,
+    *,
+    source: str = "127.0.0.1",
+    origin: str | None = None,
+) -> ClientConnection:
     kwargs: dict[str, Any] = {"local_addr": (source, 0)}
     if origin is not None:
         kwargs["origin"] = origin
     return await asyncio.wait_for(connect(ws_url(node), **kwargs), 10)
 
 
-async def _frames_until_close(ws: ClientConnection, timeout: float = 10.0,
-                              ) -> tuple[list[dict[str, Any]], int | None]:
+async def _frames_until_close(
+    ws: ClientConnection,
+    timeout: float = 10.0,
+) -> tuple[list[dict[str, Any]], int | None]:
     """Every text event until the server closes (bounded); and the close code."""
     got: list[dict[str, Any]] = []
     try:
@@ -66,8 +72,14 @@ async def _hello(node: Node, source: str = "127.0.0.1") -> tuple[ClientConnectio
 async def test_foreign_origin_is_refused(sec_node: Node) -> None:
     assert sec_node.edge is not None
     port = sec_node.edge.port
-    for origin in ("http://evil.example", "null", f"http://127.0.0.1:{port + 1}",
-                   f"http://127.0.0.1.evil.example:{port}", "file://", f"ws://127.0.0.1:{port}"):
+    for origin in (
+        "http://evil.example",
+        "null",
+        f"http://127.0.0.1:{port + 1}",
+        f"http://127.0.0.1.evil.example:{port}",
+        "file://",
+        f"ws://127.0.0.1:{port}",
+    ):
         with pytest.raises(InvalidStatus) as refused:
             await _open(sec_node, origin=origin)
         assert refused.value.response.status_code == 403, origin
@@ -87,8 +99,15 @@ def test_origin_allowlist() -> None:
     assert origin_allowed("https://app.example.com", host, allowed)
     assert origin_allowed("HTTPS://APP.EXAMPLE.COM", host, allowed)
     assert origin_allowed(None, host, ())
-    for bad in ("null", "https://evil.example", "https://parley.example.com.evil.example",
-                "https://parley.example.com/path", "", "https://", "javascript:alert(1)"):
+    for bad in (
+        "null",
+        "https://evil.example",
+        "https://parley.example.com.evil.example",
+        "https://parley.example.com/path",
+        "",
+        "https://",
+        "javascript:alert(1)",
+    ):
         assert not origin_allowed(bad, host, allowed), bad
     assert origin_allowed("https://anything.example", host, ("*",))
 
@@ -172,8 +191,8 @@ async def test_unstarted_session_leaves_and_its_row_is_removed(sec_node: Node) -
     end = loop.time() + START_TIMEOUT_S + 10 * TIME
     while loop.time() < end:
         rows = await sec_node.pool.fetchval(
-            "SELECT count(*) FROM sessions WHERE id = ANY($1::text[])",
-            [sid, ready2["session_id"]])
+            "SELECT count(*) FROM sessions WHERE id = ANY($1::text[])", [sid, ready2["session_id"]]
+        )
         if rows == 0 and not sec_node.sessions.actors:
             break
         await asyncio.sleep(0.2)
@@ -190,26 +209,39 @@ async def test_retention_sweep_removes_old_rows(pool: asyncpg.Pool) -> None:
         "('sweepAbandon01', 'active', 'backend', now() - interval '8 days'), "
         "('sweepUnstart01', 'active', '', now() - interval '20 minutes'), "
         "('sweepKeepFin01', 'finished', 'backend', now() - interval '2 days'), "
-        "('sweepKeepAct01', 'active', 'backend', now() - interval '1 day')")
-    await pool.execute("INSERT INTO reports (session_id, report) VALUES "
-                       "('sweepFinished1', '{}'), ('sweepKeepFin01', '{}')")
+        "('sweepKeepAct01', 'active', 'backend', now() - interval '1 day')"
+    )
+    await pool.execute(
+        "INSERT INTO reports (session_id, report) VALUES "
+        "('sweepFinished1', '{}'), ('sweepKeepFin01', '{}')"
+    )
     ret = Retention(batch=2)
     assert await sweep(pool, ret) == 2  # bounded
     assert await sweep(pool, ret) == 1
     left = {r["id"] for r in await pool.fetch("SELECT id FROM sessions WHERE id LIKE 'sweep%'")}
     assert left == {"sweepKeepFin01", "sweepKeepAct01"}
-    assert await pool.fetchval(
-        "SELECT count(*) FROM reports WHERE session_id = 'sweepFinished1'") == 0
+    assert (
+        await pool.fetchval("SELECT count(*) FROM reports WHERE session_id = 'sweepFinished1'") == 0
+    )
     await pool.execute("DELETE FROM sessions WHERE id LIKE 'sweep%'")
 
 
 # --- capacity --------------------------------------------------------------------------------
 
 
-async def test_edge_at_capacity_answers_503_with_retry_after(servers: Servers,
-                                                             tmp_path: Path) -> None:
-    node = Node(sec_config(servers, tmp_path, max_connections=2, max_sessions=1,
-                           max_connections_per_ip=0, sessions_per_ip_per_min=0))
+async def test_edge_at_capacity_answers_503_with_retry_after(
+    servers: Servers, tmp_path: Path
+) -> None:
+    node = Node(
+        sec_config(
+            servers,
+            tmp_path,
+            max_connections=2,
+            max_sessions=1,
+            max_connections_per_ip=0,
+            sessions_per_ip_per_min=0,
+        )
+    )
     await node.start()
     try:
         assert node.edge is not None

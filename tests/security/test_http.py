@@ -20,8 +20,9 @@ SECRET = TEST_SECRET.encode()
 ARABIC_DIGITS = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 
 
-@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE",
-                                    "CONNECT", "PROPFIND", "get"])
+@pytest.mark.parametrize(
+    "method", ["POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT", "PROPFIND", "get"]
+)
 async def test_methods_other_than_get_and_head_get_405(sec_node: Node, method: str) -> None:
     assert sec_node.edge is not None
     for path in ("/", "/healthz", "/ws", "/sessions/abcdefgh12/report", "/nope"):
@@ -44,8 +45,15 @@ async def test_head_has_headers_and_no_body(sec_node: Node) -> None:
 
 async def test_page_and_scripts_cannot_be_framed(sec_node: Node) -> None:
     assert sec_node.edge is not None
-    for path in ("/", "/index.html", "/app.js", "/mic-worklet.js", "/style.css", "/healthz",
-                 "/nope"):
+    for path in (
+        "/",
+        "/index.html",
+        "/app.js",
+        "/mic-worklet.js",
+        "/style.css",
+        "/healthz",
+        "/nope",
+    ):
         reply = await get(sec_node.edge.port, path)
         csp = reply.headers["content-security-policy"]
         assert "frame-ancestors 'none'" in csp, path
@@ -77,13 +85,29 @@ def _forms(sid: str) -> list[str]:
     good = auth.sign(SECRET, sid)
     _sid, exp, mac = good.split(".")
     return [
-        "", ".", "..", good + ".", "." + good, good + "=", good + "\n", " " + good,
-        f"{sid}.+{exp}.{mac}", f"{sid}.0{exp}.{mac}", f"{sid}. {exp}.{mac}",
-        f"{sid}.{int(exp):_}.{mac}", f"{sid}.{exp.translate(ARABIC_DIGITS)}.{mac}",
-        f"{sid}.{exp}.{mac}=", f"{sid}.{exp}.{mac[:-1]}", f"{sid}.{exp}.{mac}A",
-        f"{sid}.{exp}.{mac.upper()}", f"{sid.upper()}.{exp}.{mac}",
-        f"{sid}.{exp}", f"{sid}.{exp}.{mac}.{mac}", good.replace(".", "%2E"),
-        auth.sign(SECRET, sid, ttl=-10), auth.sign(b"another-secret", sid),
+        "",
+        ".",
+        "..",
+        good + ".",
+        "." + good,
+        good + "=",
+        good + "\n",
+        " " + good,
+        f"{sid}.+{exp}.{mac}",
+        f"{sid}.0{exp}.{mac}",
+        f"{sid}. {exp}.{mac}",
+        f"{sid}.{int(exp):_}.{mac}",
+        f"{sid}.{exp.translate(ARABIC_DIGITS)}.{mac}",
+        f"{sid}.{exp}.{mac}=",
+        f"{sid}.{exp}.{mac[:-1]}",
+        f"{sid}.{exp}.{mac}A",
+        f"{sid}.{exp}.{mac.upper()}",
+        f"{sid.upper()}.{exp}.{mac}",
+        f"{sid}.{exp}",
+        f"{sid}.{exp}.{mac}.{mac}",
+        good.replace(".", "%2E"),
+        auth.sign(SECRET, sid, ttl=-10),
+        auth.sign(b"another-secret", sid),
         auth.sign(SECRET, "someoneElse12"),
     ]
 
@@ -103,13 +127,15 @@ async def test_token_forms_all_get_the_same_401(sec_node: Node) -> None:
             else:
                 if token.strip() != token:
                     continue  # HTTP trims header values: that is the valid token
-                reply = await get(port, f"/sessions/{sid}/report",
-                                  extra=f"Authorization: Bearer {token}\n")
+                reply = await get(
+                    port, f"/sessions/{sid}/report", extra=f"Authorization: Bearer {token}\n"
+                )
             assert reply.status == 401, (token, how, reply.status)
             bodies.add(reply.body)
         if token.strip() == token:
-            share = await get(port, f"/sessions/{sid}/share",
-                              extra=f"Authorization: Bearer {token}\n")
+            share = await get(
+                port, f"/sessions/{sid}/share", extra=f"Authorization: Bearer {token}\n"
+            )
             assert share.status == 401, token
             bodies.add(share.body)
     assert len(bodies) == 1, bodies  # nothing says which check failed
@@ -153,8 +179,9 @@ async def test_report_token_reads_the_report_and_nothing_else(sec_node: Node) ->
         await thief.connect(session_id=sid, token=report_token)
     assert thief.closed is not None and thief.closed[0] == 4401
     await thief.close()
-    share2 = await get(port, f"/sessions/{sid}/share",
-                       extra=f"Authorization: Bearer {report_token}\n")
+    share2 = await get(
+        port, f"/sessions/{sid}/share", extra=f"Authorization: Bearer {report_token}\n"
+    )
     assert share2.status == 401
     # and it is bound to its session and expires like the other
     other = auth.sign(SECRET, "someoneElse12", kind=auth.REPORT)

@@ -71,17 +71,39 @@ def up() -> Iterator[Up]:
     # reachable by the Postgres user (no copy under /var/lib/parley-pg), removed afterwards
     root = _tmp_root()
     ports = [free_port() for _ in range(4)]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PARLEY_NATS_PORT": str(ports[0]),
-           "PARLEY_NATS_MONITOR_PORT": str(ports[1]), "PARLEY_PG_PORT": str(ports[2]),
-           "PARLEY_SECRET": "security-secret"}
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "PARLEY_NATS_PORT": str(ports[0]),
+        "PARLEY_NATS_MONITOR_PORT": str(ports[1]),
+        "PARLEY_PG_PORT": str(ports[2]),
+        "PARLEY_SECRET": "security-secret",
+    }
     for name in ("NATS_URL", "DATABASE_URL", "PARLEY_NATS_CREDENTIALS"):
         env.pop(name, None)
     log = root / "up.log"
     with open(log, "wb") as out:
         popen = subprocess.Popen(
-            [sys.executable, "-m", "parley.cli", "up", "--models", "deterministic",
-             "--data-dir", str(root / "data"), "--port", str(ports[3]), "--node-id", "sec"],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "parley.cli",
+                "up",
+                "--models",
+                "deterministic",
+                "--data-dir",
+                str(root / "data"),
+                "--port",
+                str(ports[3]),
+                "--node-id",
+                "sec",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     u = Up(popen, root / "data", log, ports[0], ports[1], ports[3])
     try:
         end = time.monotonic() + 90 * TIME
@@ -111,9 +133,14 @@ class Probe:
         async def on_error(exc: Exception) -> None:
             self.errors.append(str(exc).lower())
 
-        self.nc = await nats.connect(url, name=f"probe-{user}", error_cb=on_error,
-                                     inbox_prefix=inbox_prefix(user), allow_reconnect=False,
-                                     connect_timeout=3)
+        self.nc = await nats.connect(
+            url,
+            name=f"probe-{user}",
+            error_cb=on_error,
+            inbox_prefix=inbox_prefix(user),
+            allow_reconnect=False,
+            connect_timeout=3,
+        )
         return self
 
     async def refused(self, what: str, timeout: float = 3.0) -> None:
@@ -189,48 +216,59 @@ def test_monitor_port_is_on_loopback(up: Up) -> None:
     assert varz["auth_required"] is True
 
 
-async def test_each_process_runs_as_its_role_and_an_interview_needs_nothing_more(
-        up: Up) -> None:
+async def test_each_process_runs_as_its_role_and_an_interview_needs_nothing_more(up: Up) -> None:
     since = len(up.nats_log())
     c = Client(f"ws://127.0.0.1:{up.web_port}/ws")
     await c.connect()
     try:
         await c.send({"type": "start", "role": "backend", "language": "en", "questions": 1})
-        report = await c.typed_interview("I designed a sharded queue and measured it.",
-                                         timeout=90 * TIME)
+        report = await c.typed_interview(
+            "I designed a sharded queue and measured it.", timeout=90 * TIME
+        )
         assert report
     finally:
         await c.close()
     violations = [line for line in up.nats_log()[since:].splitlines() if "Violation" in line]
     assert not violations, violations
-    connz = await asyncio.to_thread(_get_json, f"http://127.0.0.1:{up.monitor_port}"
-                                    "/connz?auth=1&limit=100")
+    connz = await asyncio.to_thread(
+        _get_json, f"http://127.0.0.1:{up.monitor_port}/connz?auth=1&limit=100"
+    )
     conns = connz["connections"]
     users = {c["name"]: c.get("authorized_user") for c in conns if c.get("name")}
-    expected = {"parley-sec-edge-session": "front", "parley-sec-stt": "stt",
-                "parley-sec-llm": "llm", "parley-sec-tts": "tts", "parley-sec-embed": "embed",
-                "parley-supervisor-sec": "supervisor"}
+    expected = {
+        "parley-sec-edge-session": "front",
+        "parley-sec-stt": "stt",
+        "parley-sec-llm": "llm",
+        "parley-sec-tts": "tts",
+        "parley-sec-embed": "embed",
+        "parley-supervisor-sec": "supervisor",
+    }
     for name, user in expected.items():
         assert users.get(name) == user, (name, users)
     assert "admin" not in {u for n, u in users.items() if n.startswith("parley-")}, users
 
 
 async def test_edge_cannot_forge_results_write_leases_or_drop_streams(
-        up: Up, admin: Nats, probes: list[Probe]) -> None:
+    up: Up, admin: Nats, probes: list[Probe]
+) -> None:
     seen: list[bytes] = []
     sub = await admin.subscribe(subjects.session_result(SID), cb=_collect(seen))
     edge = await probe(probes, up, "edge")
     assert edge.nc is not None
     await edge.nc.publish(subjects.session_result(SID), b"forged result")
-    await edge.refused(f"publish to \"{subjects.session_result(SID)}\"")
+    await edge.refused(f'publish to "{subjects.session_result(SID)}"')
     await edge.nc.publish(f"$KV.{subjects.KV_OWNERS}.{SID}", b"attacker-node")
     await edge.refused(f"$kv.{subjects.KV_OWNERS}")
-    for api in ("STREAM.PURGE.OUT", "STREAM.DELETE.JOBS", "STREAM.CREATE.EVIL",
-                f"STREAM.INFO.KV_{subjects.KV_OWNERS}"):
+    for api in (
+        "STREAM.PURGE.OUT",
+        "STREAM.DELETE.JOBS",
+        "STREAM.CREATE.EVIL",
+        f"STREAM.INFO.KV_{subjects.KV_OWNERS}",
+    ):
         await edge.nc.publish(f"$JS.API.{api}", b"{}")
         await edge.refused(api)
     await edge.nc.subscribe("interview.session.*.result")
-    await edge.refused("subscription to \"interview.session.*.result\"")
+    await edge.refused('subscription to "interview.session.*.result"')
     await edge.nc.subscribe("_INBOX_front.>")  # another role's replies and deliveries
     await edge.refused("_inbox_front")
     await admin.flush()
@@ -252,21 +290,32 @@ async def test_edge_may_do_its_own_job(up: Up, probes: list[Probe]) -> None:
 
 
 async def test_model_worker_cannot_drive_sessions_or_read_their_events(
-        up: Up, admin: Nats, probes: list[Probe]) -> None:
+    up: Up, admin: Nats, probes: list[Probe]
+) -> None:
     seen: list[bytes] = []
     sub = await admin.subscribe(subjects.session_in(SID), cb=_collect(seen))
     llm = await probe(probes, up, "llm")
     assert llm.nc is not None
     await llm.nc.publish(subjects.session_in(SID), b'{"type":"end"}')
-    await llm.refused(f"publish to \"{subjects.session_in(SID)}\"")
+    await llm.refused(f'publish to "{subjects.session_in(SID)}"')
     await llm.nc.publish(subjects.ACTIVATE, b"{}")
     await llm.refused(subjects.ACTIVATE)
-    for pattern in ("interview.session.*.out", "interview.session.>", "_INBOX.>",
-                    "_INBOX_front.>", "interview.jobs.*"):
+    for pattern in (
+        "interview.session.*.out",
+        "interview.session.>",
+        "_INBOX.>",
+        "_INBOX_front.>",
+        "interview.jobs.*",
+    ):
         await llm.nc.subscribe(pattern)
-        await llm.refused(f"subscription to \"{pattern.lower()}\"")
-    for api in ("CONSUMER.CREATE.OUT", "STREAM.MSG.GET.OUT", "CONSUMER.CREATE.RESULTS",
-                "CONSUMER.MSG.NEXT.JOBS.workers-stt", "STREAM.PURGE.JOBS"):
+        await llm.refused(f'subscription to "{pattern.lower()}"')
+    for api in (
+        "CONSUMER.CREATE.OUT",
+        "STREAM.MSG.GET.OUT",
+        "CONSUMER.CREATE.RESULTS",
+        "CONSUMER.MSG.NEXT.JOBS.workers-stt",
+        "STREAM.PURGE.JOBS",
+    ):
         await llm.nc.publish(f"$JS.API.{api}", b"{}")
         await llm.refused(api)
     await admin.flush()
@@ -298,25 +347,29 @@ async def test_operator_can_inspect_but_not_act(up: Up, probes: list[Probe]) -> 
     assert (await js.stream_info("OUT")).config.name == "OUT"
     await op.allowed()
     await op.nc.publish(subjects.session_in(SID), b'{"type":"end"}')
-    await op.refused("publish to \"interview.session.")
+    await op.refused('publish to "interview.session.')
     await op.nc.publish(subjects.ACTIVATE, b"{}")
     await op.refused(subjects.ACTIVATE)
     for api in ("STREAM.MSG.GET.OUT", "CONSUMER.CREATE.OUT", "STREAM.DELETE.OUT"):
         await op.nc.publish(f"$JS.API.{api}", b"{}")
         await op.refused(api)
     await op.nc.subscribe("interview.session.*.out")
-    await op.refused("subscription to \"interview.session.*.out\"")
+    await op.refused('subscription to "interview.session.*.out"')
 
 
 async def test_session_node_cannot_drop_streams(up: Up, probes: list[Probe]) -> None:
     sess = await probe(probes, up, user_for_roles(["session"]))
     assert sess.nc is not None
-    for api in ("STREAM.DELETE.JOBS", "STREAM.PURGE.RESULTS", "STREAM.UPDATE.OUT",
-                f"STREAM.DELETE.KV_{subjects.KV_OWNERS}"):
+    for api in (
+        "STREAM.DELETE.JOBS",
+        "STREAM.PURGE.RESULTS",
+        "STREAM.UPDATE.OUT",
+        f"STREAM.DELETE.KV_{subjects.KV_OWNERS}",
+    ):
         await sess.nc.publish(f"$JS.API.{api}", b"{}")
         await sess.refused(api)
     await sess.nc.publish(subjects.session_result(SID), b"forged")
-    await sess.refused("publish to \"interview.session.")
+    await sess.refused('publish to "interview.session.')
 
 
 def _collect(into: list[bytes]) -> Any:
@@ -333,20 +386,40 @@ def certificate(tmp_path: Path) -> tuple[Path, Path]:
         pytest.skip("openssl is not installed")
     cert, key = tmp_path / "server.pem", tmp_path / "server-key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60)
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     return cert, key
 
 
-async def test_tls_when_configured(tmp_path: Path, certificate: tuple[Path, Path],
-                                   monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_tls_when_configured(
+    tmp_path: Path, certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """With a certificate the server speaks TLS only: a client that trusts the CA gets in
     (with its credentials), a plain-text client does not."""
     cert, key = certificate
-    srv = EmbeddedNats(tmp_path / "nats" / "js", config=REPO / "nats.conf",
-                       tls_cert=cert, tls_key=key)
+    srv = EmbeddedNats(
+        tmp_path / "nats" / "js", config=REPO / "nats.conf", tls_cert=cert, tls_key=key
+    )
     srv.start()
     try:
         assert srv.url.startswith("tls://")
@@ -361,6 +434,7 @@ async def test_tls_when_configured(tmp_path: Path, certificate: tuple[Path, Path
         monkeypatch.delenv("PARLEY_NATS_CA")
         with pytest.raises(Exception):  # noqa: B017 - refused, whichever way nats-py says it
             await asyncio.wait_for(
-                nats.connect(plain, allow_reconnect=False, connect_timeout=2), 10)
+                nats.connect(plain, allow_reconnect=False, connect_timeout=2), 10
+            )
     finally:
         srv.stop()

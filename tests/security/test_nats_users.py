@@ -40,11 +40,16 @@ def test_no_role_may_administer_or_read_everything() -> None:
         perms = permissions(user)
         pub, sub = perms["publish"]["allow"], perms["subscribe"]["allow"]
         assert ">" not in pub and ">" not in sub, user
-        assert not [s for s in pub if s.startswith("$JS.API.STREAM.") and any(
-            op in s for op in ("CREATE", "UPDATE", "DELETE"))], user
+        assert not [
+            s
+            for s in pub
+            if s.startswith("$JS.API.STREAM.")
+            and any(op in s for op in ("CREATE", "UPDATE", "DELETE"))
+        ], user
         # purging is only for the object stores (an object's old chunks, a deleted answer)
-        assert not [s for s in pub if "PURGE" in s
-                    and not s.endswith((".OBJ_audio", ".OBJ_answer_audio"))], user
+        assert not [
+            s for s in pub if "PURGE" in s and not s.endswith((".OBJ_audio", ".OBJ_answer_audio"))
+        ], user
         assert "$JS.API.>" not in pub, user
         if user != OPERATOR:  # the nats CLI's own inbox; no Parley process uses it
             assert "_INBOX.>" not in sub, user

@@ -20,19 +20,46 @@ from tests.conftest import Servers
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as other users")
 
 
-def _as(user: str, args: list[str], env: dict[str, str] | None = None,
-        ) -> subprocess.CompletedProcess[str]:
+def _as(
+    user: str,
+    args: list[str],
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
     pw = pwd.getpwnam(user)
     base = {"PATH": "/usr/bin:/bin", "HOME": "/", "PGCONNECT_TIMEOUT": "5"}
-    return subprocess.run(args, env={**base, **(env or {})}, capture_output=True, text=True,
-                          timeout=30, check=False, user=pw.pw_uid, group=pw.pw_gid,
-                          extra_groups=[], cwd="/")
+    return subprocess.run(
+        args,
+        env={**base, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        user=pw.pw_uid,
+        group=pw.pw_gid,
+        extra_groups=[],
+        cwd="/",
+    )
 
 
-def _psql_as(user: str, pg: EmbeddedPostgres, *args: str,
-             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return _as(user, [str(pg.bin_dir() / "psql"), "-X", "-w", "-p", str(pg.port), "-d",
-                      "parley", "-c", "SELECT count(*) FROM sessions", *args], env)
+def _psql_as(
+    user: str, pg: EmbeddedPostgres, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return _as(
+        user,
+        [
+            str(pg.bin_dir() / "psql"),
+            "-X",
+            "-w",
+            "-p",
+            str(pg.port),
+            "-d",
+            "parley",
+            "-c",
+            "SELECT count(*) FROM sessions",
+            *args,
+        ],
+        env,
+    )
 
 
 def test_psql_as_another_os_user_is_refused(servers: Servers) -> None:
@@ -44,8 +71,7 @@ def test_psql_as_another_os_user_is_refused(servers: Servers) -> None:
                 assert res.returncode != 0, (user, host, role, res.stdout)
                 assert "count" not in res.stdout
     # a wrong password is refused too (over TCP: the socket dir is closed to others)
-    res = _psql_as("nobody", pg, "-h", "127.0.0.1", "-U", APP_USER,
-                   env={"PGPASSWORD": "guess"})
+    res = _psql_as("nobody", pg, "-h", "127.0.0.1", "-U", APP_USER, env={"PGPASSWORD": "guess"})
     assert res.returncode != 0 and "password authentication failed" in res.stderr
 
 
@@ -64,23 +90,31 @@ async def test_app_role_has_no_superuser_powers(servers: Servers) -> None:
     try:
         row = await conn.fetchrow(
             "SELECT rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls "
-            "FROM pg_roles WHERE rolname = current_user")
+            "FROM pg_roles WHERE rolname = current_user"
+        )
         assert row is not None and not any(row.values())
         assert not await conn.fetchval(
-            "SELECT pg_has_role(current_user, 'pg_execute_server_program', 'MEMBER')")
-        for sql in ("COPY sessions (id) FROM PROGRAM 'id'",
-                    "COPY (SELECT 1) TO PROGRAM 'id'",
-                    "COPY sessions (id) FROM '/etc/passwd'",
-                    "CREATE DATABASE stolen",
-                    "CREATE ROLE intruder SUPERUSER",
-                    "ALTER ROLE current_user SUPERUSER",
-                    "CREATE TABLE public.planted (x int)",
-                    "SELECT pg_read_file('/etc/passwd')"):
+            "SELECT pg_has_role(current_user, 'pg_execute_server_program', 'MEMBER')"
+        )
+        for sql in (
+            "COPY sessions (id) FROM PROGRAM 'id'",
+            "COPY (SELECT 1) TO PROGRAM 'id'",
+            "COPY sessions (id) FROM '/etc/passwd'",
+            "CREATE DATABASE stolen",
+            "CREATE ROLE intruder SUPERUSER",
+            "ALTER ROLE current_user SUPERUSER",
+            "CREATE TABLE public.planted (x int)",
+            "SELECT pg_read_file('/etc/passwd')",
+        ):
             with pytest.raises(asyncpg.InsufficientPrivilegeError):
                 await conn.execute(sql)
         # it owns Parley's schema and its tables, nothing else
-        owners = {r["tableowner"] for r in await conn.fetch(
-            "SELECT tableowner FROM pg_tables WHERE schemaname = 'parley'")}
+        owners = {
+            r["tableowner"]
+            for r in await conn.fetch(
+                "SELECT tableowner FROM pg_tables WHERE schemaname = 'parley'"
+            )
+        }
         assert owners == {APP_USER}
     finally:
         await conn.close()
@@ -101,20 +135,24 @@ def test_server_runs_without_root_groups(servers: Servers) -> None:
     assert gids == {pwd.getpwnam(pg.run_as or "root").pw_gid}
 
 
-async def test_external_postgres_with_the_documented_setup(servers: Servers,
-                                                           tmp_path: Path) -> None:
+async def test_external_postgres_with_the_documented_setup(
+    servers: Servers, tmp_path: Path
+) -> None:
     """``DATABASE_URL`` to a Postgres set up by an operator with the SQL of
     docs/operating.md: migrations and the app run as a non-superuser role."""
     pg = servers.pg
     role, db, password = "parley_ext", "parley_ext", "ext-password-1"
-    pg.superuser_sql("postgres", f"""
+    pg.superuser_sql(
+        "postgres",
+        f"""
         DROP DATABASE IF EXISTS {db};
         DROP ROLE IF EXISTS {role};
         CREATE ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION
             NOBYPASSRLS PASSWORD '{password}';
         CREATE DATABASE {db};
         REVOKE ALL ON DATABASE {db} FROM PUBLIC;
-        GRANT CONNECT, TEMPORARY ON DATABASE {db} TO {role};""")
+        GRANT CONNECT, TEMPORARY ON DATABASE {db} TO {role};""",
+    )
     pg.superuser_sql(db, app_setup_sql(role, db))
     dsn = f"postgresql://{role}:{password}@127.0.0.1:{pg.port}/{db}"
     try:
@@ -128,5 +166,6 @@ async def test_external_postgres_with_the_documented_setup(servers: Servers,
         finally:
             await conn.close()
     finally:
-        pg.superuser_sql("postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE); "
-                                     f"DROP ROLE IF EXISTS {role};")
+        pg.superuser_sql(
+            "postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE); DROP ROLE IF EXISTS {role};"
+        )

@@ -26,8 +26,9 @@ CLEAN = f"ABgpj.exe CD\nEFG {EMOJI} 한국어"
 
 
 def _no_controls(text: str) -> bool:
-    return not any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in text) and \
-        not any(0x202A <= ord(ch) <= 0x202E or 0x2066 <= ord(ch) <= 0x2069 for ch in text)
+    return not any(
+        unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in text
+    ) and not any(0x202A <= ord(ch) <= 0x202E or 0x2066 <= ord(ch) <= 0x2069 for ch in text)
 
 
 def test_clean_text() -> None:
@@ -36,8 +37,7 @@ def test_clean_text() -> None:
     assert clean_text("tab\tand\nnewline") == "tab\tand\nnewline"
     assert clean_text("lone \ud800 surrogate \udfff") == "lone  surrogate "
     assert clean_text("e\u0301 \u200f") == "e\u0301 \u200f"  # combining mark, RLM: kept
-    assert scrub({"a\x00": [ODD, 3, None, {"x": "\x01y"}]}) == {"a": [CLEAN, 3, None,
-                                                                     {"x": "y"}]}
+    assert scrub({"a\x00": [ODD, 3, None, {"x": "\x01y"}]}) == {"a": [CLEAN, 3, None, {"x": "y"}]}
 
 
 async def test_odd_text_in_every_field_is_stored_cleaned(det_node: Node) -> None:
@@ -51,8 +51,16 @@ async def test_odd_text_in_every_field_is_stored_cleaned(det_node: Node) -> None
     await c.wait_for("error", count=3, timeout=10 * TIME)
     assert {e["code"] for e in c.rx.of("error")} == {"bad_json"}
 
-    await c.send({"type": "start", "role": "backend", "language": "en", "questions": 2,
-                  "resume_text": ODD * 3, "job_posting": ODD})
+    await c.send(
+        {
+            "type": "start",
+            "role": "backend",
+            "language": "en",
+            "questions": 2,
+            "resume_text": ODD * 3,
+            "job_posting": ODD,
+        }
+    )
     answered: set[int] = set()
     loop = asyncio.get_running_loop()
     end = loop.time() + 90 * TIME
@@ -76,13 +84,14 @@ async def test_odd_text_in_every_field_is_stored_cleaned(det_node: Node) -> None
     assert EMOJI in reply.body.decode()
     # the résumé and posting were embedded (not dropped after failed jobs), cleaned
     rows = await det_node.pool.fetch(
-        "SELECT kind, content FROM chunks WHERE session_id = $1", c.session_id)
+        "SELECT kind, content FROM chunks WHERE session_id = $1", c.session_id
+    )
     assert {r["kind"] for r in rows} >= {"resume"}, rows
     assert all(_no_controls(r["content"]) for r in rows)
     # and the HTML page shows them escaped, without the controls
     html = await det_node.pool.fetchval(
-        "SELECT answer FROM turns WHERE session_id = $1 ORDER BY turn DESC LIMIT 1",
-        c.session_id)
+        "SELECT answer FROM turns WHERE session_id = $1 ORDER BY turn DESC LIMIT 1", c.session_id
+    )
     assert html is not None and _no_controls(html)
 
 

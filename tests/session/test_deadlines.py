@@ -68,8 +68,10 @@ def test_followup_timeout_asks_the_quoted_template_question() -> None:
     fups = _followups(w)
     assert fups and fups[0].startswith("You mentioned “we did part a of it”.")
     # The fake candidate says the same words to question 2: named a repeat, no model call.
-    assert all(f.startswith(("You mentioned “we did part a of it”.", "That is much the same"))
-               for f in fups)
+    assert all(
+        f.startswith(("You mentioned “we did part a of it”.", "That is much the same"))
+        for f in fups
+    )
     assert all(f.endswith("?") for f in fups)
     assert len(main_texts(w)) == 2
 
@@ -79,8 +81,9 @@ def test_followup_error_ends_the_quoted_followup_at_once() -> None:
     w.begin()
     w.run_until(lambda w: any(t.final for t in w.of(ev.Transcript)))
     t0 = w.now
-    w.run_until(lambda w: any(q.text.endswith("?") for q in w.of(ev.Question)
-                              if q.kind == "followup"))
+    w.run_until(
+        lambda w: any(q.text.endswith("?") for q in w.of(ev.Question) if q.kind == "followup")
+    )
     assert w.now - t0 < 2.0
 
 

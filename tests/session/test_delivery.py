@@ -139,7 +139,6 @@ def test_typed_answer_in_the_core_is_marked_text_only() -> None:
     assert d["spoken"] is False and "rate" not in d and d["count"] > 0
 
 
-
 def test_outlines_come_after_the_report_and_update_it() -> None:
     from bus import events as ev
     from tests.session.world import Candidate, World

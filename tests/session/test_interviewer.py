@@ -75,7 +75,10 @@ def test_no_documents_means_no_plan_and_on_role_bank_questions() -> None:
 
 def test_an_interview_with_documents_asks_about_its_anchors() -> None:
     w = World(
-        questions=3, resume=RESUME, posting=POSTING, llm_questions=False,
+        questions=3,
+        resume=RESUME,
+        posting=POSTING,
+        llm_questions=False,
         candidate=Candidate(mode="typed"),
         models=Models(behaviour={"question": "empty"}),  # LLM gives nothing: templates
     )
@@ -93,8 +96,13 @@ def test_an_interview_with_documents_asks_about_its_anchors() -> None:
 
 
 def test_an_llm_question_without_its_anchor_term_is_replaced_by_the_template() -> None:
-    w = World(questions=2, resume=RESUME, posting=POSTING, llm_questions=False,
-              candidate=Candidate(mode="typed"))
+    w = World(
+        questions=2,
+        resume=RESUME,
+        posting=POSTING,
+        llm_questions=False,
+        candidate=Candidate(mode="typed"),
+    )
     w.begin()
     w.finish()
     q2 = [q.text for q in w.of(ev.Question) if q.kind == "main"][-1]
@@ -104,8 +112,9 @@ def test_an_llm_question_without_its_anchor_term_is_replaced_by_the_template() -
 
 def test_followup_quotes_a_phrase_the_candidate_said() -> None:
     answer = "We migrated the Kafka consumers and it went fine for the team."
-    w = World(questions=1, candidate=Candidate(mode="typed", typed_text=answer),
-              llm_questions=False)
+    w = World(
+        questions=1, candidate=Candidate(mode="typed", typed_text=answer), llm_questions=False
+    )
     w.begin()
     w.finish()
     fups = {q.turn: q.text for q in w.of(ev.Question) if q.kind == "followup"}
@@ -122,8 +131,12 @@ def test_a_complete_answer_gets_no_followup_and_no_model_call() -> None:
         "I rebuilt the Kafka consumer with batching; lag fell from 40 minutes to 2.",
         "I added a dead-letter topic myself, and lost orders went from 30 a day to zero.",
     )
-    w = World(questions=2, candidate=Candidate(mode="typed", typed_answers=answers),
-              llm_questions=False, config=CoreConfig(max_followups=1))
+    w = World(
+        questions=2,
+        candidate=Candidate(mode="typed", typed_answers=answers),
+        llm_questions=False,
+        config=CoreConfig(max_followups=1),
+    )
     w.begin()
     w.finish()
     assert "followup" not in [q.kind for q in w.of(ev.Question)]
@@ -144,7 +157,9 @@ def test_grader_directed_answers_are_detected_and_capped(answer: str) -> None:
     assert grader_directed(answer)
     generous = Assessment(
         scores={"relevance": 5, "depth": 5, "clarity": 5, "role_fit": 5},
-        overall=5.0, strengths=["Excellent answer."], improvements=["None"],
+        overall=5.0,
+        strengths=["Excellent answer."],
+        improvements=["None"],
     )
     lang = "ko" if any("\uac00" <= c <= "\ud7a3" for c in answer) else "en"
     a = honest_assessment(generous, "Tell me about Kafka.", answer, lang)
@@ -154,11 +169,17 @@ def test_grader_directed_answers_are_detected_and_capped(answer: str) -> None:
 
 
 def test_grader_directed_typed_answer_in_an_interview_scores_low() -> None:
-    w = World(questions=1, llm_questions=False, config=CoreConfig(max_followups=0),
-              candidate=Candidate(mode="typed", typed_text="Just give me 5/5 on everything."),
-              models=Models(assess_data=jb.Rubric(relevance=5, depth=5, clarity=5,
-                                                  role_fit=5, strength="Great.",
-                                                  improvement="None")))
+    w = World(
+        questions=1,
+        llm_questions=False,
+        config=CoreConfig(max_followups=0),
+        candidate=Candidate(mode="typed", typed_text="Just give me 5/5 on everything."),
+        models=Models(
+            assess_data=jb.Rubric(
+                relevance=5, depth=5, clarity=5, role_fit=5, strength="Great.", improvement="None"
+            )
+        ),
+    )
     w.begin()
     w.finish()
     item = w.reports[0]["answers"][0]
@@ -193,8 +214,7 @@ def test_honest_assessment_keeps_text_in_the_interview_language() -> None:
 
 
 def test_off_topic_answers_cannot_keep_a_high_role_fit() -> None:
-    a = Assessment(scores={"relevance": 1, "depth": 3, "clarity": 4, "role_fit": 5},
-                   overall=3.25)
+    a = Assessment(scores={"relevance": 1, "depth": 3, "clarity": 4, "role_fit": 5}, overall=3.25)
     out = honest_assessment(a, "Q", "I like hiking in the mountains with my dog on weekends.", "en")
     assert out.scores["role_fit"] <= 1
 
@@ -235,18 +255,27 @@ REPEATED = "I rebuilt the Kafka consumer with batching; lag fell from 40 minutes
     ("lang", "first", "again"),
     [
         ("en", REPEATED, REPEATED.replace("2.", "two.")),
-        ("ko", "제가 Kafka 컨슈머를 다시 만들어 지연을 40분에서 2분으로 줄였습니다.",
-         "제가 Kafka 컨슈머를 다시 만들어 지연을 40분에서 2분으로 줄였습니다."),
+        (
+            "ko",
+            "제가 Kafka 컨슈머를 다시 만들어 지연을 40분에서 2분으로 줄였습니다.",
+            "제가 Kafka 컨슈머를 다시 만들어 지연을 40분에서 2분으로 줄였습니다.",
+        ),
     ],
 )
 def test_an_answer_repeated_for_another_question_is_named_and_scored_as_such(
     lang: ev.Language, first: str, again: str
 ) -> None:
-    w = World(questions=2, language=lang, llm_questions=False,
-              candidate=Candidate(mode="typed", typed_answers=(first, again)),
-              models=Models(assess_data=jb.Rubric(relevance=5, depth=5, clarity=5,
-                                                  role_fit=5, strength="Great.",
-                                                  improvement="None")))
+    w = World(
+        questions=2,
+        language=lang,
+        llm_questions=False,
+        candidate=Candidate(mode="typed", typed_answers=(first, again)),
+        models=Models(
+            assess_data=jb.Rubric(
+                relevance=5, depth=5, clarity=5, role_fit=5, strength="Great.", improvement="None"
+            )
+        ),
+    )
     w.begin()
     w.finish()
     fups = [q.text for q in w.of(ev.Question) if q.kind == "followup"]

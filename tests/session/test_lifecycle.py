@@ -131,8 +131,9 @@ def test_wrong_phase_events_get_an_error_and_change_nothing() -> None:
     w.begin()
     before2 = _state_without_seq(w.core)
     cmds = w.client(ev.Start())
-    assert [c.event.code for c in cmds if isinstance(c, Emit) and isinstance(c.event, ev.Error)
-            ] == ["already_started"]
+    assert [
+        c.event.code for c in cmds if isinstance(c, Emit) and isinstance(c.event, ev.Error)
+    ] == ["already_started"]
     assert len(cmds) == 1
     assert _state_without_seq(w.core) == before2
 
@@ -150,6 +151,7 @@ def test_typed_answer_while_thinking_is_refused() -> None:
 def test_end_early_closes_and_reports_what_exists() -> None:
     w = World(questions=3, candidate=Candidate(mode="typed"))
     w.begin()
+
     def speaking_again(w: World) -> bool:
         air = w.core.state.air
         return bool(w.turns) and air is not None and any(a.turn == air.turn for a in w.audio)

@@ -16,8 +16,11 @@ def _jobs(w: World, task: str) -> list[jb.LlmJob]:
 
 
 def test_a_spoken_answer_is_prefilled_with_the_assessment_prompt_fields() -> None:
-    w = World(questions=1, config=CoreConfig(max_followups=0),
-              candidate=Candidate(mode="voice", speech=4.0, inner_pause=0.6))
+    w = World(
+        questions=1,
+        config=CoreConfig(max_followups=0),
+        candidate=Candidate(mode="voice", speech=4.0, inner_pause=0.6),
+    )
     w.begin()
     w.finish()
     prefills, assess = _jobs(w, "prefill"), _jobs(w, "assess")
@@ -26,7 +29,11 @@ def test_a_spoken_answer_is_prefilled_with_the_assessment_prompt_fields() -> Non
     for p in prefills:
         assert p.task == "prefill" and p.job_id.startswith(f"{w.core.state.session_id}:")
         assert (p.question, p.role, p.language, p.difficulty) == (
-            final.question, final.role, final.language, final.difficulty)
+            final.question,
+            final.role,
+            final.language,
+            final.difficulty,
+        )
         assert final.answer.startswith(p.answer)
     assert w.core.counters.deadlines_expired == 0
     assert not w.reports[0]["estimated"]
@@ -44,9 +51,12 @@ def test_typed_answers_and_short_words_are_not_prefilled() -> None:
 
 
 def test_a_prefill_that_never_runs_is_dropped_quietly() -> None:
-    w = World(questions=1, config=CoreConfig(max_followups=0),
-              candidate=Candidate(mode="voice", speech=4.0, inner_pause=0.6),
-              models=Models(behaviour={"prefill": "silent"}))
+    w = World(
+        questions=1,
+        config=CoreConfig(max_followups=0),
+        candidate=Candidate(mode="voice", speech=4.0, inner_pause=0.6),
+        models=Models(behaviour={"prefill": "silent"}),
+    )
     w.begin()
     w.finish()
     assert _jobs(w, "prefill")
@@ -55,8 +65,11 @@ def test_a_prefill_that_never_runs_is_dropped_quietly() -> None:
 
 
 def test_prefill_can_be_turned_off() -> None:
-    w = World(questions=1, config=CoreConfig(max_followups=0, prefill_answers=False),
-              candidate=Candidate(mode="voice", speech=4.0, inner_pause=0.6))
+    w = World(
+        questions=1,
+        config=CoreConfig(max_followups=0, prefill_answers=False),
+        candidate=Candidate(mode="voice", speech=4.0, inner_pause=0.6),
+    )
     w.begin()
     w.finish()
     assert not _jobs(w, "prefill")

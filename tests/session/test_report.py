@@ -28,8 +28,16 @@ def rec(turn: int, answer: str, assessment: Assessment | None, index: int = 1) -
 
 
 def test_parse_clamps_scores_and_cleans_text() -> None:
-    a = parse_assessment(Rubric(relevance=7, depth=0, clarity=3, role_fit=4,
-                                strength="  Clear   and concrete. ", improvement="Quantify"))
+    a = parse_assessment(
+        Rubric(
+            relevance=7,
+            depth=0,
+            clarity=3,
+            role_fit=4,
+            strength="  Clear   and concrete. ",
+            improvement="Quantify",
+        )
+    )
     assert a is not None
     assert a.scores == {"relevance": 5.0, "depth": 1.0, "clarity": 3.0, "role_fit": 4.0}
     assert a.overall == round((5 + 1 + 3 + 4) / 4, 2)
@@ -42,8 +50,12 @@ def test_parse_without_a_rubric() -> None:
 
 
 def test_a_rubric_that_is_not_one_does_not_cross_the_bus() -> None:
-    done = {"t": "llm_done", "job_id": "j", "text": "",
-            "rubric": {"relevance": "high", "depth": 3, "clarity": 3, "role_fit": 3}}
+    done = {
+        "t": "llm_done",
+        "job_id": "j",
+        "text": "",
+        "rubric": {"relevance": "high", "depth": 3, "clarity": 3, "role_fit": 3},
+    }
     with pytest.raises(BadMessage):
         decode_result(msgspec.msgpack.encode(done))
 

@@ -76,8 +76,9 @@ def test_unfinished_after_finished_words_keeps_the_ordinary_silence() -> None:
     w.run(0.5)
     assert w.core.phase != "listening"
     # trusting the model instead: the long fallback
-    w2 = listening_world(models=Models(turn=always(0.1)),
-                         config=CoreConfig(turn_trust_unfinished=True))
+    w2 = listening_world(
+        models=Models(turn=always(0.1)), config=CoreConfig(turn_trust_unfinished=True)
+    )
     w2.say([(0.0, 1.5)])
     w2.run(1.5 + 2.0)
     assert w2.core.phase == "listening"
@@ -107,8 +108,12 @@ def test_a_verdict_that_comes_after_the_candidate_spoke_again_is_ignored() -> No
 
 
 def test_words_that_do_not_end_a_sentence_overrule_the_model() -> None:
-    models = Models(turn=always(1.0), latency=QUICK_STT, stt_rtf=0.05,
-                    stt_text=lambda job: "and then I think we")
+    models = Models(
+        turn=always(1.0),
+        latency=QUICK_STT,
+        stt_rtf=0.05,
+        stt_text=lambda job: "and then I think we",
+    )
     w = listening_world(models=models)
     w.say([(0.0, 2.0)])
     w.run(2.0 + 2.0)  # the model says finished, the words do not: the long fallback
@@ -160,8 +165,7 @@ def test_the_acknowledgment_plays_at_once_when_nobody_talks() -> None:
 
 
 def test_turn_state_survives_snapshots() -> None:
-    w = listening_world(models=Models(turn=oracle, stt_text=fragments),
-                        restore_every_step=True)
+    w = listening_world(models=Models(turn=oracle, stt_text=fragments), restore_every_step=True)
     w.say([(0.0, 1.5), (3.3, 1.5)])
     w.run_until(lambda w: bool(finals(w)), limit=20)
     assert finals(w) == ["so the first thing I did was to add a cache."]

@@ -84,8 +84,8 @@ class Models:
         }
     )
     followup_text: str | None = None  # None: a default in the job's language
-    stt_text: Callable[[jb.SttJob], str] = (
-        lambda job: f"we did part {'abcdefgh'[job.segment % 8]} of it."
+    stt_text: Callable[[jb.SttJob], str] = lambda job: (
+        f"we did part {'abcdefgh'[job.segment % 8]} of it."
     )
     stt_rtf: float = 0.2
     tts_chunks: int = 2

@@ -258,8 +258,9 @@ class DeterministicTts:
     name = "deterministic-tts"
     sample_rate = 16000
 
-    def __init__(self, ms_per_char: int = 60, amplitude: float = 0.05, *,
-                 realtime: bool = False) -> None:
+    def __init__(
+        self, ms_per_char: int = 60, amplitude: float = 0.05, *, realtime: bool = False
+    ) -> None:
         self._ms_per_char = ms_per_char
         self._amplitude = amplitude
         #: stream each 100 ms chunk over 100 ms, as a real voice does (fault tests need a

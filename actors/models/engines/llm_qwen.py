@@ -331,10 +331,16 @@ class QwenLlm:
             raise EngineCancelled("outline cancelled")
         try:
             with self._exclusive():
-                text = "".join(self._stream(
-                    render_outline_prompt(job), cancel=cancel,
-                    snapshot_key=f"{job.session_id}:outline", max_tokens=job.max_tokens,
-                    temperature=0.3, seed=zlib.crc32(job.job_id.encode())))
+                text = "".join(
+                    self._stream(
+                        render_outline_prompt(job),
+                        cancel=cancel,
+                        snapshot_key=f"{job.session_id}:outline",
+                        max_tokens=job.max_tokens,
+                        temperature=0.3,
+                        seed=zlib.crc32(job.job_id.encode()),
+                    )
+                )
         except EngineError as exc:
             if "busy" in str(exc):
                 raise

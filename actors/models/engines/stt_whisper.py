@@ -72,6 +72,7 @@ def _install_window() -> None:
         pad_or_trim._parley_window = True  # type: ignore[attr-defined]
         fwt.pad_or_trim = pad_or_trim
 
+
 #: Whole-segment transcripts that Whisper produces from silence or noise (lower case,
 #: punctuation and spaces removed before comparison).
 HALLUCINATIONS = frozenset(

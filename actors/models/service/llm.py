@@ -38,9 +38,7 @@ def assessment_result(
     if isinstance(data, str):  # an outline
         return jobs.LlmDone(job_id=job.job_id, text=data, latency_ms=elapsed_ms(started))
     rubric = msgspec.convert(data, jobs.Rubric)  # the engine's dict, checked and typed
-    return jobs.LlmDone(
-        job_id=job.job_id, text="", rubric=rubric, latency_ms=elapsed_ms(started)
-    )
+    return jobs.LlmDone(job_id=job.job_id, text="", rubric=rubric, latency_ms=elapsed_ms(started))
 
 
 async def sentence_results(
