@@ -65,15 +65,35 @@ def assessment_grammar(language: str) -> str:
     or exclamation mark (a point inside a number such as 2.5 does not end it): the model
     otherwise added a second and third sentence, each costing decode time on the report's
     path. Parse with ``json.loads(text, strict=False)``."""
-    first = "[가-힣]" if language == "ko" else "[A-Z]"
+    # English opens with an imperative verb: left free, the model mostly described the
+    # answer ("The answer provides a clear description..."), which is no advice (dropped).
+    first = "[가-힣]" if language == "ko" else "lead"
     q = '\\"'
     fields = ", ".join(f'{q}{k}{q}: " score "' for k in SCORE_KEYS)
+    leads = " | ".join(f'"{verb} "' for verb in IMPERATIVES)
     return (
         f'root ::= "{{{fields}, {q}improvement{q}: {q}" text "{q}}}"\n'
         "score ::= [1-5]\n"
         f"text ::= {first} body [.?!]\n"
         'body ::= ([^"\\\\\\n.?!] | "." [0-9])*\n'
+        + (f"lead ::= {leads}\n" if language != "ko" else "")
     )
+
+
+#: How an English improvement sentence begins (:func:`assessment_grammar`).
+IMPERATIVES = (
+    "Add",
+    "Describe",
+    "Explain",
+    "Give",
+    "Mention",
+    "Name",
+    "Quantify",
+    "Say",
+    "Show",
+    "State",
+    "Walk through",
+)
 
 
 _FALLBACK_TEXT = {
