@@ -10,10 +10,13 @@ __all__ = [
     "pcm16_to_float",
     "resample",
     "rms_dbfs",
+    "wav_bytes",
 ]
 
+import io
 import math
 import struct
+import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -111,3 +114,14 @@ def parse_wav_header(head: bytes) -> WavFormat | None:
                 raise ValueError(f"unsupported WAV encoding {audio_format}")
             fmt = (channels, rate, bits)
         pos = body + chunk_len + (chunk_len & 1)
+
+
+def wav_bytes(pcm: bytes, sample_rate: int) -> bytes:
+    """PCM16LE mono as a WAV file."""
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(sample_rate)
+        w.writeframes(pcm)
+    return buf.getvalue()

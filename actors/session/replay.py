@@ -27,13 +27,12 @@ __all__ = [
 
 import asyncio
 import contextlib
-import io
 import logging
-import wave
 from collections.abc import Iterable
 
 from nats.js.object_store import ObjectStore
 
+from actors.models.audio import wav_bytes
 from actors.session.state import TurnRecord
 from bus.jobs import SttJob
 
@@ -47,17 +46,6 @@ _STORE_TIMEOUT_S = 10.0
 
 def object_name(session_id: str, turn: int) -> str:
     return f"{session_id}.{turn}"
-
-
-def wav_bytes(pcm: bytes, sample_rate: int) -> bytes:
-    """PCM16LE mono as a WAV file."""
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(sample_rate)
-        w.writeframes(pcm)
-    return buf.getvalue()
 
 
 class AnswerTape:

@@ -13,25 +13,14 @@ from __future__ import annotations
 
 __all__ = ["OpenAiStt"]
 
-import io
 import time
-import wave
 
 import httpx2 as httpx
 
+from actors.models.audio import wav_bytes
 from actors.models.engines import EngineError, Transcription
 from actors.models.remote import http
 from actors.models.remote.config import RemoteConfig
-
-
-def _wav(pcm: bytes, sample_rate: int) -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(sample_rate)
-        w.writeframes(pcm)
-    return buf.getvalue()
 
 
 class OpenAiStt:
@@ -78,7 +67,7 @@ class OpenAiStt:
         }
         if prompt:
             data["prompt"] = prompt[-400:]
-        files = {"file": ("segment.wav", _wav(pcm, sample_rate), "audio/wav")}
+        files = {"file": ("segment.wav", wav_bytes(pcm, sample_rate), "audio/wav")}
         for attempt in http.retrying_sync(deadline, "stt"):
             with attempt:
                 try:
