@@ -52,6 +52,8 @@ from typing import Any
 import msgspec
 
 from actors.bank import load_bank, phrases
+from actors.interview.answers import near_duplicate, quote_in
+from actors.interview.language import language_pure
 from actors.models.engines import EngineCancelled, LlmEngine
 from actors.session import (
     ClientInput,
@@ -62,7 +64,6 @@ from actors.session import (
     SessionCore,
     Tick,
 )
-from actors.session.answer_rules import language_pure, near_duplicate, quote_in
 from actors.session.report import honest_assessment, parse_assessment
 from bus import events as ev
 from bus import jobs as jb

@@ -29,11 +29,14 @@ __all__ = [
 
 import msgspec
 
+from actors.interview.documents import read_documents
+from actors.interview.text import truncate
 from actors.session import delivery, followups, listening, outlines, questions, speech
+from actors.session.bank import seed_of
 from actors.session.commands import PersistReport, PersistTurn
 from actors.session.ctx import Ctx
 from actors.session.listening import Final, Nothing, Outcome, Repeat
-from actors.session.plan import extract_items, make_plan
+from actors.session.plan import make_plan
 from actors.session.prefill import ASSESS_ANSWER_CHARS
 from actors.session.report import (
     build_report,
@@ -43,7 +46,6 @@ from actors.session.report import (
     parse_assessment,
 )
 from actors.session.state import AirPlan, AnswerSource, OnAir, Prepared, Settings, TurnRecord
-from actors.session.text import trim
 from bus.events import Error, Report, Start, Transcript
 from bus.jobs import Exchange, LlmDone, LlmJob, Result
 
@@ -58,7 +60,7 @@ def start(ctx: Ctx, ev: Start) -> None:
     if st.phase != "idle":
         ctx.emit(Error(code="already_started", message="the interview has already started"))
         return
-    query = trim(f"{ev.role} {ev.difficulty} interview. {ev.job_posting}", ctx.cfg.query_chars)
+    query = truncate(f"{ev.role} {ev.difficulty} interview. {ev.job_posting}", ctx.cfg.query_chars)
     st.settings = Settings(
         role=ev.role,
         language=ev.language,
@@ -67,9 +69,11 @@ def start(ctx: Ctx, ev: Start) -> None:
         query=query,
         practise=" ".join(ev.practise.split()),
     )
-    items = extract_items(ev.resume_text, ev.job_posting)
-    st.settings.key_terms = list(dict.fromkeys(i.term for i in items if i.source == "posting"))
-    st.plan = make_plan(items, ev.questions)
+    docs = read_documents(ev.resume_text, ev.job_posting)
+    st.settings.key_terms = list(
+        dict.fromkeys(t for r in docs.requirements if r.must for t in r.techs)
+    )
+    st.plan = make_plan(docs, ev.questions, seed=seed_of(st.session_id))
     ctx.set_phase("greeting")
     speech.start_turn(ctx, "greeting", 0, [speech.sentence(ctx.phrase("greeting"))], complete=True)
     questions.begin_retrieval(ctx, ev)
@@ -118,7 +122,7 @@ def answer_text(ctx: Ctx, text: str) -> None:
     else:
         ctx.emit(Error(code="not_listening", message=f"not expecting an answer ({st.phase})"))
         return
-    clean = trim(" ".join(text.split()), ctx.cfg.max_answer_chars)
+    clean = truncate(" ".join(text.split()), ctx.cfg.max_answer_chars)
     if not clean:
         ctx.emit(Error(code="empty_answer", message="the answer is empty"))
         ctx.set_phase("listening")
@@ -161,8 +165,8 @@ def _answer(
     st.answers.append(record)
     st.history.append(
         Exchange(
-            question=trim(cur.text, cfg.history_answer_chars),
-            answer=trim(text, cfg.history_answer_chars),
+            question=truncate(cur.text, cfg.history_answer_chars),
+            answer=truncate(text, cfg.history_answer_chars),
         )
     )
     del st.history[: max(0, len(st.history) - cfg.history_turns)]
@@ -189,7 +193,7 @@ def _request_assess(ctx: Ctx, ref: int) -> None:
         role=s.role,
         difficulty=s.difficulty,
         question=rec.question,
-        answer=trim(rec.answer, ASSESS_ANSWER_CHARS),
+        answer=truncate(rec.answer, ASSESS_ANSWER_CHARS),
         max_tokens=ctx.cfg.assess_max_tokens,
     )
     if not ctx.request(job, "assess", "assess", ctx.cfg.deadline_assess_s, ref=ref):
@@ -271,7 +275,7 @@ def _request_followup(ctx: Ctx, air: OnAir, answer: str, decision: followups.Dec
         context=list(st.context),
         history=list(st.history[:-1]),
         question=st.current.text,
-        answer=trim(answer, cfg.history_answer_chars * 2),
+        answer=truncate(answer, cfg.history_answer_chars * 2),
         max_tokens=cfg.followup_max_tokens,
         anchor=decision.quote,
         term=decision.gap,

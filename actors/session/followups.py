@@ -16,7 +16,7 @@ __all__ = ["REPEAT", "Decision", "decide", "fallback_question", "opening"]
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from actors.session.answer_rules import (
+from actors.interview.answers import (
     followup_gaps,
     grader_directed,
     pick_quote,

@@ -20,13 +20,15 @@ __all__ = [
 
 from typing import Literal
 
+from actors.interview.answers import near_duplicate
+from actors.interview.language import language_pure
+from actors.interview.quoting import quotable
+from actors.interview.text import split_sentences, truncate
 from actors.session import followups, speech
-from actors.session.answer_rules import language_pure, near_duplicate
 from actors.session.bank import BUILTIN_QUESTIONS, pick, seed_of
 from actors.session.ctx import Ctx
-from actors.session.plan import short_line, template_question
+from actors.session.plan import template_question
 from actors.session.state import OnAir, Prepared
-from actors.session.text import split_sentences, trim
 from bus.events import Start
 from bus.jobs import EmbedJob, EmbedResult, Exchange, LlmDone, LlmJob, LlmSentence, Result
 
@@ -77,7 +79,7 @@ def on_embed(ctx: Ctx, purpose: Literal["ingest", "search"], result: Result | No
         return
     if isinstance(result, EmbedResult):
         limit = ctx.cfg.context_chunk_chars
-        st.context = [trim(c, limit) for c in result.chunks[: ctx.cfg.rag_k] if c.strip()]
+        st.context = [truncate(c, limit) for c in result.chunks[: ctx.cfg.rag_k] if c.strip()]
     st.rag_stage = "done"
 
 
@@ -104,7 +106,7 @@ def prefetch(ctx: Ctx) -> None:
     st.prepared = prep
     if index == 1 and st.settings.practise:  # asked again, as the candidate chose it
         prep.llm_job, prep.source = "", "bank"
-        speech.append(ctx, prep, split_sentences(st.settings.practise, ctx.cfg.max_sentences))
+        speech.append(ctx, prep, split_sentences(st.settings.practise, limit=ctx.cfg.max_sentences))
         speech.finish_stream(ctx, prep)
         return
     if anchor is None and not ctx.cfg.llm_unplanned_questions:
@@ -133,7 +135,7 @@ def prefetch(ctx: Ctx) -> None:
     job = _question_job(
         ctx,
         prep,
-        anchor=short_line(anchor.line, anchor.term, 16),
+        anchor=quotable(anchor.line, anchor.term, 16),
         term=anchor.term,
         focus=anchor.focus,
     )
@@ -177,7 +179,7 @@ def _template_fill(ctx: Ctx, prep: Prepared) -> None:
     prep.source = "template"
     prep.sentences = []
     text = template_question(anchor, ctx.settings.language)
-    speech.append(ctx, prep, split_sentences(text, ctx.cfg.max_sentences))
+    speech.append(ctx, prep, split_sentences(text, limit=ctx.cfg.max_sentences))
     speech.finish_stream(ctx, prep)
 
 
@@ -201,7 +203,7 @@ def _bank_fill(ctx: Ctx, prep: Prepared) -> None:
         st.counters.bank_fallbacks += 1
     prep.source = "bank"
     prep.sentences = []
-    speech.append(ctx, prep, split_sentences(text, ctx.cfg.max_sentences))
+    speech.append(ctx, prep, split_sentences(text, limit=ctx.cfg.max_sentences))
     speech.finish_stream(ctx, prep)
 
 
@@ -246,7 +248,7 @@ def on_llm(
         if _usable_question(ctx, stream, text):
             stream.source = "llm"
             stream.sentences = []
-            speech.append(ctx, stream, split_sentences(text, ctx.cfg.max_sentences))
+            speech.append(ctx, stream, split_sentences(text, limit=ctx.cfg.max_sentences))
             speech.finish_stream(ctx, stream)
         else:
             _template_fill(ctx, stream)
@@ -261,7 +263,7 @@ def on_llm(
         return
     if isinstance(result, LlmDone) and stream.next_llm_index == 0 and result.text.strip():
         stream.next_llm_index = 1
-        speech.append(ctx, stream, split_sentences(result.text, ctx.cfg.max_sentences))
+        speech.append(ctx, stream, split_sentences(result.text, limit=ctx.cfg.max_sentences))
     if stream.next_llm_index == 0:
         speech.append(ctx, stream, [followups.fallback_question(ctx.settings.language, stream)])
     speech.finish_stream(ctx, stream)
@@ -277,7 +279,7 @@ def _on_free_question(ctx: Ctx, stream: OnAir | Prepared, result: Result | None)
             speech.append(ctx, stream, [result.text.strip()])
         return
     if isinstance(result, LlmDone) and not any(s.shown for s in stream.sentences):
-        speech.append(ctx, stream, split_sentences(result.text, ctx.cfg.max_sentences))
+        speech.append(ctx, stream, split_sentences(result.text, limit=ctx.cfg.max_sentences))
     if any(s.shown for s in stream.sentences):
         speech.finish_stream(ctx, stream)
     elif stream is st.prepared:

@@ -29,14 +29,14 @@ from typing import Any
 
 import msgspec
 
-from actors.session.answer_rules import (
+from actors.interview.answers import (
     followup_gaps,
     grader_directed,
-    language_pure,
     metric_phrase,
     pick_quote,
     repeated_answer,
 )
+from actors.interview.feedback import clean_sentences, copies
 from actors.session.delivery import summarise
 from actors.session.state import Assessment, Settings, TurnRecord
 from bus.jobs import SCORE_KEYS, Rubric
@@ -225,54 +225,6 @@ def heuristic_assessment(question: str, answer: str, language: str) -> Assessmen
     )
 
 
-_NONE_LIKE = re.compile(
-    r"^(none|n/?a|nothing|no improvements?|not applicable|-+|없음|없습니다|해당 없음)[.!]?$",
-    re.IGNORECASE,
-)
-_NEGATIVE = re.compile(
-    r"\b(no|not|lacks?|lacking|missing|fail\w*|irrelevant|does not|doesn't|did not|didn't|"
-    r"without|vague|poor|weak)\b|없|부족|못했|않았|않습니다|미흡|아쉽",
-    re.IGNORECASE,
-)
-
-
-_SUGGESTION = {
-    "en": re.compile(
-        r"\b(add|include|explain|describe|give|mention|quantify|could|should|try|show|name|"
-        r"state|clarify|walk|focus|use|provide|share|structure|say|tell|compare|measure)\b",
-        re.IGNORECASE,
-    ),
-    "ko": re.compile(r"(세요|십시오|좋습니다|좋겠습니다|필요합니다|바랍니다)[.!]?$"),
-}
-_PRAISE_OPENING = re.compile(r"^the (answer|candidate) (provides|gives|shows|is|was|has)\b", re.I)
-
-
-def _clean_sentences(items: Sequence[str], lang: str, *, positive: bool) -> list[str]:
-    """Generated sentences that may be shown: in the interview language, complete (not
-    cut), not a placeholder, and (for strengths) not a negative verdict."""
-    out = []
-    for item in items:
-        text = " ".join(item.split())
-        if not text or _NONE_LIKE.match(text) or text.endswith(("…", "...")):
-            continue
-        if len(text) < 8 or not language_pure(text, lang):
-            continue
-        if positive and _NEGATIVE.search(text):
-            continue
-        if not positive and (not _SUGGESTION[lang].search(text) or _PRAISE_OPENING.match(text)):
-            continue  # an "improvement" that suggests nothing
-        if text[-1] not in ".!?。다요" and not text.endswith(")"):
-            text += "."
-        out.append(text)
-    return out[:_MAX_ITEMS]
-
-
-def _copies(sentence: str, answer: str) -> bool:
-    """The model pasted the candidate's words back as its advice."""
-    s = " ".join(sentence.split())
-    return len(s) >= 20 and any(s[i : i + 20] in answer for i in range(0, len(s) - 19, 10))
-
-
 def _rule_strengths(
     answer: str, lang: str, gaps: list[str], scores: Mapping[str, float]
 ) -> list[str]:
@@ -342,9 +294,9 @@ def honest_assessment(
             scores["depth"] = min(scores["depth"], 2.0)
         if "role_fit" in scores:
             scores["role_fit"] = min(scores["role_fit"], 3.0)
-    strengths = _clean_sentences(a.strengths, lang, positive=True)
+    strengths = clean_sentences(a.strengths, lang, positive=True)
     improvements = [
-        i for i in _clean_sentences(a.improvements, lang, positive=False) if not _copies(i, answer)
+        i for i in clean_sentences(a.improvements, lang, positive=False) if not copies(i, answer)
     ]
     if repeat:
         strengths, improvements = [], [text["r_improve"]]

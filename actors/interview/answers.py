@@ -12,7 +12,6 @@ __all__ = [
     "FOLLOWUP_MIN_WORDS",
     "followup_gaps",
     "grader_directed",
-    "language_pure",
     "metric_phrase",
     "near_duplicate",
     "pick_quote",
@@ -23,7 +22,8 @@ __all__ = [
 import re
 from collections.abc import Iterable
 
-from actors.session.plan import TECH_TERMS
+from actors.interview.language import HANGUL, lang_of
+from actors.interview.lexicon import TECH_TERMS
 
 #: Answers shorter than this (words) always lack detail.
 FOLLOWUP_MIN_WORDS = 8
@@ -43,10 +43,6 @@ _OWN_ACTION_EN = re.compile(r"\b(I|I'm|I've|I'd|my|me)\b")
 _OWN_ACTION_KO = re.compile(r"제가|저는|직접|맡아|맡았|담당|주도")
 
 
-def _lang(language: str) -> str:
-    return "ko" if language.split("-", 1)[0].lower() == "ko" else "en"
-
-
 def followup_gaps(answer: str, language: str) -> list[str]:
     """What an answer is missing: ``example`` (under 8 words, or under 20 words without a
     number), ``actions`` (an English answer with no first person), ``result`` (no number
@@ -58,7 +54,7 @@ def followup_gaps(answer: str, language: str) -> list[str]:
     metric = _METRIC.search(answer) is not None
     if len(words) < 20 and not metric:
         gaps.append("example")
-    if _lang(language) == "en" and _OWN_ACTION_EN.search(answer) is None:
+    if lang_of(language) == "en" and _OWN_ACTION_EN.search(answer) is None:
         gaps.append("actions")  # Korean drops the subject, so this test is English only
     if not metric and _RESULT.search(answer) is None:
         gaps.append("result")
@@ -100,7 +96,7 @@ def pick_quote(answer: str, language: str, max_words: int = 10) -> str:
     phrase is at most ``max_words`` words (Korean: eojeol) and always a substring of the
     answer, so a follow-up that quotes it refers to what was really said."""
     best, best_score = "", 0.0
-    lang = _lang(language)
+    lang = lang_of(language)
     for clause in _clauses(answer, max_words):
         words = clause.split()
         if len(words) < 2 or _ASK_EN.search(clause):
@@ -176,31 +172,6 @@ def grader_directed(answer: str) -> bool:
     return _GRADER.search(answer) is not None
 
 
-# --- language purity -----------------------------------------------------------------------
-
-_HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
-_HAN_KANA = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
-_TECH_OK = 3  # Latin words a Korean sentence may carry (technical terms, names)
-
-
-def language_pure(text: str, language: str) -> bool:
-    """Korean text: Hangul present, no Han/Kana, and Latin words only as a few terms per
-    sentence (never an English sentence). English text: no Hangul, Han or Kana."""
-    if _HAN_KANA.search(text):
-        return False
-    if _lang(language) == "en":
-        return _HANGUL.search(text) is None
-    if not _HANGUL.search(text):
-        return False
-    for sentence in re.split(r"(?<=[.?!。？！])\s+", text):
-        latin = _LATIN_WORD.findall(sentence)
-        hangul = len(_HANGUL.findall(sentence))
-        if len(latin) > _TECH_OK and len(latin) * 2 > hangul:
-            return False
-    return True
-
-
 # --- near-duplicate questions --------------------------------------------------------------
 
 _WORD = re.compile(r"[0-9A-Za-z\uac00-\ud7a3]+")
@@ -208,7 +179,7 @@ _WORD = re.compile(r"[0-9A-Za-z\uac00-\ud7a3]+")
 
 def _shingles(text: str) -> set[str]:
     words = [w.lower() for w in _WORD.findall(text)]
-    if _HANGUL.search(text) or len(words) < 3:  # Korean: character bigrams (particles vary)
+    if HANGUL.search(text) or len(words) < 3:  # Korean: character bigrams (particles vary)
         joined = "".join(words)
         return {joined[i : i + 2] for i in range(max(0, len(joined) - 1))}
     grams = {" ".join(words[i : i + 2]) for i in range(len(words) - 1)}
