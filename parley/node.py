@@ -102,7 +102,9 @@ class Node:
             )
         self.cfg = cfg
         self.core_config = core_config or CoreConfig(
-            llm_unplanned_questions=cfg.llm_unplanned_questions
+            llm_unplanned_questions=cfg.llm_unplanned_questions,
+            llm_phrasing=cfg.llm_phrasing,
+            llm_behaviour=cfg.llm_behaviour,
         )
         self.nc: Client | None = None
         self.pool: asyncpg.Pool | None = None

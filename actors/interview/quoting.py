@@ -31,7 +31,9 @@ def quotable(text: str, term: str = "", max_words: int = 16) -> str:
         c.strip() for c in re.split(r"(?<=[,;])\s+|\s+[-–—]\s+|\s+\((?=[^)]*\))", flat) if c.strip()
     ]
     # grow the clause holding the term with its neighbours while it fits
-    at = next((i for i, c in enumerate(clauses) if term and term.casefold() in c.casefold()), 0)
+    at = next((i for i, c in enumerate(clauses) if term and term.casefold() in c.casefold()), -1)
+    if at < 0:  # no term: start from the longest clause
+        at = max(range(len(clauses)), key=lambda i: len(clauses[i].split())) if clauses else 0
     lo = hi = at
     size = len(clauses[at].split()) if clauses else 0
     while True:

@@ -100,6 +100,8 @@ def prefetch(ctx: Ctx) -> None:
     if ctx.live("question"):
         return
     index = st.main_planned + 1
+    if index > 1 and ctx.live("match"):
+        return  # the plan may still change: the greeting and question 1 play meanwhile
     st.main_planned = index
     anchor = st.plan[index - 1] if index <= len(st.plan) else None
     prep = Prepared(index=index, llm_job=ctx.job_id(st.turn, "llm", f"q{index}"))
@@ -116,7 +118,7 @@ def prefetch(ctx: Ctx) -> None:
     # The LLM phrases experience and technical questions; a behaviour question keeps the
     # template (asked to phrase one, the model turned technologies into employers).
     phrase = st.settings.language in ctx.cfg.llm_phrasing.split(",") and (
-        anchor is None or anchor.focus != "behaviour"
+        anchor is None or anchor.focus != "behaviour" or ctx.cfg.llm_behaviour
     )
     if anchor is not None and (index == 1 or not phrase):
         prep.llm_job = ""
@@ -259,14 +261,26 @@ def on_llm(
     if isinstance(result, LlmSentence):
         if result.index >= stream.next_llm_index and result.text.strip():
             stream.next_llm_index = result.index + 1
-            speech.append(ctx, stream, [result.text.strip()])
+            _followup_sentences(ctx, stream, [result.text.strip()])
         return
     if isinstance(result, LlmDone) and stream.next_llm_index == 0 and result.text.strip():
         stream.next_llm_index = 1
-        speech.append(ctx, stream, split_sentences(result.text, limit=ctx.cfg.max_sentences))
-    if stream.next_llm_index == 0:
+        texts = split_sentences(result.text, limit=ctx.cfg.max_sentences)
+        _followup_sentences(ctx, stream, texts)
+    if stream.kept == 0:
         speech.append(ctx, stream, [followups.fallback_question(ctx.settings.language, stream)])
     speech.finish_stream(ctx, stream)
+
+
+def _followup_sentences(ctx: Ctx, stream: OnAir | Prepared, texts: list[str]) -> None:
+    """Take the LLM's follow-up sentences that stay on the question and the answer (a
+    technology neither of them names means the model drifted off the topic)."""
+    st = ctx.st
+    answer = st.answers[-1].answer if st.answers else ""
+    for text in texts:
+        if followups.on_topic(text, st.current.text, answer):
+            stream.kept += 1
+            speech.append(ctx, stream, [text])
 
 
 def _on_free_question(ctx: Ctx, stream: OnAir | Prepared, result: Result | None) -> None:
