@@ -103,6 +103,8 @@ class Claim(msgspec.Struct, frozen=True, kw_only=True):
     listing: bool = False
     score: float = 0.0
     index: int = 0
+    topic: str = ""
+    """What a question about it should name, when a model chose it (a verbatim piece)."""
 
 
 class Requirement(msgspec.Struct, frozen=True, kw_only=True):

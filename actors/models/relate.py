@@ -80,18 +80,22 @@ class GraderClassifier:
 
 
 def relate(embedder: Embedder, classifier: GraderClassifier | None, job: EmbedJob) -> EmbedResult:
-    """The answer to a ``relate`` job (see :class:`bus.jobs.EmbedJob`). Texts beyond
-    :data:`bus.jobs.RELATE_MAX` are left out, each text is cut to 800 characters; without a
-    fitted ``classifier`` no grader probabilities are given."""
+    """The answer to a ``relate`` job (see :class:`bus.jobs.EmbedJob`). Similarities are the
+    embedder's cosines rescaled to its ``similarity_range`` (unrelated → 0, a question and
+    its answer → 1, clipped), so thresholds hold whichever embedder runs. Texts beyond
+    :data:`bus.jobs.RELATE_MAX` are left out, each is cut to 800 characters; without a
+    fitted ``classifier`` no grader probabilities are given; an embedder that does not
+    ``understand`` (the deterministic test one) answers nothing."""
     texts = [" ".join(t.split())[:_TEXT_CHARS] for t in job.texts[:RELATE_MAX]]
     refs = [" ".join(r.split())[:_TEXT_CHARS] for r in job.refs[:RELATE_MAX]]
-    if not texts:
+    if not texts or not getattr(embedder, "understands", True):
         return EmbedResult(job_id=job.job_id)
+    low, high = getattr(embedder, "similarity_range", (0.0, 1.0))
     vt = embedder.embed_queries(texts)
     similarity: list[list[float]] = []
     if refs:
         vr = embedder.embed_queries(refs)
-        sim = np.clip(vt @ vr.T, -1.0, 1.0)
+        sim = np.clip((vt @ vr.T - low) / max(1e-6, high - low), 0.0, 1.0)
         similarity = [[round(float(v), 4) for v in row] for row in sim]
     grader: list[float] = []
     if job.grader and classifier is not None and classifier.ready:

@@ -79,12 +79,15 @@ def _name_matches(docs: Documents) -> dict[int, int]:
 
 
 def _term(claim: Claim, prefer: Sequence[str] = ()) -> str:
-    """What a question about ``claim`` names: a technology (one the posting asks for
-    first), else the object of its action, else a number, else its employer."""
+    """What a question about ``claim`` names: a technology the posting asks for, else the
+    topic the model copied from it, else a technology, the object of its action, a number,
+    its employer."""
     wanted = {p.casefold() for p in prefer}
     for t in claim.techs:
         if t.casefold() in wanted:
             return t
+    if claim.topic and claim.topic.casefold() in claim.text.casefold():
+        return claim.topic  # what the model said the claim is about
     if claim.techs and not claim.listing:
         return claim.techs[0]
     phrase = key_phrase(claim.text)
@@ -197,7 +200,8 @@ def make_plan(
                 need=req.need,
                 kind="requirement",
             )
-        tech = best(lambda c: bool(c.techs))
+        tech = best(lambda c: bool(c.techs) and not c.people)  # people: the behaviour one
+        tech = tech if tech is not None else best(lambda c: bool(c.techs))
         return on_claim(tech, "technical") if tech is not None else None
 
     def behaviour() -> Anchor | None:
