@@ -40,6 +40,13 @@ from actors.interview.lexicon import (
 )
 from actors.interview.segments import SENTENCE_END, is_header, segments
 
+# A sentence that leans on the one before ("That change cut ...", "이를 통해 ...") means
+# little quoted alone.
+_ANAPHORA = re.compile(
+    r"^(?:that|this|these|those|it|they|such|which)\b|^(?:이를|이로|그 결과|이것|그것)",
+    re.IGNORECASE,
+)
+
 ClaimKind = Literal["achievement", "technology", "metric", "leadership", "scope"]
 
 _SKILLS_HEAD = re.compile(
@@ -252,6 +259,7 @@ def _claim(sentence: str, employer: str, index: int) -> Claim | None:
     score = 2.0 * action + min(2.0, 1.25 * len(numbers)) + min(1.5, 0.75 * len(techs))
     score += 0.75 * people + 0.75 * result + (0.5 if 6 <= words <= 40 else 0.0)
     score -= 2.5 * listing + (2.0 if words < 4 else 0.0)
+    score -= 2.5 if _ANAPHORA.match(sentence) else 0.0  # "That change cut ...": says what?
     return Claim(
         text=sentence,
         kind=kind,
@@ -290,7 +298,40 @@ def need_phrase(line: str, max_words: int = 8) -> str:
     if len(words) > max_words:
         cut = re.split(r",\s|;\s|\s(?:and|or|such as|including|e\.g\.)\s|\(", text)[0].split()
         words = cut[:max_words] if cut else words[:max_words]
+    if words and words[0].lower() in _VERB_BASE:  # "Write SQL ..." -> "writing SQL ..."
+        words[0] = _gerund(words[0].lower())
+    # "... 운영 경험 필수" is asked for as "{need} 경험": keep "... 운영"
+    while len(words) > 1 and words[-1].rstrip(".") in _KO_NEED_END:
+        words.pop()
+    if len(words) > 1 and HANGUL.search(words[-1]):
+        tail = _KO_NEED_TAIL.sub("", words[-1])
+        if tail:
+            words[-1] = tail
+        else:
+            words.pop()
     return " ".join(words).strip(" ,.;:(")
+
+
+_KO_NEED_END = frozenset("필수 우대 필요 보유자 분 있으신 갖추신 이상".split())
+
+
+_KO_NEED_TAIL = re.compile(r"(?:경험|역량|능력|이해도?|지식)(?:이|을|를|이나|과|와)?$")
+_VERB_BASE = frozenset(
+    "write build design run own lead manage create analyse analyze communicate use develop "
+    "maintain support collaborate partner drive deliver work ship define plan test operate "
+    "improve translate turn make help mentor present".split()
+)
+
+
+def _gerund(word: str) -> str:
+    """ "write" -> "writing", "run" -> "running" (posting lines in the imperative)."""
+    if word not in _VERB_BASE:
+        return word
+    if word in ("run", "plan", "ship"):
+        return word + word[-1] + "ing"
+    if word.endswith("e") and not word.endswith("ee"):
+        return word[:-1] + "ing"
+    return word + "ing"
 
 
 def read_documents(resume: str, posting: str) -> Documents:

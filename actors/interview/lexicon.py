@@ -103,6 +103,7 @@ ACTION_EN = re.compile(
     r"facilitated|coached|coach(?:es|ing)|recruited|guided|oversaw|oversee(?:s|ing)|"
     r"headed|directed|started|founded|co-founded|piloted|prototyped|evaluated|audited|"
     r"standardi[sz]ed|documented|triaged|cared|administered|assessed|treated|"
+    r"proposed|suggested|convinced|persuaded|decided|chose|pushed for|argued|"
     r"responsible for|in charge of)\b",
     re.IGNORECASE,
 )

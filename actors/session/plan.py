@@ -301,6 +301,9 @@ def template_question(anchor: Anchor, language: str) -> str:
         key = _key(anchor)
     variants = table[key]
     text = variants[int(variant) % len(variants) if variant.isdigit() else 0]
-    quote = quotable(anchor.line, anchor.term, _QUOTE_WORDS)
+    # an experience question asks how the result was measured: quote the result's figure
+    figure = next((w for w in anchor.line.split() if any(ch.isdigit() for ch in w)), "")
+    seed = figure if anchor.focus == "experience" and figure else anchor.term
+    quote = quotable(anchor.line, seed, _QUOTE_WORDS)
     need = anchor.need or anchor.term
     return text.format(quote=quote, term=anchor.term, need=need, employer=anchor.employer)

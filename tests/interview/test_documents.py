@@ -87,7 +87,10 @@ def test_posting_requirements_by_section() -> None:
     must = [r.need for r in reqs if r.must]
     assert must == ["event streaming at scale", "building backend services in Go or Java"]
     assert not any("PTO" in r.text for r in reqs)
-    assert [r.need for r in reqs if not r.must] == ["Own our event streaming platform", "Terraform"]
+    assert [r.need for r in reqs if not r.must] == [
+        "owning our event streaming platform",
+        "Terraform",
+    ]
     assert need_phrase("Proven experience with data modelling, SQL and dbt") == (
         "data modelling, SQL and dbt"
     )
