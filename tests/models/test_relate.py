@@ -61,7 +61,8 @@ def test_an_answer_is_closer_to_its_question_than_an_off_topic_one(
     emb, clf = e5
     question = "How did you make the checkout page load faster?"
     texts = [
-        "I split the JavaScript bundle and lazy-loaded the payment widget; the page loaded in 1.2 s.",
+        "I split the JavaScript bundle and lazy-loaded the payment widget; the page loaded "
+        "in 1.2 s.",
         "On weekends I like hiking with my dog and trying new recipes.",
     ]
     result = relate(emb, clf, _job(texts, [question], grader=False))
