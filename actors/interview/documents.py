@@ -219,7 +219,9 @@ def _sentence_employer(sentence: str) -> str:
 
 
 def _is_listing(sentence: str, techs: list[str]) -> bool:
-    if _SKILLS_HEAD.match(sentence):
+    """A list of skills, not something done: a "Skills:" line, five or more technologies,
+    or three with list punctuation and no action."""
+    if _SKILLS_HEAD.match(sentence) or len(techs) >= 5:
         return True
     commas = sentence.count(",") + sentence.count("/") + sentence.count("·")
     return (
@@ -309,7 +311,12 @@ def need_phrase(line: str, max_words: int = 8) -> str:
             words[-1] = tail
         else:
             words.pop()
+    if words and HANGUL.search(words[-1]):  # "... 파이프라인을" -> "... 파이프라인"
+        words[-1] = _KO_PARTICLE_TAIL.sub("", words[-1]) or words[-1]
     return " ".join(words).strip(" ,.;:(")
+
+
+_KO_PARTICLE_TAIL = re.compile(r"(?<=[가-힣])(?:을|를|이|가|은|는|의|에|에서|로|으로|과|와|도)$")
 
 
 _KO_NEED_END = frozenset("필수 우대 필요 보유자 분 있으신 갖추신 이상".split())

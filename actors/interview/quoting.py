@@ -25,7 +25,13 @@ _SUB_SPLIT = re.compile(
     r"until|by)\s)|(?<=[고며서])\s+|(?<=하여)\s+|(?<=위해)\s+"
 )
 _LEAD_CONNECTIVE = frozenset(
-    "and but which where while so that who because after before when until by then also".split()
+    "and but which where while so that who because after before when until by then also "
+    "또한 그리고 그래서 이후 특히 또 이어서 동시에".split()
+)
+# A Korean 어절 that cannot end a quote: a particle or a connective ending (the verb comes
+# after it).
+_KO_OPEN_END = re.compile(
+    r"(?<=[가-힣])(?:을|를|이|가|은|는|의|에|에서|로|으로|과|와|고|며|면서|하여|해|서)$"
 )
 
 
@@ -47,7 +53,7 @@ def _units(flat: str, max_words: int) -> list[str]:
     return out
 
 
-def _trim(piece: list[str]) -> list[str]:
+def _trim(piece: list[str], *, end: bool = True) -> list[str]:
     """No leading connective, particle, counter or dangling parenthesis ("2022-23) built");
     no trailing function word."""
     if piece and ")" in piece[0] and "(" not in piece[0]:
@@ -56,7 +62,11 @@ def _trim(piece: list[str]) -> list[str]:
         _KO_PARTICLE_START.match(piece[0]) or piece[0].lower().strip(",;:") in _LEAD_CONNECTIVE
     ):
         piece = piece[1:]
-    while len(piece) > 2 and piece[-1].lower().strip(",;:") in _EN_WEAK_END:
+    while (
+        end
+        and len(piece) > 2
+        and (piece[-1].lower().strip(",;:") in _EN_WEAK_END or _KO_OPEN_END.search(piece[-1]))
+    ):
         piece = piece[:-1]
     return piece
 
@@ -72,7 +82,7 @@ def quotable(text: str, term: str = "", max_words: int = 16) -> str:
     flat = _LEAD_PAREN.sub("", flat)  # "(2022-23) built ..." quotes from "built"
     words = flat.split()
     if len(words) <= max_words:
-        return flat
+        return " ".join(_trim(words, end=False))
     units = _units(flat, max_words)
     if not units:
         return " ".join(_trim(words[:max_words]))
@@ -97,8 +107,11 @@ def quotable(text: str, term: str = "", max_words: int = 16) -> str:
     if len(piece) > max_words:
         idx = next((i for i, w in enumerate(piece) if term and term.casefold() in w.casefold()), 0)
         start = max(0, min(idx - max_words // 3, len(piece) - max_words))
-        cut_end = start + max_words < len(piece)
-        piece = piece[start : start + max_words]
+        end = start + max_words
+        if len(piece) - end <= 3:  # a few words short of the end: end where it ends
+            end = len(piece)
+        cut_end = end < len(piece)
+        piece = piece[start:end]
         if cut_end:  # cut inside a phrase: end before its last preposition ("... for 40")
             last = max(
                 (i for i, w in enumerate(piece) if w.lower() in _PREP and i >= len(piece) - 5),

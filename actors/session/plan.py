@@ -28,7 +28,7 @@ from typing import Literal
 import msgspec
 
 from actors.interview.documents import Claim, Documents
-from actors.interview.language import lang_of
+from actors.interview.language import has_hangul, lang_of
 from actors.interview.quoting import key_phrase, quotable
 from actors.session.question_templates import TEMPLATES
 
@@ -37,6 +37,7 @@ Focus = Literal["experience", "technical", "behaviour"]
 #: How much the LLM's choice of a claim counts against the rules' score (first pick).
 _PREFERRED_BONUS = 3.0
 _QUOTE_WORDS = 16
+_QUOTE_WORDS_KO = 20  # 어절 are longer units; a Korean sentence has fewer of them
 
 
 class Anchor(msgspec.Struct, frozen=True, kw_only=True):
@@ -304,6 +305,8 @@ def template_question(anchor: Anchor, language: str) -> str:
     # an experience question asks how the result was measured: quote the result's figure
     figure = next((w for w in anchor.line.split() if any(ch.isdigit() for ch in w)), "")
     seed = figure if anchor.focus == "experience" and figure else anchor.term
-    quote = quotable(anchor.line, seed, _QUOTE_WORDS)
+    quote = quotable(
+        anchor.line, seed, _QUOTE_WORDS_KO if has_hangul(anchor.line) else _QUOTE_WORDS
+    )
     need = anchor.need or anchor.term
     return text.format(quote=quote, term=anchor.term, need=need, employer=anchor.employer)
