@@ -32,6 +32,7 @@ from actors.interview.lexicon import (
     PEOPLE,
     RESULT,
     SECTION,
+    TECH_TERMS,
     YEAR_RANGE,
     YEARS,
     acts,
@@ -44,6 +45,11 @@ from actors.interview.segments import SENTENCE_END, is_header, segments
 # little quoted alone.
 _ANAPHORA = re.compile(
     r"^(?:that|this|these|those|it|they|such|which)\b|^(?:이를|이로|그 결과|이것|그것)",
+    re.IGNORECASE,
+)
+
+_SUMMARY = re.compile(
+    r"^(?:총\s*)?경력\s*[:：]|^(?:total\s+)?(?:years of\s+)?experience\s*[:：]|^\d+\+?\s*years? of",
     re.IGNORECASE,
 )
 
@@ -156,8 +162,21 @@ _ROLE_WORDS = re.compile(
 _EMP_STOP = frozenset("i we my our the a an this that in at on as from to for of with and".split())
 
 
+# What stands where a heading's organisation would, and is none: months, durations,
+# section words, generic Korean nouns of a résumé.
+_NOT_EMPLOYER = re.compile(
+    r"^(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b|^\d|^(?:issued|earlier|"
+    r"later|since|until|present|current|co-author|author|speaker|mentor|volunteer|member|"
+    r"education|skills|projects?|certifications?|awards?|summary|experience)\b|"
+    r"^(?:과정|기간|환경|신규|병동|경력|학력|자격증|프로젝트|담당|역할|성명|생년월일|주요|기타)",
+    re.IGNORECASE,
+)
+
+
 def _clean_employer(name: str) -> str:
     name = YEARS.sub("", YEAR_RANGE.sub("", name))
+    name = re.sub(r"^\(주\)\s*|^주식회사\s*|\s*\(주\)$", "", name.strip())
+    name = re.sub(r"(?<=[가-힣])(?:에서|에|의|을|를|으로)$", "", name)
     name = re.sub(r"^\s*(?:at|@|with|joined|in)\s+", "", name, flags=re.IGNORECASE)
     name = re.sub(r"[\s(),|:–—-]+$", "", name).strip(" ,.-–—|:()")
     words = name.split()
@@ -172,6 +191,8 @@ def _clean_employer(name: str) -> str:
         return ""
     if words[0].lower() in _EMP_STOP or _ROLE_WORDS.fullmatch(words[0]):
         return ""
+    if _NOT_EMPLOYER.match(name) or TECH_TERMS.fullmatch(words[0]) or len(name) < 2:
+        return ""
     # "한빛커머스 데이터 엔지니어", "Acme Senior Data Engineer": the name ends where the
     # job title begins
     for i, w in enumerate(words[1:], start=1):
@@ -181,21 +202,37 @@ def _clean_employer(name: str) -> str:
     return " ".join(words)
 
 
+# A job heading without dates: "(주)아이캔에듀 — PM (현재 재직)", "Acme Ltd — Analyst (present)"
+_TENURE = re.compile(
+    r"현재|재직|이전 직장|퇴사|\bpresent\b|\bcurrent\b|\bformer\b|\(주\)|주식회사|"
+    r"\b(?:Inc|Ltd|LLC|Corp|GmbH|Co)\b\.?",
+    re.IGNORECASE,
+)
+
+
 def _heading_employer(line: str) -> str:
     """The organisation of a job heading ("Acme Corp — Data Engineer (2019–2023)",
     "2019.03 ~ 2023.02 한빛커머스 데이터 엔지니어"), "" when ``line`` is none."""
-    if not YEAR_RANGE.search(line) and not YEARS.search(line):
+    if not YEAR_RANGE.search(line) and not YEARS.search(line) and not _TENURE.search(line):
         return ""
     if EDUCATION.search(line) or SECTION.match(line.split(":")[0].strip()):
         return ""
     words = line.split()
-    if len(words) > 14 or (acts(line) and (len(words) > 6 or SENTENCE_END.search(line))):
+    if not YEARS.search(line) and (len(words) > 10 or not re.search(r"\s[—–|·-]\s", line)):
+        return ""  # no dates: only "Company — Role (current)" shapes are headings
+    # "(주)코어소프트 | 개발팀 사원~대리 | 2010.07 ~ 2012.12": a heading though 개발 acts
+    table = bool(YEAR_RANGE.search(line)) and "|" in line and not SENTENCE_END.search(line)
+    if len(words) > 14 or (
+        not table and acts(line) and (len(words) > 6 or SENTENCE_END.search(line))
+    ):
         return ""
     m = _EMP_AT.search(line)
     if m:
         return _clean_employer(m.group(1))
     body = YEAR_RANGE.sub(" ", line)
     body = YEARS.sub(" ", body)
+    body = re.sub(r"\(주\)|주식회사", "", body)
+    body = re.sub(r"\((?:현재|재직|이전|present|current|former)[^)]*\)", " ", body, flags=re.I)
     parts = [p.strip() for p in re.split(r"\s[—–-]\s|\||,|\(|\)|:|·|/|\s{2,}", body) if p.strip()]
     for p in parts:
         if _ROLE_WORDS.search(p) and len(parts) > 1:
@@ -206,13 +243,25 @@ def _heading_employer(line: str) -> str:
     return ""
 
 
+_EMP_MARKED = re.compile(
+    r"(?:\(주\)|주식회사\s?)([가-힣A-Za-z0-9&]{2,20})|([가-힣A-Za-z0-9&]{2,20})\(주\)"
+)
+_KO_DATES = re.compile(
+    r"^(?:그\s?전에는\s*|이전에는\s*)?(?:(?:19|20)\d{2}년\s*(?:\d{1,2}월\s*)?(?:부터|~)?\s*"
+    r"(?:(?:19|20)\d{2}년\s*(?:\d{1,2}월\s*)?까지|현재까지)?\s*)"
+)
+
+
 def _sentence_employer(sentence: str) -> str:
     """An organisation named inside a prose sentence ("At Hanwha Systems (2019-2023) I
     built ...", "한빛커머스에서 ..."), "" when none."""
     m = _EMP_AT.search(sentence)
     if m and (YEARS.search(sentence) or m.start() < 3 or YEAR_RANGE.search(sentence)):
         return _clean_employer(m.group(1))
-    k = _EMP_KO.search(sentence)
+    marked = _EMP_MARKED.search(sentence)  # "(주)스마트유통", "한결로지스(주)"
+    if marked:
+        return _clean_employer(marked.group(1) or marked.group(2))
+    k = _EMP_KO.search(_KO_DATES.sub("", sentence))
     if k and k.start() < 4:
         return _clean_employer(k.group(1))
     return ""
@@ -232,6 +281,17 @@ def _is_listing(sentence: str, techs: list[str]) -> bool:
     )
 
 
+def _title(sentence: str) -> bool:
+    """A job title or name line ("서비스 기획자 / PM", "Senior Data Engineer"), no claim."""
+    words = sentence.split()
+    return (
+        len(words) <= 4
+        and not numbers_in(sentence)
+        and not SENTENCE_END.search(sentence)
+        and bool(_ROLE_WORDS.search(sentence))
+    )
+
+
 def _claim(sentence: str, employer: str, index: int) -> Claim | None:
     if CONTACT.search(sentence) or len(sentence) < 12:
         return None
@@ -241,9 +301,13 @@ def _claim(sentence: str, employer: str, index: int) -> Claim | None:
     action = bool(ACTION_EN.search(sentence) or ACTION_KO.search(sentence))
     people = bool(PEOPLE.search(sentence)) and action
     result = bool(RESULT.search(sentence)) or bool(numbers)
-    education = bool(EDUCATION.search(sentence)) and not (action and (numbers or techs))
+    # a degree is no claim, unless the line says what was built there ("Built ... at the
+    # university lab, 3 papers"); Korean 교육 is also "training others", so it does not count
+    education = bool(EDUCATION.search(sentence)) and not (
+        ACTION_EN.search(sentence) and (numbers or techs)
+    )
     words = len(sentence.split()) if not HANGUL.search(sentence) else len(sentence) // 3
-    if education:
+    if education or _title(sentence):
         return None
     if not (action or techs or numbers):
         return None
@@ -262,6 +326,7 @@ def _claim(sentence: str, employer: str, index: int) -> Claim | None:
     score += 0.75 * people + 0.75 * result + (0.5 if 6 <= words <= 40 else 0.0)
     score -= 2.5 * listing + (2.0 if words < 4 else 0.0)
     score -= 2.5 if _ANAPHORA.match(sentence) else 0.0  # "That change cut ...": says what?
+    score -= 3.0 if _SUMMARY.match(sentence) else 0.0  # "총 경력: 14년": years are no claim
     return Claim(
         text=sentence,
         kind=kind,
@@ -288,10 +353,14 @@ _NEED_LEAD = re.compile(
 )
 
 
+_KO_YEARS = re.compile(r"(?:실무\s*)?(?:경력|경험)\s*\d+\s*년\s*(?:이상|차?)?\s*(?:의)?")
+
+
 def need_phrase(line: str, max_words: int = 8) -> str:
     """What a posting line asks for, without its lead-in ("Strong experience with event
     streaming at scale" -> "event streaming at scale"); Korean lines are kept, shortened."""
     text = line.strip().rstrip(".;:")
+    text = _KO_YEARS.sub(" ", text).strip()  # "HR 실무 경력 5년 이상" asks for HR
     prev = None
     while prev != text:
         prev = text
