@@ -70,7 +70,10 @@ _NICE = re.compile(r"nice to have|preferred|bonus|a plus|is a plus|우대|가산
 _BOILERPLATE = re.compile(
     r"benefits?|perks|salary|compensation|equal opportunity|eoe|how to apply|location|"
     r"remote-first|hybrid|visa|insurance|vacation|pto|복지|급여|연봉|근무지|근무 시간|"
-    r"전형 절차|지원 방법|접수|마감|채용 절차|보험|휴가|about us|who we are|회사 소개",
+    r"전형 절차|지원 방법|접수|마감|채용 절차|보험|휴가|about us|who we are|회사 소개|"
+    r"closing date|apply by|dbs check|background check|right to work|학력 무관|병역|면제|"
+    r"근무 형태|서류 전형|수습|정규직|계약직|full-time|part-time|permanent|"
+    r"applications? close",
     re.IGNORECASE,
 )
 _DUTIES_HEAD = re.compile(
@@ -78,10 +81,12 @@ _DUTIES_HEAD = re.compile(
     r"업무\s*내용",
     re.IGNORECASE,
 )
-_NICE_HEAD = re.compile(r"nice to have|preferred|bonus|우대", re.IGNORECASE)
+_NICE_HEAD = re.compile(r"nice to have|preferred|bonus|desirable|우대", re.IGNORECASE)
 _MUST_HEAD = re.compile(
     r"requirements|qualifications|what we'?re looking for|what you bring|you have|"
-    r"must have|minimum|자격\s*요건|자격요건|필수|지원\s*자격",
+    r"must have|minimum|person specification|essential|skills and experience|about you|"
+    r"what you'?ll need|you'?ll need|자격\s*요건|자격요건|필수|지원\s*자격|자격\s*사항|"
+    r"필요\s*역량|이런 분을 찾|이런 분이면",
     re.IGNORECASE,
 )
 # "At Paylane (2021-2025), I built ...": the lead-in that names the employer
@@ -281,11 +286,16 @@ def _is_listing(sentence: str, techs: list[str]) -> bool:
     )
 
 
+# "Hello, I'm ...", "안녕하세요, ...": an introduction, no claim
+_GREETING = re.compile(r"^(?:hi|hello|hey|안녕하세요|반갑습니다)\b", re.IGNORECASE)
+
+
 def _title(sentence: str) -> bool:
-    """A job title or name line ("서비스 기획자 / PM", "Senior Data Engineer"), no claim."""
+    """A job title or name line ("서비스 기획자 / PM", "[스튜디오나인] 피플팀 HRBP"), no
+    claim and no requirement."""
     words = sentence.split()
     return (
-        len(words) <= 4
+        len(words) <= (6 if re.search(r"[\[\]|—]", sentence) else 4)
         and not numbers_in(sentence)
         and not SENTENCE_END.search(sentence)
         and bool(_ROLE_WORDS.search(sentence))
@@ -293,7 +303,7 @@ def _title(sentence: str) -> bool:
 
 
 def _claim(sentence: str, employer: str, index: int) -> Claim | None:
-    if CONTACT.search(sentence) or len(sentence) < 12:
+    if CONTACT.search(sentence) or len(sentence) < 12 or _GREETING.match(sentence):
         return None
     techs = techs_in(sentence)
     listing = _is_listing(sentence, techs)
@@ -343,7 +353,8 @@ def _claim(sentence: str, employer: str, index: int) -> Claim | None:
 
 
 _NEED_LEAD = re.compile(
-    r"^(?:(?:you have|you bring|we(?:'re| are) looking for|must have|must|required|"
+    r"^(?:(?:you(?:'re| are) a (?:good |great )?fit if you have|you have|you bring|"
+    r"you'll have|ideally|we(?:'re| are) looking for|must have|must|required|"
     r"requirements?|qualifications?|strong|solid|proven|deep|hands-on|demonstrated|good|"
     r"excellent|working|practical|extensive|some|prior|professional|production)\s*[:：]?\s*)+"
     r"|^(?:\d+\+?\s*(?:years?|yrs?)\s*(?:of\s+)?(?:professional\s+)?)"
@@ -436,37 +447,55 @@ def read_documents(resume: str, posting: str) -> Documents:
         c = _claim(sentence, inline or employer_now, index)
         if c is not None:
             claims.append(c)
-    requirements: list[Requirement] = []
-    section = "must"
+    return Documents(claims=claims, requirements=_requirements(posting)[:40], employers=employers)
+
+
+def _section_of(line: str) -> str:
+    """The section a short heading line opens ("" when it is no heading)."""
+    if len(line.split()) > 7 or (SENTENCE_END.search(line) and line.endswith(".")):
+        return ""
+    if _NICE_HEAD.search(line):
+        return "nice"
+    if _MUST_HEAD.search(line):
+        return "must"
+    if _DUTIES_HEAD.search(line):
+        return "duty"
+    if _BOILERPLATE.search(line) or is_header(line):
+        return "other"
+    return ""
+
+
+# "We're looking for a Group Product Manager to ...": the pitch, not a requirement
+_PITCH = re.compile(r"^(?:an?|the)\s+(?:\w+\s+){0,3}(?:" + _ROLE_WORDS.pattern + ")", re.IGNORECASE)
+
+
+def _requirements(posting: str) -> list[Requirement]:
+    """A posting's lines that ask something of the candidate. With a requirements heading
+    ("What we're looking for", "자격 요건"), the lines under it are the must-haves, the
+    lines under "nice to have"/우대 and duties are kept as not must; what comes before any
+    heading (the company, the title, the pitch) is no requirement. Without one, a line is
+    a must-have when it says so ("required", "experience with", 경험, 필수) or names a
+    technology."""
     lines = segments(posting)
-    marked = any(_MUST.search(x) or _MUST_HEAD.search(x) for x in lines)
-    for index, line in enumerate(lines):
-        if len(line.split()) <= 7 and not SENTENCE_END.search(line):
-            if _NICE_HEAD.search(line):
-                section = "nice"
-                continue
-            if _MUST_HEAD.search(line):
-                section = "must"
-                continue
-            if _DUTIES_HEAD.search(line):
-                section = "duty"
-                continue
-            if _BOILERPLATE.search(line) or is_header(line):
-                section = "other" if _BOILERPLATE.search(line) else section
-                continue
-        if _BOILERPLATE.search(line) or CONTACT.search(line) or len(line) < 6:
+    sections = [_section_of(x) for x in lines]
+    headed = "must" in sections
+    section = "intro" if headed else "must"
+    out: list[Requirement] = []
+    for index, (line, heading) in enumerate(zip(lines, sections, strict=True)):
+        if heading:
+            section = heading
             continue
-        nice = section == "nice" or bool(_NICE.search(line))
+        if section in ("intro", "other") or _BOILERPLATE.search(line) or CONTACT.search(line):
+            continue
+        if len(line) < 6 or _title(line) or _GREETING.match(line):
+            continue
         techs = techs_in(line)
-        if section == "other" and not techs:
-            continue
-        must = not nice and (
-            section == "must" and (not marked or bool(_MUST.search(line)) or bool(techs))
-        )
-        if section == "duty":
-            must = False
+        nice = section == "nice" or bool(_NICE.search(line))
+        if headed:
+            must = section == "must" and not nice
+        else:
+            must = not nice and (bool(_MUST.search(line)) or bool(techs))
         need = need_phrase(line)
-        if not need:
-            continue
-        requirements.append(Requirement(text=line, need=need, techs=techs, must=must, index=index))
-    return Documents(claims=claims, requirements=requirements[:40], employers=employers)
+        if need and not _PITCH.match(need):
+            out.append(Requirement(text=line, need=need, techs=techs, must=must, index=index))
+    return out

@@ -53,7 +53,9 @@ TECH_TERMS = re.compile(
     + "|".join(re.escape(t) for t in sorted([*_TECH_WORDS, *_LOWER_OK], key=len, reverse=True))
     + r")(?![A-Za-z0-9+#])"
 )
-_NAMEISH = re.compile(r"(?<![A-Za-z])([A-Z][a-z]+[A-Z][A-Za-z]+|[A-Z]{2,6}[0-9]?)(?![A-Za-z])")
+# CamelCase names, and ALLCAPS of three letters or more (two-letter capitals are mostly
+# places, units and titles: NY, US, PM, HR)
+_NAMEISH = re.compile(r"(?<![A-Za-z])([A-Z][a-z]+[A-Z][A-Za-z]+|[A-Z]{3,6}[0-9]?)(?![A-Za-z])")
 _NOT_TECH = set(
     (
         "I A AN THE CV PM HR CEO CTO COO CFO VP BS MS BA MA MBA PHD KPI KPIS OKR OKRS USA UK KR "

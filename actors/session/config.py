@@ -166,7 +166,7 @@ class CoreConfig(msgspec.Struct, frozen=True, kw_only=True):
     """A posting requirement and a résumé claim this related (or more) are a match: the
     claim shows the requirement. Relatedness is 0 (unrelated) .. 1 (a question and its
     answer), calibrated per embedder (``actors.models.relate``)."""
-    relevance_similarity: float = 0.3
+    relevance_similarity: float = 0.5
     """An answer less related than this to its question (and to the résumé line it is
     about) does not address it: relevance is capped at 2."""
     grader_probability: float = 0.85

@@ -67,8 +67,8 @@ def request_match(ctx: Ctx) -> None:
         session_id=st.session_id,
         op="relate",
         language=ctx.settings.language,
-        texts=[st.docs.requirements[i].text for i in reqs],
-        refs=[st.docs.claims[i].text for i in claims],
+        texts=[st.docs.claims[i].text for i in claims],  # what was done (passages)
+        refs=[st.docs.requirements[i].text for i in reqs],  # what is asked for (queries)
     )
     ctx.request(job, "embed", "match", ctx.cfg.deadline_match_s)
 
@@ -79,12 +79,13 @@ def on_match(ctx: Ctx, result: Result | None) -> None:
     if not isinstance(result, EmbedResult) or st.docs is None or st.settings is None:
         return
     reqs, claims = _match_sets(ctx)
+    rows = result.similarity
+    if len(rows) != len(claims) or any(len(row) != len(reqs) for row in rows):
+        return  # not the comparison that was asked for: keep the rules' plan
     matches: dict[int, int] = {}
-    for row, r_i in zip(result.similarity, reqs, strict=False):
-        if len(row) != len(claims) or not row:
-            return  # not the comparison that was asked for: keep the rules' plan
-        best = max(range(len(row)), key=lambda j: row[j])
-        if row[best] >= ctx.cfg.match_similarity:
+    for j, r_i in enumerate(reqs):
+        best = max(range(len(claims)), key=lambda i: rows[i][j])
+        if rows[best][j] >= ctx.cfg.match_similarity:
             matches[r_i] = claims[best]
     st.matches = matches
     if matches:
@@ -206,15 +207,9 @@ def analysis_of(cfg: CoreConfig, answer: str, result: Result | None) -> Analysis
     ]
     similarity: float | None = None
     rows = result.similarity if isinstance(result, EmbedResult) else []
-    if len(rows) == len(sentences) + 1 and all(rows):
-        kept = sorted(
-            (max(rows[i]) for i in range(len(sentences)) if i not in grader), reverse=True
-        )
-        if kept:
-            top = kept[:2]
-            similarity = sum(top) / len(top)
-            if not grader:  # the whole answer, when nothing had to be left out of it
-                similarity = max(similarity, max(rows[-1]))
-            similarity = round(similarity, 4)
+    if len(rows) == len(sentences) + 1 and rows[-1]:
+        # the whole answer against the question and its résumé line (text to the grader
+        # caps relevance anyway, so it is not taken out first)
+        similarity = round(max(rows[-1]), 4)
     on_topic = similarity is None or similarity >= cfg.relevance_similarity
     return Analysis(sentences=sentences, grader=grader, similarity=similarity, on_topic=on_topic)

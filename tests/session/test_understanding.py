@@ -127,8 +127,9 @@ POSTING = """Requirements:
 
 def test_requirements_are_matched_to_claims_by_meaning() -> None:
     def relate(job: jb.EmbedJob) -> jb.EmbedResult:
-        # "event streaming" is closest to the Kafka pipeline claim
-        sims = [[0.9 if "Kafka" in r else 0.2 for r in job.refs] for _ in job.texts]
+        # texts are the claims, refs the requirements: "event streaming" is closest to
+        # the Kafka pipeline claim
+        sims = [[0.9 if "Kafka" in t else 0.2 for _ in job.refs] for t in job.texts]
         return jb.EmbedResult(job_id=job.job_id, similarity=sims)
 
     w = World(
