@@ -121,10 +121,12 @@ class CoreConfig(msgspec.Struct, frozen=True, kw_only=True):
     """The LLM's reading of the résumé (which claims are most worth asking about), in the
     background at low priority; a plan revised by it applies to the questions not yet
     prepared."""
-    deadline_analyse_s: float = 2.0
+    deadline_analyse_s: float = 10.0
     """Reading an answer by meaning (which sentences talk to the grader, how close it is to
-    its question). A follow-up waits for it at most this long (while the acknowledgment
-    plays); past it the text rules decide alone."""
+    its question); the answer's assessment waits for it, at most this long."""
+    analyse_wait_s: float = 1.5
+    """A follow-up waits at most this long for the reading (while the acknowledgment
+    plays; it takes about 0.1-0.2 s); past it the text rules decide alone."""
     report_wait_s: float = 60.0
     """After the closing, wait at most this long for outstanding assessments. On two cores
     the 1.5B model scores one answer in about 30 s (measured), and the last answer's

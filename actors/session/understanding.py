@@ -191,8 +191,13 @@ def request_analysis(ctx: Ctx, ref: int) -> bool:
 
 
 def analysing(ctx: Ctx, ref: int) -> bool:
-    """True while answer ``ref`` is being read."""
-    return any(j.purpose == "analyse" and j.ref == ref for j in ctx.st.jobs.values())
+    """True while answer ``ref`` is being read and a follow-up should still wait for it
+    (``CoreConfig.analyse_wait_s``)."""
+    wait = ctx.cfg.analyse_wait_s
+    return any(
+        j.purpose == "analyse" and j.ref == ref and ctx.t < j.requested_at + wait
+        for j in ctx.st.jobs.values()
+    )
 
 
 def analysis_of(cfg: CoreConfig, answer: str, result: Result | None) -> Analysis:
