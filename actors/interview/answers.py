@@ -236,19 +236,25 @@ def quote_in(question: str, answer: str) -> str:
 
 # --- answers addressed to the grader ------------------------------------------------------
 
+# The plain forms only, each with a request or an address in it: what is merely *about*
+# scores ("we reached a perfect score on the audit", "LLM 채점", "만점을 받으려고") is no
+# request. Paraphrases are recognised by meaning (actors.models.relate), not here.
 _GRADER = re.compile(
-    r"(give|grade|score|rate|mark|award|assign)\s+(me|this|this answer|my answer|it)\b.{0,40}"
-    r"(5|five|10|ten|100|perfect|full|top|highest|maximum|max|excellent|high)"
-    r"|\b(perfect|full|maximum|max|highest|top)\s+(score|marks?|grade|points?|rating)"
-    r"|\b5\s*/\s*5\b|\b10\s*/\s*10\b|\b5 out of 5\b"
+    r"\b(give|grant|award|assign)\s+(me|this|this answer|my answer|this response)\b.{0,40}"
+    r"(score|marks?|points?|rating|\b5\b|five|10|ten|100|perfect|full|top|highest|maximum|max)"
+    r"|\b(rate|grade|score|mark)\s+(me|this answer|my answer|this response)\b"
+    r"|\b(deserves?|please|must|should)\b.{0,30}\b(perfect|full|maximum|max|highest|top)\s+"
+    r"(score|marks?|grade|points?|rating)"
+    r"|\b(give|rate|mark|score)\b.{0,20}(\b5\s*/\s*5\b|\b10\s*/\s*10\b|\b5 out of 5\b)"
     r"|\bignore\s+(all|any|the|your|previous|prior|above)\b.{0,30}(instructions?|rules?|prompt)"
-    r"|\b(as|dear|to)\s+the\s+(grader|evaluator|assessor|scorer|ai|model|system)\b"
+    r"|\b(dear|note to|attention|hey)\s+(the\s+)?(grader|evaluator|assessor|scorer|reviewer|"
+    r"ai|model)\b|\bas the (grader|evaluator|assessor|scorer)\b"
     r"|\b(you|grader|evaluator)\s+(must|should|will|have to)\s+(score|grade|rate|give)"
-    r"|\bsystem\s*prompt\b|\bnew instructions?\b"
     r"|[\[【][^\]】]{0,60}(evaluat|scor|rating|relevance|override|평가|점수|채점)[^\]】]{0,60}[\]】]"
-    r"|만점|최고\s*점|최고점|5\s*점\s*(을|를)?\s*(주|줘|부탁|만점)|점수(를|는)?\s*(높게|최고|만점|5)"
+    r"|만점(을|으로)?\s*(주|줘|부탁|처리|받게\s*해)|최고\s*점(수)?(을|를|으로)?\s*(주|줘|부탁|매겨)"
+    r"|5\s*점(을|를)?\s*(주|줘|부탁)|점수(를|는)?\s*(높게|후하게|최고로|만점으로)"
     r"|(지시|명령|지침|규칙|프롬프트)\S*\s*(을|를|은|는)?\s*(모두\s*)?무시"
-    r"|평가자(님)?\s*(에게|께|은|는|,)|채점자|채점(해|을|은|할)",
+    r"|평가자(님)?\s*(에게|께|은|는|,)|채점자(님)?|(후하게|너그럽게|좋게)\s*채점|채점해\s*주",
     re.IGNORECASE,
 )
 

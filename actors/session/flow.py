@@ -296,6 +296,7 @@ def on_assess(
         rec.language,
         earlier_answers(st.answers, rec),
         rec.analysis,
+        rec.kind,
     )
     st.answers[ref] = msgspec.structs.replace(rec, assessment=assessment)
     ctx.out.append(PersistTurn(st.answers[ref]))

@@ -41,7 +41,7 @@ from actors.interview.answers import (
 )
 from actors.interview.feedback import clean_sentences, copies
 from actors.interview.quoting import quotable
-from actors.session.delivery import summarise
+from actors.session.delivery import star_checklist, summarise
 from actors.session.state import Analysis, Assessment, Settings, TurnRecord
 from bus.jobs import SCORE_KEYS, Rubric
 
@@ -275,6 +275,7 @@ def honest_assessment(
     language: str,
     earlier: Sequence[str] = (),
     analysis: Analysis | None = None,
+    kind: str = "main",
 ) -> Assessment:
     """Apply the rules the model cannot be trusted with, to any assessment.
 
@@ -292,8 +293,10 @@ def honest_assessment(
     * An answer whose meaning is far from its question (``analysis.on_topic`` false) does
       not address it: relevance at most 2, no strengths, and the feedback says so.
     * An off-topic answer (relevance ≤ 2) gets role fit at most its relevance.
-    * A thin answer (no example with a number, and no own actions or no result; or under
-      8 words) gets depth ≤ 2 and role fit ≤ 3.
+    * A thin answer (no example with a number, and no own actions or no result; under 8
+      words; or a main answer too short to tell a situation, an action and a result:
+      under 30 words, Korean under 80 characters) gets depth ≤ 2 and role fit ≤ 3; one
+      that shows fewer than two parts of STAR gets depth ≤ 3.
     * Strengths and improvements are kept only in the interview language, complete, not
       "None", strengths not negative; there is always one concrete improvement; feedback
       quotes what was said (never the text addressed to the grader) and names what was
@@ -328,11 +331,16 @@ def honest_assessment(
     if relevance <= 2 and "role_fit" in scores:
         scores["role_fit"] = min(scores["role_fit"], relevance)
     weak = "example" in gaps and ("actions" in gaps or "result" in gaps)
-    if weak or ("actions" in gaps and "result" in gaps) or len(clean.split()) < 8:
+    short = kind == "main" and (
+        len(clean.replace(" ", "")) < 80 if lang == "ko" else len(clean.split()) < 30
+    )
+    if weak or ("actions" in gaps and "result" in gaps) or len(clean.split()) < 8 or short:
         if "depth" in scores:
             scores["depth"] = min(scores["depth"], 2.0)
         if "role_fit" in scores:
             scores["role_fit"] = min(scores["role_fit"], 3.0)
+    if sum(star_checklist(clean, lang).values()) < 2 and "depth" in scores:
+        scores["depth"] = min(scores["depth"], 3.0)
     strengths = clean_sentences(a.strengths, lang, positive=True)
     improvements = [
         i for i in clean_sentences(a.improvements, lang, positive=False) if not copies(i, answer)
@@ -421,6 +429,7 @@ def build_report(
             lang,
             earlier_answers(answers, rec),
             rec.analysis,
+            rec.kind,
         )
         assessed.append(a)
         items.append(_item(rec, a))
