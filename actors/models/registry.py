@@ -92,7 +92,6 @@ class EngineOptions:
     llm_n_ctx: int = 2048
     llm_gpu_layers: int = -1
     llm_temperature: float = 0.6
-    llm_followup_decider: Literal["heuristic", "model"] = "heuristic"
     embedder: Literal["e5", "minilm"] = "e5"
     tts_voices: Mapping[str, str] = field(default_factory=_default_voices)
     tts_default: str | None = "espeak:en-us"
@@ -105,7 +104,7 @@ class EngineOptions:
         """Options from ``PARLEY_MODEL_THREADS``, ``PARLEY_LLM_THREADS``, ``PARLEY_STT_BEAM``,
         ``PARLEY_STT_WINDOW_S``
         (Whisper's encoder window floor, 30 = stock), ``PARLEY_EMBEDDER``
-        (``e5``/``minilm``), ``PARLEY_LLM_FOLLOWUP`` (``heuristic``/``model``),
+        (``e5``/``minilm``),
         ``PARLEY_STT_DEVICE`` (``auto``/``cpu``/``cuda``), ``PARLEY_LLM_GPU_LAYERS`` (layers
         offloaded by a GPU build of llama.cpp; -1 all, 0 none),
         ``PARLEY_TTS_VOICES`` (``en=piper,ko=espeak:ko``) and, for the deterministic test
@@ -128,10 +127,6 @@ class EngineOptions:
             kwargs["stt_device"] = v
         if v := env.get("PARLEY_LLM_GPU_LAYERS"):
             kwargs["llm_gpu_layers"] = int(v)
-        if v := env.get("PARLEY_LLM_FOLLOWUP"):
-            if v not in ("heuristic", "model"):
-                raise ValueError(f"PARLEY_LLM_FOLLOWUP must be heuristic or model, not {v!r}")
-            kwargs["llm_followup_decider"] = v
         if v := env.get("PARLEY_DETERMINISTIC_DELAY_MS"):
             kwargs["deterministic_delay_ms"] = max(0, int(v))
         if env.get("PARLEY_DETERMINISTIC_TTS_REALTIME", "") not in ("", "0"):
@@ -268,7 +263,6 @@ def build_llm(backend: Backend = "real", options: EngineOptions | None = None) -
         n_gpu_layers=opts.llm_gpu_layers,
         n_threads=opts.llm_threads,
         temperature=opts.llm_temperature,
-        followup_decider=opts.llm_followup_decider,
     )
 
 
@@ -279,9 +273,7 @@ def build_remote_llm(options: EngineOptions | None = None) -> OpenAiLlm | None:
     if cfg is None:
         return None
     opts = options or EngineOptions()
-    return OpenAiLlm(
-        cfg, temperature=opts.llm_temperature, followup_decider=opts.llm_followup_decider
-    )
+    return OpenAiLlm(cfg, temperature=opts.llm_temperature)
 
 
 def build_tts_voice(spec: str, options: EngineOptions | None = None) -> TtsEngine:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from actors.models.engines import EngineCancelled
+from actors.models.engines import EngineCancelled, EngineError
 from actors.models.remote.config import RemoteConfig
 from actors.models.remote.http import RemoteError
 from actors.models.remote.llm_openai import OpenAiLlm
@@ -254,33 +254,22 @@ async def test_deadline_closes_the_stream(fake: FakeServer) -> None:
         await e.close()
 
 
-async def test_complete_answer_needs_no_request(fake: FakeServer) -> None:
+async def test_followup_phrases_the_quoted_gap(fake: FakeServer) -> None:
+    fake.replies = [stream("How much faster ", "did it get?")]
     e = await engine(fake)
     try:
-        job = question_job(
+        quoted = question_job(
             task="followup",
             question="Tell me about a project.",
-            answer=(
-                "Last year I led the migration of our billing service to Postgres. I wrote "
-                "the plan, moved 40 tables and cut the monthly cost by 30 percent."
-            ),
+            answer="I made the site faster.",
+            anchor="I made the site faster",
+            term="result",
         )
-        assert await sentences(e, job) == []
-        assert fake.requests == []
-    finally:
-        await e.close()
-
-
-async def test_followup_reads_the_decision_and_the_question(fake: FakeServer) -> None:
-    fake.replies = [stream("ASK: What ", "did you measure?"), stream("NONE")]
-    e = await engine(fake, structured="none")
-    try:
-        vague = question_job(
-            task="followup", question="Tell me about a project.", answer="I made the site faster."
-        )
-        assert await sentences(e, vague) == ["What did you measure?"]
-        assert "Missing:" in fake.requests[0]["messages"][-1]["content"]
-        assert await sentences(e, vague) == []
+        assert await sentences(e, quoted) == ["How much faster did it get?"]
+        assert "<said>I made the site faster</said>" in fake.requests[0]["messages"][-1]["content"]
+        with pytest.raises(EngineError, match="anchor"):
+            await sentences(e, question_job(task="followup", answer="I made the site faster."))
+        assert len(fake.requests) == 1
     finally:
         await e.close()
 
