@@ -51,7 +51,7 @@ from typing import Any
 
 import msgspec
 
-from actors.bank import load_bank, phrases
+from actors.bank import load_bank
 from actors.models.engines import EngineCancelled, LlmEngine
 from actors.session import (
     ClientInput,
@@ -61,6 +61,7 @@ from actors.session import (
     RequestJob,
     SessionCore,
     Tick,
+    default_phrases,
 )
 from actors.session.answer_rules import language_pure, near_duplicate, quote_in
 from actors.session.report import honest_assessment, parse_assessment
@@ -228,7 +229,7 @@ def run_interview(
     think_s: float,
 ) -> Interview:
     bank = load_bank()
-    core = SessionCore.new(f"q-{profile['id']}"[:40], CoreConfig(), bank, phrases)
+    core = SessionCore.new(f"q-{profile['id']}"[:40], CoreConfig(), bank, default_phrases)
     iv = Interview(profile=profile, core=core)
     pending: list[tuple[float, str]] = []  # (when, text) of the candidate's next answer
     answered_turns: set[int] = set()

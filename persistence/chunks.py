@@ -123,4 +123,3 @@ async def search(
             list(kinds),
         )
     return [Hit(r["content"], r["kind"], float(r["d"])) for r in rows]
-

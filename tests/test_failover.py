@@ -64,7 +64,9 @@ async def cluster(servers: Servers) -> AsyncIterator[tuple[Edge, list[SessionHos
     for name in ("node-a", "node-b"):
         snc = await connect(servers.nats_url_for("session"), name)
         kv = await snc.jetstream().key_value("session_owners")
-        node = SessionNode(snc, pool, kv, node_id=name, new_vad=DeterministicVoiceDetector, owner_ttl=TTL)
+        node = SessionNode(
+            snc, pool, kv, node_id=name, new_vad=DeterministicVoiceDetector, owner_ttl=TTL
+        )
         hosts.append(SessionHost(snc, node))
     try:
         yield edge, hosts, nc

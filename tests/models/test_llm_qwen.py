@@ -148,7 +148,9 @@ def test_cancel_and_serialisation(llm: QwenLlm) -> None:
     cancel = threading.Event()
     cancel.set()
     assert list(llm.generate(job("question", "t:c:llm"), cancel)) == []
-    gen = llm.generate(job("followup", "t:b:llm", anchor="Fine.", term="example"), threading.Event())
+    gen = llm.generate(
+        job("followup", "t:b:llm", anchor="Fine.", term="example"), threading.Event()
+    )
     next(gen)
     with pytest.raises(EngineError, match="busy"):
         ask(llm, job("question", "t:b2:llm"))

@@ -2,8 +2,8 @@
 streamed): vLLM, llama.cpp's ``llama-server``, llama-cpp-python's server, Ollama, TGI.
 
 Same behaviour as the embedded :class:`actors.models.engines.llm_qwen.QwenLlm`: the same
-prompts (as chat messages), sentence streaming that stops reading the moment the question is complete, and the
-same assessment validation and retry. What differs:
+prompts (as chat messages), sentence streaming that stops reading the moment the question
+is complete, and the same assessment validation and retry. What differs:
 
 - It is asynchronous and keeps up to ``concurrency`` requests in flight (the server
   batches them); it must be used from one event loop.
