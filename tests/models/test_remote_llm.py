@@ -22,6 +22,8 @@ from actors.models.remote.config import RemoteConfig
 from actors.models.remote.http import RemoteError
 from actors.models.remote.llm_openai import OpenAiLlm
 from bus.jobs import LlmJob
+from parley.config import Config
+from parley.node import remote_engine
 
 Writer = asyncio.StreamWriter
 Reader = asyncio.StreamReader
@@ -347,18 +349,21 @@ async def test_assessment_at_its_deadline_is_cancelled(fake: FakeServer) -> None
         await e.close()
 
 
-def test_config_from_env(tmp_path: Path) -> None:
-    assert RemoteConfig.llm_from_env({}) is None
+def test_config_from_the_settings(tmp_path: Path) -> None:
+    assert remote_engine(Config.from_env({}), "llm") is None
     key = tmp_path / "key"
     key.write_text("s3cret\n")
-    cfg = RemoteConfig.llm_from_env(
-        {
-            "PARLEY_LLM_URL": "http://gpu1:8000/",
-            "PARLEY_LLM_MODEL": "qwen",
-            "PARLEY_LLM_API_KEY_FILE": str(key),
-            "PARLEY_LLM_CONCURRENCY": "16",
-            "PARLEY_LLM_STRUCTURED": "json_schema",
-        }
+    cfg = remote_engine(
+        Config.from_env(
+            {
+                "PARLEY_LLM_URL": "http://gpu1:8000/",
+                "PARLEY_LLM_MODEL": "qwen",
+                "PARLEY_LLM_API_KEY_FILE": str(key),
+                "PARLEY_LLM_CONCURRENCY": "16",
+                "PARLEY_LLM_STRUCTURED": "json_schema",
+            }
+        ),
+        "llm",
     )
     assert cfg is not None
     assert (cfg.url, cfg.model, cfg.concurrency, cfg.structured) == (
@@ -376,7 +381,7 @@ def test_config_from_env(tmp_path: Path) -> None:
         {"PARLEY_LLM_URL": "http://x", "PARLEY_LLM_API_KEY_FILE": str(tmp_path / "no")},
     ):
         with pytest.raises(ValueError):
-            RemoteConfig.llm_from_env(bad)
+            remote_engine(Config.from_env(bad), "llm")
 
 
 async def test_outline_is_cleaned_bullet_lines(fake: FakeServer) -> None:
