@@ -52,6 +52,8 @@ from typing import Any
 import msgspec
 
 from actors.bank import load_bank
+from actors.interview.answers import near_duplicate, quote_in
+from actors.interview.language import language_pure
 from actors.models.engines import EngineCancelled, LlmEngine
 from actors.session import (
     ClientInput,
@@ -63,7 +65,6 @@ from actors.session import (
     Tick,
     default_phrases,
 )
-from actors.session.answer_rules import language_pure, near_duplicate, quote_in
 from actors.session.report import honest_assessment, parse_assessment
 from bus import events as ev
 from bus import jobs as jb

@@ -97,6 +97,12 @@ class Config(msgspec.Struct, kw_only=True):
     #: (slower and less on-role with the 1.5B model; the fault tests use it to have an LLM
     #: job in flight from the first question)
     llm_unplanned_questions: Annotated[bool, Env("PARLEY_LLM_UNPLANNED_QUESTIONS")] = False
+    #: languages in which the LLM phrases planned questions and follow-ups (the templates
+    #: do the others: the 1.5B model's Korean questions were often ungrammatical); give a
+    #: stronger remote model "en,ko"
+    llm_phrasing: Annotated[str, Env("PARLEY_LLM_PHRASING")] = "en"
+    #: the LLM also phrases behaviour questions and their follow-ups (a stronger model)
+    llm_behaviour: Annotated[bool, Env("PARLEY_LLM_BEHAVIOUR")] = False
     # --- models ------------------------------------------------------------------------------
     models: Annotated[Literal["real", "deterministic"], Env("PARLEY_MODELS")] = "real"
     embedder: Annotated[Literal["e5", "minilm"], Env("PARLEY_EMBEDDER")] = "e5"

@@ -137,7 +137,9 @@ class Node:
         self.cfg = cfg
         assets.configure(cfg.model_files())  # before any engine looks for its files
         self.core_config = core_config or CoreConfig(
-            llm_unplanned_questions=cfg.llm_unplanned_questions
+            llm_unplanned_questions=cfg.llm_unplanned_questions,
+            llm_phrasing=cfg.llm_phrasing,
+            llm_behaviour=cfg.llm_behaviour,
         )
         self.nc: Client | None = None
         self.pool: asyncpg.Pool | None = None

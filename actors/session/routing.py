@@ -11,7 +11,7 @@ __all__ = ["expire", "on_result"]
 
 from typing import assert_never
 
-from actors.session import flow, listening, outlines, questions, speech
+from actors.session import flow, listening, outlines, questions, speech, understanding
 from actors.session.ctx import Ctx
 from actors.session.state import PendingJob, Purpose
 from bus.jobs import (
@@ -36,6 +36,8 @@ _EXPECTED: dict[Purpose, tuple[type, ...]] = {
     "prefill": (LlmDone,),
     "ingest": (EmbedResult,),
     "search": (EmbedResult,),
+    "match": (EmbedResult,),
+    "analyse": (EmbedResult,),
 }
 
 
@@ -92,5 +94,9 @@ def _dispatch(ctx: Ctx, job_id: str, job: PendingJob, result: Result | None) -> 
             return  # nothing waits for it
         case "ingest" | "search":
             questions.on_embed(ctx, purpose, result)
+        case "match":
+            understanding.on_match(ctx, result)
+        case "analyse":
+            flow.on_analysis(ctx, job.ref, result)
         case _:
             assert_never(purpose)

@@ -38,6 +38,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from actors.interview.language import lang_of
 from actors.models import assets
 from actors.models.engines import EngineCancelled, EngineError
 from actors.models.engines.kv_snapshots import KvSnapshots
@@ -48,7 +49,6 @@ from actors.models.llm.prompts import ASSESS_MAX_TOKENS, LANG_NAME, MAX_TOKENS_C
 from actors.models.llm.render import (
     assess_prefix,
     dialog_prefix,
-    language_of,
     render_prompt,
     short_prefix,
 )
@@ -286,7 +286,7 @@ class QwenLlm:
         if job.task not in ("question", "followup"):
             raise EngineError(f"generate() does not do task {job.task!r}")
         with self._exclusive():
-            lang = language_of(job.language)
+            lang = lang_of(job.language)
             max_tokens = max(16, min(job.max_tokens, MAX_TOKENS_CAP))
             stream = self._stream(
                 render_prompt(job),
@@ -378,7 +378,7 @@ class QwenLlm:
             cancel = threading.Event()
         if cancel.is_set():
             raise EngineCancelled("assessment cancelled")
-        lang = language_of(job.language)
+        lang = lang_of(job.language)
         ruled = assessing.rule_assessment(job)
         if ruled is not None:
             return ruled

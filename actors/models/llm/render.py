@@ -16,7 +16,6 @@ __all__ = [
     "Chat",
     "assess_prefix",
     "dialog_prefix",
-    "language_of",
     "render_chat",
     "render_messages",
     "render_prompt",
@@ -25,6 +24,8 @@ __all__ = [
 
 from dataclasses import dataclass
 
+from actors.interview.language import lang_of
+from actors.interview.text import neutralize
 from actors.models.engines import EngineError
 from actors.models.llm.prompts import (
     ANCHOR_SHOT,
@@ -37,7 +38,6 @@ from actors.models.llm.prompts import (
     FOLLOWUP_TASK,
     GAP_TEXT,
     HISTORY_ANSWER_CHARS,
-    LANG_NAME,
     LEVELS,
     MAX_ASKED,
     MAX_CONTEXT,
@@ -49,7 +49,6 @@ from actors.models.llm.prompts import (
     ROLE_CHARS,
     SHOTS,
 )
-from actors.models.text import neutralize
 from bus.jobs import Exchange, LlmJob
 
 Turn = tuple[str, str]
@@ -61,12 +60,6 @@ class Chat:
     or ``assistant``, ending with a user turn."""
 
     turns: list[Turn]
-
-
-def language_of(language: str) -> str:
-    """The prompt language for a job's ``language`` (``"ko-KR"`` -> ``"ko"``; unknown -> en)."""
-    code = language.split("-", 1)[0].lower()
-    return code if code in LANG_NAME else "en"
 
 
 def _level(difficulty: str) -> str:
@@ -146,7 +139,7 @@ def render_chat(job: LlmJob) -> Chat:
     that quote as ``anchor`` (and the missing detail as ``term``). Raises
     :class:`EngineError` for an unknown task or a follow-up without a quote.
     """
-    lang = language_of(job.language)
+    lang = lang_of(job.language)
     if job.task == "assess":
         return Chat([("system", ASSESS_SYSTEM[lang]), ("user", _assess_user(job))])
     if job.task == "question" and job.anchor:

@@ -36,11 +36,12 @@ from typing import Any
 import httpx2 as httpx
 import msgspec
 
+from actors.interview.language import lang_of
 from actors.models.engines import EngineCancelled, EngineError
 from actors.models.llm import assess as assessing
 from actors.models.llm.outline import clean_outline, render_outline_messages
 from actors.models.llm.prompts import ASSESS_MAX_TOKENS, MAX_TOKENS_CAP
-from actors.models.llm.render import language_of, render_messages
+from actors.models.llm.render import render_messages
 from actors.models.llm.sentences import QuestionStream
 from actors.models.remote import http
 from actors.models.remote.config import RemoteConfig, StructuredMode
@@ -203,7 +204,7 @@ class OpenAiLlm:
         """
         if job.task not in ("question", "followup"):
             raise EngineError(f"generate() does not do task {job.task!r}")
-        lang = language_of(job.language)
+        lang = lang_of(job.language)
         body = self._body(
             render_messages(job),
             max_tokens=max(16, min(job.max_tokens, MAX_TOKENS_CAP)),
@@ -299,7 +300,7 @@ class OpenAiLlm:
         ruled = assessing.rule_assessment(job)
         if ruled is not None:
             return ruled
-        lang = language_of(job.language)
+        lang = lang_of(job.language)
         messages = render_messages(msgspec.structs.replace(job, task="assess"))
         seed = zlib.crc32(job.job_id.encode())
         judge = assessing.AttemptJudge(job)
