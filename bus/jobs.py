@@ -73,7 +73,7 @@ class Exchange(msgspec.Struct, frozen=True):
     answer: str = ""
 
 
-LlmTask = Literal["question", "followup", "assess", "outline", "prefill"]
+LlmTask = Literal["question", "followup", "assess", "outline", "prefill", "claims"]
 
 
 class LlmJob(_Msg, tag="llm", frozen=True):
@@ -85,6 +85,9 @@ class LlmJob(_Msg, tag="llm", frozen=True):
     ``assess``.
     ``prefill`` (sent as an ``assess`` job, while the candidate still speaks): read the
     answer so far into the assessment prompt's cache; ``LlmDone`` carries nothing.
+    ``claims`` (queued as ``assess``, at ``start``): which of the résumé sentences in
+    ``context`` are most worth asking about; ``LlmDone.text`` is JSON
+    (:func:`actors.interview.picks.parse_picks` reads it).
     Candidate text in ``answer``/``history`` is data, never instructions."""
 
     session_id: str

@@ -68,7 +68,10 @@ def followup_gaps(answer: str, language: str) -> list[str]:
 # --- the phrase to quote ------------------------------------------------------------------
 
 # Clauses end at punctuation, but not at a decimal point or a thousands separator.
-_CLAUSE_END = re.compile(r"(?<!\d)[.,](?!\d)|(?<=\d)[.,](?=\s|$)|[?!;:。？！\n]")
+_CLAUSE_END = re.compile(
+    r"(?<!\d)(?<!\b[ap]\.m)(?<!\be\.g)(?<!\bi\.e)(?<!\bvs)(?<!\b[apAP])[.,](?!\d)(?![mgeMG]\.)"
+    r"|(?<=\d)[.,](?=\s|$)|(?<!\d):|:(?!\d)|[?!;。？！\n]"
+)
 _TECH = re.compile(
     r"(?<![A-Za-z])([A-Z][a-z]+[A-Z][A-Za-z]+|[A-Z]{2,6}[0-9]?)(?![A-Za-z])|" + TECH_TERMS.pattern
 )
@@ -80,7 +83,7 @@ _FILLER = re.compile(
 _ASK = re.compile(
     r"\b(score\w*|grade[sd]?|grading|rate|rating|points?|evaluat\w*|assess\w*|instruction\w*|"
     r"prompt|rubric|marks?|grader|evaluator|reviewer|praise)\b|점수|평가|채점|만점|면접관|지시|"
-    r"프롬프트|기준|합격|리포트|피드백|AI",
+    r"프롬프트|기준|합격|리포트|피드백|(?-i:(?<![A-Za-z])AI(?![A-Za-z]))",
     re.IGNORECASE,
 )
 _CODE = re.compile(
@@ -99,6 +102,18 @@ _QUANTITY = re.compile(
     r"half|three times|ten times)\b|두\s?배|세\s?배|절반",
     re.IGNORECASE,
 )
+# A change that a figure measures (stricter than _RESULT: "results by 7 a.m." is none).
+_CHANGE = re.compile(
+    r"\b(reduc\w*|increas\w*|improv\w*|sav(ed|ing)|cut|drop\w*|grew|rose|fell|doubled|"
+    r"halved|tripled|faster|slower|fewer|lower\w*|higher|rais\w*|boost\w*|shrank|down to|"
+    r"up to|went from|brought\w* down)\b|줄었|줄였|줄임|늘었|늘렸|늘림|개선|향상|감소|증가|단축|"
+    r"절감|빨라|높였|낮췄|올렸|올랐",
+    re.IGNORECASE,
+)
+_FROM_TO = re.compile(
+    r"\bfrom\b.{0,30}\d.{0,30}\bto\b.{0,20}\d|\d.{0,20}에서.{0,20}\d.{0,10}(?:로|으로)"
+)
+_PERCENT = re.compile(r"\d\s*(?:%|퍼센트|percent|x\b|배)", re.IGNORECASE)
 _NOTE_SPLIT = re.compile(r"(?<=[\]】])\s+|\s+(?=[\[【])")
 
 
@@ -161,11 +176,14 @@ def pick_quote(answer: str, language: str, max_words: int = 10) -> str:
 
 
 def metric_phrase(answer: str, language: str, max_words: int = 12) -> str:
-    """A verbatim phrase of ``answer`` that states a quantity (a figure: "from 20 to 4
-    minutes", "40%", "두 배"), not negated, not about scores; "" if none. The figure is
-    always inside the phrase."""
+    """A verbatim phrase of ``answer`` that states a result with a figure ("cut latency from
+    20 to 4 minutes", "40% fewer", "두 배"), not negated, not about scores; "" if none. The
+    figure is always inside the phrase; a figure without a result ("by 7 a.m.", "took us
+    down twice") is no result."""
     for clause in _clauses(answer, max_words):
         if not _usable(clause) or _NEGATED.search(clause):
+            continue
+        if not (_CHANGE.search(clause) or _FROM_TO.search(clause) or _PERCENT.search(clause)):
             continue
         figure = _QUANTITY.search(clause)
         if figure is None:

@@ -53,12 +53,15 @@ TECH_TERMS = re.compile(
     + "|".join(re.escape(t) for t in sorted([*_TECH_WORDS, *_LOWER_OK], key=len, reverse=True))
     + r")(?![A-Za-z0-9+#])"
 )
-_NAMEISH = re.compile(r"(?<![A-Za-z])([A-Z][a-z]+[A-Z][A-Za-z]+|[A-Z]{2,6}[0-9]?)(?![A-Za-z])")
+# CamelCase names, and ALLCAPS of three letters or more (two-letter capitals are mostly
+# places, units and titles: NY, US, PM, HR)
+_NAMEISH = re.compile(r"(?<![A-Za-z])([A-Z][a-z]+[A-Z][A-Za-z]+|[A-Z]{3,6}[0-9]?)(?![A-Za-z])")
 _NOT_TECH = set(
     (
         "I A AN THE CV PM HR CEO CTO COO CFO VP BS MS BA MA MBA PHD KPI KPIS OKR OKRS USA UK KR "
         "EN TODO TB GB MB KB QPS RPS MAU DAU NPS CSAT ARR MRR GPA TOEIC TOEFL IELTS OPIC B2B "
-        "B2C SaaS ROI YOY QA UX UI IT ICU ER RN LinkedIn GitHub"
+        "B2C SaaS ROI YOY QA UX UI IT ICU ER RN LinkedIn GitHub CS VOC PO PL SI MD CX GA GTM "
+        "SOP SLA PR IR SW HW AE SDR BDR CRO CMO CX P&L HQ EU US NZ BSC MSC"
     )
     .upper()
     .split()
@@ -103,6 +106,7 @@ ACTION_EN = re.compile(
     r"facilitated|coached|coach(?:es|ing)|recruited|guided|oversaw|oversee(?:s|ing)|"
     r"headed|directed|started|founded|co-founded|piloted|prototyped|evaluated|audited|"
     r"standardi[sz]ed|documented|triaged|cared|administered|assessed|treated|"
+    r"proposed|suggested|convinced|persuaded|decided|chose|pushed for|argued|"
     r"responsible for|in charge of)\b",
     re.IGNORECASE,
 )
@@ -136,7 +140,7 @@ CONTACT = re.compile(
 EDUCATION = re.compile(
     r"\b(?:university|college|bachelor|master|b\.?s\.?c?|m\.?s\.?c?|ph\.?d|gpa|degree|"
     r"diploma|graduated|high school|bootcamp graduate|certificate|certified|certification)\b|"
-    r"대학교|대학원|학사|석사|박사|졸업|학점|고등학교|자격증|수료",
+    r"대학교|대학원|학사|석사|박사|졸업|학점|고등학교|자격증|수료|정보처리기사|산업기사|기사 자격",
     re.IGNORECASE,
 )
 SECTION = re.compile(
@@ -153,7 +157,11 @@ SECTION = re.compile(
 def techs_in(line: str) -> list[str]:
     """Technologies named in ``line`` (known names, CamelCase or ALLCAPS words), each once."""
     found = [m.group(1) for m in TECH_TERMS.finditer(line)]
-    found += [m.group(1) for m in _NAMEISH.finditer(line) if m.group(1).upper() not in _NOT_TECH]
+    found += [
+        m.group(1)
+        for m in _NAMEISH.finditer(line)
+        if m.group(1).upper() not in _NOT_TECH and len(set(m.group(1))) > 1  # not "OO", "XX"
+    ]
     seen: dict[str, str] = {}
     for t in found:
         seen.setdefault(t.casefold(), t)

@@ -18,46 +18,108 @@ _EN_WEAK_END = frozenset(
 )
 
 
+_UNIT_SPLIT = re.compile(r"(?<=[,;])\s+|\s+[-–—]\s+|\s+\((?=[^)]*\))")
+# inside a long clause: before a conjunction or a relative word (kept with what follows)
+_SUB_SPLIT = re.compile(
+    r"\s+(?=(?:and|but|which|where|while|so that|so|because|that|who|after|before|when|"
+    r"until|by)\s)|(?<=[고며서])\s+|(?<=하여)\s+|(?<=위해)\s+"
+)
+_LEAD_CONNECTIVE = frozenset(
+    "and but which where while so that who because after before when until by then also "
+    "또한 그리고 그래서 이후 특히 또 이어서 동시에".split()
+)
+# A Korean 어절 that cannot end a quote: a particle or a connective ending (the verb comes
+# after it).
+_KO_OPEN_END = re.compile(
+    r"(?<=[가-힣])(?:을|를|이|가|은|는|의|에|에서|로|으로|과|와|고|며|면서|하여|해|서)$"
+)
+
+
+_LEAD_PAREN = re.compile(r"^\([^)]{0,30}\)\s*")
+
+
+def _units(flat: str, max_words: int) -> list[str]:
+    """Clauses between punctuation; one longer than ``max_words`` is cut again before its
+    conjunctions and relative words."""
+    out: list[str] = []
+    for clause in _UNIT_SPLIT.split(flat):
+        clause = clause.strip()
+        if not clause:
+            continue
+        if len(clause.split()) > max_words:
+            out.extend(p.strip() for p in _SUB_SPLIT.split(clause) if p.strip())
+        else:
+            out.append(clause)
+    return out
+
+
+def _trim(piece: list[str], *, end: bool = True) -> list[str]:
+    """No leading connective, particle, counter or dangling parenthesis ("2022-23) built");
+    no trailing function word."""
+    if piece and ")" in piece[0] and "(" not in piece[0]:
+        piece = piece[1:]
+    while len(piece) > 2 and (
+        _KO_PARTICLE_START.match(piece[0]) or piece[0].lower().strip(",;:") in _LEAD_CONNECTIVE
+    ):
+        piece = piece[1:]
+    while (
+        end
+        and len(piece) > 2
+        and (piece[-1].lower().strip(",;:") in _EN_WEAK_END or _KO_OPEN_END.search(piece[-1]))
+    ):
+        piece = piece[:-1]
+    return piece
+
+
 def quotable(text: str, term: str = "", max_words: int = 16) -> str:
     """A piece of ``text`` to quote, at most ``max_words`` words (Korean: 어절), cut at
-    phrase boundaries: the whole text when it is short; else the clause (between commas,
-    semicolons and dashes) around ``term``, trimmed at word boundaries so it never starts
-    with a particle or a counter without its number nor ends on a function word."""
+    phrase boundaries: the whole text when it is short; else the clauses around ``term``
+    (between commas, semicolons and dashes, and inside a long clause before its "and",
+    "which", "that"...), grown with their neighbours while they fit. It never starts with a
+    connective, a particle or a counter without its number, nor ends on a function word;
+    a single clause longer than ``max_words`` is cut around ``term`` at word boundaries."""
     flat = " ".join(text.split()).strip(" .;:")
+    flat = _LEAD_PAREN.sub("", flat)  # "(2022-23) built ..." quotes from "built"
     words = flat.split()
     if len(words) <= max_words:
-        return flat
-    clauses = [
-        c.strip() for c in re.split(r"(?<=[,;])\s+|\s+[-–—]\s+|\s+\((?=[^)]*\))", flat) if c.strip()
-    ]
-    # grow the clause holding the term with its neighbours while it fits
-    at = next((i for i, c in enumerate(clauses) if term and term.casefold() in c.casefold()), -1)
+        return " ".join(_trim(words, end=False))
+    units = _units(flat, max_words)
+    if not units:
+        return " ".join(_trim(words[:max_words]))
+    at = next((i for i, c in enumerate(units) if term and term.casefold() in c.casefold()), -1)
     if at < 0:  # no term: start from the longest clause
-        at = max(range(len(clauses)), key=lambda i: len(clauses[i].split())) if clauses else 0
+        at = max(range(len(units)), key=lambda i: len(units[i].split()))
     lo = hi = at
-    size = len(clauses[at].split()) if clauses else 0
+    size = len(units[at].split())
     while True:
         grew = False
-        if hi + 1 < len(clauses) and size + len(clauses[hi + 1].split()) <= max_words:
+        if hi + 1 < len(units) and size + len(units[hi + 1].split()) <= max_words:
             hi += 1
-            size += len(clauses[hi].split())
+            size += len(units[hi].split())
             grew = True
-        if lo > 0 and size + len(clauses[lo - 1].split()) <= max_words:
+        if lo > 0 and size + len(units[lo - 1].split()) <= max_words:
             lo -= 1
-            size += len(clauses[lo].split())
+            size += len(units[lo].split())
             grew = True
         if not grew:
             break
-    piece = " ".join(clauses[lo : hi + 1]).split() if clauses else words
+    piece = " ".join(units[lo : hi + 1]).split()
     if len(piece) > max_words:
         idx = next((i for i, w in enumerate(piece) if term and term.casefold() in w.casefold()), 0)
         start = max(0, min(idx - max_words // 3, len(piece) - max_words))
-        piece = piece[start : start + max_words]
-    while len(piece) > 2 and _KO_PARTICLE_START.match(piece[0]):
-        piece = piece[1:]
-    while len(piece) > 2 and piece[-1].lower().strip(",;:") in _EN_WEAK_END:
-        piece = piece[:-1]
-    return " ".join(piece).strip(" ,.;:-–—(")
+        end = start + max_words
+        if len(piece) - end <= 3:  # a few words short of the end: end where it ends
+            end = len(piece)
+        cut_end = end < len(piece)
+        piece = piece[start:end]
+        if cut_end:  # cut inside a phrase: end before its last preposition ("... for 40")
+            last = max(
+                (i for i, w in enumerate(piece) if w.lower() in _PREP and i >= len(piece) - 5),
+                default=-1,
+            )
+            if last > max(idx - start, 2):
+                piece = piece[:last]
+    return " ".join(_trim(piece)).strip(" ,.;:-–—(")
 
 
 _KEY_STOP = frozenset(

@@ -80,20 +80,40 @@ class GraderClassifier:
 
 
 def relate(embedder: Embedder, classifier: GraderClassifier | None, job: EmbedJob) -> EmbedResult:
-    """The answer to a ``relate`` job (see :class:`bus.jobs.EmbedJob`). Texts beyond
-    :data:`bus.jobs.RELATE_MAX` are left out, each text is cut to 800 characters; without a
-    fitted ``classifier`` no grader probabilities are given."""
+    """The answer to a ``relate`` job (see :class:`bus.jobs.EmbedJob`).
+
+    ``similarity[i][j]``: text ``i`` embedded as a passage (what is said) against ref ``j``
+    as a query (what is asked), the way e5 is trained for retrieval; measured on the
+    benchmark's tune half this told off-topic answers from weak on-topic ones better than
+    comparing queries with queries. The cosine is rescaled by the embedder's
+    ``similarity_range`` for the job's language (unrelated → 0, a question and its answer
+    → 1, clipped), so one threshold holds across embedders and languages. Grader
+    probabilities come from the texts embedded as queries. Texts beyond
+    :data:`bus.jobs.RELATE_MAX` are left out, each is cut to 800 characters; without a
+    fitted ``classifier`` no grader probabilities are given; an embedder that does not
+    ``understand`` (the deterministic test one) answers nothing."""
     texts = [" ".join(t.split())[:_TEXT_CHARS] for t in job.texts[:RELATE_MAX]]
     refs = [" ".join(r.split())[:_TEXT_CHARS] for r in job.refs[:RELATE_MAX]]
-    if not texts:
+    if not texts or not getattr(embedder, "understands", True):
         return EmbedResult(job_id=job.job_id)
-    vt = embedder.embed_queries(texts)
+    low, high = _range(embedder, job.language)
     similarity: list[list[float]] = []
     if refs:
+        vt = embedder.embed_passages(texts)
         vr = embedder.embed_queries(refs)
-        sim = np.clip(vt @ vr.T, -1.0, 1.0)
+        sim = np.clip((vt @ vr.T - low) / max(1e-6, high - low), 0.0, 1.0)
         similarity = [[round(float(v), 4) for v in row] for row in sim]
     grader: list[float] = []
     if job.grader and classifier is not None and classifier.ready:
-        grader = classifier.probability(vt)
+        grader = classifier.probability(embedder.embed_queries(texts))
     return EmbedResult(job_id=job.job_id, similarity=similarity, grader=grader)
+
+
+def _range(embedder: Embedder, language: str) -> tuple[float, float]:
+    """The embedder's (unrelated, related) cosines for ``language`` (default (0, 1))."""
+    ranges = getattr(embedder, "similarity_range", (0.0, 1.0))
+    if isinstance(ranges, dict):
+        lang = "ko" if language.split("-", 1)[0].lower() == "ko" else "en"
+        pair = ranges.get(lang) or next(iter(ranges.values()))
+        return float(pair[0]), float(pair[1])
+    return float(ranges[0]), float(ranges[1])

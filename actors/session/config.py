@@ -117,10 +117,16 @@ class CoreConfig(msgspec.Struct, frozen=True, kw_only=True):
     """Matching the posting's requirements to the résumé's claims by meaning; the second
     main question waits for it at most this long (the greeting and the first question
     play meanwhile)."""
-    deadline_analyse_s: float = 2.0
+    deadline_claims_s: float = 120.0
+    """The LLM's reading of the résumé (which claims are most worth asking about), in the
+    background at low priority; a plan revised by it applies to the questions not yet
+    prepared."""
+    deadline_analyse_s: float = 10.0
     """Reading an answer by meaning (which sentences talk to the grader, how close it is to
-    its question). A follow-up waits for it at most this long (while the acknowledgment
-    plays); past it the text rules decide alone."""
+    its question); the answer's assessment waits for it, at most this long."""
+    analyse_wait_s: float = 1.5
+    """A follow-up waits at most this long for the reading (while the acknowledgment
+    plays; it takes about 0.1-0.2 s); past it the text rules decide alone."""
     report_wait_s: float = 60.0
     """After the closing, wait at most this long for outstanding assessments. On two cores
     the 1.5B model scores one answer in about 30 s (measured), and the last answer's
@@ -158,15 +164,18 @@ class CoreConfig(msgspec.Struct, frozen=True, kw_only=True):
     prefill_min_words: int = 6
 
     # --- understanding (the embedding model's readings; thresholds on its cosines) ------
-    match_similarity: float = 0.86
-    """A posting requirement and a résumé claim this close (or closer) in meaning are a
-    match: the claim shows the requirement."""
-    relevance_similarity: float = 0.8
-    """An answer less close than this to its question (and to the résumé line it is
+    match_similarity: float = 0.65
+    """A posting requirement and a résumé claim this related (or more) are a match: the
+    claim shows the requirement. Relatedness is 0 (unrelated) .. 1 (a question and its
+    answer), calibrated per embedder (``actors.models.relate``)."""
+    relevance_similarity: float = 0.5
+    """An answer less related than this to its question (and to the résumé line it is
     about) does not address it: relevance is capped at 2."""
     grader_probability: float = 0.85
     """A sentence at least this likely addressed to the grader is treated as such: left
     out of what is assessed, quoted and praised, and the answer's relevance is capped."""
+    llm_claims: bool = True
+    """Ask the LLM which résumé claims are most worth asking about (``claims``)."""
     plan_claims: int = 48
     """At most this many résumé claims (and 24 requirements) are kept for the plan."""
 

@@ -100,6 +100,7 @@ def start(ctx: Ctx, ev: Start) -> None:
     )
     st.plan = make_plan(docs, ev.questions, seed=seed_of(st.session_id))
     understanding.request_match(ctx)
+    understanding.request_claims(ctx)
     ctx.set_phase("greeting")
     speech.start_turn(ctx, "greeting", 0, [speech.sentence(ctx.phrase("greeting"))], complete=True)
     questions.begin_retrieval(ctx, ev)
@@ -217,7 +218,7 @@ def on_analysis(ctx: Ctx, ref: int, result: Result | None) -> None:
     if not 0 <= ref < len(st.answers):
         return
     rec = st.answers[ref]
-    analysis = understanding.analysis_of(ctx, rec, result)
+    analysis = understanding.analysis_of(ctx.cfg, rec.answer, result)
     st.answers[ref] = msgspec.structs.replace(rec, analysis=analysis)
     ctx.out.append(PersistTurn(st.answers[ref]))
     _request_assess(ctx, ref)

@@ -28,7 +28,7 @@ from typing import Literal
 import msgspec
 
 from actors.interview.documents import Claim, Documents
-from actors.interview.language import lang_of
+from actors.interview.language import has_hangul, lang_of
 from actors.interview.quoting import key_phrase, quotable
 from actors.session.question_templates import TEMPLATES
 
@@ -37,6 +37,7 @@ Focus = Literal["experience", "technical", "behaviour"]
 #: How much the LLM's choice of a claim counts against the rules' score (first pick).
 _PREFERRED_BONUS = 3.0
 _QUOTE_WORDS = 16
+_QUOTE_WORDS_KO = 20  # 어절 are longer units; a Korean sentence has fewer of them
 
 
 class Anchor(msgspec.Struct, frozen=True, kw_only=True):
@@ -79,12 +80,15 @@ def _name_matches(docs: Documents) -> dict[int, int]:
 
 
 def _term(claim: Claim, prefer: Sequence[str] = ()) -> str:
-    """What a question about ``claim`` names: a technology (one the posting asks for
-    first), else the object of its action, else a number, else its employer."""
+    """What a question about ``claim`` names: a technology the posting asks for, else the
+    topic the model copied from it, else a technology, the object of its action, a number,
+    its employer."""
     wanted = {p.casefold() for p in prefer}
     for t in claim.techs:
         if t.casefold() in wanted:
             return t
+    if claim.topic and claim.topic.casefold() in claim.text.casefold():
+        return claim.topic  # what the model said the claim is about
     if claim.techs and not claim.listing:
         return claim.techs[0]
     phrase = key_phrase(claim.text)
@@ -197,7 +201,8 @@ def make_plan(
                 need=req.need,
                 kind="requirement",
             )
-        tech = best(lambda c: bool(c.techs))
+        tech = best(lambda c: bool(c.techs) and not c.people)  # people: the behaviour one
+        tech = tech if tech is not None else best(lambda c: bool(c.techs))
         return on_claim(tech, "technical") if tech is not None else None
 
     def behaviour() -> Anchor | None:
@@ -297,6 +302,11 @@ def template_question(anchor: Anchor, language: str) -> str:
         key = _key(anchor)
     variants = table[key]
     text = variants[int(variant) % len(variants) if variant.isdigit() else 0]
-    quote = quotable(anchor.line, anchor.term, _QUOTE_WORDS)
+    # an experience question asks how the result was measured: quote the result's figure
+    figure = next((w for w in anchor.line.split() if any(ch.isdigit() for ch in w)), "")
+    seed = figure if anchor.focus == "experience" and figure else anchor.term
+    quote = quotable(
+        anchor.line, seed, _QUOTE_WORDS_KO if has_hangul(anchor.line) else _QUOTE_WORDS
+    )
     need = anchor.need or anchor.term
     return text.format(quote=quote, term=anchor.term, need=need, employer=anchor.employer)

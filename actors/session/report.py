@@ -251,7 +251,7 @@ def _rule_strengths(
     own = own_action_phrase(answer, lang)
     if own and "actions" not in gaps and len(answer.split()) >= 12:
         return [text["s_actions"].format(quote=own)]
-    if scores.get("relevance", 0) >= 4 and not gaps:
+    if scores.get("relevance", 0) >= 4 and scores.get("depth", 0) >= 3 and not gaps:
         return [text["s_direct"]]
     return []
 

@@ -34,6 +34,7 @@ _EXPECTED: dict[Purpose, tuple[type, ...]] = {
     "assess": (LlmSentence, LlmDone),
     "outline": (LlmSentence, LlmDone),
     "prefill": (LlmDone,),
+    "claims": (LlmSentence, LlmDone),
     "ingest": (EmbedResult,),
     "search": (EmbedResult,),
     "match": (EmbedResult,),
@@ -57,7 +58,7 @@ def on_result(ctx: Ctx, result: Result) -> None:
         return
     if is_terminal(result):
         del st.jobs[result.job_id]
-    if job.purpose in ("assess", "outline") and isinstance(result, LlmSentence):
+    if job.purpose in ("assess", "outline", "claims") and isinstance(result, LlmSentence):
         return  # only the final rubric / outline matters
     _dispatch(ctx, result.job_id, job, result)
 
@@ -96,6 +97,8 @@ def _dispatch(ctx: Ctx, job_id: str, job: PendingJob, result: Result | None) -> 
             questions.on_embed(ctx, purpose, result)
         case "match":
             understanding.on_match(ctx, result)
+        case "claims":
+            understanding.on_claims(ctx, result)
         case "analyse":
             flow.on_analysis(ctx, job.ref, result)
         case _:

@@ -57,6 +57,7 @@ Purpose = Literal[
     "search",
     "match",
     "analyse",
+    "claims",
     "question",
     "followup",
     "tts",
@@ -329,6 +330,8 @@ class SessionState(msgspec.Struct, kw_only=True):
     when the models' reading comes in."""
     matches: dict[int, int] = {}
     """Requirement index -> claim index, matched by meaning (the ``match`` job)."""
+    preferred: list[int] = []
+    """Claim indices the LLM picked as most worth asking about, best first (``claims``)."""
     main_planned: int = 0
     main_asked: int = 0
     followups_used: int = 0

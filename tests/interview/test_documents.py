@@ -87,7 +87,10 @@ def test_posting_requirements_by_section() -> None:
     must = [r.need for r in reqs if r.must]
     assert must == ["event streaming at scale", "building backend services in Go or Java"]
     assert not any("PTO" in r.text for r in reqs)
-    assert [r.need for r in reqs if not r.must] == ["Own our event streaming platform", "Terraform"]
+    assert [r.need for r in reqs if not r.must] == [
+        "owning our event streaming platform",
+        "Terraform",
+    ]
     assert need_phrase("Proven experience with data modelling, SQL and dbt") == (
         "data modelling, SQL and dbt"
     )
@@ -106,3 +109,30 @@ def test_quotes_are_cut_at_phrase_boundaries() -> None:
     q = quotable(ko, "", 5)
     assert not q.startswith(("명", "을", "를"))
     assert q in ko
+
+
+def test_a_plan_never_repeats_a_template_and_names_claims_not_employers() -> None:
+    from actors.interview.answers import near_duplicate
+    from actors.session.plan import make_plan, template_question
+
+    resume = (
+        "At Paylane (2021-2025) I built a payments ledger on Go, and I cut p99 latency from "
+        "900 ms to 120 ms with a Redis cache. At Orbit Travel (2017-2021) I led a team of 5 "
+        "engineers migrating 30 services to Kubernetes. I also mentored two interns and "
+        "wrote the on-call runbook."
+    )
+    for seed in range(12):
+        for lang in ("en", "ko"):
+            plan = make_plan(read_documents(resume, ""), 5, seed=seed)
+            assert len({a.phrasing for a in plan}) == len(plan)
+            assert all(a.kind != "employer" for a in plan[:4])  # claims come first
+            qs = [template_question(a, lang) for a in plan]
+            skeletons = [q.split("”")[-1] for q in qs]  # what follows the quote
+            pairs = [
+                (a, b)
+                for i, a in enumerate(skeletons)
+                for b in skeletons[i + 1 :]
+                if near_duplicate(a, b)
+            ]
+            assert not pairs, (seed, lang, pairs)
+            assert "At At" not in " ".join(qs) and "at At" not in " ".join(qs)

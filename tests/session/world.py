@@ -92,6 +92,8 @@ class Models:
     tts_chunk_samples: int = 4000  # 0.25 s at 16 kHz
     assess_data: jb.Rubric | None = None
     relate: Callable[[jb.EmbedJob], jb.EmbedResult] | None = None
+    claims: Callable[[jb.LlmJob], str] | None = None
+    """The LLM's reply to a ``claims`` job (JSON); None: no picks."""
     """The embedding model's answer to a ``relate`` job; None: no similarities or grader
     probabilities (the rules alone decide)."""
     turn: Callable[[World, CheckTurn], float] | None = None
@@ -313,6 +315,9 @@ class World:
         step = m.latency["llm_step"]
         if job.task == "prefill":  # the engine only reads: nothing comes back but "done"
             return [(m.latency["llm_step"], jb.LlmDone(job_id=jid, text=""))]
+        if job.task == "claims":
+            text = m.claims(job) if m.claims is not None else '{"claims": []}'
+            return [(m.latency["assess"], jb.LlmDone(job_id=jid, text=text))]
         if job.task == "assess":
             rubric: jb.Rubric | None = (
                 m.assess_data

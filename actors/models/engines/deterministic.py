@@ -51,6 +51,7 @@ import numpy as np
 import numpy.typing as npt
 
 from actors.interview.language import lang_of
+from actors.interview.picks import MAX_PICKS, Pick, dump_picks
 from actors.interview.text import split_sentences
 from actors.models.audio import float_to_pcm16, pcm16_to_float, rms_dbfs
 from actors.models.engines import (
@@ -222,6 +223,17 @@ class DeterministicLlm:
             raise EngineCancelled("outline cancelled")
         return _OUTLINE[lang_of(job.language)]
 
+    def claims(self, job: LlmJob, cancel: threading.Event | None = None) -> str:
+        """The sentences that state a figure, in order (at most five)."""
+        if cancel is not None and cancel.is_set():
+            raise EngineCancelled("claims cancelled")
+        picks = [
+            Pick(n=i, kind="metric")
+            for i, s in enumerate(job.context)
+            if any(ch.isdigit() for ch in s)
+        ]
+        return dump_picks(picks[:MAX_PICKS])
+
     def assess(self, job: LlmJob, cancel: threading.Event | None = None) -> dict[str, Any]:
         if cancel is not None and cancel.is_set():
             raise EngineCancelled("assessment cancelled")
@@ -290,6 +302,9 @@ class DeterministicEmbedder:
 
     name = "deterministic-embedder"
     dim = 384
+    #: a hashed bag of words has no meaning to offer: ``relate`` jobs come back empty and
+    #: the session's text rules decide alone
+    understands = False
 
     def load(self) -> None:
         pass

@@ -39,11 +39,13 @@ import numpy as np
 import numpy.typing as npt
 
 from actors.interview.language import lang_of
+from actors.interview.picks import dump_picks, parse_picks
 from actors.models import assets
 from actors.models.engines import EngineCancelled, EngineError
 from actors.models.engines.kv_snapshots import KvSnapshots
 from actors.models.engines.llama_constraints import Grammars, han_ban_processor, han_tokens
 from actors.models.llm import assess as assessing
+from actors.models.llm.claims import MAX_SENTENCES, claims_grammar, render_claims_prompt
 from actors.models.llm.outline import clean_outline, render_outline_prompt
 from actors.models.llm.prompts import ASSESS_MAX_TOKENS, LANG_NAME, MAX_TOKENS_CAP
 from actors.models.llm.render import (
@@ -330,6 +332,40 @@ class QwenLlm:
         if cancel.is_set():
             raise EngineCancelled("outline cancelled")
         return clean_outline(text, job.language)
+
+    # --- the résumé's claims (actors.models.llm.claims) ------------------------------------
+
+    def claims(self, job: LlmJob, cancel: threading.Event | None = None) -> str:
+        """See :meth:`actors.models.engines.LlmEngine.claims`: grammar-constrained picks,
+        checked; no picks when the model failed."""
+        cancel = cancel or threading.Event()
+        if cancel.is_set():
+            raise EngineCancelled("claims cancelled")
+        from llama_cpp.llama_grammar import LlamaGrammar
+
+        sentences = list(job.context[:MAX_SENTENCES])
+        try:
+            grammar = LlamaGrammar.from_string(claims_grammar(len(sentences)), verbose=False)
+            with self._exclusive():
+                text = "".join(
+                    self._stream(
+                        render_claims_prompt(job),
+                        cancel=cancel,
+                        snapshot_key=f"{job.session_id}:claims",
+                        max_tokens=200,
+                        temperature=0.2,
+                        seed=zlib.crc32(job.job_id.encode()),
+                        grammar=grammar,
+                    )
+                )
+        except EngineError as exc:
+            if "busy" in str(exc):
+                raise
+            log.warning("claims failed: %s", exc)
+            return dump_picks([])
+        if cancel.is_set():
+            raise EngineCancelled("claims cancelled")
+        return dump_picks(parse_picks(text, sentences))
 
     # --- assessment -----------------------------------------------------------------------
 

@@ -37,8 +37,10 @@ import httpx2 as httpx
 import msgspec
 
 from actors.interview.language import lang_of
+from actors.interview.picks import dump_picks, parse_picks
 from actors.models.engines import EngineCancelled, EngineError
 from actors.models.llm import assess as assessing
+from actors.models.llm.claims import render_claims_messages
 from actors.models.llm.outline import clean_outline, render_outline_messages
 from actors.models.llm.prompts import ASSESS_MAX_TOKENS, MAX_TOKENS_CAP
 from actors.models.llm.render import render_messages
@@ -247,6 +249,22 @@ class OpenAiLlm:
         async with contextlib.aclosing(self._chat(body, deadline)) as pieces:
             text = "".join([p async for p in pieces])
         return clean_outline(text, job.language)
+
+    # --- the résumé's claims (actors.models.llm.claims) ------------------------------------
+
+    async def claims(self, job: LlmJob, deadline: float) -> str:
+        """See :meth:`actors.models.engines.LlmEngine.claims`: the reply checked against the
+        job's sentences; no picks when it has none usable. :class:`EngineCancelled` at
+        ``deadline``; server trouble raises :class:`RemoteError` (retry the job)."""
+        body = self._body(
+            render_claims_messages(job),
+            max_tokens=200,
+            temperature=0.2,
+            seed=zlib.crc32(job.job_id.encode()),
+        )
+        async with contextlib.aclosing(self._chat(body, deadline)) as pieces:
+            text = "".join([p async for p in pieces])
+        return dump_picks(parse_picks(text, list(job.context)))
 
     # --- assessment -----------------------------------------------------------------------
 
