@@ -48,7 +48,7 @@ from typing import Any
 
 import msgspec
 
-from actors.bank import load_bank, phrases
+from actors.bank import load_bank
 from actors.interview.answers import quote_in
 from actors.interview.language import language_pure
 from actors.session import (
@@ -59,6 +59,7 @@ from actors.session import (
     RequestJob,
     SessionCore,
     Tick,
+    default_phrases,
 )
 from actors.session.report import (
     grader_assessment,
@@ -133,7 +134,7 @@ def run_interview(
     think_s: float,
     nth: int,
 ) -> Interview:
-    core = SessionCore.new(f"q-{profile.id}"[:40], CoreConfig(), load_bank(), phrases)
+    core = SessionCore.new(f"q-{profile.id}"[:40], CoreConfig(), load_bank(), default_phrases)
     iv = Interview(profile=profile, core=core)
     pool = _grader_pool(sets, profile)
     iv.grader_answer = pool[nth % len(pool)] if pool else ""

@@ -55,11 +55,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def find_nats_server() -> str:
-    """Path of the nats-server binary: ``$PARLEY_NATS_SERVER``, the venv's scripts dir, PATH."""
-    env = os.environ.get("PARLEY_NATS_SERVER")
-    if env:
-        return env
+def find_nats_server(override: Path | None = None) -> str:
+    """Path of the nats-server binary: ``override`` (``PARLEY_NATS_SERVER``), the venv's
+    scripts dir, PATH."""
+    if override is not None:
+        return str(override)
     candidate = Path(sysconfig.get_path("scripts")) / "nats-server"
     if candidate.exists():
         return str(candidate)
@@ -90,7 +90,8 @@ class EmbeddedNats:
     passwords are in the file ``credentials`` (default ``<store_dir>/../nats-credentials.json``;
     the members of a cluster share one), which a restart keeps. ``tls_cert``/``tls_key``
     (PEM files) make the server speak TLS only (clients then use ``tls://`` URLs, see
-    :func:`bus.connection.connect`).
+    :func:`bus.connection.connect`). ``binary``: another nats-server (see
+    :func:`find_nats_server`).
     """
 
     def __init__(
@@ -106,8 +107,10 @@ class EmbeddedNats:
         credentials: Path | None = None,
         tls_cert: Path | None = None,
         tls_key: Path | None = None,
+        binary: Path | None = None,
     ) -> None:
         self.store_dir = Path(store_dir)
+        self.binary = binary
         self.host = host
         self.port = port or free_port()
         self.monitor_port = monitor_port or free_port()
@@ -162,7 +165,7 @@ class EmbeddedNats:
         return f"http://{self.host}:{self.monitor_port}"
 
     def command(self) -> list[str]:
-        cmd = [find_nats_server()]
+        cmd = [find_nats_server(self.binary)]
         generated = self.credentials is not None or self.tls is not None
         config = self.generated_config if generated else self.config
         if config is not None:

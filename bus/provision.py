@@ -26,6 +26,7 @@ import contextlib
 import dataclasses
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from nats.js import JetStreamContext, api
@@ -314,10 +315,11 @@ async def provision_as(
     replicas: int = 1,
     owner_ttl: float = 5.0,
     replay: ReplayLimits | None = None,
+    tls_ca: str | Path | None = None,
 ) -> None:
     """:func:`provision` over a connection of its own to ``url`` (the admin's
     credentials), closed afterwards: the admin identity is held only while provisioning."""
-    nc = await connect(url, name)
+    nc = await connect(url, name, tls_ca=tls_ca)
     try:
         await provision(nc.jetstream(), replicas=replicas, owner_ttl=owner_ttl, replay=replay)
     finally:

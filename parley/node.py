@@ -9,19 +9,20 @@ __all__ = ["Node"]
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 import nats.micro
 from nats.aio.client import Client
 
 from actors.bank import load_bank
-from actors.models import registry
+from actors.models import assets, registry
 from actors.models.cpuinfo import engine_cpu_line
+from actors.models.remote.config import RemoteConfig
 from actors.models.service import (
     EmbedActor,
     LlmActor,
@@ -45,13 +46,17 @@ log = logging.getLogger(__name__)
 
 def build_model_actors(cfg: Config, nc: Client, pool: asyncpg.Pool, audio: Any) -> list[ModelActor]:
     """The model actors for the roles in ``cfg``, on real engines unless
-    ``cfg.models == "deterministic"`` (the named test backend)."""
+    ``cfg.models == "deterministic"`` (the named test backend); the LLM or STT on an
+    inference server when ``cfg`` names one."""
     opts = engine_options(cfg)
+    real = cfg.models == "real"
     actors: list[ModelActor] = []
     if "stt" in cfg.roles:
-        actors.append(SttActor(nc, registry.build_stt(cfg.models, opts)))
+        stt_opts = replace(opts, stt_remote=remote_engine(cfg, "stt") if real else None)
+        actors.append(SttActor(nc, registry.build_stt(cfg.models, stt_opts)))
     if "llm" in cfg.roles:
-        remote = registry.build_remote_llm(opts) if cfg.models == "real" else None
+        llm_opts = replace(opts, llm_remote=remote_engine(cfg, "llm") if real else None)
+        remote = registry.build_remote_llm(llm_opts)
         if remote is not None:
             actors.append(RemoteLlmActor(nc, remote))
         else:
@@ -65,11 +70,40 @@ def build_model_actors(cfg: Config, nc: Client, pool: asyncpg.Pool, audio: Any) 
 
 
 def engine_options(cfg: Config) -> registry.EngineOptions:
-    return dataclasses.replace(
-        registry.EngineOptions.from_env(),
+    """The engines' options from the process's settings."""
+    defaults = registry.EngineOptions()
+    return registry.EngineOptions(
         embedder=cfg.embedder,
         threads=cfg.stt_threads,
         llm_threads=cfg.llm_threads,
+        stt_beam_size=max(1, cfg.stt_beam),
+        stt_window_s=min(30.0, max(1.0, cfg.stt_window_s)),
+        stt_device=cfg.stt_device,
+        llm_gpu_layers=cfg.llm_gpu_layers,
+        tts_voices=registry.parse_voices(cfg.tts_voices) if cfg.tts_voices else defaults.tts_voices,
+        deterministic_delay_ms=max(0, cfg.deterministic_delay_ms),
+        deterministic_tts_realtime=cfg.deterministic_tts_realtime,
+        end_of_turn=cfg.end_of_turn,
+    )
+
+
+def remote_engine(cfg: Config, kind: Literal["llm", "stt"]) -> RemoteConfig | None:
+    """The inference server of ``kind`` (``PARLEY_LLM_*`` / ``PARLEY_STT_*``), or None:
+    the engine is embedded."""
+
+    def setting(name: str) -> Any:
+        return getattr(cfg, f"{kind}_{name}")
+
+    return RemoteConfig.create(
+        setting("url"),
+        what=f"PARLEY_{kind.upper()}",
+        model=setting("model"),
+        api_key=setting("api_key"),
+        api_key_file=setting("api_key_file"),
+        concurrency=setting("concurrency"),
+        structured=cfg.llm_structured if kind == "llm" else "auto",
+        connect_timeout_s=setting("connect_timeout_s"),
+        start_timeout_s=setting("start_timeout_s"),
     )
 
 
@@ -101,6 +135,7 @@ class Node:
                 "embedded servers and the nodes for you"
             )
         self.cfg = cfg
+        assets.configure(cfg.model_files())  # before any engine looks for its files
         self.core_config = core_config or CoreConfig(
             llm_unplanned_questions=cfg.llm_unplanned_questions,
             llm_phrasing=cfg.llm_phrasing,
@@ -125,7 +160,7 @@ class Node:
         cfg = self.cfg
         await migrate(self.dsn)
         url, admin_url = nats_urls(cfg)
-        self.nc = await connect(url, f"parley-{cfg.node_id}")
+        self.nc = await connect(url, f"parley-{cfg.node_id}", tls_ca=cfg.nats_ca)
         js = self.nc.jetstream()
         owners: Any = None
         audio: Any = None
@@ -142,6 +177,7 @@ class Node:
                 replicas=cfg.nats_replicas,
                 owner_ttl=cfg.owner_ttl,
                 replay=cfg.replay_limits(),
+                tls_ca=cfg.nats_ca,
             )
         if owners is None and "session" in cfg.roles:
             owners = await attach_owners(js)

@@ -85,7 +85,7 @@ def _stats(sup: Supervisor, node_id: str) -> dict[str, Any]:
 
 
 async def _serve(cfg: Config, nats_url: str, dsn: str, creds: Credentials | None) -> None:
-    specs: list[ChildSpec] = child_specs(cfg.roles)
+    specs: list[ChildSpec] = child_specs(cfg.roles, cfg.engine_nice)
     own_url = nats_url
     if creds is not None:
         if creds.has(ADMIN):
@@ -94,14 +94,16 @@ async def _serve(cfg: Config, nats_url: str, dsn: str, creds: Credentials | None
                 f"parley-provision-{cfg.node_id}",
                 replicas=cfg.nats_replicas,
                 owner_ttl=cfg.owner_ttl,
+                tls_ca=cfg.nats_ca,
             )
         own_url = creds.url(nats_url, SUPERVISOR)
     sup = Supervisor(
         specs,
         lambda s: child_argv(s, ["--node-id", f"{cfg.node_id}-{s.name.replace(',', '-')}"]),
         lambda s: child_env(cfg, nats_url, dsn, creds, s),
+        cfg.restart_policy(),
     )
-    nc = await connect(own_url, f"parley-supervisor-{cfg.node_id}")
+    nc = await connect(own_url, f"parley-supervisor-{cfg.node_id}", tls_ca=cfg.nats_ca)
     service = await nats.micro.add_service(
         nc,
         name="parley-supervisor",
@@ -164,17 +166,14 @@ def run_up(cfg: Config) -> None:
         if cfg.nats_credentials:
             creds = Credentials.load(Path(cfg.nats_credentials))
         if not nats_url:
-            tls_cert, tls_key = (
-                os.environ.get("PARLEY_NATS_TLS_CERT"),
-                os.environ.get("PARLEY_NATS_TLS_KEY"),
-            )
             nats_srv = EmbeddedNats(
                 cfg.data_dir / "nats",
                 port=cfg.nats_port,
                 monitor_port=cfg.nats_monitor_port,
                 config=REPO / "nats.conf",
-                tls_cert=Path(tls_cert) if tls_cert else None,
-                tls_key=Path(tls_key) if tls_key else None,
+                tls_cert=cfg.nats_tls_cert,
+                tls_key=cfg.nats_tls_key,
+                binary=cfg.nats_server,
             )
             nats_srv.start()
             nats_url = nats_srv.url
@@ -193,7 +192,12 @@ def run_up(cfg: Config) -> None:
             )
         dsn = cfg.database_url
         if not dsn:
-            pg = EmbeddedPostgres(cfg.data_dir / "postgres", port=cfg.pg_port)
+            pg = EmbeddedPostgres(
+                cfg.data_dir / "postgres",
+                port=cfg.pg_port,
+                bin_dir=cfg.pg_bin,
+                shared_root=cfg.pg_shared,
+            )
             pg.start()
             dsn = pg.dsn
             print(f"postgres     {mask_url(dsn)}", flush=True)

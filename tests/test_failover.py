@@ -11,6 +11,7 @@ import pytest
 import pytest_asyncio
 from nats.aio.client import Client as Nats
 
+from actors.models.engines.deterministic import DeterministicVoiceDetector
 from actors.session.node import SessionNode
 from bus.connection import connect
 from bus.provision import provision_as
@@ -20,7 +21,7 @@ from parley.client import Client
 from persistence import snapshots
 from persistence.pool import create_pool
 from tests.conftest import Servers
-from tests.fakes import EnergyVad, fake_workers
+from tests.fakes import fake_workers
 
 pytestmark = pytest.mark.timeout(120)
 TTL = 2.0
@@ -63,7 +64,9 @@ async def cluster(servers: Servers) -> AsyncIterator[tuple[Edge, list[SessionHos
     for name in ("node-a", "node-b"):
         snc = await connect(servers.nats_url_for("session"), name)
         kv = await snc.jetstream().key_value("session_owners")
-        node = SessionNode(snc, pool, kv, node_id=name, new_vad=EnergyVad, owner_ttl=TTL)
+        node = SessionNode(
+            snc, pool, kv, node_id=name, new_vad=DeterministicVoiceDetector, owner_ttl=TTL
+        )
         hosts.append(SessionHost(snc, node))
     try:
         yield edge, hosts, nc

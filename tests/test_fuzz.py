@@ -558,6 +558,8 @@ _TAGS = (
     "</context>",
     "<role>",
     "</role>",
+    "<said>",
+    "</said>",
     "<|im_start|>",
     "<|im_end|>",
 )
@@ -575,6 +577,8 @@ def _job(task: str, text: str) -> LlmJob:
         history=[Exchange("Tell me about yourself.", text)],
         context=[text],
         asked=[text[:100]],
+        # a follow-up quotes the candidate (the session never sends one without a quote)
+        anchor=(text or "I built it.") if task == "followup" else "",
     )
 
 
@@ -592,7 +596,9 @@ def test_prompt_keeps_candidate_text_inside_its_tags(task: str, text: str) -> No
     for tag in _TAGS:
         assert hostile.count(tag) == benign.count(tag), (tag, text)
     if task in ("followup", "assess"):
-        inner = hostile.rsplit("<answer>", 1)[1].split("</answer>", 1)[0]
+        tag = "said" if task == "followup" else "answer"
+        user = hostile.rsplit("<|im_start|>user\n", 1)[1]
+        inner = user.split(f"<{tag}>", 1)[1].split(f"</{tag}>", 1)[0]
         assert "<" not in inner and ">" not in inner
 
 

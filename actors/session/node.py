@@ -36,13 +36,14 @@ from nats.aio.msg import Msg
 from nats.js.kv import KeyValue
 from nats.js.object_store import ObjectStore
 
-from actors.bank import load_bank, phrases
+from actors.bank import load_bank
 from actors.models.engines import EndOfTurnModel, VoiceDetector
 from actors.runtime import Lease, LeaseHeld, LeaseKeeper
 from actors.session.actor import SessionActor, SessionDeps
 from actors.session.config import CoreConfig
 from actors.session.core import SessionCore
 from actors.session.live import KeptLease, NatsSessionBus, PostgresSessionStore
+from actors.session.phrases import default_phrases
 from actors.session.snapshot import decode_shell_snapshot
 from bus import activation, subjects
 from bus.activation import ActivateReply
@@ -239,7 +240,7 @@ class SessionNode:
         await lease.claim()
         try:
             row = await snapshots.load_snapshot(self.pool, sid)
-            phr = phrases
+            phr = default_phrases
             seen_in: list[str] = []
             if row is not None and row.snapshot:
                 shell = decode_shell_snapshot(row.snapshot)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 __all__ = [
     "begin_retrieval",
-    "no_followup",
     "on_embed",
     "on_llm",
     "prefetch",
@@ -298,16 +297,6 @@ def _on_free_question(ctx: Ctx, stream: OnAir | Prepared, result: Result | None)
         speech.finish_stream(ctx, stream)
     elif stream is st.prepared:
         _bank_fill(ctx, stream)
-
-
-def no_followup(ctx: Ctx, air: OnAir) -> None:
-    """The LLM asks no follow-up: the response turn goes on with the next question."""
-    st = ctx.st
-    if st.followup is not None:
-        ctx.cancel(st.followup.llm_job)
-        st.followup = None
-    total = ctx.settings.total
-    air.plan = "next" if st.main_asked < total and not st.ended_early else "closing"
 
 
 def take_prepared(ctx: Ctx, *, followup: bool = False) -> Prepared | None:

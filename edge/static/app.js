@@ -14,10 +14,11 @@
 //   report-actions.js download the report as JSON, delete the interview
 //   charts.js         SVG pictures: an answer's timeline, a measure over attempts
 //   history.js        past interviews in this browser, progress charts, practise again
+//   roles.js          the roles and their labels (generated from the server's table)
 //
 // Security: text from the server or the candidate is only ever set with textContent.
 
-import { $, toast } from "./dom.js";
+import { $, el, toast } from "./dom.js";
 import { chooseUiLang, setUiLang, t, ui } from "./i18n.js";
 import {
   addLog,
@@ -52,7 +53,8 @@ import { entries, forget, remember, renderHistory, setLink } from "./history.js"
 import { deleteInterview, downloadJson } from "./report-actions.js";
 import { fetchReportToken, renderReportLink, reportPath } from "./report-link.js";
 import { audioUrl, linkedReport, showLinkedReport } from "./report-page.js";
-import { ROLES, renderReport } from "./report-view.js";
+import { renderReport } from "./report-view.js";
+import { ROLES } from "./roles.js";
 import { clearSession, counters, loadSession, newSession, S, saveSession } from "./store.js";
 
 const MAX_TEXT = 4000;
@@ -393,6 +395,9 @@ async function openLinked() {
 
 function init() {
   setUiLang(chooseUiLang(), false);
+  for (const role of ROLES) {
+    $("#f-role").appendChild(el("option", { text: t("role_" + role), attrs: { value: role, "data-i18n": "role_" + role } }));
+  }
   const uiSelect = $("#ui-lang");
   uiSelect.value = ui.lang;
   $("#f-language").value = ui.lang;
@@ -471,8 +476,6 @@ function init() {
   applyI18n();
   showView("setup");
 }
-
-if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
 
 if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
 else init();

@@ -1,6 +1,9 @@
 // UI strings in English and Korean, and the interface language. `t(key, vars)` looks a
 // key up in the current language, falls back to English, then to the key itself, and
-// fills `{name}` placeholders from `vars`. No DOM access here.
+// fills `{name}` placeholders from `vars`. No DOM access here. The roles' labels are the
+// server's (roles.js, generated from its one table), added as `role_<id>` keys.
+
+import { ROLE_LABELS } from "./roles.js";
 
 const UI_LANG_KEY = "parley.uiLang";
 
@@ -25,11 +28,6 @@ export const I18N = {
     lang_en: "English",
     lang_ko: "Korean",
     f_role: "Role",
-    role_backend: "Backend engineer",
-    role_frontend: "Frontend engineer",
-    role_data: "Data analyst / scientist",
-    role_product: "Product manager",
-    role_general: "General (behavioural)",
     f_difficulty: "Difficulty",
     diff_junior: "Junior",
     diff_mid: "Mid-level",
@@ -207,11 +205,6 @@ export const I18N = {
     lang_en: "영어",
     lang_ko: "한국어",
     f_role: "직무",
-    role_backend: "백엔드 개발자",
-    role_frontend: "프론트엔드 개발자",
-    role_data: "데이터 분석가 / 사이언티스트",
-    role_product: "프로덕트 매니저",
-    role_general: "공통 (인성 면접)",
     f_difficulty: "난이도",
     diff_junior: "주니어",
     diff_mid: "미들",
@@ -372,6 +365,11 @@ export const I18N = {
     err_session_replaced: "이전 세션을 이어서 진행할 수 없어 새 세션을 시작했습니다.",
   },
 };
+
+for (const [lang, labels] of Object.entries(ROLE_LABELS)) {
+  if (!I18N[lang]) continue;
+  for (const [role, label] of Object.entries(labels)) I18N[lang]["role_" + role] = label;
+}
 
 /** Translate `key` into the interface language. */
 export function t(key, vars) {

@@ -411,9 +411,7 @@ def certificate(tmp_path: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-async def test_tls_when_configured(
-    tmp_path: Path, certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_tls_when_configured(tmp_path: Path, certificate: tuple[Path, Path]) -> None:
     """With a certificate the server speaks TLS only: a client that trusts the CA gets in
     (with its credentials), a plain-text client does not."""
     cert, key = certificate
@@ -423,15 +421,13 @@ async def test_tls_when_configured(
     srv.start()
     try:
         assert srv.url.startswith("tls://")
-        monkeypatch.setenv("PARLEY_NATS_CA", str(cert))
-        nc = await connect(srv.url_for("operator"), "tls-operator")
+        nc = await connect(srv.url_for("operator"), "tls-operator", tls_ca=cert)
         try:
             assert nc.is_connected
             await nc.jetstream().account_info()
         finally:
             await nc.close()
         plain = srv.url_for("operator").replace("tls://", "nats://")
-        monkeypatch.delenv("PARLEY_NATS_CA")
         with pytest.raises(Exception):  # noqa: B017 - refused, whichever way nats-py says it
             await asyncio.wait_for(
                 nats.connect(plain, allow_reconnect=False, connect_timeout=2), 10

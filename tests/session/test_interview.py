@@ -6,7 +6,7 @@ import re
 
 import msgspec
 
-from actors.session import DEFAULT_PHRASES, CoreConfig, EmitAudio
+from actors.session import PHRASES, CoreConfig, EmitAudio
 from bus import events as ev
 from bus import jobs as jb
 from tests.session.world import MS, SID, Candidate, Models, World, purpose_of
@@ -198,7 +198,7 @@ def test_ack_is_spoken_not_shown_and_opens_the_response_turn() -> None:
     w.run_until(lambda w: any(t.final for t in w.of(ev.Transcript)))
     ack = next(r.job for r in w.requested("tts") if r.job.job_id == f"{SID}:3:tts:0")
     assert isinstance(ack, jb.TtsJob)
-    assert ack.text in DEFAULT_PHRASES["en"]["ack"]
+    assert ack.text in PHRASES["en"]["ack"]
     w.run_until(lambda w: w.core.phase == "listening")
     assert w.of(ev.Speaking)[-1].turn == 3
     question = w.of(ev.Question)[-1]

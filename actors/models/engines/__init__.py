@@ -136,8 +136,9 @@ class LlmEngine(Protocol):
     def generate(self, job: LlmJob, cancel: threading.Event) -> Generator[str, None, None]:
         """Stream the reply for task ``"question"`` or ``"followup"`` sentence by sentence,
         each sentence as soon as it is complete. The reply is ONE question in
-        ``job.language``. For ``"followup"`` nothing is yielded when the answer needs no
-        follow-up. Setting ``cancel`` stops generation at the next token (the generator then
+        ``job.language``. A ``"followup"`` was decided by the session and quotes the answer
+        (``job.anchor``): the engine phrases its question (nothing yielded: the session asks
+        its own). Setting ``cancel`` stops generation at the next token (the generator then
         ends); ``close()`` on the generator stops it too and frees the engine at once.
         Raises :class:`EngineError` for other tasks."""
         ...

@@ -14,7 +14,7 @@ so this engine:
 * forbids Chinese characters while sampling and constrains structured replies with grammars
   (:mod:`actors.models.engines.llama_constraints`).
 
-What the model is told, how a follow-up is decided and how an assessment is parsed are
+What the model is told and how a reply or an assessment is read are
 engine-independent (:mod:`actors.models.llm`): a remote engine reuses them.
 
 NOT thread-safe: one llama.cpp context; the actor must serialise calls (a second call while
@@ -46,7 +46,6 @@ from actors.models.engines.kv_snapshots import KvSnapshots
 from actors.models.engines.llama_constraints import Grammars, han_ban_processor, han_tokens
 from actors.models.llm import assess as assessing
 from actors.models.llm.claims import MAX_SENTENCES, claims_grammar, render_claims_prompt
-from actors.models.llm.followup import FollowupDecider, plan_followup
 from actors.models.llm.outline import clean_outline, render_outline_prompt
 from actors.models.llm.prompts import ASSESS_MAX_TOKENS, LANG_NAME, MAX_TOKENS_CAP
 from actors.models.llm.render import (
@@ -55,7 +54,7 @@ from actors.models.llm.render import (
     render_prompt,
     short_prefix,
 )
-from actors.models.llm.sentences import after_decision, question_sentences
+from actors.models.llm.sentences import question_sentences
 from actors.models.rubric import fallback_assessment
 from bus.jobs import LlmJob
 
@@ -82,7 +81,6 @@ class QwenLlm:
         temperature: float = 0.6,
         snapshot_mb: int = 256,
         max_snapshots: int = 16,
-        followup_decider: FollowupDecider = "heuristic",
         warm_languages: tuple[str, ...] = ("en", "ko"),
         n_gpu_layers: int = -1,
     ) -> None:
@@ -94,7 +92,6 @@ class QwenLlm:
         self._n_threads = n_threads
         self._n_batch = n_batch
         self._temperature = temperature
-        self._followup_decider = followup_decider
         self._warm_languages = tuple(lang for lang in warm_languages if lang in LANG_NAME)
         self._llm: Any = None
         self._ban: npt.NDArray[np.intc] = np.zeros(0, dtype=np.intc)
@@ -285,43 +282,27 @@ class QwenLlm:
         sentence by sentence; see :class:`actors.models.engines.LlmEngine`.
 
         ``question`` may yield nothing when the model produced nothing usable (e.g. the
-        wrong language): the caller then uses its question bank. ``followup`` yields nothing
-        when :func:`actors.models.llm.followup.plan_followup` finds nothing missing (then
-        the model is not even called, so the decision costs nothing); otherwise the model
-        phrases a question about the gaps.
+        wrong language): the caller then uses its question bank. A ``followup`` was decided
+        by the session (it quotes ``job.anchor``); the model only phrases its question.
         """
         if job.task not in ("question", "followup"):
             raise EngineError(f"generate() does not do task {job.task!r}")
         with self._exclusive():
             lang = lang_of(job.language)
             max_tokens = max(16, min(job.max_tokens, MAX_TOKENS_CAP))
-            grammar = None
-            gaps: list[str] | None = None
-            if job.task == "followup":
-                plan = plan_followup(job, self._followup_decider)
-                if plan.skip:
-                    return  # complete answer: no follow-up, no model call
-                gaps = plan.gaps
-                if plan.model_decides:
-                    grammar = self._require_grammars().followup
             stream = self._stream(
-                render_prompt(job, gaps=gaps),
+                render_prompt(job),
                 cancel=cancel,
                 snapshot_key=f"{job.session_id}:dialog",
                 max_tokens=max_tokens,
                 temperature=self._temperature if job.task == "question" else 0.3,
                 seed=zlib.crc32(job.job_id.encode()),
-                grammar=grammar,
             )
-            pieces = stream
-            if grammar is not None:
-                pieces = after_decision(stream)
             try:
-                yield from question_sentences(pieces, lang, cancel)
+                yield from question_sentences(stream, lang, cancel)
             finally:
-                # Close both so the stream's bookkeeping (stats, KV snapshot) runs while
-                # this call still holds the engine.
-                pieces.close()
+                # Close it so the stream's bookkeeping (stats, KV snapshot) runs while this
+                # call still holds the engine.
                 stream.close()
 
     # --- outline of a stronger answer (actors.models.llm.outline) ---------------------------

@@ -1,4 +1,7 @@
-"""Configuration of the remote (OpenAI-compatible) engines, from the environment.
+"""Configuration of the remote (OpenAI-compatible) engines.
+
+A process builds it once from its settings (:func:`parley.node.engine_options` calls
+:meth:`RemoteConfig.create`); the variables behind them:
 
 ``PARLEY_LLM_URL`` set means the LLM actor uses a server instead of the embedded llama.cpp:
 
@@ -34,8 +37,6 @@ from __future__ import annotations
 
 __all__ = ["STRUCTURED_MODES", "RemoteConfig", "StructuredMode"]
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -57,13 +58,13 @@ def _base_url(url: str) -> str:
     return url if url.endswith("/v1") else url + "/v1"
 
 
-def _key(env: Mapping[str, str], prefix: str) -> str:
-    if path := env.get(f"{prefix}_API_KEY_FILE"):
+def _key(api_key: str, api_key_file: Path | None, what: str) -> str:
+    if api_key_file is not None:
         try:
-            return Path(path).read_text(encoding="utf-8").strip()
+            return api_key_file.read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise ValueError(f"{prefix}_API_KEY_FILE {path!r}: {exc.strerror}") from None
-    return env.get(f"{prefix}_API_KEY", "").strip()
+            raise ValueError(f"{what}_API_KEY_FILE {str(api_key_file)!r}: {exc.strerror}") from None
+    return api_key.strip()
 
 
 @dataclass(frozen=True)
@@ -83,35 +84,37 @@ class RemoteConfig:
         object.__setattr__(self, "url", _base_url(self.url))
 
     @classmethod
-    def llm_from_env(cls, env: Mapping[str, str] | None = None) -> RemoteConfig | None:
-        """The remote LLM's settings, or None when ``PARLEY_LLM_URL`` is unset. Raises
-        ValueError for a bad value (the process should not start half-configured)."""
-        return cls._from_env(os.environ if env is None else env, "PARLEY_LLM", "")
-
-    @classmethod
-    def stt_from_env(cls, env: Mapping[str, str] | None = None) -> RemoteConfig | None:
-        """The remote STT's settings, or None when ``PARLEY_STT_URL`` is unset."""
-        return cls._from_env(os.environ if env is None else env, "PARLEY_STT", "whisper-1")
-
-    @classmethod
-    def _from_env(cls, env: Mapping[str, str], prefix: str, model: str) -> RemoteConfig | None:
-        url = env.get(f"{prefix}_URL", "").strip()
-        if not url:
+    def create(
+        cls,
+        url: str,
+        *,
+        what: str,
+        model: str = "",
+        api_key: str = "",
+        api_key_file: Path | None = None,
+        concurrency: int = 4,
+        structured: StructuredMode = "auto",
+        connect_timeout_s: float = 5.0,
+        start_timeout_s: float = 60.0,
+    ) -> RemoteConfig | None:
+        """The settings of one remote engine, or None when ``url`` is empty (embedded).
+        ``api_key_file`` wins over ``api_key``. Raises ValueError for a bad value, naming
+        it after ``what`` (``PARLEY_LLM``, ``PARLEY_STT``): the process should not start
+        half-configured."""
+        if not url.strip():
             return None
-        structured = env.get(f"{prefix}_STRUCTURED", "auto").strip() or "auto"
         if structured not in STRUCTURED_MODES:
-            raise ValueError(f"{prefix}_STRUCTURED must be one of {STRUCTURED_MODES}")
-        concurrency = int(env.get(f"{prefix}_CONCURRENCY", "4"))
+            raise ValueError(f"{what}_STRUCTURED must be one of {STRUCTURED_MODES}")
         if not 1 <= concurrency <= 256:
-            raise ValueError(f"{prefix}_CONCURRENCY must be 1..256, not {concurrency}")
+            raise ValueError(f"{what}_CONCURRENCY must be 1..256, not {concurrency}")
         return cls(
             url=url,
-            model=env.get(f"{prefix}_MODEL", model).strip(),
-            api_key=_key(env, prefix),
+            model=model.strip(),
+            api_key=_key(api_key, api_key_file, what),
             concurrency=concurrency,
             structured=structured,
-            connect_timeout_s=float(env.get(f"{prefix}_CONNECT_TIMEOUT_S", "5")),
-            start_timeout_s=float(env.get(f"{prefix}_START_TIMEOUT_S", "60")),
+            connect_timeout_s=connect_timeout_s,
+            start_timeout_s=start_timeout_s,
         )
 
     def headers(self) -> dict[str, str]:
