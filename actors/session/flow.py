@@ -227,8 +227,7 @@ def on_analysis(ctx: Ctx, ref: int, result: Result | None) -> None:
 
 def _reconsider_followup(ctx: Ctx, ref: int) -> None:
     """A follow-up decided by the rules before the answer was read: quote a sentence that
-    is not addressed to the grader, or drop it when nothing is left to ask about or the
-    answer was off the question."""
+    is not addressed to the grader, or drop it when nothing else is left to ask about."""
     st = ctx.st
     air, prep = st.air, st.followup
     rec = st.answers[ref]
@@ -237,13 +236,11 @@ def _reconsider_followup(ctx: Ctx, ref: int) -> None:
         return
     if prep is None or prep.gap == followups.REPEAT or analysis is None:
         return
-    if not analysis.grader and analysis.on_topic:
-        return
+    if not analysis.grader:
+        return  # off the question or not, asking for the missing detail is what to do
     clean = analysis.clean(rec.answer)
     earlier = [r.answer for r in st.answers[:ref] if r.index != rec.index]
-    decision = (
-        followups.decide(clean, ctx.settings.language, earlier) if analysis.on_topic else None
-    )
+    decision = followups.decide(clean, ctx.settings.language, earlier)
     ctx.cancel(prep.llm_job)
     st.followup = None
     if decision is None:

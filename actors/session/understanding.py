@@ -32,6 +32,7 @@ __all__ = [
 import msgspec
 
 from actors.interview.answers import answer_sentences, grader_directed
+from actors.interview.language import has_hangul
 from actors.interview.picks import parse_picks
 from actors.session.bank import seed_of
 from actors.session.config import CoreConfig
@@ -216,5 +217,7 @@ def analysis_of(cfg: CoreConfig, answer: str, result: Result | None) -> Analysis
         # the whole answer against the question and its résumé line (text to the grader
         # caps relevance anyway, so it is not taken out first)
         similarity = round(max(rows[-1]), 4)
-    on_topic = similarity is None or similarity >= cfg.relevance_similarity
+    # a very short answer says too little to tell (the thin-answer rules judge it)
+    short = len(answer.replace(" ", "")) < 30 if has_hangul(answer) else len(answer.split()) < 12
+    on_topic = similarity is None or short or similarity >= cfg.relevance_similarity
     return Analysis(sentences=sentences, grader=grader, similarity=similarity, on_topic=on_topic)
