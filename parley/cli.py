@@ -7,7 +7,7 @@
     parley up --role llm,stt          # a model machine, against NATS_URL / DATABASE_URL
     parley node --role session,edge   # one process with these roles, no supervisor
     parley nats-auth CREDS OUT        # NATS users for your own servers (a cluster)
-    parley bench bus|rag|sessions|models|e2e|load|quality
+    parley bench bus|rag|sessions|models|e2e|load|quality|flood
 
 ``parley bench`` runs ``python -m bench`` in its place (``os.execv``): ``bench`` depends on
 ``parley``, never the other way round.
@@ -66,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     auth.add_argument("out", type=Path)
     auth.add_argument("--rotate", action="store_true")
     bench = sub.add_parser("bench", help="print measured figures")
-    bench.add_argument("what", help="bus, rag, sessions, models, e2e, load or quality")
+    bench.add_argument("what", help="bus, rag, sessions, models, e2e, load, quality or flood")
     bench.add_argument("rest", nargs=argparse.REMAINDER)
     return p
 
