@@ -26,7 +26,6 @@ __all__ = ["main"]
 
 import argparse
 import asyncio
-import base64
 import contextlib
 import json
 import os
@@ -42,7 +41,7 @@ from typing import Any
 
 from bench.servers import percentile
 from bus.embedded import free_port
-from parley.client import Client
+from parley.client import Client, masked_frame, raw_open
 from parley.config import REPO
 
 KINDS = ("ping", "pong", "empty", "odd", "junk", "mixed")
@@ -52,22 +51,14 @@ _OPCODES = {"text": 0x1, "binary": 0x2, "ping": 0x9, "pong": 0xA}
 # --- the flooder (runs in a process of its own: ``python -m bench.flood --flooder``) ------
 
 
-def client_frame(opcode: int, payload: bytes) -> bytes:
-    """One masked client frame (RFC 6455 5.2); payloads under 126 bytes."""
-    assert len(payload) < 126
-    mask = os.urandom(4)
-    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    return bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + masked
-
-
 def flood_batch(kind: str, size: int = 64 * 1024) -> tuple[bytes, int]:
     """(bytes to write, frames in them) for one write of a ``kind`` flood."""
     frames = {
-        "ping": [client_frame(_OPCODES["ping"], b"")],
-        "pong": [client_frame(_OPCODES["pong"], b"")],
-        "empty": [client_frame(_OPCODES["binary"], b"")],
-        "odd": [client_frame(_OPCODES["binary"], b"\x01\x02\x03")],
-        "junk": [client_frame(_OPCODES["text"], b"{not json")],
+        "ping": [masked_frame(_OPCODES["ping"], b"")],
+        "pong": [masked_frame(_OPCODES["pong"], b"")],
+        "empty": [masked_frame(_OPCODES["binary"], b"")],
+        "odd": [masked_frame(_OPCODES["binary"], b"\x01\x02\x03")],
+        "junk": [masked_frame(_OPCODES["text"], b"{not json")],
     }
     cycle = [f for k in ("ping", "pong", "empty", "odd", "junk") for f in frames[k]]
     unit = cycle if kind == "mixed" else frames[kind]
@@ -76,49 +67,7 @@ def flood_batch(kind: str, size: int = 64 * 1024) -> tuple[bytes, int]:
     return one * n, n * len(unit)
 
 
-async def _read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
-    head = await reader.readexactly(2)
-    n = head[1] & 0x7F
-    if n == 126:
-        n = int.from_bytes(await reader.readexactly(2), "big")
-    elif n == 127:
-        n = int.from_bytes(await reader.readexactly(8), "big")
-    return head[0] & 0x0F, await reader.readexactly(n)
-
-
-async def _handshake(port: int, hello: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
-    reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 10)
-    key = base64.b64encode(os.urandom(16)).decode()
-    writer.write(
-        (
-            f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-            "Sec-WebSocket-Version: 13\r\n\r\n"
-        ).encode()
-    )
-    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
-    if b" 101 " not in head.split(b"\r\n", 1)[0]:
-        raise ConnectionError(head.split(b"\r\n", 1)[0].decode(errors="replace"))
-    payload = json.dumps(hello).encode()
-    mask = os.urandom(4)
-    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    length = bytes([0x80 | len(payload)]) if len(payload) < 126 else bytes([0x80 | 126])
-    if len(payload) >= 126:
-        length += len(payload).to_bytes(2, "big")
-    writer.write(bytes([0x81]) + length + mask + body)
-    while True:
-        opcode, data = await asyncio.wait_for(_read_frame(reader), 30)
-        if opcode == 0x8:
-            raise ConnectionError(f"closed at hello: {data[:2].hex()}")
-        if opcode == 0x1:
-            event = json.loads(data)
-            if event.get("type") == "ready":
-                return reader, writer, event
-            if event.get("type") == "error":
-                raise ConnectionError(f"refused at hello: {event}")
-
-
-async def flooder(port: int, kind: str, seconds: float) -> None:
+async def flooder(port: int, kind: str, seconds: float, source: str) -> None:
     """Flood, get closed, resume, flood again, until ``seconds`` are over; one JSON line
     per flooding connection on stdout."""
     batch, per_batch = flood_batch(kind)
@@ -127,7 +76,7 @@ async def flooder(port: int, kind: str, seconds: float) -> None:
     end = loop.time() + seconds
     while loop.time() < end:
         try:
-            _reader, writer, ready = await _handshake(port, hello)
+            _reader, writer, ready = await raw_open(port, hello, source=source)
         except (OSError, ConnectionError, asyncio.IncompleteReadError, TimeoutError) as exc:
             print(json.dumps({"refused": str(exc)[:200]}), flush=True)
             await asyncio.sleep(0.2)
@@ -312,9 +261,8 @@ async def _healthz(port: int, until: float, out: list[float]) -> None:
         t0 = time.monotonic()
         try:
             reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 10)
-            writer.write(
-                f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n".encode()
-            )
+            request = f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            writer.write(f"{request}Connection: close\r\n\r\n".encode())
             await asyncio.wait_for(reader.read(), 10)
             writer.close()
             out.append((time.monotonic() - t0) * 1000)
@@ -331,7 +279,7 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def _phase(up: Up, victims: Victims, kind: str, seconds: float) -> Phase:
+async def _phase(up: Up, victims: Victims, kind: str, seconds: float, source: str) -> Phase:
     phase = Phase(kind)
     loop = asyncio.get_running_loop()
     proc = None
@@ -346,6 +294,8 @@ async def _phase(up: Up, victims: Victims, kind: str, seconds: float) -> Phase:
             str(up.port),
             "--seconds",
             str(seconds),
+            "--source",
+            source,
             cwd=REPO,
             stdout=asyncio.subprocess.PIPE,
         )
@@ -396,7 +346,7 @@ def _summary(p: Phase, base_p95: float) -> dict[str, Any]:
 def _print(rows: list[dict[str, Any]]) -> None:
     print(
         f"{'flood':<7} {'n':>4} {'ans→tr p50':>11} {'p95':>8} {'+p95':>8} {'healthz p95':>12} "
-        f"{'edge CPU':>9} {'conns':>6} {'closed p50':>11} {'max':>7} {'open':>5}"
+        f"{'edge CPU':>9} {'conns':>6} {'closed p50':>11} {'max':>7} {'open':>5} {'refused':>8}"
     )
     for r in rows:
         closed50 = r["closed_after_p50_s"]
@@ -411,7 +361,7 @@ def _print(rows: list[dict[str, Any]]) -> None:
                 if closed50 is not None
                 else f"{'—':>11} {'—':>7}"
             )
-            + f" {r['never_closed']:>5}"
+            + f" {r['never_closed']:>5} {r['refused_reconnects']:>8}"
         )
 
 
@@ -422,9 +372,9 @@ async def _run(a: argparse.Namespace) -> list[dict[str, Any]]:
     try:
         victims.start()
         await asyncio.sleep(15)  # past the greetings: the victims are mid-interview
-        phases = [await _phase(up, victims, "none", a.seconds)]
-        for kind in kinds:
-            phases.append(await _phase(up, victims, kind, a.seconds))
+        phases = [await _phase(up, victims, "none", a.seconds, "")]
+        for i, kind in enumerate(kinds):  # each flooder from an address of its own
+            phases.append(await _phase(up, victims, kind, a.seconds, f"127.0.0.{i + 2}"))
     finally:
         await victims.stop()
         await asyncio.to_thread(up.stop)
@@ -444,9 +394,10 @@ def main(argv: list[str]) -> None:
     p.add_argument("--json", action="store_true")
     p.add_argument("--flooder", choices=KINDS, help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--source", default="127.0.0.2", help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.flooder:
-        asyncio.run(flooder(a.port, a.flooder, a.seconds))
+        asyncio.run(flooder(a.port, a.flooder, a.seconds, a.source))
         return
     rows = asyncio.run(_run(a))
     if a.json:

@@ -26,6 +26,7 @@ from edge.gateway import Gateway, client_ip
 from edge.http import HttpRoutes, json_response, text_response, without_body
 from edge.limits import Limits
 from edge.metrics import Metrics
+from edge.wsconn import connection_class
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +81,19 @@ class Edge:
         ):
             self.metrics.inc("ws_refused_origin_total")
             return text_response(403, "origin not allowed\n")
-        if not self.gateway.per_ip.may_connect(client_ip(conn)):
+        ip = client_ip(conn)
+        if not self.gateway.per_ip.may_connect(ip):
             self.metrics.inc("ws_refused_per_ip_total")
             return json_response(
                 429, {"error": "rate_limited", "retry_after": 30}, {"Retry-After": "30"}
+            )
+        blocked = round(self.gateway.per_ip.blocked_for(ip))
+        if blocked:
+            self.metrics.inc("ws_refused_abuse_total")
+            return json_response(
+                429,
+                {"error": "rate_limited", "retry_after": blocked},
+                {"Retry-After": str(blocked)},
             )
         wait = self._full_for()
         if wait:
@@ -112,6 +122,8 @@ class Edge:
             process_request=self.routes,
             max_size=self.limits.max_frame_bytes,
             max_queue=32,
+            # every frame is counted by the connection's Link as it is parsed
+            create_connection=connection_class(self.limits, self.metrics.inc),
             # No permessage-deflate: most frames are PCM audio, which barely compresses,
             # and each deflate context costs ~300 KiB of native memory per connection
             # (and, freed and reallocated at every reconnect, fragments the heap).

@@ -79,6 +79,8 @@ class Config(msgspec.Struct, kw_only=True):
     max_connections_per_ip: int = int(_env("PARLEY_MAX_CONNECTIONS_PER_IP", "32"))
     sessions_per_ip_per_min: int = int(_env("PARLEY_SESSIONS_PER_IP_PER_MIN", "30"))
     start_timeout_s: float = float(_env("PARLEY_START_TIMEOUT_S", "30"))
+    #: a started session whose client sent no audio or answer this long is closed
+    idle_timeout_s: float = float(_env("PARLEY_IDLE_TIMEOUT_S", "600"))
     #: serve /metrics on this loopback port only (0: a free one); -1: on the page's port
     metrics_port: int = int(_env("PARLEY_METRICS_PORT", "-1"))
     # --- retention of sessions in Postgres ----------------------------------------------
@@ -96,6 +98,7 @@ class Config(msgspec.Struct, kw_only=True):
             max_connections_per_ip=self.max_connections_per_ip,
             sessions_per_ip_per_min=self.sessions_per_ip_per_min,
             start_timeout_s=self.start_timeout_s,
+            idle_timeout_s=self.idle_timeout_s,
         )
 
     def replay_limits(self) -> ReplayLimits:
