@@ -295,9 +295,10 @@ async def test_sustained_message_flood_is_closed_with_1008(sec_node: Node) -> No
     # error events were limited: far fewer than the refused messages (here the frame
     # budget closes it first; tests/security/test_link.py drives the error limit alone)
     assert counters['ws_errors_total{code="rate_limited"}'] <= 60
-    assert counters["ws_errors_suppressed_total"] > 0 or counters[
-        "ws_frame_budget_exceeded_total"
-    ] == 1, (sent, counters)
+    assert (
+        counters["ws_errors_suppressed_total"] > 0
+        or counters["ws_frame_budget_exceeded_total"] == 1
+    ), (sent, counters)
 
 
 async def test_sustained_audio_flood_is_closed_with_1008(sec_node: Node) -> None:

@@ -9,7 +9,17 @@ import pytest
 
 from bus import events
 from edge.limits import Limits
-from edge.link import Close, Count, Forward, ForwardAudio, FrameKind, Link, Phase, Reply
+from edge.link import (
+    Action,
+    Close,
+    Count,
+    Forward,
+    ForwardAudio,
+    FrameKind,
+    Link,
+    Phase,
+    Reply,
+)
 
 LIMITS = Limits(start_timeout_s=30.0, idle_timeout_s=600.0)
 
@@ -22,13 +32,12 @@ def _open(limits: Limits = LIMITS, *, resumed: bool = False, now: float = 0.0) -
     return link
 
 
-def _codes(actions: list[object]) -> list[str]:
-    return [a.error.code for a in actions if isinstance(a, Reply)] + [
-        a.error.code for a in actions if isinstance(a, Close) and a.error is not None
-    ]
+def _codes(actions: list[Action]) -> list[str]:
+    codes: list[str] = [a.error.code for a in actions if isinstance(a, Reply)]
+    return codes + [a.error.code for a in actions if isinstance(a, Close) and a.error is not None]
 
 
-def _closes(actions: list[object]) -> list[Close]:
+def _closes(actions: list[Action]) -> list[Close]:
     return [a for a in actions if isinstance(a, Close)]
 
 
@@ -92,7 +101,7 @@ def test_audio_faster_than_real_time_is_refused_then_closed() -> None:
     link = _open()
     second = b"\x00\x00" * 16000
     forwarded = 0
-    out: list[object] = []
+    out: list[Action] = []
     for i in range(400):  # 400 s of audio within 4 s
         out = link.message(second, 1.0 + i / 100)
         forwarded += sum(isinstance(a, ForwardAudio) for a in out)
@@ -111,7 +120,7 @@ def test_audio_faster_than_real_time_is_refused_then_closed() -> None:
 def test_every_kind_of_frame_counts_against_one_budget(kind: FrameKind) -> None:
     limits = Limits(frames_per_s=100.0, frame_burst=300.0)
     link = Link(limits, 0.0, "c")
-    out: list[object] = []
+    out: list[Action] = []
     n = 0
     while not out and n < 10_000:  # 10,000 frames within a millisecond
         out = link.frame(kind, 0, n * 1e-7)
@@ -136,7 +145,7 @@ def test_a_browser_pace_never_runs_out() -> None:
 def test_error_events_are_limited_and_malformed_floods_close() -> None:
     link = _open(Limits(messages_per_s=1e9, message_burst=1e9))
     replies = suppressed = 0
-    out: list[object] = []
+    out: list[Action] = []
     for i in range(2000):
         out = link.message("{junk", 1.0 + i * 1e-4)
         replies += sum(isinstance(a, Reply) for a in out)
