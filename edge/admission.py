@@ -13,12 +13,48 @@
 
 from __future__ import annotations
 
-__all__ = ["PerIp", "address_key", "origin_allowed"]
+__all__ = ["PerIp", "address_key", "header_problem", "host_allowed", "origin_allowed"]
 
 import ipaddress
+import re
 import time
 import urllib.parse
 from collections import deque
+
+from websockets.datastructures import Headers
+
+_HOST = re.compile(r"^(?P<name>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(?P<port>[0-9]{1,5}))?$")
+
+
+def host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
+    """True when a request's ``Host`` names this edge: an IP literal, ``localhost``, or
+    one of ``allowed`` (names, any port; ``*``: any name). A page on another name that
+    resolves to this address (DNS rebinding) is refused."""
+    m = _HOST.fullmatch(host.strip())
+    if m is None:
+        return False
+    name = m["name"].lower().rstrip(".")
+    if "*" in allowed or name == "localhost":
+        return True
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+        return True
+    except ValueError:
+        pass
+    return name in (a.lower().rstrip(".") for a in allowed)
+
+
+def header_problem(headers: Headers, allowed_hosts: tuple[str, ...]) -> str | None:
+    """Why a request's headers are refused (400), or None: ``Host`` missing, repeated or
+    not this edge's (:func:`host_allowed`); ``Origin`` repeated."""
+    hosts = headers.get_all("Host")
+    if len(hosts) != 1:
+        return f"{len(hosts)} Host headers"
+    if not host_allowed(hosts[0], allowed_hosts):
+        return f"Host {hosts[0][:80]!r} is not one of this edge's names"
+    if len(headers.get_all("Origin")) > 1:
+        return "several Origin headers"
+    return None
 
 
 def address_key(address: str) -> str:

@@ -36,12 +36,12 @@ from bus import activation, events, subjects
 from bus.errors import BadMessage
 from bus.tail import Tail, Tails
 from bus.tasks import cancel_and_wait
-from edge import auth
 from edge.admission import PerIp, address_key
-from edge.errors import EdgeError
+from edge.errors import EdgeError, RevocationUnavailable, TokenError
 from edge.limits import Limits
 from edge.link import Action, Close, Count, Forward, ForwardAudio, Phase, Reply
 from edge.metrics import Metrics
+from edge.tokens import Tokens
 from edge.wsconn import EdgeConnection
 
 log = logging.getLogger(__name__)
@@ -68,12 +68,12 @@ class Gateway:
     """Serves WebSocket connections; ``handler`` is what ``websockets.serve`` calls."""
 
     def __init__(
-        self, nc: Client, secret: bytes, metrics: Metrics, limits: Limits | None = None
+        self, nc: Client, tokens: Tokens, metrics: Metrics, limits: Limits | None = None
     ) -> None:
         self.nc = nc
         self.js = nc.jetstream()
         self.tails = Tails(nc, self.js)
-        self.secret = secret
+        self.tokens = tokens
         self.metrics = metrics
         self.limits = limits or Limits()
         self.connections = 0
@@ -317,8 +317,9 @@ class _Connection:
                 self.link.heard(self.loop.time())
 
     async def _open_session(self, hello: events.Hello) -> tuple[str, str]:
-        """(session id, token) of the session ``hello`` creates or resumes."""
-        secret = self.gw.secret
+        """(session id, token) of the session ``hello`` creates or resumes; a resumed
+        session gets a fresh session token (an interview in progress never runs out)."""
+        tokens = self.gw.tokens
         if hello.session_id is None:
             wait = self.gw.per_ip.take_session(self.ip)
             if wait:
@@ -329,17 +330,19 @@ class _Connection:
                     CLOSE_POLICY,
                 )
             sid = secrets.token_urlsafe(12)
-            token = auth.sign(secret, sid)
+            token = tokens.issue(sid)
             await self.gw.activate(sid, create=True)
             self.gw.metrics.inc("sessions_created_total")
             return sid, token
         try:
-            auth.verify(secret, hello.token or "", hello.session_id)
-        except auth.TokenError as exc:
+            await tokens.check(hello.token or "", hello.session_id)
+        except TokenError as exc:
             raise _Refused("bad_token", str(exc), CLOSE_BAD_TOKEN) from None
+        except RevocationUnavailable as exc:
+            raise _Refused("unavailable", str(exc)) from None
         await self.gw.activate(hello.session_id, create=False)
         self.gw.metrics.inc("sessions_resumed_total")
-        return hello.session_id, hello.token or ""
+        return hello.session_id, tokens.issue(hello.session_id)
 
     async def _subscribe(self) -> None:
         nc = self.gw.nc

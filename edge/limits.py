@@ -47,6 +47,12 @@ class Limits:
     #: a started session whose client sent no audio, answer or end this long is closed
     #: (1008, ``idle_timeout``; it can be resumed); 0: never
     idle_timeout_s: float = 600.0
+    #: lifetime of a session token (a fresh one comes with every resume)
+    session_token_s: float = 12 * 3600.0
+    #: host names the edge answers to besides IP literals and localhost (DNS
+    #: rebinding: a page of another name resolving to this address is refused);
+    #: ``*``: any
+    allowed_hosts: tuple[str, ...] = ()
     #: Retry-After while the session nodes answer "busy" (every one is full)
     busy_retry_after_s: int = 10
 

@@ -45,7 +45,12 @@ class Config(msgspec.Struct, kw_only=True):
     host: str = _env("PARLEY_HOST", "127.0.0.1")
     port: int = int(_env("PARLEY_PORT", "8080"))
     nats_port: int = int(_env("PARLEY_NATS_PORT", "4222"))
-    nats_monitor_port: int = int(_env("PARLEY_NATS_MONITOR_PORT", "8222"))
+    #: the embedded nats-server's monitoring port (loopback); unset: no monitoring
+    nats_monitor_port: int | None = (
+        int(os.environ["PARLEY_NATS_MONITOR_PORT"])
+        if os.environ.get("PARLEY_NATS_MONITOR_PORT")
+        else None
+    )
     pg_port: int = int(_env("PARLEY_PG_PORT", "5433"))
     roles: tuple[str, ...] = tuple(
         r for r in _env("PARLEY_ROLES", ",".join(ALL_ROLES)).split(",") if r
@@ -81,8 +86,17 @@ class Config(msgspec.Struct, kw_only=True):
     start_timeout_s: float = float(_env("PARLEY_START_TIMEOUT_S", "30"))
     #: a started session whose client sent no audio or answer this long is closed
     idle_timeout_s: float = float(_env("PARLEY_IDLE_TIMEOUT_S", "600"))
-    #: serve /metrics on this loopback port only (0: a free one); -1: on the page's port
-    metrics_port: int = int(_env("PARLEY_METRICS_PORT", "-1"))
+    #: the internal port (loopback): /healthz, /readyz, /metrics; 0: a free one; -1: none;
+    #: unset: the page's port + 1 (a free one when the page's port is 0)
+    metrics_port: int | None = (
+        int(os.environ["PARLEY_METRICS_PORT"]) if os.environ.get("PARLEY_METRICS_PORT") else None
+    )
+    #: host names the page is served under besides IP literals and localhost
+    allowed_hosts: tuple[str, ...] = tuple(
+        h.strip() for h in _env("PARLEY_ALLOWED_HOSTS", "").split(",") if h.strip()
+    )
+    #: lifetime of a session token in hours (renewed on every resume)
+    session_token_hours: float = float(_env("PARLEY_SESSION_TOKEN_HOURS", "12"))
     # --- retention of sessions in Postgres ----------------------------------------------
     retain_finished_days: float = float(_env("PARLEY_RETAIN_FINISHED_DAYS", "30"))
     retain_abandoned_days: float = float(_env("PARLEY_RETAIN_ABANDONED_DAYS", "7"))
@@ -99,7 +113,15 @@ class Config(msgspec.Struct, kw_only=True):
             sessions_per_ip_per_min=self.sessions_per_ip_per_min,
             start_timeout_s=self.start_timeout_s,
             idle_timeout_s=self.idle_timeout_s,
+            allowed_hosts=self.allowed_hosts,
+            session_token_s=self.session_token_hours * 3600,
         )
+
+    def internal_port(self) -> int | None:
+        """The internal port to bind (0: a free one), None for none."""
+        if self.metrics_port is None:
+            return self.port + 1 if self.port else 0
+        return None if self.metrics_port < 0 else self.metrics_port
 
     def replay_limits(self) -> ReplayLimits:
         return ReplayLimits(ttl_s=self.replay_days * DAY, max_bytes=self.replay_max_mb << 20)

@@ -305,11 +305,12 @@ function onReady(msg) {
     s.lastSeq = 0;
     s.startSent = false;
     s.startConfirmed = false;
+    s.reportToken = "";
+    s.replayToken = "";
   }
   s.id = id;
   if (msg.token && msg.token !== s.token) {
     s.token = String(msg.token);
-    s.reportToken = "";
   }
   saveSession();
   h.ready();
