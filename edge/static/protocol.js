@@ -176,6 +176,10 @@ function onClose(code) {
     h.gone("start_timeout");
     return;
   }
+  if (code === 1008 && S.lastError && S.lastError.code === "idle_timeout") {
+    setConn("closed"); // the session is kept: a reload resumes it
+    return;
+  }
   if (!S.session || S.session.finished) {
     setConn("closed");
     return;
