@@ -90,8 +90,12 @@ async def flooder(port: int, kind: str, seconds: float, source: str, rotate: boo
             _reader, writer, ready = await raw_open(port, hello, source=source)
         except (OSError, ConnectionError, asyncio.IncompleteReadError, TimeoutError) as exc:
             print(json.dumps({"refused": str(exc)[:200]}), flush=True)
+            if "4404" in str(exc) or "unknown_session" in str(exc):
+                hello = {"type": "hello"}  # the session is gone: open another
             await asyncio.sleep(0.2)
             continue
+        if "session_id" not in hello:  # a new session: started, so it is not evicted
+            writer.write(masked_frame(0x1, b'{"type":"start","questions":10}'))
         hello = {"type": "hello", "session_id": ready["session_id"], "token": ready["token"]}
         frames = 0
         t0 = loop.time()
@@ -219,18 +223,20 @@ class Victims:
         self.phase: Phase | None = None
         self.tasks: list[asyncio.Task[None]] = []
         self.errors = 0
+        self.stopping = False
 
     def start(self) -> None:
         self.tasks = [asyncio.create_task(self._run(i)) for i in range(self.n)]
 
     async def stop(self) -> None:
+        self.stopping = True
         for t in self.tasks:
             t.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await asyncio.wait(self.tasks, timeout=30)
 
     async def _run(self, i: int) -> None:
         await asyncio.sleep(i * 0.7)  # staggered: not every victim listens at once
-        while True:
+        while not self.stopping:
             c = Client(f"ws://127.0.0.1:{self.port}/ws")
             try:
                 await c.connect()
@@ -332,6 +338,7 @@ async def _phase(
             with contextlib.suppress(json.JSONDecodeError):
                 phase.flooders.append(json.loads(line))
     await asyncio.sleep(1.0)  # let the edge settle before the next phase
+    print(f"  {kind}: {len(phase.answers_ms)} answers", flush=True)
     return phase
 
 

@@ -1,5 +1,6 @@
-"""Edge limits: per connection (token buckets for messages, audio, refusals and error
-events), per client address and for the whole edge (see :mod:`edge.admission`)."""
+"""Edge limits: per connection (token buckets for every frame, messages, audio, refusals
+and error events; see :mod:`edge.link`), per client address and for the whole edge (see
+:mod:`edge.admission`)."""
 
 from __future__ import annotations
 

@@ -78,7 +78,10 @@ class EdgeConnection(ServerConnection):
 
     def data_received(self, data: bytes) -> None:
         if self._cut:
-            return  # being cut: nothing more is parsed
+            # being cut: nothing more is parsed, and reading stays paused (websockets
+            # resumes it once the gateway has drained the messages queued before the cut)
+            self.transport.pause_reading()
+            return
         if len(data) <= _SLICE:
             super().data_received(data)
         else:
