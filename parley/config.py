@@ -70,6 +70,12 @@ class Config(msgspec.Struct, kw_only=True):
     #: (slower and less on-role with the 1.5B model; the fault tests use it to have an LLM
     #: job in flight from the first question)
     llm_unplanned_questions: bool = _env("PARLEY_LLM_UNPLANNED_QUESTIONS", "0") == "1"
+    #: languages in which the LLM phrases planned questions and follow-ups (the templates
+    #: do the others: the 1.5B model's Korean questions were often ungrammatical); give a
+    #: stronger remote model "en,ko"
+    llm_phrasing: str = _env("PARLEY_LLM_PHRASING", "en")
+    #: the LLM also phrases behaviour questions and their follow-ups (a stronger model)
+    llm_behaviour: bool = _env("PARLEY_LLM_BEHAVIOUR", "0") == "1"
     #: llama.cpp threads. One by default: its thread pool spins at a barrier after every
     #: graph node, so two threads on two cores shared with STT/TTS/the session ran 3-5x
     #: slower than one (``parley bench models --only llm-threads``, docs/scaling.md)

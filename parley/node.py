@@ -106,7 +106,9 @@ class Node:
             )
         self.cfg = cfg
         self.core_config = core_config or CoreConfig(
-            llm_unplanned_questions=cfg.llm_unplanned_questions
+            llm_unplanned_questions=cfg.llm_unplanned_questions,
+            llm_phrasing=cfg.llm_phrasing,
+            llm_behaviour=cfg.llm_behaviour,
         )
         #: one NATS connection per role group ("edge", "session", "models")
         self.conns: dict[str, Client] = {}

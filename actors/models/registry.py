@@ -197,6 +197,11 @@ class SlowLlm:
             raise EngineCancelled("outline cancelled")
         return self.inner.outline(job, cancel)
 
+    def claims(self, job: LlmJob, cancel: threading.Event | None = None) -> str:
+        if (cancel or threading.Event()).wait(self.delay_s):
+            raise EngineCancelled("claims cancelled")
+        return self.inner.claims(job, cancel)
+
 
 def build_stt(backend: Backend = "real", options: EngineOptions | None = None) -> SttEngine:
     opts = options or EngineOptions()

@@ -8,10 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from actors.interview.language import has_han, has_hangul
+from actors.interview.text import is_question
 from actors.models.engines import EngineCancelled, EngineError, LlmEngine, PrefillsAnswers
 from actors.models.engines.llm_qwen import QwenLlm
 from actors.models.rubric import SCORE_KEYS, validate_assessment
-from actors.models.text import has_han, has_hangul, is_question
 from bus.jobs import Exchange, LlmJob
 
 pytestmark = pytest.mark.models

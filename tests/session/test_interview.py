@@ -86,9 +86,15 @@ def test_start_with_documents_ingests_and_asks_grounded_questions() -> None:
     w.begin()
     w.run_until(lambda w: bool(w.requested("question")))
     kinds = [purpose_of(r.job) for r in w.requests if r.kind in ("embed", "llm")]
-    assert kinds[:3] == ["ingest", "ingest", "search"]
+    # the posting's must-haves are matched to the résumé's claims by meaning at once
+    assert kinds[:4] == ["relate", "ingest", "ingest", "search"]
     ids = [r.job.job_id for r in w.requests if r.kind == "embed"]
-    assert ids == [f"{SID}:0:embed:resume", f"{SID}:0:embed:posting", f"{SID}:0:embed:search"]
+    assert ids == [
+        f"{SID}:0:embed:match",
+        f"{SID}:0:embed:resume",
+        f"{SID}:0:embed:posting",
+        f"{SID}:0:embed:search",
+    ]
     search = w.requested("search")[0].job
     assert isinstance(search, jb.EmbedJob) and "Kafka" in search.query
     # q1 is the first anchor's template (no model); q2 asks the LLM about the next anchor

@@ -155,6 +155,12 @@ class LlmEngine(Protocol):
         model gave nothing usable. ``cancel`` as for :meth:`assess`."""
         ...
 
+    def claims(self, job: LlmJob, cancel: threading.Event | None = None) -> str:
+        """The résumé sentences in ``job.context`` most worth asking about, as the JSON of
+        :func:`actors.interview.picks.dump_picks` (checked with ``parse_picks``; ``{"claims":
+        []}`` when the model gave nothing usable). ``cancel`` as for :meth:`assess`."""
+        ...
+
 
 @runtime_checkable
 class PrefillsAnswers(Protocol):
@@ -190,7 +196,12 @@ class TtsEngine(Protocol):
 class Embedder(Protocol):
     """Sentence embeddings for retrieval. Output is float32, L2-normalised, ``(n, dim)``;
     an empty input list gives shape ``(0, dim)``. Queries and passages may be embedded
-    differently (e5 prefixes), so use the matching method."""
+    differently (e5 prefixes), so use the matching method.
+
+    Optional attributes read by :func:`actors.models.relate.relate`: ``similarity_range``
+    ``(low, high)``, the cosines of unrelated texts and of a question with its answer
+    (default ``(0, 1)``), and ``understands`` (default True; False for an embedder without
+    meaning, whose ``relate`` answers are empty)."""
 
     name: str
     dim: int

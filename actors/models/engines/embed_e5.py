@@ -36,6 +36,9 @@ class E5Embedder:
 
     name = "multilingual-e5-small-q4"
     dim = 384
+    #: cosines between e5 query embeddings are compressed: unrelated interview texts sit
+    #: near 0.75, a question and its answer near 0.9 (``actors.models.relate`` rescales)
+    similarity_range = (0.75, 0.92)
 
     def __init__(self, model_path: Path | None = None, *, num_threads: int = 2) -> None:
         self._model_path = model_path

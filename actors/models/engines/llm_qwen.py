@@ -38,18 +38,20 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from actors.interview.language import lang_of
+from actors.interview.picks import dump_picks, parse_picks
 from actors.models import assets
 from actors.models.engines import EngineCancelled, EngineError
 from actors.models.engines.kv_snapshots import KvSnapshots
 from actors.models.engines.llama_constraints import Grammars, han_ban_processor, han_tokens
 from actors.models.llm import assess as assessing
+from actors.models.llm.claims import MAX_SENTENCES, claims_grammar, render_claims_prompt
 from actors.models.llm.followup import FollowupDecider, plan_followup
 from actors.models.llm.outline import clean_outline, render_outline_prompt
 from actors.models.llm.prompts import ASSESS_MAX_TOKENS, LANG_NAME, MAX_TOKENS_CAP
 from actors.models.llm.render import (
     assess_prefix,
     dialog_prefix,
-    language_of,
     render_prompt,
     short_prefix,
 )
@@ -291,7 +293,7 @@ class QwenLlm:
         if job.task not in ("question", "followup"):
             raise EngineError(f"generate() does not do task {job.task!r}")
         with self._exclusive():
-            lang = language_of(job.language)
+            lang = lang_of(job.language)
             max_tokens = max(16, min(job.max_tokens, MAX_TOKENS_CAP))
             grammar = None
             gaps: list[str] | None = None
@@ -350,6 +352,40 @@ class QwenLlm:
             raise EngineCancelled("outline cancelled")
         return clean_outline(text, job.language)
 
+    # --- the résumé's claims (actors.models.llm.claims) ------------------------------------
+
+    def claims(self, job: LlmJob, cancel: threading.Event | None = None) -> str:
+        """See :meth:`actors.models.engines.LlmEngine.claims`: grammar-constrained picks,
+        checked; no picks when the model failed."""
+        cancel = cancel or threading.Event()
+        if cancel.is_set():
+            raise EngineCancelled("claims cancelled")
+        from llama_cpp.llama_grammar import LlamaGrammar
+
+        sentences = list(job.context[:MAX_SENTENCES])
+        try:
+            grammar = LlamaGrammar.from_string(claims_grammar(len(sentences)), verbose=False)
+            with self._exclusive():
+                text = "".join(
+                    self._stream(
+                        render_claims_prompt(job),
+                        cancel=cancel,
+                        snapshot_key=f"{job.session_id}:claims",
+                        max_tokens=200,
+                        temperature=0.2,
+                        seed=zlib.crc32(job.job_id.encode()),
+                        grammar=grammar,
+                    )
+                )
+        except EngineError as exc:
+            if "busy" in str(exc):
+                raise
+            log.warning("claims failed: %s", exc)
+            return dump_picks([])
+        if cancel.is_set():
+            raise EngineCancelled("claims cancelled")
+        return dump_picks(parse_picks(text, sentences))
+
     # --- assessment -----------------------------------------------------------------------
 
     def prefill(self, job: LlmJob, cancel: threading.Event) -> int:
@@ -397,7 +433,7 @@ class QwenLlm:
             cancel = threading.Event()
         if cancel.is_set():
             raise EngineCancelled("assessment cancelled")
-        lang = language_of(job.language)
+        lang = lang_of(job.language)
         ruled = assessing.rule_assessment(job)
         if ruled is not None:
             return ruled

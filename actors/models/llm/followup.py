@@ -1,6 +1,6 @@
 """The follow-up decision: whether to ask one, and what the model is told is missing.
 
-Engine-independent. The rules (:func:`actors.session.answer_rules.followup_gaps`) decide
+Engine-independent. The rules (:func:`actors.interview.answers.followup_gaps`) decide
 for free in the default ``"heuristic"`` mode: a complete answer costs no model call at all,
 and an incomplete one tells the model which details to ask for. In ``"model"`` mode the
 model makes the NONE/ASK decision itself unless the rules find everything missing; the
@@ -15,8 +15,8 @@ __all__ = ["FollowupDecider", "FollowupPlan", "plan_followup"]
 from dataclasses import dataclass
 from typing import Literal
 
-from actors.models.llm.render import language_of
-from actors.session.answer_rules import followup_gaps
+from actors.interview.answers import followup_gaps
+from actors.interview.language import lang_of
 from bus.jobs import LlmJob
 
 FollowupDecider = Literal["heuristic", "model"]
@@ -37,7 +37,7 @@ def plan_followup(job: LlmJob, decider: FollowupDecider) -> FollowupPlan:
     if job.anchor:
         return FollowupPlan(skip=False, gaps=None, model_decides=False)
     answer = job.answer or (job.history[-1].answer if job.history else "")
-    gaps = followup_gaps(answer, language_of(job.language))
+    gaps = followup_gaps(answer, lang_of(job.language))
     if decider == "model" and len(gaps) < 3:
         return FollowupPlan(skip=False, gaps=None, model_decides=True)
     return FollowupPlan(skip=not gaps, gaps=gaps, model_decides=False)

@@ -18,7 +18,6 @@ __all__ = [
     "Chat",
     "assess_prefix",
     "dialog_prefix",
-    "language_of",
     "render_chat",
     "render_messages",
     "render_prompt",
@@ -27,6 +26,8 @@ __all__ = [
 
 from dataclasses import dataclass
 
+from actors.interview.language import lang_of
+from actors.interview.text import neutralize
 from actors.models.engines import EngineError
 from actors.models.llm.prompts import (
     ANCHOR_SHOT,
@@ -39,7 +40,6 @@ from actors.models.llm.prompts import (
     FOLLOWUP_TASK,
     GAP_TEXT,
     HISTORY_ANSWER_CHARS,
-    LANG_NAME,
     LEVELS,
     MAX_ASKED,
     MAX_CONTEXT,
@@ -51,7 +51,6 @@ from actors.models.llm.prompts import (
     ROLE_CHARS,
     SHOTS,
 )
-from actors.models.text import neutralize
 from bus.jobs import Exchange, LlmJob
 
 Turn = tuple[str, str]
@@ -64,12 +63,6 @@ class Chat:
 
     turns: list[Turn]
     prefill: str = ""
-
-
-def language_of(language: str) -> str:
-    """The prompt language for a job's ``language`` (``"ko-KR"`` -> ``"ko"``; unknown -> en)."""
-    code = language.split("-", 1)[0].lower()
-    return code if code in LANG_NAME else "en"
 
 
 def _level(difficulty: str) -> str:
@@ -151,19 +144,19 @@ def _followup_user(job: LlmJob, gaps: list[str] | None) -> str:
         + f"<question>{neutralize(question, QUESTION_CHARS)}</question>\n"
         + f"<answer>{neutralize(answer, ANSWER_CHARS) or '(no answer)'}</answer>\n"
         + ("Missing: " + "; ".join(missing) + ".\n" if gaps else "")
-        + FOLLOWUP_TASK[language_of(job.language)]
+        + FOLLOWUP_TASK[lang_of(job.language)]
     )
 
 
 def render_chat(job: LlmJob, *, gaps: list[str] | None = None) -> Chat:
     """The conversation for ``job`` (task ``question``, ``followup`` or ``assess``).
 
-    For ``followup``, ``gaps`` (see :func:`actors.session.answer_rules.followup_gaps`) means
+    For ``followup``, ``gaps`` (see :func:`actors.interview.answers.followup_gaps`) means
     the decision is already made: the prompt names what is missing and pre-fills the reply
     with ``ASK:``; ``None`` leaves the NONE/ASK decision to the model. Raises
     :class:`EngineError` for an unknown task.
     """
-    lang = language_of(job.language)
+    lang = lang_of(job.language)
     if job.task == "assess":
         return Chat([("system", ASSESS_SYSTEM[lang]), ("user", _assess_user(job))])
     if job.task == "question" and job.anchor:

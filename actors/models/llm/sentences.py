@@ -15,7 +15,8 @@ import re
 import threading
 from collections.abc import Generator, Iterable, Iterator
 
-from actors.models.text import SentenceSplitter, clean_sentence, has_hangul, is_question, speakable
+from actors.interview.language import has_hangul
+from actors.interview.text import SentenceSplitter, clean_sentence, is_question, speakable
 
 PREAMBLE = re.compile(
     r"^(sure|certainly|of course|okay|ok|alright|absolutely|great|here('s| is| are)|"

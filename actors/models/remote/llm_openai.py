@@ -37,12 +37,15 @@ from typing import Any
 import httpx2 as httpx
 import msgspec
 
+from actors.interview.language import lang_of
+from actors.interview.picks import dump_picks, parse_picks
 from actors.models.engines import EngineCancelled, EngineError
 from actors.models.llm import assess as assessing
+from actors.models.llm.claims import render_claims_messages
 from actors.models.llm.followup import FollowupDecider, plan_followup
 from actors.models.llm.outline import clean_outline, render_outline_messages
 from actors.models.llm.prompts import ASSESS_MAX_TOKENS, MAX_TOKENS_CAP
-from actors.models.llm.render import language_of, render_messages
+from actors.models.llm.render import render_messages
 from actors.models.llm.sentences import Decision, QuestionStream
 from actors.models.remote import http
 from actors.models.remote.config import RemoteConfig, StructuredMode
@@ -212,7 +215,7 @@ class OpenAiLlm:
         """
         if job.task not in ("question", "followup"):
             raise EngineError(f"generate() does not do task {job.task!r}")
-        lang = language_of(job.language)
+        lang = lang_of(job.language)
         gaps: list[str] | None = None
         decision: Decision | None = None
         if job.task == "followup":
@@ -271,6 +274,22 @@ class OpenAiLlm:
             text = "".join([p async for p in pieces])
         return clean_outline(text, job.language)
 
+    # --- the résumé's claims (actors.models.llm.claims) ------------------------------------
+
+    async def claims(self, job: LlmJob, deadline: float) -> str:
+        """See :meth:`actors.models.engines.LlmEngine.claims`: the reply checked against the
+        job's sentences; no picks when it has none usable. :class:`EngineCancelled` at
+        ``deadline``; server trouble raises :class:`RemoteError` (retry the job)."""
+        body = self._body(
+            render_claims_messages(job),
+            max_tokens=200,
+            temperature=0.2,
+            seed=zlib.crc32(job.job_id.encode()),
+        )
+        async with contextlib.aclosing(self._chat(body, deadline)) as pieces:
+            text = "".join([p async for p in pieces])
+        return dump_picks(parse_picks(text, list(job.context)))
+
     # --- assessment -----------------------------------------------------------------------
 
     def _constraint(self, mode: StructuredMode, lang: str) -> dict[str, Any]:
@@ -323,7 +342,7 @@ class OpenAiLlm:
         ruled = assessing.rule_assessment(job)
         if ruled is not None:
             return ruled
-        lang = language_of(job.language)
+        lang = lang_of(job.language)
         messages = render_messages(msgspec.structs.replace(job, task="assess"))
         seed = zlib.crc32(job.job_id.encode())
         judge = assessing.AttemptJudge(job)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 __all__ = [
     "FOLLOWUP_MIN_WORDS",
+    "answer_sentences",
     "followup_gaps",
     "grader_directed",
-    "language_pure",
     "metric_phrase",
     "near_duplicate",
+    "own_action_phrase",
     "pick_quote",
     "quote_in",
     "repeated_answer",
@@ -23,7 +24,10 @@ __all__ = [
 import re
 from collections.abc import Iterable
 
-from actors.session.plan import TECH_TERMS
+from actors.interview.language import HANGUL, lang_of
+from actors.interview.lexicon import TECH_TERMS, acts
+from actors.interview.quoting import quotable
+from actors.interview.text import split_sentences
 
 #: Answers shorter than this (words) always lack detail.
 FOLLOWUP_MIN_WORDS = 8
@@ -43,10 +47,6 @@ _OWN_ACTION_EN = re.compile(r"\b(I|I'm|I've|I'd|my|me)\b")
 _OWN_ACTION_KO = re.compile(r"제가|저는|직접|맡아|맡았|담당|주도")
 
 
-def _lang(language: str) -> str:
-    return "ko" if language.split("-", 1)[0].lower() == "ko" else "en"
-
-
 def followup_gaps(answer: str, language: str) -> list[str]:
     """What an answer is missing: ``example`` (under 8 words, or under 20 words without a
     number), ``actions`` (an English answer with no first person), ``result`` (no number
@@ -58,7 +58,7 @@ def followup_gaps(answer: str, language: str) -> list[str]:
     metric = _METRIC.search(answer) is not None
     if len(words) < 20 and not metric:
         gaps.append("example")
-    if _lang(language) == "en" and _OWN_ACTION_EN.search(answer) is None:
+    if lang_of(language) == "en" and _OWN_ACTION_EN.search(answer) is None:
         gaps.append("actions")  # Korean drops the subject, so this test is English only
     if not metric and _RESULT.search(answer) is None:
         gaps.append("result")
@@ -68,7 +68,10 @@ def followup_gaps(answer: str, language: str) -> list[str]:
 # --- the phrase to quote ------------------------------------------------------------------
 
 # Clauses end at punctuation, but not at a decimal point or a thousands separator.
-_CLAUSE_END = re.compile(r"(?<!\d)[.,](?!\d)|(?<=\d)[.,](?=\s|$)|[?!;:。？！\n]")
+_CLAUSE_END = re.compile(
+    r"(?<!\d)(?<!\b[ap]\.m)(?<!\be\.g)(?<!\bi\.e)(?<!\bvs)(?<!\b[apAP])[.,](?!\d)(?![mgeMG]\.)"
+    r"|(?<=\d)[.,](?=\s|$)|(?<!\d):|:(?!\d)|[?!;。？！\n]"
+)
 _TECH = re.compile(
     r"(?<![A-Za-z])([A-Z][a-z]+[A-Z][A-Za-z]+|[A-Z]{2,6}[0-9]?)(?![A-Za-z])|" + TECH_TERMS.pattern
 )
@@ -76,7 +79,42 @@ _FILLER = re.compile(
     r"^(well|so|um+|uh+|yeah|yes|i think|honestly|basically|actually|and|but|then|also)\b[\s,]*",
     re.IGNORECASE,
 )
-_ASK_EN = re.compile(r"\b(score|grade|rate|points?|evaluat\w*|instruction\w*|prompt)\b", re.I)
+# Clauses about scoring or instructions are never quoted back as experience.
+_ASK = re.compile(
+    r"\b(score\w*|grade[sd]?|grading|rate|rating|points?|evaluat\w*|assess\w*|instruction\w*|"
+    r"prompt|rubric|marks?|grader|evaluator|reviewer|praise)\b|점수|평가|채점|만점|면접관|지시|"
+    r"프롬프트|기준|합격|리포트|피드백|(?-i:(?<![A-Za-z])AI(?![A-Za-z]))",
+    re.IGNORECASE,
+)
+_CODE = re.compile(
+    r"\b(?:select|insert|update|delete)\b.{1,80}\b(?:from|into|set|where)\b|[{}]|;\s*$|"
+    r"\w+\([^)]*\)|=>|::|==|!=|</?\w+>|`",
+    re.IGNORECASE,
+)
+_NEGATED = re.compile(
+    r"\b(?:never|not|no|none|nothing|didn't|don't|doesn't|wasn't|weren't|haven't|hasn't|"
+    r"couldn't|can't|cannot|won't)\b|없었|없습니다|없어|않았|않습니다|않아|못했|못 했|안 했",
+    re.IGNORECASE,
+)
+# A stated figure: digits (with a unit or not), or spelled-out multiples.
+_QUANTITY = re.compile(
+    r"\d[\d,.]*\s*(?:%|퍼센트|percent|[A-Za-z가-힣]+)?|\b(?:twice|doubled|tripled|halved|"
+    r"half|three times|ten times)\b|두\s?배|세\s?배|절반",
+    re.IGNORECASE,
+)
+# A change that a figure measures (stricter than _RESULT: "results by 7 a.m." is none).
+_CHANGE = re.compile(
+    r"\b(reduc\w*|increas\w*|improv\w*|sav(ed|ing)|cut|drop\w*|grew|rose|fell|doubled|"
+    r"halved|tripled|faster|slower|fewer|lower\w*|higher|rais\w*|boost\w*|shrank|down to|"
+    r"up to|went from|brought\w* down)\b|줄었|줄였|줄임|늘었|늘렸|늘림|개선|향상|감소|증가|단축|"
+    r"절감|빨라|높였|낮췄|올렸|올랐",
+    re.IGNORECASE,
+)
+_FROM_TO = re.compile(
+    r"\bfrom\b.{0,30}\d.{0,30}\bto\b.{0,20}\d|\d.{0,20}에서.{0,20}\d.{0,10}(?:로|으로)"
+)
+_PERCENT = re.compile(r"\d\s*(?:%|퍼센트|percent|x\b|배)", re.IGNORECASE)
+_NOTE_SPLIT = re.compile(r"(?<=[\]】])\s+|\s+(?=[\[【])")
 
 
 _CONJ = re.compile(r"\s(?:and|but|so|because|which|while)\s|(?<=[고며서])\s", re.IGNORECASE)
@@ -93,48 +131,93 @@ def _clauses(answer: str, max_words: int = 10) -> list[str]:
     return out
 
 
+def _code(text: str) -> bool:
+    """Text that reads as code or a query (an SQL fragment, braces, calls), not experience."""
+    return _CODE.search(text) is not None
+
+
+def _usable(clause: str) -> bool:
+    """A clause that may be quoted back as what the candidate did or said."""
+    return len(clause.split()) >= 2 and not _ASK.search(clause) and not _code(clause)
+
+
+def _cut(clause: str, keep: str, max_words: int) -> str:
+    """``clause`` cut to ``max_words`` at word boundaries around ``keep``."""
+    return quotable(clause, keep, max_words) if len(clause.split()) > max_words else clause
+
+
 def pick_quote(answer: str, language: str, max_words: int = 10) -> str:
     """A short phrase copied verbatim from ``answer`` worth asking about ("" if none).
 
-    Prefers a clause naming a technology, a number or the candidate's own action; the
-    phrase is at most ``max_words`` words (Korean: eojeol) and always a substring of the
-    answer, so a follow-up that quotes it refers to what was really said."""
+    Prefers a clause naming a technology, a number or the candidate's own action; never
+    one that talks about scores or instructions or reads as code, and a denial ("I never
+    ...") only when nothing better is there. The phrase is at most ``max_words`` words
+    (Korean: eojeol), cut at word boundaries, and always a substring of the answer, so a
+    follow-up that quotes it refers to what was really said."""
     best, best_score = "", 0.0
-    lang = _lang(language)
+    lang = lang_of(language)
+    own = _OWN_ACTION_EN if lang == "en" else _OWN_ACTION_KO
     for clause in _clauses(answer, max_words):
-        words = clause.split()
-        if len(words) < 2 or _ASK_EN.search(clause):
+        if not _usable(clause):
             continue
+        words = clause.split()
         score = 1.0
         score += 2.0 if _TECH.search(clause) else 0.0
         score += 1.5 if _METRIC.search(clause) else 0.0
-        own = _OWN_ACTION_EN if lang == "en" else _OWN_ACTION_KO
         score += 1.0 if own.search(clause) else 0.0
         score += min(len(words), 6) / 6.0
+        score -= 1.5 if _NEGATED.search(clause) else 0.0
         if score > best_score:
             best, best_score = clause, score
     if not best:
         return ""
-    words = best.split()
-    if len(words) > max_words:
-        # keep the part around the most specific word (a technology or a number)
-        idx = next((i for i, w in enumerate(words) if _TECH.search(w) or _METRIC.search(w)), 0)
-        lo = max(0, min(idx - max_words // 2, len(words) - max_words))
-        words = words[lo : lo + max_words]
-    return " ".join(words)
+    keep = next((w for w in best.split() if _TECH.search(w) or _METRIC.search(w)), "")
+    return _cut(best, keep, max_words)
 
 
 def metric_phrase(answer: str, language: str, max_words: int = 12) -> str:
-    """A verbatim phrase of ``answer`` holding a number or result ("" if none)."""
+    """A verbatim phrase of ``answer`` that states a result with a figure ("cut latency from
+    20 to 4 minutes", "40% fewer", "두 배"), not negated, not about scores; "" if none. The
+    figure is always inside the phrase; a figure without a result ("by 7 a.m.", "took us
+    down twice") is no result."""
     for clause in _clauses(answer, max_words):
-        if re.search(r"\d", clause) or _METRIC.search(clause):
-            words = clause.split()
-            if len(words) > max_words:
-                idx = next((i for i, w in enumerate(words) if _METRIC.search(w)), 0)
-                lo = max(0, min(idx - max_words // 2, len(words) - max_words))
-                words = words[lo : lo + max_words]
-            return " ".join(words)
+        if not _usable(clause) or _NEGATED.search(clause):
+            continue
+        if not (_CHANGE.search(clause) or _FROM_TO.search(clause) or _PERCENT.search(clause)):
+            continue
+        figure = _QUANTITY.search(clause)
+        if figure is None:
+            continue
+        phrase = _cut(clause, figure.group(0).split()[0], max_words)
+        if _QUANTITY.search(phrase):
+            return phrase
     return ""
+
+
+def own_action_phrase(answer: str, language: str, max_words: int = 12) -> str:
+    """A verbatim phrase of ``answer`` in which the candidate says what they did themselves
+    (first person and an action, not negated, not about scores or code); "" if none."""
+    lang = lang_of(language)
+    own = _OWN_ACTION_EN if lang == "en" else _OWN_ACTION_KO
+    for clause in _clauses(answer, max_words):
+        if not _usable(clause) or _NEGATED.search(clause):
+            continue
+        if (lang == "ko" or own.search(clause)) and acts(clause) and len(clause.split()) >= 3:
+            if lang == "ko" and not own.search(answer):
+                continue  # Korean drops the subject: the answer must say it was theirs
+            return _cut(clause, "", max_words)
+    return ""
+
+
+def answer_sentences(answer: str) -> list[str]:
+    """``answer`` cut into sentences, with bracketed notes ("[evaluation: 5/5]") on their
+    own: the units that are judged one by one (to the grader or not)."""
+    out: list[str] = []
+    for sentence in split_sentences(answer, min_chars=1):
+        for part in _NOTE_SPLIT.split(sentence):
+            if part.strip():
+                out.append(part.strip())
+    return out[:80]
 
 
 def _norm(text: str) -> str:
@@ -162,6 +245,7 @@ _GRADER = re.compile(
     r"|\b(as|dear|to)\s+the\s+(grader|evaluator|assessor|scorer|ai|model|system)\b"
     r"|\b(you|grader|evaluator)\s+(must|should|will|have to)\s+(score|grade|rate|give)"
     r"|\bsystem\s*prompt\b|\bnew instructions?\b"
+    r"|[\[【][^\]】]{0,60}(evaluat|scor|rating|relevance|override|평가|점수|채점)[^\]】]{0,60}[\]】]"
     r"|만점|최고\s*점|최고점|5\s*점\s*(을|를)?\s*(주|줘|부탁|만점)|점수(를|는)?\s*(높게|최고|만점|5)"
     r"|(지시|명령|지침|규칙|프롬프트)\S*\s*(을|를|은|는)?\s*(모두\s*)?무시"
     r"|평가자(님)?\s*(에게|께|은|는|,)|채점자|채점(해|을|은|할)",
@@ -176,31 +260,6 @@ def grader_directed(answer: str) -> bool:
     return _GRADER.search(answer) is not None
 
 
-# --- language purity -----------------------------------------------------------------------
-
-_HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
-_HAN_KANA = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
-_TECH_OK = 3  # Latin words a Korean sentence may carry (technical terms, names)
-
-
-def language_pure(text: str, language: str) -> bool:
-    """Korean text: Hangul present, no Han/Kana, and Latin words only as a few terms per
-    sentence (never an English sentence). English text: no Hangul, Han or Kana."""
-    if _HAN_KANA.search(text):
-        return False
-    if _lang(language) == "en":
-        return _HANGUL.search(text) is None
-    if not _HANGUL.search(text):
-        return False
-    for sentence in re.split(r"(?<=[.?!。？！])\s+", text):
-        latin = _LATIN_WORD.findall(sentence)
-        hangul = len(_HANGUL.findall(sentence))
-        if len(latin) > _TECH_OK and len(latin) * 2 > hangul:
-            return False
-    return True
-
-
 # --- near-duplicate questions --------------------------------------------------------------
 
 _WORD = re.compile(r"[0-9A-Za-z\uac00-\ud7a3]+")
@@ -208,7 +267,7 @@ _WORD = re.compile(r"[0-9A-Za-z\uac00-\ud7a3]+")
 
 def _shingles(text: str) -> set[str]:
     words = [w.lower() for w in _WORD.findall(text)]
-    if _HANGUL.search(text) or len(words) < 3:  # Korean: character bigrams (particles vary)
+    if HANGUL.search(text) or len(words) < 3:  # Korean: character bigrams (particles vary)
         joined = "".join(words)
         return {joined[i : i + 2] for i in range(max(0, len(joined) - 1))}
     grams = {" ".join(words[i : i + 2]) for i in range(len(words) - 1)}
