@@ -9,7 +9,7 @@
     parley nats-auth CREDS OUT        # NATS users for your own servers (a cluster)
     parley config                     # the effective settings (secrets masked)
     parley assets smart-turn          # fetch the end-of-turn model into the model cache
-    parley bench bus|rag|sessions|models|e2e|load|quality
+    parley bench bus|rag|sessions|models|e2e|load|quality|flood
 
 ``parley bench`` runs ``python -m bench`` in its place (``os.execv``): ``bench`` depends on
 ``parley``, never the other way round.
@@ -79,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     assets.add_argument("what", choices=("smart-turn",))
     bench = sub.add_parser("bench", help="print measured figures")
-    bench.add_argument("what", help="bus, rag, sessions, models, e2e, load or quality")
+    bench.add_argument("what", help="bus, rag, sessions, models, e2e, load, quality or flood")
     bench.add_argument("rest", nargs=argparse.REMAINDER)
     return p
 

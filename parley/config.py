@@ -67,14 +67,16 @@ class Config(msgspec.Struct, kw_only=True):
     nats_tls_key: Annotated[Path | None, Env("PARLEY_NATS_TLS_KEY")] = None
     nats_server: Annotated[Path | None, Env("PARLEY_NATS_SERVER")] = None
     nats_port: Annotated[int, Env("PARLEY_NATS_PORT")] = 4222
-    nats_monitor_port: Annotated[int, Env("PARLEY_NATS_MONITOR_PORT")] = 8222
+    #: the embedded nats-server's monitoring port (loopback); unset: no monitoring
+    nats_monitor_port: Annotated[int | None, Env("PARLEY_NATS_MONITOR_PORT")] = None
     pg_port: Annotated[int, Env("PARLEY_PG_PORT")] = 5433
     pg_bin: Annotated[Path | None, Env("PARLEY_PG_BIN")] = None
     pg_shared: Annotated[Path, Env("PARLEY_PG_SHARED")] = Path("/var/lib/parley-pg")
     host: Annotated[str, Env("PARLEY_HOST")] = "127.0.0.1"
     port: Annotated[int, Env("PARLEY_PORT")] = 8080
-    #: serve /metrics on this loopback port only (0: a free one); -1: on the page's port
-    metrics_port: Annotated[int, Env("PARLEY_METRICS_PORT")] = -1
+    #: the internal port (loopback): /healthz, /readyz, /metrics; 0: a free one; -1: none;
+    #: unset: the page's port + 1 (a free one when the page's port is 0)
+    metrics_port: Annotated[int | None, Env("PARLEY_METRICS_PORT")] = None
     roles: Annotated[tuple[str, ...], Env("PARLEY_ROLES")] = ALL_ROLES
     node_id: Annotated[str, Env("PARLEY_NODE_ID")] = msgspec.field(default_factory=_node_id)
     secret: Annotated[str, Env("PARLEY_SECRET", secret=True)] = ""
@@ -87,6 +89,12 @@ class Config(msgspec.Struct, kw_only=True):
     max_connections_per_ip: Annotated[int, Env("PARLEY_MAX_CONNECTIONS_PER_IP")] = 32
     sessions_per_ip_per_min: Annotated[int, Env("PARLEY_SESSIONS_PER_IP_PER_MIN")] = 30
     start_timeout_s: Annotated[float, Env("PARLEY_START_TIMEOUT_S")] = 30.0
+    #: a started session whose client sent no audio or answer this long is closed
+    idle_timeout_s: Annotated[float, Env("PARLEY_IDLE_TIMEOUT_S")] = 600.0
+    #: host names the page is served under besides IP literals and localhost
+    allowed_hosts: Annotated[tuple[str, ...], Env("PARLEY_ALLOWED_HOSTS")] = ()
+    #: lifetime of a session token in hours (renewed on every resume)
+    session_token_hours: Annotated[float, Env("PARLEY_SESSION_TOKEN_HOURS")] = 12.0
     # --- retention of sessions in Postgres and of answer audio ----------------------------
     retain_finished_days: Annotated[float, Env("PARLEY_RETAIN_FINISHED_DAYS")] = 30.0
     retain_abandoned_days: Annotated[float, Env("PARLEY_RETAIN_ABANDONED_DAYS")] = 7.0
@@ -180,7 +188,16 @@ class Config(msgspec.Struct, kw_only=True):
             max_connections_per_ip=self.max_connections_per_ip,
             sessions_per_ip_per_min=self.sessions_per_ip_per_min,
             start_timeout_s=self.start_timeout_s,
+            idle_timeout_s=self.idle_timeout_s,
+            allowed_hosts=self.allowed_hosts,
+            session_token_s=self.session_token_hours * 3600,
         )
+
+    def internal_port(self) -> int | None:
+        """The internal port to bind (0: a free one), None for none."""
+        if self.metrics_port is None:
+            return self.port + 1 if self.port else 0
+        return None if self.metrics_port < 0 else self.metrics_port
 
     def replay_limits(self) -> ReplayLimits:
         return ReplayLimits(ttl_s=self.replay_days * DAY, max_bytes=self.replay_max_mb << 20)

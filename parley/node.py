@@ -33,9 +33,9 @@ from actors.models.service import (
 )
 from actors.session.config import CoreConfig
 from actors.session.node import SessionNode
-from bus.auth import ADMIN, Credentials, user_for_roles
+from bus.auth import ADMIN, Credentials, connection_groups
 from bus.connection import connect
-from bus.provision import attach_audio, attach_owners, attach_replay, provision, provision_as
+from bus.provision import attach_audio, attach_owners, attach_replay, provision_as
 from edge.server import Edge
 from parley.config import MODEL_ROLES, Config, load_secret
 from persistence.migrate import migrate
@@ -107,20 +107,24 @@ def remote_engine(cfg: Config, kind: Literal["llm", "stt"]) -> RemoteConfig | No
     )
 
 
-def nats_urls(cfg: Config) -> tuple[str, str | None]:
-    """(the URL this process connects with, the URL to provision with or None).
+def nats_urls(cfg: Config) -> tuple[list[tuple[tuple[str, ...], str]], str | None]:
+    """(the connections this process opens: (roles of the group, URL), the URL to
+    provision with or None).
 
-    With ``cfg.nats_credentials`` the process connects as the user of its roles
-    (:func:`bus.auth.user_for_roles`) and provisions as ``admin`` if the file has that
-    user; otherwise it uses ``NATS_URL`` as given (credentials in it, or none) for both.
-    ``cfg.nats_provision`` false: never provision, only look up."""
+    One connection per role group (:func:`bus.auth.connection_groups`: the edge, the
+    session role, the model roles), so each holds only its own role's rights even when
+    they share a process. With ``cfg.nats_credentials`` each connects as its group's
+    user and provisioning uses ``admin`` if the file has it; otherwise every connection
+    uses ``NATS_URL`` as given (credentials in it, or none). ``cfg.nats_provision``
+    false: never provision, only look up."""
     url = cfg.nats_url
+    groups = connection_groups(cfg.roles)
     if cfg.nats_credentials:
         creds = Credentials.load(Path(cfg.nats_credentials))
         admin = creds.url(url, ADMIN) if creds.has(ADMIN) else None
-        url = creds.url(url, user_for_roles(cfg.roles))
-        return url, admin if cfg.nats_provision else None
-    return url, url if cfg.nats_provision else None
+        urls = [(roles, creds.url(url, user)) for roles, user in groups]
+        return urls, admin if cfg.nats_provision else None
+    return [(roles, url) for roles, _ in groups], url if cfg.nats_provision else None
 
 
 class Node:
@@ -141,12 +145,18 @@ class Node:
             llm_phrasing=cfg.llm_phrasing,
             llm_behaviour=cfg.llm_behaviour,
         )
-        self.nc: Client | None = None
+        #: one NATS connection per role group ("edge", "session", "models")
+        self.conns: dict[str, Client] = {}
         self.pool: asyncpg.Pool | None = None
         self.sessions: SessionNode | None = None
         self.models: list[ModelActor] = []
         self.edge: Edge | None = None
         self._service: Any = None
+
+    @property
+    def nc(self) -> Client | None:
+        """The first of this process's NATS connections (the edge's when it runs one)."""
+        return next(iter(self.conns.values()), None)
 
     @property
     def nats_url(self) -> str:
@@ -159,18 +169,8 @@ class Node:
     async def start(self) -> None:
         cfg = self.cfg
         await migrate(self.dsn)
-        url, admin_url = nats_urls(cfg)
-        self.nc = await connect(url, f"parley-{cfg.node_id}", tls_ca=cfg.nats_ca)
-        js = self.nc.jetstream()
-        owners: Any = None
-        audio: Any = None
-        replay: Any = None
-        if admin_url == url:
-            layout = await provision(
-                js, replicas=cfg.nats_replicas, owner_ttl=cfg.owner_ttl, replay=cfg.replay_limits()
-            )
-            owners, audio, replay = layout.owners, layout.audio, layout.replay
-        elif admin_url is not None:
+        urls, admin_url = nats_urls(cfg)
+        if admin_url is not None:
             await provision_as(
                 admin_url,
                 f"parley-provision-{cfg.node_id}",
@@ -179,16 +179,21 @@ class Node:
                 replay=cfg.replay_limits(),
                 tls_ca=cfg.nats_ca,
             )
-        if owners is None and "session" in cfg.roles:
-            owners = await attach_owners(js)
-        if audio is None and "tts" in cfg.roles:
-            audio = await attach_audio(js)
-        if replay is None and {"session", "edge"} & set(cfg.roles):
-            replay = await attach_replay(js)
+        for roles, url in urls:
+            group = roles[0] if roles[0] in ("edge", "session") else "models"
+            name = f"parley-{cfg.node_id}" + (f"-{group}" if len(urls) > 1 else "")
+            self.conns[group] = await connect(url, name, tls_ca=cfg.nats_ca)
+        owners: Any = None
+        audio: Any = None
+        if "session" in self.conns:
+            owners = await attach_owners(self.conns["session"].jetstream())
+        if "tts" in cfg.roles:
+            audio = await attach_audio(self.conns["models"].jetstream())
         self.pool = await create_pool(self.dsn)
         if "session" in cfg.roles:
+            snc = self.conns["session"]
             self.sessions = SessionNode(
-                self.nc,
+                snc,
                 self.pool,
                 owners,
                 node_id=cfg.node_id,
@@ -196,13 +201,13 @@ class Node:
                 owner_ttl=cfg.owner_ttl,
                 max_sessions=cfg.max_sessions,
                 retention=cfg.retention(),
-                replay=replay,
+                replay=await attach_replay(snc.jetstream()),
                 core_config=self.core_config,
             )
             await self.sessions.start()
             sessions = self.sessions
             self._service = await nats.micro.add_service(
-                self.nc,
+                snc,
                 name="parley-session",
                 version="0.1.0",
                 description="Parley session actors",
@@ -215,20 +220,28 @@ class Node:
                 handler=self._session_status,
             )
         if "edge" in cfg.roles:
+            enc = self.conns["edge"]
             self.edge = Edge(
-                self.nc,
+                enc,
                 self.pool,
                 load_secret(cfg),
                 host=cfg.host,
                 port=cfg.port,
-                replay=replay,
+                replay=await attach_replay(enc.jetstream()),
                 limits=cfg.edge_limits(),
-                metrics_port=cfg.metrics_port if cfg.metrics_port >= 0 else None,
+                metrics_port=cfg.internal_port(),
                 required_services=tuple(s for s in ("session", *MODEL_ROLES)),
             )
             await self.edge.start()
             print(f"parley page  {self.edge.url}/", flush=True)
-        self.models = build_model_actors(cfg, self.nc, self.pool, audio)
+            if self.edge.metrics_port is not None:
+                print(
+                    f"internal     http://{self.edge.metrics_host}:{self.edge.metrics_port}"
+                    " (/healthz, /readyz, /metrics)",
+                    flush=True,
+                )
+        if "models" in self.conns:
+            self.models = build_model_actors(cfg, self.conns["models"], self.pool, audio)
         # Load models one after another: on two cores parallel loads only thrash.
         for actor in self.models:
             t = time.perf_counter()
@@ -261,6 +274,6 @@ class Node:
         if self.pool is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.pool.close(), 10.0)
-        if self.nc is not None:
+        for conn in self.conns.values():
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.nc.drain(), 5.0)
+                await asyncio.wait_for(conn.drain(), 5.0)

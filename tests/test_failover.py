@@ -53,9 +53,10 @@ class SessionHost:
 async def cluster(servers: Servers) -> AsyncIterator[tuple[Edge, list[SessionHost], Nats]]:
     # provisioned as admin; then every process connects as the NATS user of its roles
     await provision_as(servers.nats_url, "test-provision", owner_ttl=TTL)
-    nc = await connect(servers.nats_url_for("edge", "stt", "llm", "tts", "embed"), "edge+models")
+    nc = await connect(servers.nats_url_for("edge"), "edge")
+    mnc = await connect(servers.nats_url_for("stt", "llm", "tts", "embed"), "models")
     pool = await create_pool(servers.dsn, max_size=6)
-    workers: list[JobWorker] = fake_workers(nc.jetstream())
+    workers: list[JobWorker] = fake_workers(mnc.jetstream())
     for w in workers:
         await w.start()
     edge = Edge(nc, pool, b"secret", port=0)
@@ -82,6 +83,7 @@ async def cluster(servers: Servers) -> AsyncIterator[tuple[Edge, list[SessionHos
             await w.stop()
         await pool.close()
         await nc.drain()
+        await mnc.drain()
 
 
 async def test_crash_of_owner_reactivates_elsewhere_without_losing_turns(

@@ -282,8 +282,8 @@ async def _run_script(url: str, frames: list[tuple[str, str | bytes]]) -> None:
             code = _expected_code(data)
             assert code is not None
             expected.append(code)
-        elif len(data) % 2:
-            expected.append("bad_message")  # odd-length audio
+        elif len(data) % 2 or not data:
+            expected.append("bad_message")  # odd-length or empty audio: never forwarded
     await c.send("{sentinel")
     expected.append("bad_json")
 

@@ -42,6 +42,7 @@ from actors.runtime import Lease, LeaseHeld, LeaseKeeper
 from actors.session.actor import SessionActor, SessionDeps
 from actors.session.config import CoreConfig
 from actors.session.core import SessionCore
+from actors.session.erase import serve_deletes
 from actors.session.live import KeptLease, NatsSessionBus, PostgresSessionStore
 from actors.session.phrases import default_phrases
 from actors.session.snapshot import decode_shell_snapshot
@@ -118,6 +119,8 @@ class SessionNode:
         self.evicted = 0
         self.swept = 0
         self._sub: Any = None
+        self._delete_sub: Any = None
+        self._replay = replay
         self.draining = False
         self.activations = 0
         self.started_at = time.monotonic()
@@ -128,6 +131,7 @@ class SessionNode:
         self._sub = await self.nc.subscribe(
             subjects.ACTIVATE, queue=subjects.SESSION_NODES_QUEUE, cb=self._on_activate
         )
+        self._delete_sub = await serve_deletes(self.nc, self.pool, self._replay)
         self._janitor_task = asyncio.create_task(self._janitor(), name="session-janitor")
 
     async def _janitor(self) -> None:
@@ -308,9 +312,10 @@ class SessionNode:
         self.draining = True
         if self._janitor_task is not None:
             await cancel_and_wait([self._janitor_task])
-        if self._sub is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._sub.unsubscribe(), 2.0)
+        for sub in (self._sub, self._delete_sub):
+            if sub is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(sub.unsubscribe(), 2.0)
         actors = list(self.actors.values())
         if actors:
             await asyncio.wait([asyncio.create_task(a.stop()) for a in actors], timeout=timeout)

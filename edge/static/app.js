@@ -51,7 +51,7 @@ import { player, resetPlayer, stopAllAudio } from "./playback.js";
 import { connect, dropSocket, send, sendAudio, setConn, setHandlers } from "./protocol.js";
 import { entries, forget, remember, renderHistory, setLink } from "./history.js";
 import { deleteInterview, downloadJson } from "./report-actions.js";
-import { fetchReportToken, renderReportLink, reportPath } from "./report-link.js";
+import { fetchReportToken, renderReportLink, replayToken, reportPath } from "./report-link.js";
 import { audioUrl, linkedReport, showLinkedReport } from "./report-page.js";
 import { renderReport } from "./report-view.js";
 import { ROLES } from "./roles.js";
@@ -82,7 +82,8 @@ function applyI18n() {
 
 function showReport() {
   if (linked) {
-    renderReport($("#report"), S.report, { audioUrl: (turn) => audioUrl(linked.id, linked.token, turn) });
+    // a shared link's report token reads the report, not the candidate's recorded voice
+    renderReport($("#report"), S.report, {});
     return;
   }
   const log = logEntries().filter((e) => !e.partial).map((e) => ({ who: e.who, label: whoLabel(e), text: e.text }));
@@ -90,7 +91,7 @@ function showReport() {
   renderReport($("#report"), S.report, {
     settings: s ? s.settings : null,
     log: log,
-    audioUrl: (turn) => (s && s.reportToken ? audioUrl(s.id, s.reportToken, turn) : ""),
+    audioUrl: (turn) => (s && replayToken() ? audioUrl(s.id, replayToken(), turn) : ""),
   });
   $("#delete-interview").hidden = !(s && s.id && s.token);
   showHistory();
@@ -453,6 +454,7 @@ function init() {
       S.report = stored.report;
       applyI18n();
       renderReportLink();
+      fetchReportToken(); // a fresh replay token (the report is shown again with it)
       showView("report");
       return;
     }

@@ -187,6 +187,7 @@ export const I18N = {
     err_busy: "Parley is at capacity right now. Trying again…",
     err_full: "Parley is at capacity right now. Trying again in {s} s…",
     err_start_timeout: "The interview was not started in time. Please start a new interview.",
+    err_idle_timeout: "Nothing was said or typed for a long while, so the connection was closed. Reload the page to continue the interview.",
   },
   ko: {
     skip: "본문으로 건너뛰기",
@@ -355,6 +356,7 @@ export const I18N = {
     err_busy: "지금은 접속자가 많아 자리가 없습니다. 다시 시도하는 중입니다…",
     err_full: "지금은 접속자가 많아 자리가 없습니다. {s}초 후 다시 시도합니다…",
     err_start_timeout: "면접이 제때 시작되지 않았습니다. 새 면접을 시작해 주세요.",
+    err_idle_timeout: "오랫동안 말하거나 입력한 내용이 없어 연결이 종료되었습니다. 페이지를 새로 고치면 면접을 이어 갈 수 있습니다.",
     err_generic: "문제가 발생했습니다.",
     err_not_connected: "지금은 연결되어 있지 않아 답변을 보내지 못했습니다. 잠시 후 다시 시도해 주세요.",
     err_mic_denied: "마이크 권한이 차단되었습니다. 답변은 글로 입력하실 수 있습니다.",
