@@ -15,6 +15,7 @@ from __future__ import annotations
 __all__ = ["EmbedService", "RemoteLlm", "Scheduler", "build_embedder"]
 
 import asyncio
+import logging
 import queue
 import threading
 import time
@@ -27,6 +28,8 @@ import msgspec
 from actors.models.engines import EngineCancelled, LlmEngine
 from actors.models.relate import GraderClassifier, relate
 from bus import jobs as jb
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(order=True)
@@ -67,7 +70,7 @@ class Scheduler:
                 )
             )
             return
-        live = job.task != "assess"
+        live = job.task not in ("assess", "claims")
         with self._lock:
             self._seq += 1
             self._q.put(_Item(0 if live else 1, self._seq, job, deadline))
@@ -95,6 +98,14 @@ class Scheduler:
                 )
                 continue
             started = time.monotonic()
+            if job.task == "claims":  # the résumé's reading: background, whole
+                try:
+                    text = self.engine.claims(job, threading.Event())
+                except Exception as exc:  # a failed reading only costs the rules' plan
+                    log.warning("claims failed: %s", exc)
+                    text = '{"claims": []}'
+                self.results.put(jb.LlmDone(job_id=job.job_id, text=text))
+                continue
             if job.task == "assess":
                 cancel = threading.Event()
                 with self._lock:
@@ -118,9 +129,18 @@ class Scheduler:
                 )
                 continue
             sentences: list[str] = []
-            for s in self.engine.generate(job, threading.Event()):
-                self.results.put(jb.LlmSentence(job_id=job.job_id, index=len(sentences), text=s))
-                sentences.append(s)
+            try:
+                for s in self.engine.generate(job, threading.Event()):
+                    self.results.put(
+                        jb.LlmSentence(job_id=job.job_id, index=len(sentences), text=s)
+                    )
+                    sentences.append(s)
+            except Exception as exc:  # the engine thread lives on, as the actor would
+                log.warning("%s failed: %s", job.task, exc)
+                self.results.put(
+                    jb.JobError(job_id=job.job_id, kind="llm", code="failed", message=str(exc))
+                )
+                continue
             self.results.put(
                 jb.LlmDone(
                     job_id=job.job_id,
@@ -225,6 +245,10 @@ class RemoteLlm:
 
     def outline(self, job: jb.LlmJob, cancel: threading.Event | None = None) -> str:
         text: str = self._run(self._engine.outline(job, time.time() + self._timeout))
+        return text
+
+    def claims(self, job: jb.LlmJob, cancel: threading.Event | None = None) -> str:
+        text: str = self._run(self._engine.claims(job, time.time() + self._timeout))
         return text
 
     def close(self) -> None:
