@@ -142,11 +142,14 @@ def run_interview(
     answered: set[int] = set()
 
     def feed(inp: Any) -> None:
+        pings: list[int] = []
         for c in core.handle(inp):
             if isinstance(c, Emit):
                 iv.events.append((time.monotonic(), c.event))
                 if isinstance(c.event, ev.Report):
                     iv.report = c.event.report
+                if isinstance(c.event, ev.Ping):  # a page answers the heartbeat
+                    pings.append(c.event.id)
             elif isinstance(c, RequestJob):
                 job = c.job
                 if isinstance(job, jb.LlmJob):
@@ -159,6 +162,8 @@ def run_interview(
                             job_id=job.job_id, kind="tts", code="unavailable", message="no TTS"
                         )
                     )
+        for ping in pings:
+            feed(ClientInput(ev.Pong(id=ping), time.monotonic()))
 
     def answer(kind: str, index: int, question: str) -> str:
         if kind == "followup":
@@ -182,7 +187,24 @@ def run_interview(
     feed(ClientInput(start, time.monotonic()))
     last_tick = time.monotonic()
     limit = time.monotonic() + 900 + (questions * 2 * 60 if pace == "human" else 0)
+    quiet_since, seen = time.monotonic(), 0
     while iv.report is None and time.monotonic() < limit:
+        if len(iv.events) != seen:
+            quiet_since, seen = time.monotonic(), len(iv.events)
+        elif time.monotonic() - quiet_since > 120:  # say what it waits for
+            st = core.state
+            jobs = {jid: j.purpose for jid, j in st.jobs.items()}
+            air = st.air
+            print(
+                f"  [stalled 120 s in phase {st.phase}; live jobs {jobs}; air "
+                f"{(air.kind, air.plan, len(air.sentences)) if air else None}; prepared "
+                f"{(st.prepared.index, st.prepared.complete) if st.prepared else None}; "
+                f"followup {st.followup is not None}; planned {st.main_planned} asked "
+                f"{st.main_asked} of {st.settings.total if st.settings else 0}; "
+                f"plan {len(st.plan)}]",
+                flush=True,
+            )
+            quiet_since = time.monotonic()
         try:
             feed(JobResultIn(results.get(timeout=0.02), time.monotonic()))
             continue
