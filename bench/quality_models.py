@@ -74,7 +74,7 @@ class Scheduler:
         with self._lock:
             self._seq += 1
             self._q.put(_Item(0 if live else 1, self._seq, job, deadline))
-            if live and self._running_assess is not None:
+            if live and self._running_assess is not None:  # an assessment or a reading
                 self.preemptions += 1
                 self._running_assess.set()
 
@@ -83,6 +83,26 @@ class Scheduler:
         stop = jb.LlmJob(job_id="stop", session_id="", task="question", language="en", role="")
         self._q.put(_Item(-1, 0, stop, 0.0))
         self._thread.join(timeout=60)
+
+    def _background(self, job: jb.LlmJob, cancel: threading.Event, started: float) -> jb.Result:
+        """An assessment (its rubric) or the résumé's reading (its picks); raises
+        EngineCancelled when a live job preempted it."""
+        if job.task == "claims":
+            try:
+                text = self.engine.claims(job, cancel)
+            except EngineCancelled:
+                raise
+            except Exception as exc:  # a failed reading only costs the rules' plan
+                log.warning("claims failed: %s", exc)
+                text = '{"claims": []}'
+            return jb.LlmDone(job_id=job.job_id, text=text)
+        data = self.engine.assess(job, cancel)
+        return jb.LlmDone(
+            job_id=job.job_id,
+            text="",
+            rubric=msgspec.convert(data, jb.Rubric),
+            latency_ms=int((time.monotonic() - started) * 1000),
+        )
 
     def _loop(self) -> None:
         while not self._stop:
@@ -98,20 +118,12 @@ class Scheduler:
                 )
                 continue
             started = time.monotonic()
-            if job.task == "claims":  # the résumé's reading: background, whole
-                try:
-                    text = self.engine.claims(job, threading.Event())
-                except Exception as exc:  # a failed reading only costs the rules' plan
-                    log.warning("claims failed: %s", exc)
-                    text = '{"claims": []}'
-                self.results.put(jb.LlmDone(job_id=job.job_id, text=text))
-                continue
-            if job.task == "assess":
+            if job.task in ("assess", "claims"):  # background: preempted by live work
                 cancel = threading.Event()
                 with self._lock:
                     self._running_assess = cancel
                 try:
-                    data = self.engine.assess(job, cancel)
+                    done = self._background(job, cancel, started)
                 except EngineCancelled:
                     with self._lock:
                         self._running_assess = None
@@ -119,14 +131,7 @@ class Scheduler:
                     continue
                 with self._lock:
                     self._running_assess = None
-                self.results.put(
-                    jb.LlmDone(
-                        job_id=job.job_id,
-                        text="",
-                        rubric=msgspec.convert(data, jb.Rubric),
-                        latency_ms=int((time.monotonic() - started) * 1000),
-                    )
-                )
+                self.results.put(done)
                 continue
             sentences: list[str] = []
             try:
@@ -187,6 +192,26 @@ class EmbedService:
     def stop(self) -> None:
         self._q.put(None)
         self._thread.join(timeout=30)
+
+    def _background(self, job: jb.LlmJob, cancel: threading.Event, started: float) -> jb.Result:
+        """An assessment (its rubric) or the résumé's reading (its picks); raises
+        EngineCancelled when a live job preempted it."""
+        if job.task == "claims":
+            try:
+                text = self.engine.claims(job, cancel)
+            except EngineCancelled:
+                raise
+            except Exception as exc:  # a failed reading only costs the rules' plan
+                log.warning("claims failed: %s", exc)
+                text = '{"claims": []}'
+            return jb.LlmDone(job_id=job.job_id, text=text)
+        data = self.engine.assess(job, cancel)
+        return jb.LlmDone(
+            job_id=job.job_id,
+            text="",
+            rubric=msgspec.convert(data, jb.Rubric),
+            latency_ms=int((time.monotonic() - started) * 1000),
+        )
 
     def _loop(self) -> None:
         while True:
