@@ -193,26 +193,6 @@ class EmbedService:
         self._q.put(None)
         self._thread.join(timeout=30)
 
-    def _background(self, job: jb.LlmJob, cancel: threading.Event, started: float) -> jb.Result:
-        """An assessment (its rubric) or the résumé's reading (its picks); raises
-        EngineCancelled when a live job preempted it."""
-        if job.task == "claims":
-            try:
-                text = self.engine.claims(job, cancel)
-            except EngineCancelled:
-                raise
-            except Exception as exc:  # a failed reading only costs the rules' plan
-                log.warning("claims failed: %s", exc)
-                text = '{"claims": []}'
-            return jb.LlmDone(job_id=job.job_id, text=text)
-        data = self.engine.assess(job, cancel)
-        return jb.LlmDone(
-            job_id=job.job_id,
-            text="",
-            rubric=msgspec.convert(data, jb.Rubric),
-            latency_ms=int((time.monotonic() - started) * 1000),
-        )
-
     def _loop(self) -> None:
         while True:
             job = self._q.get()
