@@ -35,6 +35,8 @@ _KO_OPEN_END = re.compile(
 )
 
 
+# Words that may open a sentence on their own ("That change cut ...", "Then I ...").
+_SENTENCE_START = frozenset("that this these those then also and but so".split())
 _LEAD_PAREN = re.compile(r"^\([^)]{0,30}\)\s*")
 
 
@@ -53,13 +55,17 @@ def _units(flat: str, max_words: int) -> list[str]:
     return out
 
 
-def _trim(piece: list[str], *, end: bool = True) -> list[str]:
+def _trim(piece: list[str], *, end: bool = True, start: bool = True) -> list[str]:
     """No leading connective, particle, counter or dangling parenthesis ("2022-23) built");
     no trailing function word."""
     if piece and ")" in piece[0] and "(" not in piece[0]:
         piece = piece[1:]
-    while len(piece) > 2 and (
-        _KO_PARTICLE_START.match(piece[0]) or piece[0].lower().strip(",;:") in _LEAD_CONNECTIVE
+    while (
+        start
+        and len(piece) > 2
+        and (
+            _KO_PARTICLE_START.match(piece[0]) or piece[0].lower().strip(",;:") in _LEAD_CONNECTIVE
+        )
     ):
         piece = piece[1:]
     while (
@@ -82,7 +88,7 @@ def quotable(text: str, term: str = "", max_words: int = 16) -> str:
     flat = _LEAD_PAREN.sub("", flat)  # "(2022-23) built ..." quotes from "built"
     words = flat.split()
     if len(words) <= max_words:
-        return " ".join(_trim(words, end=False))
+        return " ".join(_trim(words, end=False, start=words[0].lower() not in _SENTENCE_START))
     units = _units(flat, max_words)
     if not units:
         return " ".join(_trim(words[:max_words]))
@@ -119,7 +125,9 @@ def quotable(text: str, term: str = "", max_words: int = 16) -> str:
             )
             if last > max(idx - start, 2):
                 piece = piece[:last]
-    return " ".join(_trim(piece)).strip(" ,.;:-–—(")
+    # the sentence's own first word ("That change cut ...") is kept, a clause's is not
+    own_start = piece[0] == words[0] and piece[0].lower() in _SENTENCE_START
+    return " ".join(_trim(piece, start=not own_start)).strip(" ,.;:-–—(")
 
 
 _KEY_STOP = frozenset(

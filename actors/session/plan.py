@@ -29,6 +29,7 @@ import msgspec
 
 from actors.interview.documents import Claim, Documents
 from actors.interview.language import has_hangul, lang_of
+from actors.interview.lexicon import numbers_in
 from actors.interview.quoting import key_phrase, quotable
 from actors.session.question_templates import TEMPLATES
 
@@ -303,7 +304,8 @@ def template_question(anchor: Anchor, language: str) -> str:
     variants = table[key]
     text = variants[int(variant) % len(variants) if variant.isdigit() else 0]
     # an experience question asks how the result was measured: quote the result's figure
-    figure = next((w for w in anchor.line.split() if any(ch.isdigit() for ch in w)), "")
+    figures = numbers_in(anchor.line)  # a quantity, never a year
+    figure = figures[0].split()[0] if figures else ""
     seed = figure if anchor.focus == "experience" and figure else anchor.term
     quote = quotable(
         anchor.line, seed, _QUOTE_WORDS_KO if has_hangul(anchor.line) else _QUOTE_WORDS

@@ -115,9 +115,15 @@ def prefetch(ctx: Ctx) -> None:
         _bank_fill(ctx, prep)
         return
     # The LLM phrases experience and technical questions; a behaviour question keeps the
-    # template (asked to phrase one, the model turned technologies into employers).
+    # template (asked to phrase one, the model turned technologies into employers), and so
+    # does one that names a requirement of the posting (the model dropped the requirement
+    # and asked about the claim's first technology, once the one the candidate moved away
+    # from).
     phrase = st.settings.language in ctx.cfg.llm_phrasing.split(",") and (
-        anchor is None or anchor.focus != "behaviour" or ctx.cfg.llm_behaviour
+        anchor is None
+        or (anchor.focus == "experience")
+        or (anchor.focus == "technical" and not anchor.need)
+        or (anchor.focus == "behaviour" and ctx.cfg.llm_behaviour)
     )
     if anchor is not None and (index == 1 or not phrase):
         prep.llm_job = ""
