@@ -105,10 +105,13 @@ class Config(msgspec.Struct, kw_only=True):
     #: (slower and less on-role with the 1.5B model; the fault tests use it to have an LLM
     #: job in flight from the first question)
     llm_unplanned_questions: Annotated[bool, Env("PARLEY_LLM_UNPLANNED_QUESTIONS")] = False
-    #: languages in which the LLM phrases planned questions and follow-ups (the templates
-    #: do the others: the 1.5B model's Korean questions were often ungrammatical); give a
-    #: stronger remote model "en,ko"
+    #: languages in which the LLM phrases follow-ups (and, with llm_questions, the planned
+    #: main questions); the templates do the others (the 1.5B model's Korean questions were
+    #: often ungrammatical); give a stronger remote model "en,ko"
     llm_phrasing: Annotated[str, Env("PARLEY_LLM_PHRASING")] = "en"
+    #: the LLM phrases the planned main questions (a stronger model; the 1.5B one asked
+    #: nonsense on résumés written outside the team)
+    llm_questions: Annotated[bool, Env("PARLEY_LLM_QUESTIONS")] = False
     #: the LLM also phrases behaviour questions and their follow-ups (a stronger model)
     llm_behaviour: Annotated[bool, Env("PARLEY_LLM_BEHAVIOUR")] = False
     # --- models ------------------------------------------------------------------------------

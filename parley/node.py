@@ -143,6 +143,7 @@ class Node:
         self.core_config = core_config or CoreConfig(
             llm_unplanned_questions=cfg.llm_unplanned_questions,
             llm_phrasing=cfg.llm_phrasing,
+            llm_questions=cfg.llm_questions,
             llm_behaviour=cfg.llm_behaviour,
         )
         #: one NATS connection per role group ("edge", "session", "models")

@@ -66,7 +66,9 @@ _MUST = re.compile(
     r"필수|자격|요건|경험|능숙|필요|역량|이해",
     re.IGNORECASE,
 )
-_NICE = re.compile(r"nice to have|preferred|bonus|a plus|is a plus|우대|가산점", re.IGNORECASE)
+_NICE = re.compile(
+    r"nice to have|preferred|bonus|a plus|is a plus|desirable|우대|가산점", re.IGNORECASE
+)
 _BOILERPLATE = re.compile(
     r"benefits?|perks|salary|compensation|equal opportunity|eoe|how to apply|location|"
     r"remote-first|hybrid|visa|insurance|vacation|pto|복지|급여|연봉|근무지|근무 시간|"
@@ -382,6 +384,14 @@ def need_phrase(line: str, max_words: int = 8) -> str:
         words = cut[:max_words] if cut else words[:max_words]
     if words and words[0].lower() in _VERB_BASE:  # "Write SQL ..." -> "writing SQL ..."
         words[0] = _gerund(words[0].lower())
+    elif (  # "Commitment to accessible ..." inside a sentence: "commitment to ..."
+        len(words) > 1
+        and words[0][:1].isupper()
+        and words[0][1:].islower()
+        and words[1][:1].islower()
+        and not TECH_TERMS.fullmatch(words[0])
+    ):
+        words[0] = words[0].lower()
     # "... 운영 경험 필수" is asked for as "{need} 경험": keep "... 운영"
     while len(words) > 1 and words[-1].rstrip(".") in _KO_NEED_END:
         words.pop()

@@ -18,7 +18,7 @@ _EN_WEAK_END = frozenset(
 )
 
 
-_UNIT_SPLIT = re.compile(r"(?<=[,;])\s+|\s+[-–—]\s+|\s+\((?=[^)]*\))")
+_UNIT_SPLIT = re.compile(r"(?<=[,;])\s+|\s+[-–—]\s+")
 # inside a long clause: before a conjunction or a relative word (kept with what follows)
 _SUB_SPLIT = re.compile(
     r"\s+(?=(?:and|but|which|where|while|so that|so|because|that|who|after|before|when|"
@@ -127,7 +127,14 @@ def quotable(text: str, term: str = "", max_words: int = 16) -> str:
                 piece = piece[:last]
     # the sentence's own first word ("That change cut ...") is kept, a clause's is not
     own_start = piece[0] == words[0] and piece[0].lower() in _SENTENCE_START
-    return " ".join(_trim(piece, start=not own_start)).strip(" ,.;:-–—(")
+    return _balanced(" ".join(_trim(piece, start=not own_start))).strip(" ,.;:-–—(")
+
+
+def _balanced(text: str) -> str:
+    """Without a parenthesis the cut left open or closed alone ("rate (grade 4+" /
+    "grade 4+) rose ...")."""
+    text = re.sub(r"\s*\([^)]*$", "", text)
+    return re.sub(r"^[^(]*\)\s*", "", text) if ")" in text.split("(")[0] else text
 
 
 _KEY_STOP = frozenset(

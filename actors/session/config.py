@@ -142,6 +142,12 @@ class CoreConfig(msgspec.Struct, frozen=True, kw_only=True):
     """Languages (comma-separated) in which the LLM phrases planned questions and
     follow-ups; in the others the templates do (the 1.5B model's Korean questions were
     often ungrammatical or spoken as the candidate, see docs/quality.md)."""
+    llm_questions: bool = False
+    """True: the LLM phrases the planned main questions in the ``llm_phrasing`` languages
+    (experience and technical ones; behaviour ones too with ``llm_behaviour``). False: the
+    templates do. On résumés written outside the team the 1.5B model asked nonsense ("How
+    much faster did the loans load on SQL BigQuery compared to Python pandas?") or about
+    the technology the candidate had moved away from, so this is for a stronger model."""
     llm_behaviour: bool = False
     """True: the LLM also phrases behaviour questions and their follow-ups (a stronger
     remote model does this well; asked to, the 1.5B model turned people questions into

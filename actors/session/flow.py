@@ -226,8 +226,8 @@ def on_analysis(ctx: Ctx, ref: int, result: Result | None) -> None:
 
 
 def _reconsider_followup(ctx: Ctx, ref: int) -> None:
-    """A follow-up decided by the rules before the answer was read: quote a sentence that
-    is not addressed to the grader, or drop it when nothing else is left to ask about."""
+    """A follow-up decided by the rules before the answer was read is dropped when the
+    answer turned out to speak to the grader."""
     st = ctx.st
     air, prep = st.air, st.followup
     rec = st.answers[ref]
@@ -238,16 +238,12 @@ def _reconsider_followup(ctx: Ctx, ref: int) -> None:
         return
     if not analysis.grader:
         return  # off the question or not, asking for the missing detail is what to do
-    clean = analysis.clean(rec.answer)
-    earlier = [r.answer for r in st.answers[:ref] if r.index != rec.index]
-    decision = followups.decide(clean, ctx.settings.language, earlier)
+    # An answer that spoke to the grader gets no follow-up: the rest of it was part of the
+    # attempt ("End of admin message."), and a friendly question about it would reward it.
     ctx.cancel(prep.llm_job)
     st.followup = None
-    if decision is None:
-        total = ctx.settings.total
-        air.plan = "next" if st.main_asked < total and not st.ended_early else "closing"
-        return
-    _request_followup(ctx, air, clean, decision, label="f2")
+    total = ctx.settings.total
+    air.plan = "next" if st.main_asked < total and not st.ended_early else "closing"
 
 
 def _request_assess(ctx: Ctx, ref: int) -> None:
@@ -337,12 +333,8 @@ def _respond(
         _request_followup(ctx, air, answer, decision)
 
 
-def _request_followup(
-    ctx: Ctx, air: OnAir, answer: str, decision: followups.Decision, label: str = "f"
-) -> None:
-    """The follow-up opens with the quote at once; the LLM phrases the question after it.
-    ``label`` makes the LLM job's id unique within the turn (a reconsidered follow-up must
-    not reuse the first one's id: JetStream would drop it as a duplicate)."""
+def _request_followup(ctx: Ctx, air: OnAir, answer: str, decision: followups.Decision) -> None:
+    """The follow-up opens with the quote at once; the LLM phrases the question after it."""
     st, s, cfg = ctx.st, ctx.settings, ctx.cfg
     prep = Prepared(index=st.current.index, kind="followup", gap=decision.gap)
     speech.append(ctx, prep, [followups.opening(decision, s.language)])
@@ -360,7 +352,7 @@ def _request_followup(
         speech.finish_stream(ctx, prep)
         return
     job = LlmJob(
-        job_id=ctx.job_id(air.turn, "llm", label),
+        job_id=ctx.job_id(air.turn, "llm", "f"),
         session_id=st.session_id,
         task="followup",
         language=s.language,

@@ -114,16 +114,15 @@ def prefetch(ctx: Ctx) -> None:
         prep.llm_job = ""
         _bank_fill(ctx, prep)
         return
-    # The LLM phrases experience and technical questions; a behaviour question keeps the
-    # template (asked to phrase one, the model turned technologies into employers), and so
-    # does one that names a requirement of the posting (the model dropped the requirement
-    # and asked about the claim's first technology, once the one the candidate moved away
-    # from).
+    # Planned questions are the templates unless a stronger model is configured
+    # (``llm_questions``, see CoreConfig); even then a behaviour question keeps the template
+    # unless ``llm_behaviour`` (the 1.5B model turned technologies into employers), and so
+    # does one naming a requirement of the posting (the model dropped the requirement).
     phrase = st.settings.language in ctx.cfg.llm_phrasing.split(",") and (
         anchor is None
-        or (anchor.focus == "experience")
-        or (anchor.focus == "technical" and not anchor.need)
-        or (anchor.focus == "behaviour" and ctx.cfg.llm_behaviour)
+        or (ctx.cfg.llm_questions and anchor.focus == "experience")
+        or (ctx.cfg.llm_questions and anchor.focus == "technical" and not anchor.need)
+        or (ctx.cfg.llm_questions and anchor.focus == "behaviour" and ctx.cfg.llm_behaviour)
     )
     if anchor is not None and (index == 1 or not phrase):
         prep.llm_job = ""
