@@ -93,6 +93,8 @@ class EngineOptions:
     llm_gpu_layers: int = -1
     llm_temperature: float = 0.6
     llm_followup_decider: Literal["heuristic", "model"] = "heuristic"
+    llm_state_mb: int = 256
+    llm_state_dir: Path | None = None
     embedder: Literal["e5", "minilm"] = "e5"
     tts_voices: Mapping[str, str] = field(default_factory=_default_voices)
     tts_default: str | None = "espeak:en-us"
@@ -108,6 +110,8 @@ class EngineOptions:
         (``e5``/``minilm``), ``PARLEY_LLM_FOLLOWUP`` (``heuristic``/``model``),
         ``PARLEY_STT_DEVICE`` (``auto``/``cpu``/``cuda``), ``PARLEY_LLM_GPU_LAYERS`` (layers
         offloaded by a GPU build of llama.cpp; -1 all, 0 none),
+        ``PARLEY_LLM_STATE_MB`` / ``PARLEY_LLM_STATE_DIR`` (the evaluated prompt
+        prefixes kept across starts: size bound, 0 turns it off; directory),
         ``PARLEY_TTS_VOICES`` (``en=piper,ko=espeak:ko``) and, for the deterministic test
         LLM only, ``PARLEY_DETERMINISTIC_DELAY_MS``; unset ones keep defaults."""
         env = os.environ if env is None else env
@@ -128,6 +132,10 @@ class EngineOptions:
             kwargs["stt_device"] = v
         if v := env.get("PARLEY_LLM_GPU_LAYERS"):
             kwargs["llm_gpu_layers"] = int(v)
+        if v := env.get("PARLEY_LLM_STATE_MB"):
+            kwargs["llm_state_mb"] = max(0, int(v))
+        if v := env.get("PARLEY_LLM_STATE_DIR"):
+            kwargs["llm_state_dir"] = Path(v)
         if v := env.get("PARLEY_LLM_FOLLOWUP"):
             if v not in ("heuristic", "model"):
                 raise ValueError(f"PARLEY_LLM_FOLLOWUP must be heuristic or model, not {v!r}")
@@ -269,6 +277,8 @@ def build_llm(backend: Backend = "real", options: EngineOptions | None = None) -
         n_threads=opts.llm_threads,
         temperature=opts.llm_temperature,
         followup_decider=opts.llm_followup_decider,
+        state_dir=opts.llm_state_dir,
+        state_mb=opts.llm_state_mb,
     )
 
 
