@@ -46,6 +46,7 @@ from edge.errors import EdgeError
 from edge.limits import Limits, TokenBucket
 from edge.metrics import Metrics
 from edge.sanitize import clean_event
+from edge.warming import WarmingWatch
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,8 @@ class Gateway:
         self.per_ip = PerIp(self.limits.max_connections_per_ip, self.limits.sessions_per_ip_per_min)
         #: loop time until which the session nodes are known to be full
         self.full_until = 0.0
+        #: which model roles are warming up (the edge sets it; None: never tell)
+        self.warming: WarmingWatch | None = None
 
     # --- bus helpers ---------------------------------------------------------------------
 
@@ -244,6 +247,8 @@ class _Connection:
                 events.Ready(session_id=self.sid, token=token, resumed=hello.session_id is not None)
             ).decode()
         )
+        if self.gw.warming is not None:
+            self.tasks.append(asyncio.create_task(self._tell_warming(self.gw.warming)))
         err = await self.gw.send_in(self.sid, events.Attach(last_seq=self.last_seq))
         self.attached = err is None
         self._heard()
@@ -253,6 +258,16 @@ class _Connection:
                 asyncio.create_task(self._start_deadline(), name=f"ws-start-{self.sid}")
             )
         await self._reader()
+
+    async def _tell_warming(self, watch: WarmingWatch) -> None:
+        """A ``warming`` event now if a model role is not ready, then at each change, and
+        once more (empty) when all are ready again."""
+        seen, told = 0, False
+        while True:
+            seen, roles = await watch.wait(seen)
+            if roles or told:
+                await self._put(events.encode(events.Warming(roles=roles)).decode())
+                told = bool(roles)
 
     async def _start_deadline(self) -> None:
         """A new session must ``start`` in time; the session node evicts it too."""

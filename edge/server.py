@@ -26,6 +26,7 @@ from edge.gateway import Gateway, client_ip
 from edge.http import HttpRoutes, json_response, text_response, without_body
 from edge.limits import Limits
 from edge.metrics import Metrics
+from edge.warming import WarmingWatch
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,9 @@ class Edge:
             replay=replay,
             **kwargs,
         )
+        # which model roles are warming up: told to every connected page
+        self.warming = WarmingWatch(self.routes.warming)
+        self.gateway.warming = self.warming
         self.host = host
         self.port = port
         self.metrics_host = metrics_host
@@ -105,6 +109,7 @@ class Edge:
         return {"ws_connections": float(self.gateway.connections)}
 
     async def start(self) -> None:
+        await self.warming.start()
         self.server = await serve(
             self.gateway.handler,
             self.host,
@@ -158,4 +163,5 @@ class Edge:
             if server is not None:
                 server.close()
                 await server.wait_closed()
+        await self.warming.stop()
         await self.gateway.tails.close()

@@ -14,6 +14,7 @@
 //   report-actions.js download the report as JSON, delete the interview
 //   charts.js         SVG pictures: an answer's timeline, a measure over attempts
 //   history.js        past interviews in this browser, progress charts, practise again
+//   warming-view.js   the "interviewer is warming up" banner (the `warming` event)
 //
 // Security: text from the server or the candidate is only ever set with textContent.
 
@@ -54,6 +55,7 @@ import { fetchReportToken, renderReportLink, reportPath } from "./report-link.js
 import { audioUrl, linkedReport, showLinkedReport } from "./report-page.js";
 import { ROLES, renderReport } from "./report-view.js";
 import { clearSession, counters, loadSession, newSession, S, saveSession } from "./store.js";
+import { onWarming, resetWarming } from "./warming-view.js";
 
 const MAX_TEXT = 4000;
 const MAX_DOC = 20000;
@@ -251,6 +253,7 @@ function onNewInterview() {
   stopMic();
   stopAllAudio();
   clearSession();
+  resetWarming();
   S.report = null;
   S.question = null;
   S.interviewState = "idle";
@@ -362,6 +365,7 @@ setHandlers({
     else if (msg.type === "question") onQuestion(msg);
     else if (msg.type === "transcript") onTranscript(msg);
     else if (msg.type === "report") onReport(msg.report);
+    else if (msg.type === "warming") onWarming(msg);
   },
   error: showError,
   gone: sessionGone,

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from actors.models.engines.atomic import write_atomic
 
-#: Guesses for a first start (seconds), by ``kind:variant``, then by kind.
-DEFAULT_S = {"llm:cold": 90.0, "llm:warm": 8.0, "llm": 90.0, "stt": 5.0, "tts": 3.0}
+#: Guesses for a first start (seconds) by ``kind:variant``; any other: :data:`_FALLBACK_S`.
+DEFAULT_S = {"llm:cold": 90.0, "llm:warm": 8.0}
 _FALLBACK_S = 5.0
 _LINE = re.compile(
     r"model (?P<kind>\w+)\s+warming up(?: \((?P<variant>\w+) start\))?: "
@@ -65,7 +65,7 @@ class LoadHistory:
         known = self._read()
         if key in known:
             return known[key]
-        return DEFAULT_S.get(key, DEFAULT_S.get(kind, _FALLBACK_S))
+        return DEFAULT_S.get(key, _FALLBACK_S)
 
     def record(self, kind: str, variant: str, seconds: float) -> None:
         """Remember a measured load (the last one wins: the machine's load changes)."""
