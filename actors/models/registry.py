@@ -55,7 +55,7 @@ from actors.models.engines.deterministic import (
     DeterministicVoiceDetector,
 )
 from actors.models.engines.tts_router import TtsRouter
-from actors.models.remote.config import RemoteConfig
+from actors.models.remote.config import RemoteConfig, SpeechConfig
 from actors.models.remote.llm_openai import OpenAiLlm
 from bus.jobs import LlmJob
 
@@ -310,7 +310,14 @@ def build_tts_voice(spec: str, options: EngineOptions | None = None) -> TtsEngin
     raise EngineError(f"unknown TTS voice spec {spec!r}")
 
 
-def build_tts(backend: Backend = "real", options: EngineOptions | None = None) -> TtsRouter:
+def build_tts(
+    backend: Backend = "real",
+    options: EngineOptions | None = None,
+    speech: SpeechConfig | None = None,
+) -> TtsRouter:
+    """The voices per language. With ``speech`` (default for the real backend:
+    :meth:`SpeechConfig.from_env`, i.e. ``PARLEY_TTS_URL``) the languages it names speak
+    with the server's voice, and their embedded voice is the backup."""
     opts = options or EngineOptions()
     if backend == "deterministic":
         tone = DeterministicTts(realtime=opts.deterministic_tts_realtime)
@@ -318,10 +325,20 @@ def build_tts(backend: Backend = "real", options: EngineOptions | None = None) -
     built: dict[str, TtsEngine] = {}  # one engine per distinct spec
     for spec in {*opts.tts_voices.values(), *([opts.tts_default] if opts.tts_default else [])}:
         built[spec] = build_tts_voice(spec, opts)
-    return TtsRouter(
-        {lang: built[spec] for lang, spec in opts.tts_voices.items()},
-        default=built[opts.tts_default] if opts.tts_default else None,
-    )
+    voices = {lang: built[spec] for lang, spec in opts.tts_voices.items()}
+    default = built[opts.tts_default] if opts.tts_default else None
+    speech = speech if speech is not None else SpeechConfig.from_env()
+    if speech is None:
+        return TtsRouter(voices, default=default)
+    from actors.models.remote.tts_openai import OpenAiTts
+
+    backups: dict[str, TtsEngine] = {}
+    for lang, name in speech.voices.items():
+        embedded = voices.get(lang, default)
+        if embedded is not None:
+            backups[lang] = embedded
+        voices[lang] = OpenAiTts(speech, name)
+    return TtsRouter(voices, default=default, backups=backups)
 
 
 def build_embedder(backend: Backend = "real", options: EngineOptions | None = None) -> Embedder:

@@ -28,12 +28,32 @@
 ``PARLEY_STT_URL`` (with ``PARLEY_STT_MODEL``, default ``whisper-1``, and
 ``PARLEY_STT_API_KEY`` / ``PARLEY_STT_API_KEY_FILE``, ``PARLEY_STT_CONCURRENCY``) does the
 same for speech to text.
+
+``PARLEY_TTS_URL`` sends the interviewer's voice to a ``/v1/audio/speech`` server
+(:class:`SpeechConfig`), for the languages that name a voice there:
+
+==============================  ==========================================================
+``PARLEY_TTS_VOICE_KO``         the server's voice for Korean interviews (e.g. a neural
+                                Korean voice); unset: Korean keeps the embedded voice
+``PARLEY_TTS_VOICE_EN``         the same for English
+``PARLEY_TTS_MODEL``            the model name the server expects (default ``tts-1``)
+``PARLEY_TTS_API_KEY``          bearer token, or ``PARLEY_TTS_API_KEY_FILE``
+``PARLEY_TTS_FORMAT``           ``wav`` (default: the header gives the sample rate) or
+                                ``pcm`` (raw PCM16 at ``PARLEY_TTS_PCM_RATE``, 24000 as
+                                OpenAI sends it)
+``PARLEY_TTS_CONCURRENCY``      utterances one TTS actor keeps in flight (default 4)
+``PARLEY_TTS_CONNECT_TIMEOUT_S``  connect timeout per request (default 2)
+``PARLEY_TTS_FIRST_AUDIO_S``    the first audio must arrive within this (default 3,
+                                retries included), else the embedded voice speaks
+``PARLEY_TTS_READ_TIMEOUT_S``   longest silence inside a stream (default 3)
+==============================  ==========================================================
 """
 
 from __future__ import annotations
 
-__all__ = ["STRUCTURED_MODES", "RemoteConfig", "StructuredMode"]
+__all__ = ["STRUCTURED_MODES", "RemoteConfig", "SpeechConfig", "StructuredMode"]
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -116,3 +136,48 @@ class RemoteConfig:
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+
+
+@dataclass(frozen=True)
+class SpeechConfig:
+    """The remote voice's settings (see the module docstring). ``voices`` maps the
+    languages that use the server (``en``, ``ko``) to the server's voice names."""
+
+    remote: RemoteConfig
+    voices: dict[str, str]
+    response_format: str = "wav"
+    pcm_rate: int = 24000
+    first_audio_s: float = 3.0
+    read_timeout_s: float = 3.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> SpeechConfig | None:
+        """The settings, or None when ``PARLEY_TTS_URL`` is unset. Raises ValueError for a
+        bad value, or a URL without any ``PARLEY_TTS_VOICE_<LANG>``."""
+        env = os.environ if env is None else env
+        remote = RemoteConfig._from_env(env, "PARLEY_TTS", "tts-1")
+        if remote is None:
+            return None
+        if "PARLEY_TTS_CONNECT_TIMEOUT_S" not in env:
+            remote = dataclasses.replace(remote, connect_timeout_s=2.0)
+        voices = {
+            lang: v.strip()
+            for lang in ("en", "ko")
+            if (v := env.get(f"PARLEY_TTS_VOICE_{lang.upper()}", "")).strip()
+        }
+        if not voices:
+            raise ValueError(
+                "PARLEY_TTS_URL is set but no PARLEY_TTS_VOICE_KO / PARLEY_TTS_VOICE_EN "
+                "names the server's voice for a language"
+            )
+        fmt = env.get("PARLEY_TTS_FORMAT", "wav").strip().lower() or "wav"
+        if fmt not in ("wav", "pcm"):
+            raise ValueError(f"PARLEY_TTS_FORMAT must be wav or pcm, not {fmt!r}")
+        return cls(
+            remote=remote,
+            voices=voices,
+            response_format=fmt,
+            pcm_rate=int(env.get("PARLEY_TTS_PCM_RATE", "24000")),
+            first_audio_s=float(env.get("PARLEY_TTS_FIRST_AUDIO_S", "3")),
+            read_timeout_s=float(env.get("PARLEY_TTS_READ_TIMEOUT_S", "3")),
+        )
