@@ -18,7 +18,8 @@ Layout (``ps`` shows each child as ``parley: <roles>``)::
 
 Restart policy (:class:`RestartPolicy`): a child that exits for any reason while the
 supervisor runs is logged with its exit code or signal and started again after a backoff
-that doubles from ``backoff_min_s`` to ``backoff_max_s``. A child that was up for
+that doubles from ``backoff_min_s`` (0.5 s: a warm engine is back in seconds, so the first
+retry should not wait long) to ``backoff_max_s``. A child that was up for
 ``stable_after_s`` starts the count afresh. After ``crash_loop_limit`` failed starts in a
 row the role is marked ``down`` and tried again only every ``crash_loop_cooldown_s``: the
 rest of the node keeps serving, nothing spins. The state of every child is a NATS micro
@@ -72,7 +73,7 @@ State = Literal["starting", "ready", "backoff", "down", "stopped"]
 class RestartPolicy:
     """When a dead child is started again. Environment: ``PARLEY_RESTART_*``."""
 
-    backoff_min_s: float = 1.0
+    backoff_min_s: float = 0.5
     backoff_max_s: float = 30.0
     stable_after_s: float = 60.0
     crash_loop_limit: int = 5
@@ -295,7 +296,7 @@ class Supervisor:
             child.next_start_at = time.monotonic() + delay
             self._changed(child)
             log_fn(
-                "%s (pid %d) %s after %.1f s; %s in %.0f s",
+                "%s (pid %d) %s after %.1f s; %s in %.1f s",
                 child.spec.name,
                 child.status.pid,
                 child.status.last_exit,

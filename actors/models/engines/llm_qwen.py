@@ -230,6 +230,22 @@ class QwenLlm:
             len(self._ban),
         )
 
+    def warm_up(self) -> None:
+        """One token through the model on top of the first static prefix: pages the
+        weights in and proves the engine computes (a fraction of a second, where a whole
+        question's prompt would take seconds). Raises :class:`EngineError` when the logits
+        are not finite."""
+        with self._exclusive():
+            llm = self._require()
+            lang = self._warm_languages[0] if self._warm_languages else "en"
+            tokens = self._tokenize(dialog_prefix(lang))
+            start = min(self._snapshots.restore_best(llm, tokens), len(tokens) - 1)
+            llm.n_tokens = start
+            llm.eval(tokens[start:])
+            logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))
+            if not np.isfinite(logits).all():
+                raise EngineError("the model computes no finite logits")
+
     def _han_ban(self, store: StateStore | None) -> npt.NDArray[np.intc]:
         """The Han token ban list (half a second over the vocabulary), kept in the store."""
         name, text = "han-ban", "utf-8 lead bytes E4..E9"
