@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -115,3 +116,25 @@ def test_load_estimates_come_from_the_last_start_of_the_same_kind(tmp_path: Path
     assert parse_estimate("[llm] model llm    ready (qwen, 4.1s)") is None
     (tmp_path / "load-times.json").write_text("[1, 2")
     assert history.expect("stt", "start") == 5.0
+
+
+def test_the_question_banks_vectors_are_embedded_once_per_embedder(tmp_path: Path) -> None:
+    from actors.models.engines.deterministic import DeterministicEmbedder
+    from actors.models.service.embed import bank_vectors
+
+    class Counting(DeterministicEmbedder):
+        calls = 0
+
+        def embed_passages(self, texts: list[str]) -> Any:
+            Counting.calls += 1
+            return super().embed_passages(texts)
+
+    engine = Counting()
+    engine.load()
+    texts = ["Tell me about yourself.", "What is a database index?"]
+    first = bank_vectors(engine, "en", texts, tmp_path)
+    again = bank_vectors(engine, "en", texts, tmp_path)
+    assert Counting.calls == 1  # the second start (a fresh database) read them
+    assert (first == again).all() and again.shape == (2, engine.dim)
+    bank_vectors(engine, "en", [*texts, "Why this company?"], tmp_path)  # the bank changed
+    assert Counting.calls == 2
