@@ -204,11 +204,12 @@ async def _run_system(
             print(f"node ready in {time.perf_counter() - t:.1f} s ({layout} layout)")
             url = f"ws://127.0.0.1:{port}/ws"
             await _drive(url, pcm, clients, questions, show, pool)
-            await _print_tts_stats(nats_url)
+            await _print_tts_stats(nats_url, cfg.data_dir / "up.log")
 
 
-async def _print_tts_stats(nats_url: str) -> None:
-    """Which voice spoke: the TTS actor's engines, cache hits and fallbacks to the backup."""
+async def _print_tts_stats(nats_url: str, log: Path) -> None:
+    """Which voice spoke: the TTS actor's engines, cache hits and fallbacks to the backup
+    (with the reasons the TTS process logged, when it ran under ``parley up``)."""
     import msgspec
 
     from bus.connection import connect
@@ -221,6 +222,10 @@ async def _print_tts_stats(nats_url: str) -> None:
             f"tts: {data['engine']}; jobs {data['jobs_done']}, cache hits {data['cache_hits']}, "
             f"fallbacks to the embedded voice {data.get('fallbacks', 0)}"
         )
+        if log.is_file():
+            for line in log.read_text(errors="replace").splitlines():
+                if line.startswith("[tts]") and " failed " in line:
+                    print("  " + line)
     except Exception as exc:  # a report line must not fail the benchmark
         print(f"tts stats unavailable: {exc}")
     finally:

@@ -13,6 +13,7 @@ __all__ = ["Edge"]
 
 import asyncio
 import logging
+import os
 from typing import Any
 
 import asyncpg
@@ -67,7 +68,8 @@ class Edge:
             **kwargs,
         )
         # which model roles are warming up: told to every connected page
-        self.warming = WarmingWatch(self.routes.warming)
+        poll = float(os.environ.get("PARLEY_WARMING_POLL_S", "2"))
+        self.warming = WarmingWatch(self.routes.warming, period_s=max(0.05, poll))
         self.gateway.warming = self.warming
         self.host = host
         self.port = port
