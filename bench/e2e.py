@@ -222,10 +222,12 @@ async def _print_tts_stats(nats_url: str, log: Path) -> None:
             f"tts: {data['engine']}; jobs {data['jobs_done']}, cache hits {data['cache_hits']}, "
             f"fallbacks to the embedded voice {data.get('fallbacks', 0)}"
         )
-        if log.is_file():
-            for line in log.read_text(errors="replace").splitlines():
-                if line.startswith("[tts]") and " failed " in line:
-                    print("  " + line)
+        text = await asyncio.to_thread(
+            lambda: log.read_text(errors="replace") if log.is_file() else ""
+        )
+        for line in text.splitlines():
+            if line.startswith("[tts]") and " failed " in line:
+                print("  " + line)
     except Exception as exc:  # a report line must not fail the benchmark
         print(f"tts stats unavailable: {exc}")
     finally:

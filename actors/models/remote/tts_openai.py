@@ -32,6 +32,7 @@ import contextlib
 import logging
 import threading
 import time
+import urllib.parse
 from collections.abc import Generator, Iterator
 
 import httpx2 as httpx
@@ -58,7 +59,9 @@ class OpenAiTts:
     def __init__(self, cfg: SpeechConfig, voice: str, *, chunk_bytes: int = 8820) -> None:
         self.cfg = cfg
         self.voice = voice
-        self.name = f"openai-tts:{cfg.remote.model}:{voice}"
+        # the server is part of the name: the TTS cache keys audio by it
+        host = urllib.parse.urlsplit(cfg.remote.url).netloc
+        self.name = f"openai-tts:{host}:{cfg.remote.model}:{voice}"
         #: utterances the TTS actor may keep in flight on this voice
         self.concurrency = cfg.remote.concurrency
         #: the rate of the last audio received (``pcm``: the configured one); 0 until then
