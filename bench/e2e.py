@@ -454,6 +454,9 @@ def main(argv: list[str]) -> None:
             os.environ.update(
                 PARLEY_TTS_URL=speech.url, PARLEY_TTS_VOICE_EN="joe", PARLEY_TTS_VOICE_KO="ko"
             )
+            # it renders one utterance per voice at a time, like the embedded voice: more in
+            # flight would only queue there, on the first-audio clock
+            os.environ.setdefault("PARLEY_TTS_CONCURRENCY", "1")
         elif a.tts != "embedded":
             os.environ["PARLEY_TTS_URL"] = a.tts
         if a.llm == "server":

@@ -88,7 +88,9 @@ _WITHOUT = {
 
 def _eta(state: ChildState) -> str:
     s = state.ready_in_s
-    return f"about {max(1, round(s))} s" if s is not None and state.state != "down" else "unknown"
+    if s is None or state.state == "down":
+        return "no estimate yet" if state.state == "starting" else "not known"
+    return f"about {max(1, round(s))} s"
 
 
 def readiness_note(changed: ChildState, states: list[ChildState]) -> str | None:
