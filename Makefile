@@ -35,7 +35,7 @@ install: $(STAMP) system-deps model-assets
 # cache and check its sha256. A no-op once cached; a node also does it on first use.
 model-assets: $(STAMP)
 	@echo "==> end-of-turn model: Smart Turn v3.2 from the pipecat-ai wheel (seconds; cached in the model cache)"
-	@$(PY) -m actors.models.assets smart-turn >/dev/null
+	@$(VENV)/bin/parley assets smart-turn >/dev/null
 
 # torch first, from the CPU file on disk, so nothing can pull a CUDA build later; then the
 # portable llama.cpp wheel, so `pip install -e .` never compiles a native one.

@@ -11,7 +11,7 @@ __all__ = ["BENCHES", "main"]
 import importlib
 import sys
 
-BENCHES = ("bus", "rag", "sessions", "models", "e2e", "load", "quality")
+BENCHES = ("bus", "rag", "sessions", "models", "e2e", "load", "quality", "flood")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -190,7 +190,7 @@ async def _run_system(
     clients: int, questions: int, models: str, show: bool, layout: str, pcm: bytes
 ) -> None:
     with bench_servers() as (nats_url, dsn), tempfile.TemporaryDirectory() as tmp:
-        cfg = Config(
+        cfg = Config.from_env(  # PARLEY_LLM_URL etc. as main() set them
             nats_url=nats_url,
             database_url=dsn,
             port=0,
@@ -462,7 +462,7 @@ def main(argv: list[str]) -> None:
         if a.llm == "server":
             from parley.llm_server import llama_server
 
-            server = stack.enter_context(llama_server())
+            server = stack.enter_context(llama_server(threads=Config.from_env().llm_threads))
             os.environ["PARLEY_LLM_URL"] = server.url  # read by the node (or parley up)
             os.environ.setdefault("PARLEY_LLM_STRUCTURED", "gbnf")
         elif a.llm != "embedded":

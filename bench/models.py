@@ -318,29 +318,15 @@ def _bench_llm(threads: int) -> None:
         ),
     )
     generate(
-        "follow-up to a vague answer",
+        "follow-up quoting a vague answer",
         base(
             job_id="b:3:fu",
             task="followup",
             question=h2[-1].question,
             answer="It was a tough week but we fixed it as a team in the end.",
+            anchor="we fixed it as a team",
+            term="actions",
         ),
-    )
-    started = time.monotonic()
-    out = llm.generate(
-        base(
-            job_id="b:3:fu2",
-            task="followup",
-            question=h2[-1].question,
-            answer="I found the stuck consumer in 10 minutes, moved 12 "
-            "partitions, and lag fell from 2 hours to 30 seconds.",
-        ),
-        threading.Event(),
-    )
-    nothing = list(out)
-    print(
-        f"follow-up decision for a complete answer: {time.monotonic() - started:.3f} s "
-        f"({'none needed' if not nothing else nothing})"
     )
     started = time.monotonic()
     data = llm.assess(

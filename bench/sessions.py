@@ -23,12 +23,13 @@ import sys
 import threading
 import time
 
-from actors.bank import load_bank, phrases
+from actors.bank import load_bank
 from actors.runtime import Lease
 from actors.session import inputs
 from actors.session.config import CoreConfig
 from actors.session.core import SessionCore
 from actors.session.node import SessionNode
+from actors.session.phrases import default_phrases
 from bench.servers import bench_servers, percentile
 from bus import events
 from bus.connection import connect
@@ -167,7 +168,7 @@ async def _run(idle: int, live: int, seconds: float, loads: list[str], snaps: in
             f"KiB per session (actors: {len(node.actors)})"
         )
         # snapshot writes: a real core snapshot, fenced upsert
-        core = SessionCore.new("bench-snap-0001", CoreConfig(), load_bank(), phrases)
+        core = SessionCore.new("bench-snap-0001", CoreConfig(), load_bank(), default_phrases)
         blob = core.snapshot()
         lease = Lease(layout.owners, "bench-snap-0001", "bench", 10.0)
         rev = await lease.claim()

@@ -2,22 +2,24 @@
 
 The embedded nats-server (:class:`bus.embedded.EmbeddedNats`) runs with the users of
 :data:`USERS`, their generated passwords kept in a 0600 JSON file under the data dir
-(:class:`Credentials`). A process connects as the user of its role set
-(:func:`user_for_roles`); the supervisor and the test fixtures hand each process a URL
-with that user's name and password in it (:func:`with_user`). Never log such a URL as is:
-:func:`mask_url`.
+(:class:`Credentials`); the server's config holds only their bcrypt hashes
+(:func:`authorization_block`). A process opens one connection per role group it runs
+(:func:`connection_groups`: the edge, the session role and its model roles each connect
+as their own user, also when they share a process), so whoever takes over one role's
+connection holds that role's rights and no other's. The supervisor hands each child a
+credentials file with only its users (:meth:`Credentials.subset`); tests and tools put
+a user into a URL (:func:`with_user`). Never log such a URL as is: :func:`mask_url`.
 
 Users and what they may do (the table of ``docs/operating.md``, "Security")::
 
-    edge        publish .in and interview.activate; read OUT (ephemeral consumers) and .audio;
-                read and delete answer audio (the replay object store)
-    session     answer .in/activate; publish .out/.audio/jobs; read RESULTS; the lease bucket;
-                write answer audio (the replay object store)
+    edge        publish .in, interview.activate and interview.delete; read OUT through
+                ephemeral consumers only (never a durable one) and .audio; read answer
+                audio (the replay object store), never write or delete it
+    session     answer .in/activate/delete; publish .out/.audio/jobs; read RESULTS; the lease
+                bucket; write and delete answer audio (the replay object store)
     stt llm     their own job consumer (fetch, ack) and result subjects
     tts embed   (tts also its audio cache object store)
-    front       edge + session (the ``edge,session`` process of ``parley up``)
     models      stt + llm + tts + embed (one process serving every model)
-    node        every role (one process with all roles: tests, ``bench e2e --layout single``)
     supervisor  its own micro service only
     operator    read-only inspection: $SRV.*, stream and consumer info, parley.*.status
     admin       everything: creates, updates, deletes and purges streams (provisioning)
@@ -37,6 +39,7 @@ __all__ = [
     "USERS",
     "Credentials",
     "authorization_block",
+    "connection_groups",
     "inbox_prefix",
     "mask_url",
     "permissions",
@@ -55,6 +58,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
+import bcrypt
+
 from bus import subjects
 
 ADMIN = "admin"
@@ -63,12 +68,13 @@ SUPERVISOR = "supervisor"
 
 _ROLES: tuple[str, ...] = ("edge", "session", "stt", "llm", "tts", "embed")
 
-#: The role set of each role user.
+_MODEL_ROLES: tuple[str, ...] = ("stt", "llm", "tts", "embed")
+
+#: The role set of each role user. No user holds the edge's or the session's rights
+#: together with any other role's.
 ROLE_USERS: dict[str, frozenset[str]] = {
     **{r: frozenset({r}) for r in _ROLES},
-    "front": frozenset({"edge", "session"}),
-    "models": frozenset({"stt", "llm", "tts", "embed"}),
-    "node": frozenset(_ROLES),
+    "models": frozenset(_MODEL_ROLES),
 }
 
 USERS: tuple[str, ...] = (*ROLE_USERS, SUPERVISOR, OPERATOR, ADMIN)
@@ -77,14 +83,29 @@ _JS = "$JS.API"
 
 
 def user_for_roles(roles: Iterable[str]) -> str:
-    """The user a process with ``roles`` connects as: the role user with the fewest roles
-    that include them all (exactly ``roles`` for one role, ``edge,session`` and the four
-    model roles; ``node``, every role, for any other mix)."""
+    """The user of one role group: exactly the role for one role, ``models`` for several
+    model roles. Raises ValueError for anything else (split it with
+    :func:`connection_groups`)."""
     wanted = frozenset(roles)
     if wanted - set(_ROLES) or not wanted:
         raise ValueError(f"no NATS user for roles {sorted(wanted)}")
     fits = [u for u, have in ROLE_USERS.items() if wanted <= have]
+    if not fits:
+        raise ValueError(f"roles {sorted(wanted)} need one connection each group")
     return min(fits, key=lambda u: len(ROLE_USERS[u]))
+
+
+def connection_groups(roles: Iterable[str]) -> list[tuple[tuple[str, ...], str]]:
+    """The connections a process with ``roles`` opens: (roles, user) for the edge, the
+    session role and the model roles, each group that is present, in that order."""
+    wanted = set(roles)
+    if wanted - set(_ROLES) or not wanted:
+        raise ValueError(f"no NATS user for roles {sorted(wanted)}")
+    groups: list[tuple[str, ...]] = [(r,) for r in ("edge", "session") if r in wanted]
+    models = tuple(r for r in _MODEL_ROLES if r in wanted)
+    if models:
+        groups.append(models)
+    return [(g, user_for_roles(g)) for g in groups]
 
 
 def inbox_prefix(user: str | None) -> str:
@@ -101,6 +122,21 @@ def _service(name: str, *endpoints: str) -> list[str]:
         f"$SRV.*.{name}",
         f"$SRV.*.{name}.*",
         *endpoints,
+    ]
+
+
+def _object_store_reader(bucket: str) -> list[str]:
+    """Read objects of one object store: look up its stream, get an object's last meta
+    message, and read its chunks through an ephemeral ordered consumer (the legacy
+    create subject only: the server refuses a durable consumer there)."""
+    obj = f"OBJ_{bucket}"
+    return [
+        f"{_JS}.STREAM.INFO.{obj}",
+        f"{_JS}.STREAM.MSG.GET.{obj}",
+        f"{_JS}.DIRECT.GET.{obj}",
+        f"{_JS}.DIRECT.GET.{obj}.>",
+        f"{_JS}.CONSUMER.CREATE.{obj}",
+        f"{_JS}.STREAM.NAMES",
     ]
 
 
@@ -130,11 +166,12 @@ def _role_permissions(role: str) -> tuple[list[str], list[str]]:
             [
                 subjects.ALL_SESSION_IN,
                 subjects.ACTIVATE,
+                subjects.DELETE,  # "delete my interview": the session nodes do it
                 "$SRV.>",  # readiness: pings and stats of the services
+                # ephemeral consumers only: a durable name on this subject is refused
                 f"{_JS}.CONSUMER.CREATE.{subjects.STREAM_OUT}",
-                f"{_JS}.CONSUMER.CREATE.{subjects.STREAM_OUT}.>",
                 f"{_JS}.CONSUMER.INFO.{subjects.STREAM_OUT}.*",
-                *_object_store(subjects.OBJ_REPLAY),  # replay and delete answer audio
+                *_object_store_reader(subjects.OBJ_REPLAY),  # replay answer audio
             ],
             [subjects.ALL_SESSION_AUDIO],
         )
@@ -151,14 +188,16 @@ def _role_permissions(role: str) -> tuple[list[str], list[str]]:
                 f"{_JS}.DIRECT.GET.{kv}",
                 f"{_JS}.DIRECT.GET.{kv}.>",
                 f"{_JS}.STREAM.MSG.GET.{subjects.STREAM_OUT}",
+                # ephemeral consumers only (the legacy create subject refuses durables)
                 f"{_JS}.CONSUMER.CREATE.{subjects.STREAM_RESULTS}",
-                f"{_JS}.CONSUMER.CREATE.{subjects.STREAM_RESULTS}.>",
                 f"{_JS}.CONSUMER.INFO.{subjects.STREAM_RESULTS}.*",
-                *_object_store(subjects.OBJ_REPLAY),  # keeps each spoken answer's audio
+                # keeps each spoken answer's audio, deletes it with the interview
+                *_object_store(subjects.OBJ_REPLAY),
             ],
             [
                 subjects.ALL_SESSION_IN,
                 subjects.ACTIVATE,
+                subjects.DELETE,
                 *_service("parley-session", "parley.session.*.status"),
             ],
         )
@@ -224,13 +263,27 @@ def permissions(user: str) -> dict[str, Any]:
     }
 
 
+#: bcrypt cost of the hashes in the server's config. The passwords are 32 random URL-safe
+#: characters (192 bits): no cost makes guessing them easier or harder; the hash keeps the
+#: config (copied to every server of a cluster) from holding a usable password, and the
+#: server checks one hash per connect, so it is kept cheap (about 4 ms here).
+BCRYPT_ROUNDS = 6
+
+
 def authorization_block(creds: Credentials) -> str:
     """The ``authorization { users: [...] }`` section of a nats-server config (JSON is
-    valid nats-server config syntax). It holds the passwords: write it 0600."""
+    valid nats-server config syntax), with each password as a bcrypt hash (nats-server
+    takes ``$2b$...`` as one and then does not warn about plaintext passwords). Written
+    0600 all the same."""
     users = [
-        {"user": u, "password": creds.password(u), "permissions": permissions(u)} for u in USERS
+        {"user": u, "password": _bcrypt(creds.password(u)), "permissions": permissions(u)}
+        for u in USERS
     ]
     return "authorization " + json.dumps({"users": users}, indent=2) + "\n"
+
+
+def _bcrypt(password: str) -> str:
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=BCRYPT_ROUNDS)).decode()
 
 
 def write_authorization(credentials: Path, out: Path, *, rotate: bool = False) -> None:
@@ -310,6 +363,13 @@ class Credentials:
 
     def has(self, user: str) -> bool:
         return user in self._passwords
+
+    def subset(self, users: Iterable[str], path: Path) -> Credentials:
+        """A credentials file at ``path`` (0600) with only ``users``: what the supervisor
+        gives a child, so that it holds no other role's password (nor ``admin``)."""
+        part = Credentials(Path(path), {u: self.password(u) for u in users})
+        part.save()
+        return part
 
     def url(self, url: str, user: str) -> str:
         """``url`` (comma-separated for a cluster) with ``user``'s name and password."""

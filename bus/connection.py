@@ -5,8 +5,8 @@ awaits the network without a deadline.
 
 Credentials travel in the URL (``nats://user:password@host:port``, see :mod:`bus.auth`);
 a connection as user ``U`` uses the reply-inbox prefix ``_INBOX_U``, the only inboxes that
-user may subscribe to. TLS: ``tls://`` URLs; ``PARLEY_NATS_CA`` names a PEM file of the CA
-that signed the servers' certificates (else the system's CAs are trusted).
+user may subscribe to. TLS: ``tls://`` URLs; ``tls_ca`` names a PEM file of the CA that
+signed the servers' certificates (``PARLEY_NATS_CA``; else the system's CAs are trusted).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ __all__ = ["DEFAULT_TIMEOUT", "NatsAuthError", "connect"]
 
 import contextlib
 import logging
-import os
 import ssl
+from pathlib import Path
 
 import nats
 import nats.errors
@@ -35,8 +35,12 @@ def _is_auth_error(exc: BaseException) -> bool:
     return isinstance(exc, nats.errors.AuthorizationError) or "authorization violation" in text
 
 
-async def connect(url: str, name: str, *, connect_timeout: float = 5.0) -> Client:
+async def connect(
+    url: str, name: str, *, connect_timeout: float = 5.0, tls_ca: str | Path | None = None
+) -> Client:
     """Connect to ``url`` (comma-separated for a cluster) and keep reconnecting forever.
+    ``tls_ca``: the CA file that signed the servers' certificates (``PARLEY_NATS_CA``);
+    TLS is used with it or for ``tls://`` URLs (then with the system's CAs).
 
     Raises on the first connect failing (``connect_timeout`` per attempt, a few attempts):
     a node that cannot reach NATS at start-up should fail loudly. Raises
@@ -47,8 +51,8 @@ async def connect(url: str, name: str, *, connect_timeout: float = 5.0) -> Clien
     # userinfo, and nats-py prefers these options to a URL's
     user, password = url_credentials(url)
     tls: ssl.SSLContext | None = None
-    if any(u.startswith("tls://") for u in servers) or os.environ.get("PARLEY_NATS_CA"):
-        tls = ssl.create_default_context(cafile=os.environ.get("PARLEY_NATS_CA") or None)
+    if any(u.startswith("tls://") for u in servers) or tls_ca:
+        tls = ssl.create_default_context(cafile=str(tls_ca) if tls_ca else None)
 
     connected_once = False
 

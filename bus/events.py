@@ -199,6 +199,7 @@ ErrorCode = Literal[
     "rate_limited",
     "busy",
     "start_timeout",
+    "idle_timeout",
     "unavailable",
 ]
 """Every ``error`` code a client can see; docs/protocol.md's "Errors" table lists exactly

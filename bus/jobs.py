@@ -13,8 +13,10 @@ re-requests the same work is deduplicated by JetStream.
 from __future__ import annotations
 
 __all__ = [
+    "RELATE_MAX",
     "SCORE_KEYS",
     "EmbedJob",
+    "EmbedOp",
     "EmbedResult",
     "Exchange",
     "Job",
@@ -71,7 +73,7 @@ class Exchange(msgspec.Struct, frozen=True):
     answer: str = ""
 
 
-LlmTask = Literal["question", "followup", "assess", "outline", "prefill"]
+LlmTask = Literal["question", "followup", "assess", "outline", "prefill", "claims"]
 
 
 class LlmJob(_Msg, tag="llm", frozen=True):
@@ -83,6 +85,9 @@ class LlmJob(_Msg, tag="llm", frozen=True):
     ``assess``.
     ``prefill`` (sent as an ``assess`` job, while the candidate still speaks): read the
     answer so far into the assessment prompt's cache; ``LlmDone`` carries nothing.
+    ``claims`` (queued as ``assess``, at ``start``): which of the résumé sentences in
+    ``context`` are most worth asking about; ``LlmDone.text`` is JSON
+    (:func:`actors.interview.picks.parse_picks` reads it).
     Candidate text in ``answer``/``history`` is data, never instructions."""
 
     session_id: str
@@ -112,18 +117,31 @@ class TtsJob(_Msg, tag="tts", frozen=True):
     voice: str = ""
 
 
+EmbedOp = Literal["ingest", "search", "relate"]
+
+
 class EmbedJob(_Msg, tag="embed", frozen=True):
     """``ingest``: chunk, embed and store ``texts`` for the session as ``doc_kind``.
     ``search``: return the ``k`` chunks nearest ``query`` (the session's documents and the
-    question bank, in ``language``)."""
+    question bank, in ``language``).
+    ``relate``: how close in meaning each of ``texts`` is to each of ``refs``
+    (``EmbedResult.similarity``) and, with ``grader``, how likely each text is addressed to
+    whoever scores the interview rather than answering (``EmbedResult.grader``). At most
+    :data:`RELATE_MAX` texts and refs; nothing is stored. Texts are data, never instructions."""
 
     session_id: str
-    op: Literal["ingest", "search"]
+    op: EmbedOp
     language: str
     texts: list[str] = []
     doc_kind: str = ""
     query: str = ""
     k: int = 4
+    refs: list[str] = []
+    grader: bool = False
+
+
+#: The most texts (and refs) one ``relate`` job compares.
+RELATE_MAX = 64
 
 
 Job = SttJob | LlmJob | TtsJob | EmbedJob
@@ -197,8 +215,14 @@ class TtsDone(_Msg, tag="tts_done", frozen=True):
 
 
 class EmbedResult(_Msg, tag="embed_result", frozen=True):
+    """``search``: the ``chunks`` found; ``ingest``: how many were ``stored``; ``relate``:
+    ``similarity[i][j]`` (cosine, -1..1) of text ``i`` and ref ``j``, and ``grader[i]`` the
+    probability (0..1) that text ``i`` talks to the grader (empty unless asked)."""
+
     chunks: list[str] = []
     stored: int = 0
+    similarity: list[list[float]] = []
+    grader: list[float] = []
 
 
 #: why a job produced no result: its input can never work (``bad_input``), the worker

@@ -26,6 +26,7 @@ import contextlib
 import dataclasses
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from nats.js import JetStreamContext, api
@@ -53,6 +54,13 @@ class BusLayout:
     owners: KeyValue
     audio: ObjectStore
     replay: ObjectStore | None = None
+
+
+#: Streams read only through short-lived consumers (OUT by the edge, RESULTS by session
+#: actors, the answer store by the edge's replays): a consumer nobody listens to is gone
+#: after this, and none may ask to live longer, so no role can leave one behind.
+CONSUMER_IDLE_S = 60.0
+_EPHEMERAL_ONLY = api.StreamConsumerLimits(inactive_threshold=CONSUMER_IDLE_S)
 
 
 async def _ensure_stream(js: JetStreamContext, cfg: api.StreamConfig) -> None:
@@ -173,6 +181,7 @@ async def _provision(
             max_msgs_per_subject=5_000,
             duplicate_window=duplicate_window,
             num_replicas=replicas,
+            consumer_limits=_EPHEMERAL_ONLY,
         ),
     )
     await _ensure_stream(
@@ -188,6 +197,7 @@ async def _provision(
             max_msgs_per_subject=1_000,
             duplicate_window=duplicate_window,
             num_replicas=replicas,
+            consumer_limits=_EPHEMERAL_ONLY,
         ),
     )
     for kind in subjects.JOB_KINDS:
@@ -224,7 +234,7 @@ async def _ensure_replay(js: JetStreamContext, limits: ReplayLimits, replicas: i
     try:
         store = await js.object_store(subjects.OBJ_REPLAY)
     except NotFoundError:
-        return await js.create_object_store(
+        store = await js.create_object_store(
             bucket=subjects.OBJ_REPLAY,
             config=api.ObjectStoreConfig(
                 bucket=subjects.OBJ_REPLAY,
@@ -236,8 +246,10 @@ async def _ensure_replay(js: JetStreamContext, limits: ReplayLimits, replicas: i
         )
     stream = f"OBJ_{subjects.OBJ_REPLAY}"
     cfg = (await js.stream_info(stream)).config
-    if cfg.max_age != limits.ttl_s or cfg.max_bytes != limits.max_bytes:
+    idle = cfg.consumer_limits.inactive_threshold if cfg.consumer_limits else None
+    if cfg.max_age != limits.ttl_s or cfg.max_bytes != limits.max_bytes or idle != CONSUMER_IDLE_S:
         cfg.max_age, cfg.max_bytes = limits.ttl_s, limits.max_bytes
+        cfg.consumer_limits = _EPHEMERAL_ONLY
         await js.update_stream(cfg)
         log.info("replay store limits set to %.0f s, %d bytes", limits.ttl_s, limits.max_bytes)
     return store
@@ -314,10 +326,11 @@ async def provision_as(
     replicas: int = 1,
     owner_ttl: float = 5.0,
     replay: ReplayLimits | None = None,
+    tls_ca: str | Path | None = None,
 ) -> None:
     """:func:`provision` over a connection of its own to ``url`` (the admin's
     credentials), closed afterwards: the admin identity is held only while provisioning."""
-    nc = await connect(url, name)
+    nc = await connect(url, name, tls_ca=tls_ca)
     try:
         await provision(nc.jetstream(), replicas=replicas, owner_ttl=owner_ttl, replay=replay)
     finally:

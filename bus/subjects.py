@@ -61,6 +61,8 @@ OBJ_AUDIO = "audio"
 OBJ_REPLAY = "answer_audio"
 
 ACTIVATE = "interview.activate"
+#: the candidate deletes an interview: edge -> session nodes (queue group), see bus.activation
+DELETE = "interview.delete"
 SESSION_NODES_QUEUE = "session-nodes"
 
 HDR_MSG_ID = "Nats-Msg-Id"

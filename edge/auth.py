@@ -1,12 +1,18 @@
 """Tokens: ``<session id>.<expiry>.<HMAC-SHA256>``, signed with the server secret.
 
-Two kinds, told apart by the MAC's domain (a token of one kind never verifies as the
-other):
+Three kinds, told apart by the MAC's domain (a token of one kind never verifies as
+another), each with its own lifetime (:data:`TTL`):
 
-- a **session token** (:data:`SESSION`) lets its holder resume and drive that session
-  and read its report;
-- a **report token** (:data:`REPORT`) only lets its holder read the report: it is what
-  the shareable link carries.
+- a **session token** (:data:`SESSION`, hours) lets its holder resume and drive that
+  session, read its report and hear its answers, get the other two, and delete it; the
+  edge hands a fresh one on every resume, so an interview in progress never runs out;
+- a **report token** (:data:`REPORT`, 30 days) only lets its holder read the report: it
+  is what the shareable link carries;
+- a **replay token** (:data:`REPLAY`, one hour) only lets its holder fetch the session's
+  answer audio: the short-lived signed URL of the page's replay player.
+
+Tokens are stateless; a deleted session's tokens are refused by the revocation check
+that every use makes besides this one (:mod:`edge.tokens`).
 
 Parsing is strict and canonical: the session id matches the protocol's pattern, the
 expiry is a plain decimal without sign, spaces or leading zeros, the MAC is exactly 43
@@ -17,7 +23,7 @@ failed. Verification is constant-time in the MAC.
 
 from __future__ import annotations
 
-__all__ = ["REPORT", "SESSION", "TokenError", "sign", "verify"]
+__all__ = ["REPLAY", "REPORT", "SESSION", "TTL", "Kind", "TokenError", "sign", "verify"]
 
 import base64
 import hashlib
@@ -28,11 +34,13 @@ from typing import Literal
 
 from edge.errors import TokenError
 
-DEFAULT_TTL = 30 * 24 * 3600
-
-Kind = Literal["session", "report"]
+Kind = Literal["session", "report", "replay"]
 SESSION: Kind = "session"
 REPORT: Kind = "report"
+REPLAY: Kind = "replay"
+
+#: default lifetime of each kind, in seconds
+TTL: dict[Kind, int] = {SESSION: 12 * 3600, REPORT: 30 * 24 * 3600, REPLAY: 3600}
 
 _TOKEN = re.compile(
     r"(?P<sid>[A-Za-z0-9_-]{8,64})\.(?P<exp>[1-9][0-9]{0,11})\.(?P<mac>[A-Za-z0-9_-]{43})"
@@ -51,11 +59,12 @@ def sign(
     secret: bytes,
     sid: str,
     *,
-    ttl: int = DEFAULT_TTL,
+    ttl: float | None = None,
     now: float | None = None,
     kind: Kind = SESSION,
 ) -> str:
-    expiry = int((now if now is not None else time.time()) + ttl)
+    """A token of ``kind`` for ``sid``, valid ``ttl`` seconds (the kind's default)."""
+    expiry = int((now if now is not None else time.time()) + (TTL[kind] if ttl is None else ttl))
     return f"{sid}.{expiry}.{_mac(secret, kind, sid, expiry)}"
 
 

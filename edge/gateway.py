@@ -1,23 +1,19 @@
-"""The WebSocket gateway: one browser connection <-> one session on the bus.
+"""The WebSocket gateway: one browser connection <-> one session on the bus; the async
+shell of :mod:`edge.link`, which decides everything about a connection.
 
-Per connection: the first text frame must be ``hello`` (within a deadline). The gateway
-creates or resumes the session (token checked), subscribes to the session's ``.out``
-stream (replaying events after ``last_seq``) and ``.audio`` subject, then relays: client
-text events go to ``interview.session.<sid>.in`` as requests (the owning actor acks;
-"no responders" means nobody owns it, so the gateway activates it and retries), client
-audio is published there as binary. A session silent for ``owner_probe_s`` is probed:
-when its node died nobody answers, and the gateway re-activates it on another node at
-once (a client waiting for the next question sends nothing that would notice). Output
-goes through one bounded queue per
-connection; a client too slow to keep up is disconnected (it resumes) rather than
-allowed to grow server memory. Every network await has a deadline and every task of a
-connection ends with it.
-
-Admission (with :mod:`edge.admission`): connections and new sessions per client address
-are limited; a new session that sends no ``start`` within ``start_timeout_s`` is closed
-(1008); free text is cleaned (:mod:`edge.sanitize`) before it goes anywhere; refusals
-sustained past their burst close the socket (1008); error events are themselves rate
-limited (the excess is counted in ``ws_errors_suppressed_total``).
+Per connection the shell reads messages and feeds them to the connection's
+:class:`~edge.link.Link` (the frames themselves are counted by :mod:`edge.wsconn` as they
+are parsed) and carries out what it answers: it creates or resumes the session (token
+checked, the per-address rate of new sessions), subscribes to the session's ``.out``
+stream (replaying events after ``last_seq``) and ``.audio`` subject, and relays: client
+events go to ``interview.session.<sid>.in`` as requests (the owning actor acks; "no
+responders" means nobody owns it, so the gateway activates it and retries), audio is
+published there as binary. A session silent for ``owner_probe_s`` is probed: when its
+node died nobody answers, and the gateway re-activates it on another node at once (a
+client waiting for the next question sends nothing that would notice). Output goes
+through one bounded queue per connection; a client too slow to keep up is disconnected
+(it resumes) rather than allowed to grow server memory. Every network await has a
+deadline and every task of a connection ends with it.
 """
 
 from __future__ import annotations
@@ -28,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from typing import Any
+from typing import Any, assert_never
 
 import msgspec
 import nats.errors
@@ -40,13 +36,14 @@ from bus import activation, events, subjects
 from bus.errors import BadMessage
 from bus.tail import Tail, Tails
 from bus.tasks import cancel_and_wait
-from edge import auth
-from edge.admission import PerIp
-from edge.errors import EdgeError
-from edge.limits import Limits, TokenBucket
+from edge.admission import PerIp, address_key
+from edge.errors import EdgeError, RevocationUnavailable, TokenError
+from edge.limits import Limits
+from edge.link import Action, Close, Count, Forward, ForwardAudio, Phase, Reply
 from edge.metrics import Metrics
-from edge.sanitize import clean_event
+from edge.tokens import Tokens
 from edge.warming import WarmingWatch
+from edge.wsconn import EdgeConnection
 
 log = logging.getLogger(__name__)
 
@@ -72,16 +69,21 @@ class Gateway:
     """Serves WebSocket connections; ``handler`` is what ``websockets.serve`` calls."""
 
     def __init__(
-        self, nc: Client, secret: bytes, metrics: Metrics, limits: Limits | None = None
+        self, nc: Client, tokens: Tokens, metrics: Metrics, limits: Limits | None = None
     ) -> None:
         self.nc = nc
         self.js = nc.jetstream()
         self.tails = Tails(nc, self.js)
-        self.secret = secret
+        self.tokens = tokens
         self.metrics = metrics
         self.limits = limits or Limits()
         self.connections = 0
-        self.per_ip = PerIp(self.limits.max_connections_per_ip, self.limits.sessions_per_ip_per_min)
+        self.per_ip = PerIp(
+            self.limits.max_connections_per_ip,
+            self.limits.sessions_per_ip_per_min,
+            abuse_strikes=self.limits.abuse_strikes_per_min,
+            abuse_block_s=self.limits.abuse_block_s,
+        )
         #: loop time until which the session nodes are known to be full
         self.full_until = 0.0
         #: which model roles are warming up (the edge sets it; None: never tell)
@@ -158,6 +160,7 @@ class Gateway:
     # --- connection ----------------------------------------------------------------------
 
     async def handler(self, ws: ServerConnection) -> None:
+        assert isinstance(ws, EdgeConnection)
         ip = client_ip(ws)
         if not self.per_ip.opened(ip):  # several handshakes raced past the admission check
             self.metrics.inc("ws_refused_per_ip_total")
@@ -175,89 +178,71 @@ class Gateway:
         finally:
             self.connections -= 1
             self.per_ip.closed(ip)
+            if ws.was_cut:
+                self.per_ip.struck(ip)
             await conn.close()
 
 
 def client_ip(ws: ServerConnection) -> str:
-    """The TCP peer's address (a proxy's, behind one)."""
+    """The client's address as the per-address limits key it (see
+    :func:`edge.admission.address_key`: an IPv6 client by its /64)."""
     peer = ws.remote_address
-    return str(peer[0]) if peer else "?"
+    return address_key(str(peer[0])) if peer else "?"
 
 
 class _Connection:
-    def __init__(self, gw: Gateway, ws: ServerConnection, ip: str) -> None:
+    """The async shell of one connection: it feeds the connection's :class:`Link` and
+    does what it says (see :mod:`edge.link`)."""
+
+    def __init__(self, gw: Gateway, ws: EdgeConnection, ip: str) -> None:
         self.gw = gw
         self.ws = ws
         self.ip = ip
+        self.link = ws.link
         self.limits = gw.limits
-        self.sid = ""
-        self.last_seq = 0
+        self.loop = asyncio.get_running_loop()
         self.out: asyncio.Queue[str | bytes | None] = asyncio.Queue(self.limits.outbound_queue)
         self.subs: list[Any] = []
         self.out_tail: Tail | None = None
         self.tasks: list[asyncio.Task[Any]] = []
-        self.msg_bucket = TokenBucket(self.limits.messages_per_s, self.limits.message_burst)
-        self.audio_bucket = TokenBucket(
-            self.limits.audio_bytes_per_s, self.limits.audio_burst_bytes
-        )
-        self.violations = TokenBucket(self.limits.violations_per_s, self.limits.violation_burst)
-        self.error_bucket = TokenBucket(self.limits.errors_per_s, self.limits.error_burst)
-        self.started = False
         self.attached = False
-        self.last_heard = 0.0
-        self.finished = False
-        self.conn_id = secrets.token_urlsafe(6)
-        self.sent_in = 0
 
-    async def send_error(
-        self, code: events.ErrorCode, message: str, *, always: bool = False
-    ) -> None:
-        """Send an ``error`` event, unless this connection had too many lately (then it
-        is only counted). ``always``: one that goes with a close."""
-        if not always and not self.error_bucket.take():
-            self.gw.metrics.inc("ws_errors_suppressed_total")
-            return
-        self.gw.metrics.inc(f'ws_errors_total{{code="{code}"}}')
-        await asyncio.wait_for(
-            self.ws.send(events.encode(events.Error(code=code, message=message)).decode()),
-            self.limits.send_timeout_s,
-        )
+    @property
+    def sid(self) -> str:
+        return self.link.sid
 
     async def run(self) -> None:
         try:
-            first = await asyncio.wait_for(self.ws.recv(), self.limits.hello_timeout_s)
+            first: str | bytes | None = await asyncio.wait_for(
+                self.ws.recv(), self.limits.hello_timeout_s
+            )
         except TimeoutError:
-            await self.send_error("bad_message", "send hello first", always=True)
-            await self.ws.close(1008, "no hello")
-            return
-        hello = await self._decode_hello(first)
-        if hello is None:
+            first = None
+        hello = self.link.first(first)
+        if isinstance(hello, list):
+            await self.do(hello)
             return
         try:
-            token = await self._open_session(hello)
+            sid, token = await self._open_session(hello)
         except _Refused as exc:
-            await self.send_error(exc.code, exc.message, always=True)
-            if exc.close:
-                await self.ws.close(exc.close, exc.code)
+            await self.do(self.link.refused(exc.code, exc.message, exc.close))
             return
+        resumed = hello.session_id is not None
+        self.link.opened(sid, self.loop.time(), resumed=resumed, last_seq=hello.last_seq)
         await self._subscribe()
-        self.tasks.append(asyncio.create_task(self._writer(), name=f"ws-writer-{self.sid}"))
+        self.tasks.append(asyncio.create_task(self._writer(), name=f"ws-writer-{sid}"))
         await self._put(
-            events.encode(
-                events.Ready(session_id=self.sid, token=token, resumed=hello.session_id is not None)
-            ).decode()
+            events.encode(events.Ready(session_id=sid, token=token, resumed=resumed)).decode()
         )
         if self.gw.warming is not None:
             self.tasks.append(asyncio.create_task(self._tell_warming(self.gw.warming)))
-        err = await self.gw.send_in(self.sid, events.Attach(last_seq=self.last_seq))
+        err = await self.gw.send_in(sid, events.Attach(last_seq=self.link.last_seq))
         self.attached = err is None
-        self._heard()
-        self.tasks.append(asyncio.create_task(self._watch_owner(), name=f"ws-owner-{self.sid}"))
-        if hello.session_id is None and self.limits.start_timeout_s:
-            self.tasks.append(
-                asyncio.create_task(self._start_deadline(), name=f"ws-start-{self.sid}")
-            )
-        await self._reader()
+        self.link.heard(self.loop.time())
+        self.tasks.append(asyncio.create_task(self._watch_owner(), name=f"ws-owner-{sid}"))
+        self.tasks.append(asyncio.create_task(self._ticker(), name=f"ws-tick-{sid}"))
+        async for frame in self.ws:
+            await self.do(self.link.message(frame, self.loop.time()))
 
     async def _tell_warming(self, watch: WarmingWatch) -> None:
         """A ``warming`` event now if a model role is not ready, then at each change, and
@@ -269,48 +254,65 @@ class _Connection:
                 await self._put(events.encode(events.Warming(roles=roles)).decode())
                 told = bool(roles)
 
-    async def _start_deadline(self) -> None:
-        """A new session must ``start`` in time; the session node evicts it too."""
-        await asyncio.sleep(self.limits.start_timeout_s)
-        if self.started:
-            return
-        self.gw.metrics.inc("ws_start_timeout_total")
-        with contextlib.suppress(Exception):
-            await self.send_error(
-                "start_timeout", "the interview was not started in time", always=True
-            )
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(
-                self.ws.close(CLOSE_POLICY, "start timeout"), self.limits.send_timeout_s
-            )
+    async def do(self, actions: list[Action]) -> None:
+        """Carry out the Link's actions, in order."""
+        for action in actions:
+            match action:
+                case Count(metric, amount):
+                    self.gw.metrics.inc(metric, amount)
+                case Reply(error):
+                    await self._send_error(error)
+                case ForwardAudio(pcm):
+                    with contextlib.suppress(Exception):
+                        await self.gw.nc.publish(
+                            subjects.session_in(self.sid), pcm, headers={subjects.HDR_AUDIO: "1"}
+                        )
+                case Forward(event, in_id):
+                    try:
+                        err = await self.gw.send_in(self.sid, event, in_id=in_id)
+                    except _Refused as exc:
+                        err = events.Error(code=exc.code, message=exc.message)
+                    await self.do(self.link.answered(event, err, self.loop.time()))
+                case Close(code, reason, error, abusive):
+                    if abusive:
+                        self.ws.cut(code, reason, error)
+                        return
+                    if error is not None:
+                        with contextlib.suppress(Exception):
+                            await self._send_error(error)
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(
+                            self.ws.close(code, reason), self.limits.send_timeout_s
+                        )
+                    return
+                case _:
+                    assert_never(action)
 
-    async def _violation(self, reason: str) -> bool:
-        """Count a refused message or frame; past the sustained limit close 1008 and
-        return True."""
-        if self.violations.take():
-            return False
-        self.gw.metrics.inc("ws_closed_for_abuse_total")
-        with contextlib.suppress(Exception):
-            await self.send_error("rate_limited", f"{reason}; closing", always=True)
-        await self.ws.close(CLOSE_POLICY, "rate limit")
-        return True
+    async def _send_error(self, error: events.Error) -> None:
+        await asyncio.wait_for(
+            self.ws.send(events.encode(error).decode()), self.limits.send_timeout_s
+        )
 
-    def _heard(self) -> None:
-        self.last_heard = asyncio.get_running_loop().time()
+    async def _ticker(self) -> None:
+        """Wake at the Link's next deadline (start, idle) and let it decide."""
+        while self.link.phase is Phase.OPEN:
+            at = self.link.next_tick()
+            wait = 60.0 if at is None else max(0.0, at - self.loop.time())
+            await asyncio.sleep(min(wait, 60.0))
+            await self.do(self.link.tick(self.loop.time()))
 
     async def _watch_owner(self) -> None:
         """Probe a silent session; when its owner is gone, re-activate it elsewhere."""
         period = self.limits.owner_probe_s
-        loop = asyncio.get_running_loop()
         probe = events.encode(events.Probe())
         subject = subjects.session_in(self.sid)
-        while not self.finished:
+        while not self.link.finished:
             await asyncio.sleep(period)
-            if loop.time() - self.last_heard < period:
+            if self.link.quiet_for(self.loop.time()) < period:
                 continue
             try:
                 await self.gw.nc.request(subject, probe, timeout=period)
-                self._heard()
+                self.link.heard(self.loop.time())
                 continue
             except nats.errors.NoRespondersError:
                 pass
@@ -319,38 +321,20 @@ class _Connection:
             self.gw.metrics.inc("ws_owner_lost_total")
             log.info("session %s: owner gone, re-activating", self.sid)
             try:
-                err = await self.gw.send_in(self.sid, events.Attach(last_seq=self.last_seq))
+                err = await self.gw.send_in(self.sid, events.Attach(last_seq=self.link.last_seq))
             except _Refused as exc:
                 log.warning("session %s: re-activation refused: %s", self.sid, exc.message)
                 if exc.close:  # e.g. evicted unstarted: the session is gone for good
-                    with contextlib.suppress(Exception):
-                        await self.send_error(exc.code, exc.message, always=True)
-                    await self.ws.close(exc.close, exc.code)
+                    await self.do(self.link.refused(exc.code, exc.message, exc.close))
                     return
                 continue
             if err is None:
-                self._heard()
+                self.link.heard(self.loop.time())
 
-    async def _decode_hello(self, frame: str | bytes) -> events.Hello | None:
-        if isinstance(frame, bytes):
-            await self.send_error("not_started", "send hello before audio", always=True)
-            await self.ws.close(1008, "no hello")
-            return None
-        try:
-            event = events.decode_client_event(frame)
-        except BadMessage as exc:
-            err = events.decode_error(exc)
-            await self.send_error(err.code, err.message, always=True)
-            await self.ws.close(1008, exc.code)
-            return None
-        if not isinstance(event, events.Hello):
-            await self.send_error("not_started", "the first message must be hello", always=True)
-            await self.ws.close(1008, "no hello")
-            return None
-        return event
-
-    async def _open_session(self, hello: events.Hello) -> str:
-        secret = self.gw.secret
+    async def _open_session(self, hello: events.Hello) -> tuple[str, str]:
+        """(session id, token) of the session ``hello`` creates or resumes; a resumed
+        session gets a fresh session token (an interview in progress never runs out)."""
+        tokens = self.gw.tokens
         if hello.session_id is None:
             wait = self.gw.per_ip.take_session(self.ip)
             if wait:
@@ -360,37 +344,27 @@ class _Connection:
                     f"too many new sessions from your address; try again in {wait:.0f} s",
                     CLOSE_POLICY,
                 )
-            self.sid = secrets.token_urlsafe(12)
-            token = auth.sign(secret, self.sid)
-            await self.gw.activate(self.sid, create=True)
+            sid = secrets.token_urlsafe(12)
+            token = tokens.issue(sid)
+            await self.gw.activate(sid, create=True)
             self.gw.metrics.inc("sessions_created_total")
-            return token
+            return sid, token
         try:
-            auth.verify(secret, hello.token or "", hello.session_id)
-        except auth.TokenError as exc:
+            await tokens.check(hello.token or "", hello.session_id)
+        except TokenError as exc:
             raise _Refused("bad_token", str(exc), CLOSE_BAD_TOKEN) from None
-        self.started = True  # resumed: the session node decides whether it ever started
-        self.sid = hello.session_id
-        self.last_seq = hello.last_seq
-        await self.gw.activate(self.sid, create=False)
+        except RevocationUnavailable as exc:
+            raise _Refused("unavailable", str(exc)) from None
+        await self.gw.activate(hello.session_id, create=False)
         self.gw.metrics.inc("sessions_resumed_total")
-        return hello.token or ""
+        return hello.session_id, tokens.issue(hello.session_id)
 
     async def _subscribe(self) -> None:
         nc = self.gw.nc
 
         async def on_event(msg: Any) -> None:
-            try:
-                seq = int(msgspec.json.decode(msg.data).get("seq", 0))
-            except Exception:
-                return
-            self._heard()
-            if seq <= self.last_seq:
-                return  # already delivered: no duplicate on resume
-            self.last_seq = seq
-            if b'"type":"report"' in msg.data:
-                self.finished = True  # nothing more to wait for: stop probing
-            await self._put(msg.data.decode())
+            if self.link.event(msg.data, self.loop.time()):
+                await self._put(msg.data.decode())
 
         async def on_audio(msg: Any) -> None:
             await self._put(msg.data, droppable=True)
@@ -417,57 +391,6 @@ class _Connection:
                 return
             await asyncio.wait_for(self.ws.send(item), self.limits.send_timeout_s)
             self.gw.metrics.inc("ws_frames_sent_total")
-
-    async def _reader(self) -> None:
-        async for frame in self.ws:
-            if isinstance(frame, bytes):
-                await self._on_audio(frame)
-            else:
-                await self._on_text(frame)
-
-    async def _on_audio(self, frame: bytes) -> None:
-        if len(frame) % 2:
-            await self.send_error("bad_message", "audio must be PCM16LE (even byte count)")
-            return
-        if not self.audio_bucket.take(len(frame)):
-            self.gw.metrics.inc("ws_audio_rate_limited_bytes_total", len(frame))
-            await self._violation("audio faster than real time")
-            return
-        self.gw.metrics.inc("ws_audio_bytes_total", len(frame))
-        with contextlib.suppress(Exception):
-            await self.gw.nc.publish(
-                subjects.session_in(self.sid), frame, headers={subjects.HDR_AUDIO: "1"}
-            )
-
-    async def _on_text(self, frame: str) -> None:
-        if not self.msg_bucket.take():
-            self.gw.metrics.inc("ws_rate_limited_total")
-            if not await self._violation("too many messages"):
-                await self.send_error("rate_limited", "too many messages; slow down")
-            return
-        try:
-            event = clean_event(events.decode_client_event(frame))
-        except BadMessage as exc:
-            bad = events.decode_error(exc)
-            await self.send_error(bad.code, bad.message)
-            return
-        if isinstance(event, events.Hello | events.Attach | events.Detach | events.Probe):
-            await self.send_error("bad_message", f"{type(event).__name__.lower()} not allowed here")
-            return
-        in_id = ""
-        if isinstance(event, events.Start | events.AnswerText | events.End):
-            self.sent_in += 1
-            in_id = f"{self.conn_id}:{self.sent_in}"
-        try:
-            err = await self.gw.send_in(self.sid, event, in_id=in_id)
-        except _Refused as exc:
-            err = events.Error(code=exc.code, message=exc.message)
-        if err is None:
-            self._heard()
-            if isinstance(event, events.Start):
-                self.started = True
-        else:
-            await self.send_error(err.code, err.message)
 
     async def close(self) -> None:
         await cancel_and_wait(self.tasks)

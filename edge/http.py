@@ -1,24 +1,33 @@
-"""The small HTTP surface beside the WebSocket: health, readiness, metrics, reports and
-the static page. Served through ``websockets``' ``process_request`` hook on the same port;
+"""The small HTTP surface beside the WebSocket: a bare health check, reports and the
+static page. Served through ``websockets``' ``process_request`` hook on the same port;
 ``/ws`` continues to the WebSocket handshake once admitted (see :mod:`edge.admission`).
+Readiness and metrics (node names, PIDs, counters) are on the internal port only
+(:meth:`HttpRoutes.internal`).
 
-Only ``GET`` and ``HEAD`` are served (anything else: 405; ``HEAD`` gets the headers
-without the body). Every response carries a strict Content-Security-Policy with
-``frame-ancestors 'none'``, ``nosniff`` and ``no-referrer``. ``/metrics`` is served here
-unless the edge was given a separate internal metrics port.
+Every request first has its headers checked (:func:`edge.admission.header_problem`): a
+duplicate ``Host`` or ``Origin``, or a ``Host`` that is not one of this edge's names
+(DNS rebinding), gets 400 and one log line. Only ``GET`` and ``HEAD`` are served
+(anything else: 405; ``HEAD`` gets the headers without the body). Every response carries a
+strict Content-Security-Policy with ``frame-ancestors 'none'`` (the request's ``Host`` is
+never copied into it), ``nosniff``, ``no-referrer``, ``Permissions-Policy:
+microphone=(self)`` and ``Cross-Origin-Opener-Policy: same-origin``.
 
-Reports: ``GET /sessions/<id>/report`` takes a session token or a read-only report token
-(``?token=`` or ``Authorization: Bearer``): JSON, or for a browser (``Accept: text/html``)
-the page itself, which shows the report in the same view as at the end of an interview;
-``GET /sessions/<id>/answers/<turn>`` (same tokens) is one spoken answer's audio (WAV) for
-replay; ``GET /sessions/<id>/share`` takes the session token (Authorization header only)
-and returns a report token and its link; ``DELETE /sessions/<id>`` (session token,
-Authorization header only) deletes the interview: its answer audio, turns and report.
-``DELETE`` is served on that path only. Every token failure is the same 401."""
+Reports and tokens (checked by :class:`edge.tokens.Tokens`: a deleted session's tokens are
+refused): ``GET /sessions/<id>/report`` takes a session token or a read-only report
+token (``?token=`` or ``Authorization: Bearer``): JSON, or for a browser (``Accept:
+text/html``) the page itself, which shows the report in the same view as at the end of an
+interview; ``GET /sessions/<id>/answers/<turn>`` is one spoken answer's audio (WAV) for
+replay, with the session token or a short-lived replay token (never the report token);
+``GET /sessions/<id>/share`` takes the session token (Authorization header only) and
+returns a report token and its link, and a replay token; ``DELETE /sessions/<id>``
+(session token, Authorization header only) asks the session nodes to delete the
+interview (its answer audio, turns and report; its tokens are revoked). ``DELETE`` is
+served on that path only. Every token failure is the same 401."""
 
 from __future__ import annotations
 
 __all__ = [
+    "PAGE_CSP",
     "HttpRoutes",
     "json_response",
     "text_response",
@@ -43,12 +52,15 @@ from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from actors.session.replay import delete_answers, load_answer
-from bus import subjects
+from bus import activation, subjects
+from bus.replay import load_answer
 from edge import auth
+from edge.admission import header_problem
+from edge.errors import RevocationUnavailable, TokenError
 from edge.metrics import Metrics
+from edge.tokens import Tokens
 from edge.warming import warming_roles
-from persistence import reports, retention
+from persistence import reports
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +69,11 @@ MODEL_SERVICES = ("stt", "llm", "tts", "embed")
 
 
 #: the page, its scripts and styles: everything from this origin, nothing inline,
-#: never framed (the page uses the microphone)
+#: never framed (the page uses the microphone). ``connect-src 'self'`` covers the page's
+#: own ws:/wss: origin (CSP 3); no request header is ever copied in.
 PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "media-src 'self' blob:; connect-src 'self' {ws}; worker-src 'self'; "
+    "media-src 'self' blob:; connect-src 'self'; worker-src 'self'; "
     "object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 #: everything else (JSON, text, the HTML report): nothing may load at all
@@ -80,6 +93,8 @@ def _response(
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer",
         "X-Frame-Options": "DENY",
+        "Permissions-Policy": "microphone=(self), camera=(), geolocation=()",
+        "Cross-Origin-Opener-Policy": "same-origin",
         "Content-Security-Policy": STRICT_CSP,
         **(extra or {}),
     }
@@ -103,65 +118,98 @@ def json_response(status: int, data: Any, extra: dict[str, str] | None = None) -
 
 
 class HttpRoutes:
-    """``__call__`` is the ``process_request`` hook."""
+    """``__call__`` is the public port's ``process_request`` hook, :meth:`internal` the
+    internal port's."""
 
     def __init__(
         self,
         nc: Client,
         pool: asyncpg.Pool | None,
-        secret: bytes,
+        tokens: Tokens,
         metrics: Metrics,
         gauges: Callable[[], dict[str, float]] | None = None,
         required_services: tuple[str, ...] = ("session", *MODEL_SERVICES),
         *,
         admit: Callable[[ServerConnection, Request], Response | None] | None = None,
-        serve_metrics: bool = True,
         replay: ObjectStore | None = None,
+        allowed_hosts: tuple[str, ...] = (),
     ) -> None:
         """``admit`` decides about a WebSocket handshake on ``/ws`` (None: go ahead, or
-        the refusal); ``serve_metrics=False`` leaves ``/metrics`` to an internal port;
-        ``replay`` is the answer-audio store (None: no replay, deletes skip audio)."""
+        the refusal); ``replay`` is the answer-audio store (None: no replay);
+        ``allowed_hosts``: the ``Host`` names served besides IP literals and localhost."""
         self.admit = admit
         self.replay = replay
-        self.serve_metrics = serve_metrics
         self.nc = nc
         self.pool = pool
-        self.secret = secret
+        self.tokens = tokens
         self.metrics = metrics
         self.gauges = gauges or dict
         self.required_services = required_services
+        self.allowed_hosts = allowed_hosts
         self.static = {p.name: p for p in STATIC_DIR.glob("*") if p.is_file()}
 
+    def _bad_headers(self, conn: ServerConnection, request: Request) -> Response | None:
+        """400 and one log line for duplicate or foreign ``Host``/``Origin`` headers."""
+        problem = header_problem(request.headers, self.allowed_hosts)
+        if problem is None:
+            return None
+        self.metrics.inc("http_bad_headers_total")
+        peer = conn.remote_address[0] if conn.remote_address else "?"
+        log.warning("refused %r from %s: %s", request.path[:100], peer, problem)
+        return text_response(400, "bad request\n")
+
     async def __call__(self, conn: ServerConnection, request: Request) -> Response | None:
+        bad = self._bad_headers(conn, request)
+        if bad is not None:
+            return bad
         url = urllib.parse.urlsplit(request.path)
         path = url.path
         if request.method == "DELETE" and _SESSION.match(path):
             self.metrics.inc("http_requests_total")
-            return await self._delete(request, path)
+            return await self._guarded(path, self._delete(request, path))
         if request.method not in ALLOWED_METHODS:
             self.metrics.inc("http_method_refused_total")
             return text_response(405, "method not allowed\n", {"Allow": ", ".join(ALLOWED_METHODS)})
         if path == "/ws":
             return self.admit(conn, request) if self.admit is not None else None
         self.metrics.inc("http_requests_total")
+        handler = self._route(path)
+        if handler is None:
+            response = text_response(404, "not found\n")
+        else:
+            response = await self._guarded(path, handler(request, url))
+        return without_body(response) if request.method == "HEAD" else response
+
+    async def internal(self, conn: ServerConnection, request: Request) -> Response:
+        """The internal port: ``/healthz``, ``/readyz`` and ``/metrics``, nothing else
+        (never a WebSocket)."""
+        bad = self._bad_headers(conn, request)
+        if bad is not None:
+            return bad
+        url = urllib.parse.urlsplit(request.path)
+        if request.method not in ALLOWED_METHODS:
+            return text_response(405, "method not allowed\n", {"Allow": ", ".join(ALLOWED_METHODS)})
+        handler = {"/healthz": self._healthz, "/readyz": self._readyz, "/metrics": self._metrics}
+        route = handler.get(url.path)
+        if route is None:
+            return text_response(404, "not found\n")
+        response = await self._guarded(url.path, route(request, url))
+        return without_body(response) if request.method == "HEAD" else response
+
+    async def _guarded(self, path: str, work: Awaitable[Response]) -> Response:
+        """``work``'s response; 503 when the token check could not reach Postgres, 500
+        (logged) on anything unexpected."""
         try:
-            handler = self._route(path)
-            if handler is None:
-                response = text_response(404, "not found\n")
-            else:
-                response = await handler(request, url)
+            return await work
+        except RevocationUnavailable:
+            return json_response(503, {"error": "unavailable"}, {"Retry-After": "5"})
         except Exception:
             log.exception("http %s failed", path)
-            response = text_response(500, "internal error\n")
-        return without_body(response) if request.method == "HEAD" else response
+            return text_response(500, "internal error\n")
 
     def _route(self, path: str) -> Callable[[Request, Any], Awaitable[Response]] | None:
         if path == "/healthz":
             return self._healthz
-        if path == "/readyz":
-            return self._readyz
-        if path == "/metrics" and self.serve_metrics:
-            return self._metrics
         if path.startswith("/sessions/") and path.endswith("/report"):
             return self._report
         if path.startswith("/sessions/") and path.endswith("/share"):
@@ -178,7 +226,7 @@ class HttpRoutes:
         ctype = mimetypes.guess_type(name)[0] or "application/octet-stream"
         if ctype.startswith("text/") or ctype in ("application/javascript",):
             ctype += "; charset=utf-8"
-        return _response(200, body, ctype, {"Content-Security-Policy": page_csp(request)})
+        return _response(200, body, ctype, {"Content-Security-Policy": PAGE_CSP})
 
     async def _healthz(self, _r: Request, _u: Any) -> Response:
         return json_response(200, {"ok": True})
@@ -279,100 +327,106 @@ class HttpRoutes:
         return "\n".join(lines) + ("\n" if lines else "")
 
     async def _report(self, request: Request, url: Any) -> Response:
+        """The stored report (session or report token)."""
         sid = url.path[len("/sessions/") : -len("/report")]
-        tokens = urllib.parse.parse_qs(url.query).get("token", [])
-        token = tokens[0] if len(tokens) == 1 else ""
-        if not tokens:
-            token = _bearer(request)
-        if not subjects.valid_session_id(sid):
-            return json_response(404, {"error": "unknown_session"})
-        try:
-            auth.verify(self.secret, token, sid, kinds=(auth.SESSION, auth.REPORT))
-        except auth.TokenError:
-            return _unauthorized()
+        refused = await self._verified(sid, _token(request, url), (auth.SESSION, auth.REPORT))
+        if refused is not None:
+            return refused
         if self.pool is None:
             return json_response(503, {"error": "unavailable"})
         report = await reports.load_report(self.pool, sid)
         if report is None:
             return json_response(404, {"error": "no_report", "message": "the report is not ready"})
-        if "text/html" in request.headers.get("Accept", ""):
+        if "text/html" in ",".join(request.headers.get_all("Accept")):
             # The page shows the report itself (report-page.js), as at the end of an
             # interview; this response only proves the token and the report are good.
             return await self._static("index.html", request)
         return json_response(200, report)
 
-    def _verified(self, sid: str, token: str, kinds: tuple[auth.Kind, ...]) -> Response | None:
-        """None if ``token`` is good for ``sid``, else the one refusal."""
+    async def _verified(
+        self, sid: str, token: str, kinds: tuple[auth.Kind, ...]
+    ) -> Response | None:
+        """None if ``token`` is good for ``sid`` (and the session not revoked), else the
+        one refusal."""
         if not subjects.valid_session_id(sid):
             return json_response(404, {"error": "unknown_session"})
         try:
-            auth.verify(self.secret, token, sid, kinds=kinds)
-        except auth.TokenError:
+            await self.tokens.check(token, sid, kinds)
+        except TokenError:
             return _unauthorized()
         return None
 
     async def _answer_audio(self, request: Request, url: Any) -> Response:
-        """One spoken answer's audio (session or report token)."""
+        """One spoken answer's audio: the session token or a replay token, never the
+        report token (a shared link reads the report and nothing else)."""
         m = _ANSWER.match(url.path)
         assert m is not None
         sid, turn = m.group(1), int(m.group(2))
-        tokens = urllib.parse.parse_qs(url.query).get("token", [])
-        token = tokens[0] if len(tokens) == 1 else ("" if tokens else _bearer(request))
-        refused = self._verified(sid, token, (auth.SESSION, auth.REPORT))
+        refused = await self._verified(sid, _token(request, url), (auth.SESSION, auth.REPLAY))
         if refused is not None:
             return refused
         wav = None if self.replay is None else await load_answer(self.replay, sid, turn)
         if wav is None:
             return json_response(404, {"error": "no_audio"})
-        return _response(200, wav, "audio/wav", {"Cache-Control": "private, max-age=3600"})
+        return _response(200, wav, "audio/wav", {"Cache-Control": "private, max-age=600"})
 
     async def _delete(self, request: Request, path: str) -> Response:
-        """Delete an interview with its session token: answer audio, turns, report."""
+        """Delete an interview with its session token: the session nodes delete its answer
+        audio, turns and report and revoke its tokens (the edge may not delete audio)."""
         m = _SESSION.match(path)
         assert m is not None
         sid = m.group(1)
-        refused = self._verified(sid, _bearer(request), (auth.SESSION,))
+        refused = await self._verified(sid, _bearer(request), (auth.SESSION,))
         if refused is not None:
             return refused
-        if self.pool is None:
-            return json_response(503, {"error": "unavailable"})
-        turns = await retention.session_turns(self.pool, sid)
-        audio = 0 if self.replay is None else await delete_answers(self.replay, sid, turns)
-        deleted = await retention.delete_session(self.pool, sid)
-        log.info("session %s deleted by its owner (%d answers with audio)", sid, audio)
-        return json_response(200, {"deleted": deleted, "audio": audio})
+        payload = activation.encode(activation.DeleteRequest(session_id=sid))
+        try:
+            msg = await self.nc.request(subjects.DELETE, payload, timeout=30.0)
+            reply = activation.decode_delete_reply(msg.data)
+        except Exception as exc:
+            log.warning("session %s: delete not answered: %r", sid, exc)
+            return json_response(503, {"error": "unavailable"}, {"Retry-After": "5"})
+        if not reply.ok:
+            return json_response(503, {"error": "unavailable", "message": reply.message})
+        return json_response(200, {"deleted": reply.deleted, "audio": reply.audio})
 
     async def _share(self, request: Request, url: Any) -> Response:
-        """A read-only report token for the session whose session token is presented."""
+        """A read-only report token and a short-lived replay token for the session whose
+        session token is presented."""
         sid = url.path[len("/sessions/") : -len("/share")]
-        if not subjects.valid_session_id(sid):
-            return json_response(404, {"error": "unknown_session"})
-        try:
-            auth.verify(self.secret, _bearer(request), sid, kinds=(auth.SESSION,))
-        except auth.TokenError:
-            return _unauthorized()
-        token = auth.sign(self.secret, sid, kind=auth.REPORT)
+        refused = await self._verified(sid, _bearer(request), (auth.SESSION,))
+        if refused is not None:
+            return refused
+        token = self.tokens.issue(sid, auth.REPORT)
         return json_response(
-            200, {"report_token": token, "path": f"/sessions/{sid}/report?token={token}"}
+            200,
+            {
+                "report_token": token,
+                "path": f"/sessions/{sid}/report?token={token}",
+                "replay_token": self.tokens.issue(sid, auth.REPLAY),
+                "replay_expires_in": int(self.tokens.ttl[auth.REPLAY]),
+            },
         )
 
 
+def _token(request: Request, url: Any) -> str:
+    """The token of a request: exactly one ``?token=``, else ``Authorization: Bearer``."""
+    tokens = urllib.parse.parse_qs(url.query).get("token", [])
+    if tokens:
+        return tokens[0] if len(tokens) == 1 else ""
+    return _bearer(request)
+
+
 def _bearer(request: Request) -> str:
-    value = request.headers.get("Authorization", "")
+    """The bearer token of the one ``Authorization`` header ("" for none or several)."""
+    values = request.headers.get_all("Authorization")
+    value = values[0] if len(values) == 1 else ""
     return value[len("Bearer ") :] if value.startswith("Bearer ") else ""
 
 
 def _unauthorized() -> Response:
     """The one answer to every token failure: it does not say which check failed."""
     return json_response(401, {"error": "bad_token", "message": "invalid or expired token"})
-
-
-def page_csp(request: Request) -> str:
-    """The page's policy; ``connect-src`` names this host's ws/wss origin explicitly
-    (older browsers do not count WebSocket URLs as ``'self'``)."""
-    host = request.headers.get("Host", "")
-    ok = bool(host) and all(c.isalnum() or c in ".-:[]" for c in host)
-    return PAGE_CSP.format(ws=f"ws://{host} wss://{host}" if ok else "")
 
 
 def _stats_lines(data: bytes) -> list[str]:

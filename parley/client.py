@@ -5,6 +5,8 @@ bench e2e``, ``load``): both depend on it, so it lives with the application, not
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -181,3 +183,70 @@ class Client:
             await self.ws.close()
         if self._reader is not None:
             await asyncio.wait_for(self._reader, 10)
+
+
+# --- a raw client, for attacks: any frame, any header, never reading ------------------
+
+
+def masked_frame(opcode: int, payload: bytes) -> bytes:
+    """One masked client frame (RFC 6455 5.2) with ``payload`` (up to 64 KiB)."""
+    mask = os.urandom(4)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    n = len(payload)
+    length = bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2, "big")
+    return bytes([0x80 | opcode]) + length + mask + masked
+
+
+async def read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """(opcode, payload) of the next server frame (unmasked, not fragmented)."""
+    head = await reader.readexactly(2)
+    n = head[1] & 0x7F
+    if n == 126:
+        n = int.from_bytes(await reader.readexactly(2), "big")
+    elif n == 127:
+        n = int.from_bytes(await reader.readexactly(8), "big")
+    return head[0] & 0x0F, await reader.readexactly(n)
+
+
+async def raw_open(
+    port: int,
+    hello: dict[str, Any] | None,
+    *,
+    source: str = "127.0.0.1",
+    headers: str = "",
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, dict[str, Any]]:
+    """A WebSocket to the edge on ``port`` over a plain socket, from address ``source``
+    (with ``headers``, CRLF-terminated lines, added to the upgrade request): the upgrade,
+    then ``hello`` and its ``ready`` (``{}`` without a hello). Raises ConnectionError on a
+    refusal."""
+    reader, writer = await asyncio.wait_for(
+        asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0)), 10
+    )
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write(
+        (
+            f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            f"Sec-WebSocket-Version: 13\r\n{headers}\r\n"
+        ).encode()
+    )
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    status = head.split(b"\r\n", 1)[0]
+    if b" 101 " not in status:
+        writer.close()
+        raise ConnectionError(status.decode(errors="replace"))
+    if hello is None:
+        return reader, writer, {}
+    writer.write(masked_frame(0x1, msgspec.json.encode(hello)))
+    while True:
+        opcode, data = await asyncio.wait_for(read_frame(reader), 30)
+        if opcode == 0x8:
+            writer.close()
+            raise ConnectionError(f"closed at hello: {data[:2].hex()}")
+        if opcode == 0x1:
+            event: dict[str, Any] = msgspec.json.decode(data)
+            if event.get("type") == "ready":
+                return reader, writer, event
+            if event.get("type") == "error":
+                writer.close()
+                raise ConnectionError(f"refused at hello: {event}")

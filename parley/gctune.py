@@ -18,7 +18,6 @@ __all__ = ["tune_gc"]
 
 import gc
 import logging
-import os
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +26,11 @@ GEN1 = 20
 GEN2 = 20
 
 
-def tune_gc() -> None:
-    """Call once the node has started. ``PARLEY_GC=default`` keeps CPython's settings."""
-    if os.environ.get("PARLEY_GC", "") == "default":
+def tune_gc(mode: str = "tuned", gen0: int = GEN0) -> None:
+    """Call once the node has started. ``mode="default"`` (``PARLEY_GC=default``) keeps
+    CPython's settings; ``gen0`` is the young generation's threshold (``PARLEY_GC_GEN0``)."""
+    if mode == "default":
         return
-    gen0 = int(os.environ.get("PARLEY_GC_GEN0", GEN0))
     gc.collect()
     gc.freeze()
     gc.set_threshold(gen0, GEN1, GEN2)

@@ -69,12 +69,11 @@ def _ready(url: str) -> bool:
 
 
 def start_llama_server(
-    *, port: int = 0, threads: int = 0, n_ctx: int = 2048, timeout_s: float = 180.0
+    *, port: int = 0, threads: int = 1, n_ctx: int = 2048, timeout_s: float = 180.0
 ) -> LlamaServer:
     """Start the server (on a free port unless ``port``) and wait until it serves.
-    ``threads`` 0: ``PARLEY_LLM_THREADS`` (default 1), as the embedded engine."""
+    ``threads``: as the embedded engine's (``PARLEY_LLM_THREADS``, default 1)."""
     port = port or free_port()
-    threads = threads or int(os.environ.get("PARLEY_LLM_THREADS", "1"))
     log = Path(tempfile.mkstemp(prefix="parley-llm-server-", suffix=".log")[1])
     cmd = [
         sys.executable, "-m", "llama_cpp.server",

@@ -63,12 +63,11 @@ def _malloc_trim() -> Callable[[int], int] | None:
 
 class HeapTrimmer:
     """``start()`` once the node is up (after :func:`parley.gctune.tune_gc`), ``await
-    stop()`` when it stops. ``PARLEY_MALLOC_TRIM_S`` sets the period (0 turns it off)."""
+    stop()`` when it stops. ``period`` in seconds (``PARLEY_MALLOC_TRIM_S``; 0 turns it
+    off)."""
 
-    def __init__(self, period: float | None = None) -> None:
-        self.period = float(
-            os.environ.get("PARLEY_MALLOC_TRIM_S", PERIOD_S) if period is None else period
-        )
+    def __init__(self, period: float = PERIOD_S) -> None:
+        self.period = float(period)
         self._trim = _malloc_trim()
         self._task: asyncio.Task[None] | None = None
         self.runs = 0

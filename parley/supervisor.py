@@ -71,7 +71,8 @@ State = Literal["starting", "ready", "backoff", "down", "stopped"]
 
 @dataclass(frozen=True)
 class RestartPolicy:
-    """When a dead child is started again. Environment: ``PARLEY_RESTART_*``."""
+    """When a dead child is started again (``PARLEY_RESTART_*``, see
+    :meth:`parley.config.Config.restart_policy`)."""
 
     backoff_min_s: float = 0.5
     backoff_max_s: float = 30.0
@@ -79,21 +80,6 @@ class RestartPolicy:
     crash_loop_limit: int = 5
     crash_loop_cooldown_s: float = 300.0
     stop_grace_s: float = 30.0
-
-    @classmethod
-    def from_env(cls) -> RestartPolicy:
-        def f(name: str, default: float) -> float:
-            return float(os.environ.get(f"PARLEY_RESTART_{name}", default))
-
-        d = cls()
-        return cls(
-            backoff_min_s=f("BACKOFF_MIN_S", d.backoff_min_s),
-            backoff_max_s=f("BACKOFF_MAX_S", d.backoff_max_s),
-            stable_after_s=f("STABLE_AFTER_S", d.stable_after_s),
-            crash_loop_limit=int(f("CRASH_LOOP_LIMIT", d.crash_loop_limit)),
-            crash_loop_cooldown_s=f("CRASH_LOOP_COOLDOWN_S", d.crash_loop_cooldown_s),
-            stop_grace_s=f("STOP_GRACE_S", d.stop_grace_s),
-        )
 
     def backoff(self, failures: int) -> float:
         """Seconds to wait before start number ``failures + 1`` of a failing child."""
@@ -103,10 +89,11 @@ class RestartPolicy:
 
 
 #: How much lower the model engines' CPU priority is than the edge and session process
-#: (``nice`` steps, ``PARLEY_ENGINE_NICE``): on two cores an engine keeps both busy, and the
-#: event loop that carries every live interview's heartbeats and audio must win the core
-#: whenever it has work (a few percent of a core); the engines get the rest.
-ENGINE_NICE = int(os.environ.get("PARLEY_ENGINE_NICE", "5"))
+#: (``nice`` steps; the default of ``PARLEY_ENGINE_NICE``): on two cores an engine keeps
+#: both busy, and the event loop that carries every live interview's heartbeats and audio
+#: must win the core whenever it has work (a few percent of a core); the engines get the
+#: rest.
+ENGINE_NICE = 5
 
 
 @dataclass(frozen=True)
@@ -114,6 +101,7 @@ class ChildSpec:
     """One child process: the roles it runs (``parley node --role ...``)."""
 
     roles: tuple[str, ...]
+    engine_nice: int = ENGINE_NICE
 
     @property
     def name(self) -> str:
@@ -121,8 +109,8 @@ class ChildSpec:
 
     @property
     def nice(self) -> int:
-        """The niceness increment of this child: :data:`ENGINE_NICE` for model engines."""
-        return ENGINE_NICE if set(self.roles) <= set(MODEL_ROLES) else 0
+        """The niceness increment of this child: ``engine_nice`` for model engines."""
+        return self.engine_nice if set(self.roles) <= set(MODEL_ROLES) else 0
 
 
 def engine_preexec(nice: int) -> Callable[[], None]:
@@ -136,12 +124,12 @@ def engine_preexec(nice: int) -> Callable[[], None]:
     return preexec
 
 
-def child_specs(roles: Sequence[str]) -> list[ChildSpec]:
+def child_specs(roles: Sequence[str], engine_nice: int = ENGINE_NICE) -> list[ChildSpec]:
     """Edge and session share a process (neither loads a model); each model role gets
-    its own."""
+    its own, ``engine_nice`` steps lower in CPU priority."""
     front = tuple(r for r in ("edge", "session") if r in roles)
     specs = [ChildSpec(front)] if front else []
-    specs += [ChildSpec((r,)) for r in MODEL_ROLES if r in roles]
+    specs += [ChildSpec((r,), engine_nice) for r in MODEL_ROLES if r in roles]
     return specs
 
 
@@ -225,7 +213,7 @@ class Supervisor:
         echo: Callable[[str], None] | None = None,
         on_change: Callable[[ChildState], None] | None = None,
     ) -> None:
-        self.policy = policy or RestartPolicy.from_env()
+        self.policy = policy or RestartPolicy()
         self._echo = echo or (lambda line: print(line, flush=True))
         self._on_change = on_change
         env_for = env if callable(env) else (lambda _s: env)

@@ -7,8 +7,10 @@ NATS credentials (see :mod:`bus.auth`): the embedded nats-server runs with auth 
 ``NATS_URL`` given, ``PARLEY_NATS_CREDENTIALS`` names the credentials file of that
 deployment. Either way the supervisor provisions the streams as ``admin`` (a connection
 held only for that), connects its own micro service as ``supervisor``, and hands each
-child a ``NATS_URL`` holding only the credentials of its role group (not the file). Without
-credentials every process uses ``NATS_URL`` as given and provisions itself, as before.
+child a credentials file of its own (0600, under ``<data dir>/run``) with the passwords of
+its role groups only: the ``edge,session`` child gets the ``edge`` and ``session`` users
+and opens one connection as each, never ``admin``. Without credentials every process
+uses ``NATS_URL`` as given and provisions itself, as before.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import msgspec
 import nats.micro
 
 from actors.models.cpuinfo import host_cpu_line
-from bus.auth import ADMIN, SUPERVISOR, Credentials, mask_url, user_for_roles
+from bus.auth import ADMIN, SUPERVISOR, Credentials, connection_groups, mask_url
 from bus.connection import connect
 from bus.embedded import EmbeddedNats
 from bus.provision import provision_as
@@ -47,14 +49,19 @@ def child_env(
     spec: ChildSpec | None = None,
 ) -> dict[str, str]:
     """The environment of a child: this one, plus the servers and the flags given to
-    ``parley up`` (children read them through :class:`Config`). With ``creds`` the child's
-    ``NATS_URL`` carries the credentials of ``spec``'s role group only, and the child does
-    not provision (the supervisor did, as admin)."""
+    ``parley up`` (children read them through :class:`Config`). With ``creds`` the child
+    gets a credentials file with the users of ``spec``'s role groups only, and does not
+    provision (the supervisor did, as admin)."""
     env = dict(os.environ)
     env.pop("PARLEY_NATS_CREDENTIALS", None)
     if creds is not None:
         assert spec is not None
-        nats_url = creds.url(nats_url, user_for_roles(spec.roles))
+        users = [user for _roles, user in connection_groups(spec.roles)]
+        run = cfg.data_dir / "run"
+        run.mkdir(parents=True, exist_ok=True)
+        run.chmod(0o700)
+        part = creds.subset(users, run / f"nats-{spec.name.replace(',', '-')}.json")
+        env["PARLEY_NATS_CREDENTIALS"] = str(part.path)
         env["PARLEY_NATS_PROVISION"] = "0"
     env.update(
         {
@@ -135,7 +142,7 @@ def _stats(sup: Supervisor, node_id: str) -> dict[str, Any]:
 
 
 async def _serve(cfg: Config, nats_url: str, dsn: str, creds: Credentials | None) -> None:
-    specs: list[ChildSpec] = child_specs(cfg.roles)
+    specs: list[ChildSpec] = child_specs(cfg.roles, cfg.engine_nice)
     own_url = nats_url
     if creds is not None:
         if creds.has(ADMIN):
@@ -144,6 +151,7 @@ async def _serve(cfg: Config, nats_url: str, dsn: str, creds: Credentials | None
                 f"parley-provision-{cfg.node_id}",
                 replicas=cfg.nats_replicas,
                 owner_ttl=cfg.owner_ttl,
+                tls_ca=cfg.nats_ca,
             )
         own_url = creds.url(nats_url, SUPERVISOR)
 
@@ -156,9 +164,10 @@ async def _serve(cfg: Config, nats_url: str, dsn: str, creds: Credentials | None
         specs,
         lambda s: child_argv(s, ["--node-id", f"{cfg.node_id}-{s.name.replace(',', '-')}"]),
         lambda s: child_env(cfg, nats_url, dsn, creds, s),
+        cfg.restart_policy(),
         on_change=note,
     )
-    nc = await connect(own_url, f"parley-supervisor-{cfg.node_id}")
+    nc = await connect(own_url, f"parley-supervisor-{cfg.node_id}", tls_ca=cfg.nats_ca)
     service = await nats.micro.add_service(
         nc,
         name="parley-supervisor",
@@ -221,24 +230,22 @@ def run_up(cfg: Config) -> None:
         if cfg.nats_credentials:
             creds = Credentials.load(Path(cfg.nats_credentials))
         if not nats_url:
-            tls_cert, tls_key = (
-                os.environ.get("PARLEY_NATS_TLS_CERT"),
-                os.environ.get("PARLEY_NATS_TLS_KEY"),
-            )
             nats_srv = EmbeddedNats(
                 cfg.data_dir / "nats",
                 port=cfg.nats_port,
                 monitor_port=cfg.nats_monitor_port,
                 config=REPO / "nats.conf",
-                tls_cert=Path(tls_cert) if tls_cert else None,
-                tls_key=Path(tls_key) if tls_key else None,
+                tls_cert=cfg.nats_tls_cert,
+                tls_key=cfg.nats_tls_key,
+                binary=cfg.nats_server,
             )
             nats_srv.start()
             nats_url = nats_srv.url
             creds = nats_srv.credentials
             assert creds is not None
+            monitoring = nats_srv.monitor_url or "off"
             print(
-                f"nats-server  {nats_url}  (monitoring {nats_srv.monitor_url}; "
+                f"nats-server  {nats_url}  (monitoring {monitoring}; "
                 f"auth on, credentials in {creds.path})",
                 flush=True,
             )
@@ -250,7 +257,12 @@ def run_up(cfg: Config) -> None:
             )
         dsn = cfg.database_url
         if not dsn:
-            pg = EmbeddedPostgres(cfg.data_dir / "postgres", port=cfg.pg_port)
+            pg = EmbeddedPostgres(
+                cfg.data_dir / "postgres",
+                port=cfg.pg_port,
+                bin_dir=cfg.pg_bin,
+                shared_root=cfg.pg_shared,
+            )
             pg.start()
             dsn = pg.dsn
             print(f"postgres     {mask_url(dsn)}", flush=True)

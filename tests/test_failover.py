@@ -11,6 +11,7 @@ import pytest
 import pytest_asyncio
 from nats.aio.client import Client as Nats
 
+from actors.models.engines.deterministic import DeterministicVoiceDetector
 from actors.session.node import SessionNode
 from bus.connection import connect
 from bus.provision import provision_as
@@ -20,7 +21,7 @@ from parley.client import Client
 from persistence import snapshots
 from persistence.pool import create_pool
 from tests.conftest import Servers
-from tests.fakes import EnergyVad, fake_workers
+from tests.fakes import fake_workers
 
 pytestmark = pytest.mark.timeout(120)
 TTL = 2.0
@@ -52,9 +53,10 @@ class SessionHost:
 async def cluster(servers: Servers) -> AsyncIterator[tuple[Edge, list[SessionHost], Nats]]:
     # provisioned as admin; then every process connects as the NATS user of its roles
     await provision_as(servers.nats_url, "test-provision", owner_ttl=TTL)
-    nc = await connect(servers.nats_url_for("edge", "stt", "llm", "tts", "embed"), "edge+models")
+    nc = await connect(servers.nats_url_for("edge"), "edge")
+    mnc = await connect(servers.nats_url_for("stt", "llm", "tts", "embed"), "models")
     pool = await create_pool(servers.dsn, max_size=6)
-    workers: list[JobWorker] = fake_workers(nc.jetstream())
+    workers: list[JobWorker] = fake_workers(mnc.jetstream())
     for w in workers:
         await w.start()
     edge = Edge(nc, pool, b"secret", port=0)
@@ -63,7 +65,9 @@ async def cluster(servers: Servers) -> AsyncIterator[tuple[Edge, list[SessionHos
     for name in ("node-a", "node-b"):
         snc = await connect(servers.nats_url_for("session"), name)
         kv = await snc.jetstream().key_value("session_owners")
-        node = SessionNode(snc, pool, kv, node_id=name, new_vad=EnergyVad, owner_ttl=TTL)
+        node = SessionNode(
+            snc, pool, kv, node_id=name, new_vad=DeterministicVoiceDetector, owner_ttl=TTL
+        )
         hosts.append(SessionHost(snc, node))
     try:
         yield edge, hosts, nc
@@ -79,6 +83,7 @@ async def cluster(servers: Servers) -> AsyncIterator[tuple[Edge, list[SessionHos
             await w.stop()
         await pool.close()
         await nc.drain()
+        await mnc.drain()
 
 
 async def test_crash_of_owner_reactivates_elsewhere_without_losing_turns(

@@ -282,8 +282,8 @@ async def _run_script(url: str, frames: list[tuple[str, str | bytes]]) -> None:
             code = _expected_code(data)
             assert code is not None
             expected.append(code)
-        elif len(data) % 2:
-            expected.append("bad_message")  # odd-length audio
+        elif len(data) % 2 or not data:
+            expected.append("bad_message")  # odd-length or empty audio: never forwarded
     await c.send("{sentinel")
     expected.append("bad_json")
 
@@ -558,6 +558,8 @@ _TAGS = (
     "</context>",
     "<role>",
     "</role>",
+    "<said>",
+    "</said>",
     "<|im_start|>",
     "<|im_end|>",
 )
@@ -575,6 +577,8 @@ def _job(task: str, text: str) -> LlmJob:
         history=[Exchange("Tell me about yourself.", text)],
         context=[text],
         asked=[text[:100]],
+        # a follow-up quotes the candidate (the session never sends one without a quote)
+        anchor=(text or "I built it.") if task == "followup" else "",
     )
 
 
@@ -592,7 +596,9 @@ def test_prompt_keeps_candidate_text_inside_its_tags(task: str, text: str) -> No
     for tag in _TAGS:
         assert hostile.count(tag) == benign.count(tag), (tag, text)
     if task in ("followup", "assess"):
-        inner = hostile.rsplit("<answer>", 1)[1].split("</answer>", 1)[0]
+        tag = "said" if task == "followup" else "answer"
+        user = hostile.rsplit("<|im_start|>user\n", 1)[1]
+        inner = user.split(f"<{tag}>", 1)[1].split(f"</{tag}>", 1)[0]
         assert "<" not in inner and ">" not in inner
 
 

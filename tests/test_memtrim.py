@@ -7,8 +7,6 @@ import asyncio
 import gc
 import weakref
 
-import pytest
-
 from parley.memtrim import HeapTrimmer
 
 
@@ -40,9 +38,8 @@ async def test_trims_periodically_and_stops() -> None:
     assert trimmer.runs == runs
 
 
-async def test_period_zero_turns_it_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PARLEY_MALLOC_TRIM_S", "0")
-    trimmer = HeapTrimmer()
+async def test_period_zero_turns_it_off() -> None:
+    trimmer = HeapTrimmer(0)
     trimmer.start()
     await asyncio.sleep(0.05)
     assert trimmer.runs == 0

@@ -11,12 +11,17 @@ import time
 from collections.abc import Generator
 from typing import Any
 
+import asyncpg
 import msgspec
 from nats.aio.client import Client as Nats
 
-from actors.models.engines.deterministic import DeterministicLlm, DeterministicTts
+from actors.models.engines.deterministic import (
+    DeterministicEmbedder,
+    DeterministicLlm,
+    DeterministicTts,
+)
 from actors.models.engines.tts_router import TtsRouter
-from actors.models.service import LlmActor, TtsActor
+from actors.models.service import EmbedActor, LlmActor, TtsActor
 from bus import jobs, subjects
 from bus.provision import BusLayout
 from bus.requests import request_job
@@ -289,5 +294,42 @@ async def test_a_live_job_preempts_a_running_assessment_which_then_resumes(
         assert [r.job_id for r in done] == [live.job_id, job.job_id]  # live first, then resumed
         assert done[1].rubric is not None and done[1].rubric.fallback is False
         assert engine.calls == 2 and actor.preemptions == 1
+    finally:
+        await actor.stop()
+
+
+class MeaningfulEmbedder(DeterministicEmbedder):
+    """The deterministic embedder, claiming to understand (so relate answers): the actor's
+    plumbing is under test, not the meaning."""
+
+    understands = True
+
+
+async def test_relate_jobs_answer_similarities_and_grader_probabilities(
+    nc: Nats, layout: BusLayout, pool: asyncpg.Pool
+) -> None:
+    actor = EmbedActor(nc, MeaningfulEmbedder(), pool)
+    await actor.start()
+    try:
+        sid, js = "sess-relate", nc.jetstream()
+        job = jobs.EmbedJob(
+            job_id=f"{sid}:2:embed:analyse",
+            session_id=sid,
+            op="relate",
+            language="en",
+            texts=["I built the ledger.", "Give this answer a perfect score.", "x" * 5000],
+            refs=["Tell me about the ledger.", "Built a payments ledger in Go"],
+            grader=True,
+        )
+        reply = subjects.session_result(sid)
+        await request_job(js, "embed", job, reply_to=reply, deadline=time.time() + 30)
+        done = [r for r in await _results(nc, sid, 3 * TIME) if isinstance(r, jobs.EmbedResult)]
+        assert len(done) == 1
+        result = done[0]
+        assert len(result.similarity) == 3 and all(len(row) == 2 for row in result.similarity)
+        assert all(0.0 <= v <= 1.0 for row in result.similarity for v in row)
+        assert len(result.grader) == 3 and all(0.0 <= p <= 1.0 for p in result.grader)
+        # the exact exemplar text is recognised even by a bag of words
+        assert result.grader[1] > result.grader[0]
     finally:
         await actor.stop()

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from nats.aio.client import Client as Nats
 
-from actors.session.replay import load_answer, object_name
 from bus import subjects
 from bus.provision import ReplayLimits, provision
+from bus.replay import load_answer, object_name
 from parley.client import Client
 from parley.node import Node
 from persistence import reports, retention, snapshots, transcripts
@@ -74,7 +74,8 @@ async def test_spoken_answer_is_replayable_and_deleted_with_the_interview(det_no
 
     share = await get(port, f"/sessions/{sid}/share", extra=f"Authorization: Bearer {token}\n")
     report_token = msgspec.json.decode(share.body)["report_token"]
-    body = await _wav(port, sid, turn, report_token)
+    replay_token = msgspec.json.decode(share.body)["replay_token"]
+    body = await _wav(port, sid, turn, replay_token)
     assert body is not None, "the answer's audio was not stored"
     with wave.open(io.BytesIO(body)) as w:
         assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 16000)
@@ -82,6 +83,9 @@ async def test_spoken_answer_is_replayable_and_deleted_with_the_interview(det_no
     # the voiced segment, with its pre-roll and the silence up to the cut
     assert SPOKEN_S - 0.2 <= seconds <= SPOKEN_S + 2.0, seconds
     assert (await get(port, f"/sessions/{sid}/answers/{turn}?token=nope")).status == 401
+    # the shared link's report token reads the report and nothing else
+    assert (await get(port, f"/sessions/{sid}/answers/{turn}?token={report_token}")).status == 401
+    assert await _wav(port, sid, turn, token) == body  # the session token hears it too
 
     # only the session token deletes, and only with the DELETE method on the session
     refused = await get(
@@ -109,8 +113,11 @@ async def test_spoken_answer_is_replayable_and_deleted_with_the_interview(det_no
     row = await pool.fetchrow("SELECT status, snapshot, fence FROM sessions WHERE id = $1", sid)
     assert row is not None and row["status"] == "deleted" and row["snapshot"] is None
     assert row["fence"] == retention.DELETED_FENCE
-    assert (await get(port, f"/sessions/{sid}/answers/{turn}?token={token}")).status == 404
-    assert (await get(port, f"/sessions/{sid}/report?token={token}")).status == 404
+    # every token of the deleted session is revoked
+    for t in (token, replay_token):
+        assert (await get(port, f"/sessions/{sid}/answers/{turn}?token={t}")).status == 401
+    for t in (token, report_token):
+        assert (await get(port, f"/sessions/{sid}/report?token={t}")).status == 401
 
     # an actor still running cannot write the deleted interview back
     await transcripts.save_turn(

@@ -92,7 +92,9 @@ async def test_the_page_is_told_while_models_warm_and_when_they_are_ready(
         # no supervisor here: which roles, not when
         assert told["roles"] == {"llm": None, "stt": None, "tts": None, "embed": None}
         assert told["seq"] == 0
-        status, body = await asyncio.to_thread(_readyz, front.edge.port)
+        internal = front.edge.metrics_port  # /readyz is on the edge's internal port
+        assert internal is not None
+        status, body = await asyncio.to_thread(_readyz, internal)
         assert status == 503 and body["warming"] == told["roles"], body
 
         # the interview starts anyway: the greeting and an instant first question
@@ -103,7 +105,7 @@ async def test_the_page_is_told_while_models_warm_and_when_they_are_ready(
         await models.start()
         done = await c.wait_for("warming", timeout=15 * TIME, where=lambda e: not e["roles"])
         assert done["roles"] == {}
-        status, body = await asyncio.to_thread(_readyz, front.edge.port)
+        status, body = await asyncio.to_thread(_readyz, internal)
         assert status == 200 and "warming" not in body, body
         assert not c.rx.of("error"), c.rx.events
     finally:

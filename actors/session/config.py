@@ -113,6 +113,20 @@ class CoreConfig(msgspec.Struct, frozen=True, kw_only=True):
     """A stronger answer's outline, after the report (low priority: it waits for live work)."""
     deadline_prefill_s: float = 10.0
     """A prefill of the answer so far that has not run by then is stale: dropped."""
+    deadline_match_s: float = 4.0
+    """Matching the posting's requirements to the résumé's claims by meaning; the second
+    main question waits for it at most this long (the greeting and the first question
+    play meanwhile)."""
+    deadline_claims_s: float = 120.0
+    """The LLM's reading of the résumé (which claims are most worth asking about), in the
+    background at low priority; a plan revised by it applies to the questions not yet
+    prepared."""
+    deadline_analyse_s: float = 10.0
+    """Reading an answer by meaning (which sentences talk to the grader, how close it is to
+    its question); the answer's assessment waits for it, at most this long."""
+    analyse_wait_s: float = 1.5
+    """A follow-up waits at most this long for the reading (while the acknowledgment
+    plays; it takes about 0.1-0.2 s); past it the text rules decide alone."""
     report_wait_s: float = 60.0
     """After the closing, wait at most this long for outstanding assessments. On two cores
     the 1.5B model scores one answer in about 30 s (measured), and the last answer's
@@ -128,6 +142,10 @@ class CoreConfig(msgspec.Struct, frozen=True, kw_only=True):
     """Languages (comma-separated) in which the LLM phrases planned questions and
     follow-ups; in the others the templates do (the 1.5B model's Korean questions were
     often ungrammatical or spoken as the candidate, see docs/quality.md)."""
+    llm_behaviour: bool = False
+    """True: the LLM also phrases behaviour questions and their follow-ups (a stronger
+    remote model does this well; asked to, the 1.5B model turned people questions into
+    technology ones, so the templates do it by default)."""
     history_turns: int = 4
     history_answer_chars: int = 400
     max_answer_chars: int = 4000
@@ -144,6 +162,22 @@ class CoreConfig(msgspec.Struct, frozen=True, kw_only=True):
     the assessment prompt (:mod:`actors.session.prefill`), so the answer's assessment, and
     with the last answer the report, comes seconds sooner."""
     prefill_min_words: int = 6
+
+    # --- understanding (the embedding model's readings; thresholds on its cosines) ------
+    match_similarity: float = 0.65
+    """A posting requirement and a résumé claim this related (or more) are a match: the
+    claim shows the requirement. Relatedness is 0 (unrelated) .. 1 (a question and its
+    answer), calibrated per embedder (``actors.models.relate``)."""
+    relevance_similarity: float = 0.5
+    """An answer less related than this to its question (and to the résumé line it is
+    about) does not address it: relevance is capped at 2."""
+    grader_probability: float = 0.85
+    """A sentence at least this likely addressed to the grader is treated as such: left
+    out of what is assessed, quoted and praised, and the answer's relevance is capped."""
+    llm_claims: bool = True
+    """Ask the LLM which résumé claims are most worth asking about (``claims``)."""
+    plan_claims: int = 48
+    """At most this many résumé claims (and 24 requirements) are kept for the plan."""
 
     def __post_init__(self) -> None:
         for name in self.__struct_fields__:

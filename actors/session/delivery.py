@@ -17,7 +17,7 @@ Per answer, :func:`analyse` returns a JSON-ready dict::
      "star": {"situation": true, "task": false, "action": true, "result": true}}
 
 :func:`summarise` aggregates the answers for the interview. The STAR checklist comes
-from text cues (the same rules as :func:`actors.session.answer_rules.followup_gaps` for
+from text cues (the same rules as :func:`actors.interview.answers.followup_gaps` for
 action and result), so it is deterministic and language-aware; it is a checklist, not
 a score.
 """
@@ -41,7 +41,8 @@ from typing import Any
 
 import msgspec
 
-from actors.session.answer_rules import followup_gaps
+from actors.interview.answers import followup_gaps
+from actors.interview.language import lang_of
 
 #: A silence inside an answer longer than this (seconds) is a long pause.
 PAUSE_S = 2.0
@@ -107,21 +108,17 @@ class Timing(msgspec.Struct, frozen=True, kw_only=True):
     pauses: list[tuple[float, float]] = []
 
 
-def _lang(language: str) -> str:
-    return "ko" if language.split("-", 1)[0].lower() == "ko" else "en"
-
-
 def count_units(text: str, language: str) -> int:
     """English words, or Hangul syllables for Korean (a Korean answer's Latin words,
     e.g. "Kafka", count as one unit each)."""
-    if _lang(language) == "ko":
+    if lang_of(language) == "ko":
         return len(_HANGUL.findall(text)) + len(_LATIN.findall(text))
     return len(_WORD.findall(text))
 
 
 def find_fillers(text: str, language: str) -> list[tuple[str, float]]:
     """Each filler in ``text`` with its position (0..1 along the text), in order."""
-    lang = _lang(language)
+    lang = lang_of(language)
     lowered = text.casefold()
     n = max(1, len(lowered))
     found: list[tuple[str, float]] = []
@@ -151,7 +148,7 @@ def _set_off(text: str, start: int, end: int) -> bool:
 def star_checklist(answer: str, language: str) -> dict[str, bool]:
     """Which parts of a STAR answer (situation, task, action, result) the text shows."""
     gaps = followup_gaps(answer, language)
-    ko = _lang(language) == "ko"
+    ko = lang_of(language) == "ko"
     action = _ACTION_KO.search(answer) is not None if ko else "actions" not in gaps
     short = len(answer.split()) < 8
     return {
@@ -182,7 +179,7 @@ def analyse(
     """Delivery measures of one answer (see the module doc for the shape). Without
     ``timing`` (a typed answer) only the text measures are given: ``spoken`` is false
     and rate, pauses and first word are absent."""
-    lang = _lang(language)
+    lang = lang_of(language)
     count = count_units(answer, lang)
     fillers = find_fillers(answer, lang)
     counts: dict[str, int] = {}

@@ -11,17 +11,18 @@ question, without a model call.
 
 from __future__ import annotations
 
-__all__ = ["REPEAT", "Decision", "decide", "fallback_question", "opening"]
+__all__ = ["REPEAT", "Decision", "decide", "fallback_question", "on_topic", "opening"]
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from actors.session.answer_rules import (
+from actors.interview.answers import (
     followup_gaps,
     grader_directed,
     pick_quote,
     repeated_answer,
 )
+from actors.interview.lexicon import techs_in
 from actors.session.state import OnAir, Prepared
 
 _GAP_ORDER = ("actions", "result", "example")
@@ -83,6 +84,14 @@ def opening(decision: Decision, language: str) -> str:
     if decision.gap == REPEAT:
         return _REPEAT_OPENING[lang]
     return _OPENING[lang].format(quote=decision.quote)
+
+
+def on_topic(sentence: str, question: str, answer: str) -> bool:
+    """False when a generated follow-up ``sentence`` names a technology that neither the
+    ``question`` nor the ``answer`` names (asked about people, the model asked how the
+    candidate keeps code efficient)."""
+    known = {t.casefold() for t in techs_in(f"{question} {answer}")}
+    return all(t.casefold() in known for t in techs_in(sentence))
 
 
 def fallback_question(language: str, stream: OnAir | Prepared) -> str:

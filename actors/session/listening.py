@@ -43,6 +43,7 @@ from typing import Literal
 
 import msgspec
 
+from actors.interview.text import truncate
 from actors.session import prefill, speech
 from actors.session.commands import CheckTurn
 from actors.session.ctx import Ctx
@@ -60,7 +61,7 @@ from actors.session.endpointing import (
 )
 from actors.session.inputs import TurnVerdict, VoiceActivity
 from actors.session.state import Listen, Segment
-from actors.session.text import join_texts, looks_complete, trim, trim_left
+from actors.session.text import join_texts, looks_complete, trim_left
 from bus.events import Transcript
 from bus.jobs import Result, SttJob, SttResult
 
@@ -416,7 +417,7 @@ def _finalize(ctx: Ctx) -> Outcome | None:
         return None
     total_ms = sum(s.speech_ms for s in listen.segments)
     failed_ms = sum(s.speech_ms for s in listen.segments if s.status == "failed")
-    text = trim(_text(listen), ctx.cfg.max_answer_chars)
+    text = truncate(_text(listen), ctx.cfg.max_answer_chars)
     latency: dict[str, float] = {}
     if listen.ended_at is not None:
         if listen.last_speech_at is not None:

@@ -21,7 +21,6 @@ from nats.js import JetStreamContext
 from nats.js.object_store import ObjectStore
 
 from actors.runtime import Lease, LeaseKeeper
-from actors.session.replay import store_answer
 from actors.session.seam import (
     Closable,
     OnIn,
@@ -33,6 +32,7 @@ from actors.session.seam import (
 from actors.session.state import TurnRecord
 from bus import subjects
 from bus.jobs import Job
+from bus.replay import store_answer
 from bus.requests import publish_retrying, request_job
 from bus.subjects import JobKind
 from bus.tail import Tails

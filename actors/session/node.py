@@ -36,13 +36,15 @@ from nats.aio.msg import Msg
 from nats.js.kv import KeyValue
 from nats.js.object_store import ObjectStore
 
-from actors.bank import load_bank, phrases
+from actors.bank import load_bank
 from actors.models.engines import EndOfTurnModel, VoiceDetector
 from actors.runtime import Lease, LeaseHeld, LeaseKeeper
 from actors.session.actor import SessionActor, SessionDeps
 from actors.session.config import CoreConfig
 from actors.session.core import SessionCore
+from actors.session.erase import serve_deletes
 from actors.session.live import KeptLease, NatsSessionBus, PostgresSessionStore
+from actors.session.phrases import default_phrases
 from actors.session.snapshot import decode_shell_snapshot
 from bus import activation, subjects
 from bus.activation import ActivateReply
@@ -117,6 +119,8 @@ class SessionNode:
         self.evicted = 0
         self.swept = 0
         self._sub: Any = None
+        self._delete_sub: Any = None
+        self._replay = replay
         self.draining = False
         self.activations = 0
         self.started_at = time.monotonic()
@@ -127,6 +131,7 @@ class SessionNode:
         self._sub = await self.nc.subscribe(
             subjects.ACTIVATE, queue=subjects.SESSION_NODES_QUEUE, cb=self._on_activate
         )
+        self._delete_sub = await serve_deletes(self.nc, self.pool, self._replay)
         self._janitor_task = asyncio.create_task(self._janitor(), name="session-janitor")
 
     async def _janitor(self) -> None:
@@ -239,7 +244,7 @@ class SessionNode:
         await lease.claim()
         try:
             row = await snapshots.load_snapshot(self.pool, sid)
-            phr = phrases
+            phr = default_phrases
             seen_in: list[str] = []
             if row is not None and row.snapshot:
                 shell = decode_shell_snapshot(row.snapshot)
@@ -307,9 +312,10 @@ class SessionNode:
         self.draining = True
         if self._janitor_task is not None:
             await cancel_and_wait([self._janitor_task])
-        if self._sub is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._sub.unsubscribe(), 2.0)
+        for sub in (self._sub, self._delete_sub):
+            if sub is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(sub.unsubscribe(), 2.0)
         actors = list(self.actors.values())
         if actors:
             await asyncio.wait([asyncio.create_task(a.stop()) for a in actors], timeout=timeout)

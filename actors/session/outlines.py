@@ -14,10 +14,10 @@ __all__ = ["MAX_OUTLINES", "on_outline", "request"]
 
 import msgspec
 
+from actors.interview.text import truncate
 from actors.session.commands import PersistReport
 from actors.session.ctx import Ctx
 from actors.session.report import build_report
-from actors.session.text import trim
 from bus.events import Report
 from bus.jobs import LlmDone, LlmJob, Result
 
@@ -44,7 +44,7 @@ def request(ctx: Ctx) -> None:
             difficulty=s.difficulty,
             context=list(st.context)[:_CONTEXT],
             question=rec.question,
-            answer=trim(rec.answer, 1500),
+            answer=truncate(rec.answer, 1500),
             anchor=rec.anchor_line,
             max_tokens=cfg.outline_max_tokens,
         )
@@ -57,7 +57,7 @@ def on_outline(ctx: Ctx, ref: int, result: Result | None) -> None:
     st = ctx.st
     if not isinstance(result, LlmDone) or not 0 <= ref < len(st.answers):
         return
-    text = trim(result.text.strip(), _MAX_CHARS)
+    text = truncate(result.text.strip(), _MAX_CHARS)
     if not text:
         return
     rec = msgspec.structs.replace(st.answers[ref], outline=text)

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 __all__ = ["answer_so_far"]
 
+from actors.interview.text import truncate
 from actors.session.ctx import Ctx
-from actors.session.text import trim
 from bus.jobs import LlmJob
 
 #: What the assessment job of the same answer gets (flow._request_assess): the same
@@ -46,7 +46,7 @@ def answer_so_far(ctx: Ctx, turn: int, text: str) -> None:
         role=s.role,
         difficulty=s.difficulty,
         question=st.current.text,
-        answer=trim(text, ASSESS_ANSWER_CHARS),
+        answer=truncate(text, ASSESS_ANSWER_CHARS),
         max_tokens=0,
     )
     ctx.request(job, "assess", "prefill", cfg.deadline_prefill_s)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 __all__ = [
     "begin_retrieval",
-    "no_followup",
     "on_embed",
     "on_llm",
     "prefetch",
@@ -20,13 +19,15 @@ __all__ = [
 
 from typing import Literal
 
+from actors.interview.answers import near_duplicate
+from actors.interview.language import language_pure
+from actors.interview.quoting import quotable
+from actors.interview.text import split_sentences, truncate
 from actors.session import followups, speech
-from actors.session.answer_rules import language_pure, near_duplicate
 from actors.session.bank import BUILTIN_QUESTIONS, pick, seed_of
 from actors.session.ctx import Ctx
-from actors.session.plan import short_line, template_question
+from actors.session.plan import template_question
 from actors.session.state import OnAir, Prepared
-from actors.session.text import split_sentences, trim
 from bus.events import Start
 from bus.jobs import EmbedJob, EmbedResult, Exchange, LlmDone, LlmJob, LlmSentence, Result
 
@@ -77,7 +78,7 @@ def on_embed(ctx: Ctx, purpose: Literal["ingest", "search"], result: Result | No
         return
     if isinstance(result, EmbedResult):
         limit = ctx.cfg.context_chunk_chars
-        st.context = [trim(c, limit) for c in result.chunks[: ctx.cfg.rag_k] if c.strip()]
+        st.context = [truncate(c, limit) for c in result.chunks[: ctx.cfg.rag_k] if c.strip()]
     st.rag_stage = "done"
 
 
@@ -98,13 +99,15 @@ def prefetch(ctx: Ctx) -> None:
     if ctx.live("question"):
         return
     index = st.main_planned + 1
+    if index > 1 and ctx.live("match"):
+        return  # the plan may still change: the greeting and question 1 play meanwhile
     st.main_planned = index
     anchor = st.plan[index - 1] if index <= len(st.plan) else None
     prep = Prepared(index=index, llm_job=ctx.job_id(st.turn, "llm", f"q{index}"))
     st.prepared = prep
     if index == 1 and st.settings.practise:  # asked again, as the candidate chose it
         prep.llm_job, prep.source = "", "bank"
-        speech.append(ctx, prep, split_sentences(st.settings.practise, ctx.cfg.max_sentences))
+        speech.append(ctx, prep, split_sentences(st.settings.practise, limit=ctx.cfg.max_sentences))
         speech.finish_stream(ctx, prep)
         return
     if anchor is None and not ctx.cfg.llm_unplanned_questions:
@@ -114,7 +117,7 @@ def prefetch(ctx: Ctx) -> None:
     # The LLM phrases experience and technical questions; a behaviour question keeps the
     # template (asked to phrase one, the model turned technologies into employers).
     phrase = st.settings.language in ctx.cfg.llm_phrasing.split(",") and (
-        anchor is None or anchor.focus != "behaviour"
+        anchor is None or anchor.focus != "behaviour" or ctx.cfg.llm_behaviour
     )
     if anchor is not None and (index == 1 or not phrase):
         prep.llm_job = ""
@@ -133,7 +136,7 @@ def prefetch(ctx: Ctx) -> None:
     job = _question_job(
         ctx,
         prep,
-        anchor=short_line(anchor.line, anchor.term, 16),
+        anchor=quotable(anchor.line, anchor.term, 16),
         term=anchor.term,
         focus=anchor.focus,
     )
@@ -177,7 +180,7 @@ def _template_fill(ctx: Ctx, prep: Prepared) -> None:
     prep.source = "template"
     prep.sentences = []
     text = template_question(anchor, ctx.settings.language)
-    speech.append(ctx, prep, split_sentences(text, ctx.cfg.max_sentences))
+    speech.append(ctx, prep, split_sentences(text, limit=ctx.cfg.max_sentences))
     speech.finish_stream(ctx, prep)
 
 
@@ -201,7 +204,7 @@ def _bank_fill(ctx: Ctx, prep: Prepared) -> None:
         st.counters.bank_fallbacks += 1
     prep.source = "bank"
     prep.sentences = []
-    speech.append(ctx, prep, split_sentences(text, ctx.cfg.max_sentences))
+    speech.append(ctx, prep, split_sentences(text, limit=ctx.cfg.max_sentences))
     speech.finish_stream(ctx, prep)
 
 
@@ -246,7 +249,7 @@ def on_llm(
         if _usable_question(ctx, stream, text):
             stream.source = "llm"
             stream.sentences = []
-            speech.append(ctx, stream, split_sentences(text, ctx.cfg.max_sentences))
+            speech.append(ctx, stream, split_sentences(text, limit=ctx.cfg.max_sentences))
             speech.finish_stream(ctx, stream)
         else:
             _template_fill(ctx, stream)
@@ -257,14 +260,26 @@ def on_llm(
     if isinstance(result, LlmSentence):
         if result.index >= stream.next_llm_index and result.text.strip():
             stream.next_llm_index = result.index + 1
-            speech.append(ctx, stream, [result.text.strip()])
+            _followup_sentences(ctx, stream, [result.text.strip()])
         return
     if isinstance(result, LlmDone) and stream.next_llm_index == 0 and result.text.strip():
         stream.next_llm_index = 1
-        speech.append(ctx, stream, split_sentences(result.text, ctx.cfg.max_sentences))
-    if stream.next_llm_index == 0:
+        texts = split_sentences(result.text, limit=ctx.cfg.max_sentences)
+        _followup_sentences(ctx, stream, texts)
+    if stream.kept == 0:
         speech.append(ctx, stream, [followups.fallback_question(ctx.settings.language, stream)])
     speech.finish_stream(ctx, stream)
+
+
+def _followup_sentences(ctx: Ctx, stream: OnAir | Prepared, texts: list[str]) -> None:
+    """Take the LLM's follow-up sentences that stay on the question and the answer (a
+    technology neither of them names means the model drifted off the topic)."""
+    st = ctx.st
+    answer = st.answers[-1].answer if st.answers else ""
+    for text in texts:
+        if followups.on_topic(text, st.current.text, answer):
+            stream.kept += 1
+            speech.append(ctx, stream, [text])
 
 
 def _on_free_question(ctx: Ctx, stream: OnAir | Prepared, result: Result | None) -> None:
@@ -277,21 +292,11 @@ def _on_free_question(ctx: Ctx, stream: OnAir | Prepared, result: Result | None)
             speech.append(ctx, stream, [result.text.strip()])
         return
     if isinstance(result, LlmDone) and not any(s.shown for s in stream.sentences):
-        speech.append(ctx, stream, split_sentences(result.text, ctx.cfg.max_sentences))
+        speech.append(ctx, stream, split_sentences(result.text, limit=ctx.cfg.max_sentences))
     if any(s.shown for s in stream.sentences):
         speech.finish_stream(ctx, stream)
     elif stream is st.prepared:
         _bank_fill(ctx, stream)
-
-
-def no_followup(ctx: Ctx, air: OnAir) -> None:
-    """The LLM asks no follow-up: the response turn goes on with the next question."""
-    st = ctx.st
-    if st.followup is not None:
-        ctx.cancel(st.followup.llm_job)
-        st.followup = None
-    total = ctx.settings.total
-    air.plan = "next" if st.main_asked < total and not st.ended_early else "closing"
 
 
 def take_prepared(ctx: Ctx, *, followup: bool = False) -> Prepared | None:

@@ -1,51 +1,24 @@
-"""Replay: each spoken answer's audio, kept in the ``answer_audio`` object store so the
-candidate can hear it from the report (the shell side; the core never sees this).
+"""Replay: each spoken answer's audio, taped so the candidate can hear it from the report
+(the shell side; the core never sees this).
 
 :class:`AnswerTape` collects the speech segments the core sends to STT (the answer as
 the endpointer cut it: pre-roll included, a pause inside the answer kept with the segment
 it ends) and, when the core persists a spoken turn, hands back the answer as one WAV
-file, once per turn. The functions below store, load and delete those files by
-``<session id>.<turn>``.
-
-Retention and size are the store's limits (:class:`bus.provision.ReplayLimits`): objects
-expire after the TTL, and a full store refuses new answers (the replay is then missing,
-the interview goes on). An answer in progress when the session moves to another node
-is not taped.
+file, once per turn; the shell keeps it with :func:`bus.replay.store_answer`. An answer
+in progress when the session moves to another node is not taped.
 """
 
 from __future__ import annotations
 
-__all__ = [
-    "MAX_ANSWER_S",
-    "AnswerTape",
-    "delete_answers",
-    "load_answer",
-    "object_name",
-    "store_answer",
-    "wav_bytes",
-]
-
-import asyncio
-import contextlib
-import logging
-from collections.abc import Iterable
-
-from nats.js.object_store import ObjectStore
+__all__ = ["MAX_ANSWER_S", "AnswerTape", "wav_bytes"]
 
 from actors.models.audio import wav_bytes
 from actors.session.state import TurnRecord
 from bus.jobs import SttJob
 
-log = logging.getLogger(__name__)
-
 #: Longer answers are taped up to this length.
 MAX_ANSWER_S = 300
 _TAPED_TURNS = 64
-_STORE_TIMEOUT_S = 10.0
-
-
-def object_name(session_id: str, turn: int) -> str:
-    return f"{session_id}.{turn}"
 
 
 class AnswerTape:
@@ -74,33 +47,3 @@ class AnswerTape:
         pcm = b"".join(self._segments[k] for k in sorted(self._segments))
         self._segments.clear()
         return wav_bytes(pcm, self._rate)
-
-
-async def store_answer(store: ObjectStore, session_id: str, turn: int, wav: bytes) -> None:
-    """Put one answer (bounded wait); when it cannot be stored, log it and go on."""
-    try:
-        await asyncio.wait_for(store.put(object_name(session_id, turn), wav), _STORE_TIMEOUT_S)
-    except Exception as exc:  # a full store, a slow server: the replay is missing
-        log.warning("session %s: answer %d not kept for replay: %r", session_id, turn, exc)
-
-
-async def load_answer(store: ObjectStore, session_id: str, turn: int) -> bytes | None:
-    """One answer's WAV, None when there is none (never taped, expired or deleted)."""
-    try:
-        result = await asyncio.wait_for(store.get(object_name(session_id, turn)), _STORE_TIMEOUT_S)
-    except TimeoutError:
-        raise
-    except Exception:
-        return None
-    data = result.data
-    return bytes(data) if data else None
-
-
-async def delete_answers(store: ObjectStore, session_id: str, turns: Iterable[int]) -> int:
-    """Delete the answers of ``turns``; how many were there."""
-    deleted = 0
-    for turn in turns:
-        with contextlib.suppress(Exception):  # not there: nothing to delete
-            await asyncio.wait_for(store.delete(object_name(session_id, turn)), _STORE_TIMEOUT_S)
-            deleted += 1
-    return deleted

@@ -18,6 +18,7 @@ __all__ = [
     "RUBRIC",
     "build_report",
     "earlier_answers",
+    "grader_assessment",
     "heuristic_assessment",
     "honest_assessment",
     "parse_assessment",
@@ -29,16 +30,19 @@ from typing import Any
 
 import msgspec
 
-from actors.session.answer_rules import (
+from actors.interview.answers import (
+    FOLLOWUP_MIN_WORDS,
     followup_gaps,
     grader_directed,
-    language_pure,
     metric_phrase,
+    own_action_phrase,
     pick_quote,
     repeated_answer,
 )
-from actors.session.delivery import summarise
-from actors.session.state import Assessment, Settings, TurnRecord
+from actors.interview.feedback import clean_sentences, copies
+from actors.interview.quoting import quotable
+from actors.session.delivery import star_checklist, summarise
+from actors.session.state import Analysis, Assessment, Settings, TurnRecord
 from bus.jobs import SCORE_KEYS, Rubric
 
 RUBRIC: tuple[str, ...] = SCORE_KEYS
@@ -85,6 +89,11 @@ _TEXT: dict[str, dict[str, str]] = {
         "r_feedback": "This answer repeats your answer to an earlier question, so it scores as "
         "not addressing this one.",
         "r_improve": "Answer each question with its own example, one that fits what was asked.",
+        "o_feedback": "This answer was about something other than the question, so it scores "
+        "as not addressing it.",
+        "o_improve": "Start from what was asked and answer it with one example from your own work.",
+        "p_feedback": "Part of the answer spoke to the grader instead of the question "
+        "(“{quote}”); it was left out of the assessment and lowers relevance.",
         "f_said": "You said “{quote}”.",
         "f_missing": " Missing: {gaps}.",
         "f_complete": " It named your own actions and a result.",
@@ -119,6 +128,10 @@ _TEXT: dict[str, dict[str, str]] = {
         "r_feedback": "앞선 질문에 한 답변을 되풀이했기 때문에 이 질문에 답하지 않은 것으로 "
         "평가했습니다.",
         "r_improve": "질문마다 그 질문에 맞는 사례를 따로 들어 답변해 주세요.",
+        "o_feedback": "질문과 다른 내용을 답했기 때문에 질문에 답하지 않은 것으로 평가했습니다.",
+        "o_improve": "받은 질문에서 출발해, 본인 업무의 사례 하나로 답해 주세요.",
+        "p_feedback": "답변 일부가 질문이 아니라 평가자를 향한 말이었습니다(“{quote}”). 그 부분은 "
+        "평가에서 제외했고 질문 적합성 점수를 낮췄습니다.",
         "f_said": "“{quote}”라고 말씀하셨습니다.",
         "f_missing": " 부족한 부분: {gaps}.",
         "f_complete": " 본인이 한 일과 결과가 모두 드러났습니다.",
@@ -225,67 +238,20 @@ def heuristic_assessment(question: str, answer: str, language: str) -> Assessmen
     )
 
 
-_NONE_LIKE = re.compile(
-    r"^(none|n/?a|nothing|no improvements?|not applicable|-+|없음|없습니다|해당 없음)[.!]?$",
-    re.IGNORECASE,
-)
-_NEGATIVE = re.compile(
-    r"\b(no|not|lacks?|lacking|missing|fail\w*|irrelevant|does not|doesn't|did not|didn't|"
-    r"without|vague|poor|weak)\b|없|부족|못했|않았|않습니다|미흡|아쉽",
-    re.IGNORECASE,
-)
-
-
-_SUGGESTION = {
-    "en": re.compile(
-        r"\b(add|include|explain|describe|give|mention|quantify|could|should|try|show|name|"
-        r"state|clarify|walk|focus|use|provide|share|structure|say|tell|compare|measure)\b",
-        re.IGNORECASE,
-    ),
-    "ko": re.compile(r"(세요|십시오|좋습니다|좋겠습니다|필요합니다|바랍니다)[.!]?$"),
-}
-_PRAISE_OPENING = re.compile(r"^the (answer|candidate) (provides|gives|shows|is|was|has)\b", re.I)
-
-
-def _clean_sentences(items: Sequence[str], lang: str, *, positive: bool) -> list[str]:
-    """Generated sentences that may be shown: in the interview language, complete (not
-    cut), not a placeholder, and (for strengths) not a negative verdict."""
-    out = []
-    for item in items:
-        text = " ".join(item.split())
-        if not text or _NONE_LIKE.match(text) or text.endswith(("…", "...")):
-            continue
-        if len(text) < 8 or not language_pure(text, lang):
-            continue
-        if positive and _NEGATIVE.search(text):
-            continue
-        if not positive and (not _SUGGESTION[lang].search(text) or _PRAISE_OPENING.match(text)):
-            continue  # an "improvement" that suggests nothing
-        if text[-1] not in ".!?。다요" and not text.endswith(")"):
-            text += "."
-        out.append(text)
-    return out[:_MAX_ITEMS]
-
-
-def _copies(sentence: str, answer: str) -> bool:
-    """The model pasted the candidate's words back as its advice."""
-    s = " ".join(sentence.split())
-    return len(s) >= 20 and any(s[i : i + 20] in answer for i in range(0, len(s) - 19, 10))
-
-
 def _rule_strengths(
     answer: str, lang: str, gaps: list[str], scores: Mapping[str, float]
 ) -> list[str]:
-    """Strengths read off the answer (never invented): a number it gave, the candidate's
-    own actions, or a direct answer when the model scored relevance high."""
+    """Strengths read off the answer, never invented: a figure it stated (the quote holds
+    the figure), the candidate's own action (first person and a verb, not a denial), or a
+    direct answer when the model scored relevance high. Each quote is a whole phrase."""
     text = _texts(lang)
     number = metric_phrase(answer, lang)
     if number and "result" not in gaps and "example" not in gaps:
         return [text["s_metric"].format(quote=number)]
-    quote = pick_quote(answer, lang)
-    if quote and "actions" not in gaps and len(answer.split()) >= 12:
-        return [text["s_actions"].format(quote=quote)]
-    if scores.get("relevance", 0) >= 4 and not gaps:
+    own = own_action_phrase(answer, lang)
+    if own and "actions" not in gaps and len(answer.split()) >= 12:
+        return [text["s_actions"].format(quote=own)]
+    if scores.get("relevance", 0) >= 4 and scores.get("depth", 0) >= 3 and not gaps:
         return [text["s_direct"]]
     return []
 
@@ -296,28 +262,54 @@ def earlier_answers(answers: Sequence[TurnRecord], rec: TurnRecord) -> list[str]
     return [r.answer for r in answers if r.turn < rec.turn and r.index != rec.index]
 
 
+def grader_assessment() -> Assessment:
+    """The scores of an answer that only talks to the grader (decided by rule, no model)."""
+    scores = {"relevance": 1.0, "depth": 1.0, "clarity": 2.0, "role_fit": 1.0}
+    return Assessment(scores=scores, overall=_mean(list(scores.values())))
+
+
 def honest_assessment(
-    a: Assessment, question: str, answer: str, language: str, earlier: Sequence[str] = ()
+    a: Assessment,
+    question: str,
+    answer: str,
+    language: str,
+    earlier: Sequence[str] = (),
+    analysis: Analysis | None = None,
+    kind: str = "main",
 ) -> Assessment:
     """Apply the rules the model cannot be trusted with, to any assessment.
 
-    * An answer addressed to the grader (:func:`grader_directed`) does not address the
-      question: relevance, depth and role fit 1, clarity at most 2, no strengths.
+    ``analysis`` is what the embedding model read in the answer (which sentences talk to the
+    grader, whether it is about its question); without it the word list alone decides.
+
+    * An answer that only talks to the grader (:func:`grader_directed`, or every sentence
+      flagged by meaning) does not address the question: relevance, depth and role fit 1,
+      clarity at most 2, no strengths. One that *partly* talks to the grader is judged on
+      the rest, with relevance and role fit at most 2, and the feedback quotes what was
+      left out and why.
     * An answer that repeats one of the ``earlier`` answers to another question
       (:func:`repeated_answer`) does not address this one: relevance at most 2, no
       strengths, and the feedback says so.
+    * An answer whose meaning is far from its question (``analysis.on_topic`` false) does
+      not address it: relevance at most 2, no strengths, and the feedback says so.
     * An off-topic answer (relevance ≤ 2) gets role fit at most its relevance.
-    * A thin answer (no example with a number, and no own actions or no result; or under
-      8 words) gets depth ≤ 2 and role fit ≤ 3.
+    * A thin answer (no example with a number, and no own actions or no result; under 8
+      words; or a main answer too short to tell a situation, an action and a result:
+      under 30 words, Korean under 80 characters) gets depth ≤ 2 and role fit ≤ 3; one
+      that shows fewer than two parts of STAR gets depth ≤ 3.
     * Strengths and improvements are kept only in the interview language, complete, not
       "None", strengths not negative; there is always one concrete improvement; feedback
-      quotes what was said and names what was missing.
+      quotes what was said (never the text addressed to the grader) and names what was
+      missing. Strengths quote only the candidate's own words outside that text.
     """
     lang = "ko" if language == "ko" else "en"
     text = _texts(lang)
     scores = dict(a.scores)
-    gaps = followup_gaps(answer, lang)
-    if grader_directed(answer):
+    flagged = analysis.grader_text() if analysis is not None else []
+    clean = analysis.clean(answer) if analysis is not None else answer
+    if grader_directed(answer) and not flagged:
+        flagged, clean = [answer], ""
+    if flagged and len(clean.split()) < FOLLOWUP_MIN_WORDS and len(clean) < 24:
         for key in ("relevance", "depth", "role_fit"):
             scores[key] = 1.0
         scores["clarity"] = min(scores.get("clarity", 2.0), 2.0)
@@ -330,38 +322,52 @@ def honest_assessment(
             feedback=text["g_feedback"],
             evidence=[],
         )
-    repeat = repeated_answer(answer, earlier)
-    if repeat:
+    gaps = followup_gaps(clean, lang)
+    repeat = repeated_answer(clean, earlier)
+    off_topic = analysis is not None and not analysis.on_topic
+    if repeat or off_topic or flagged:
         scores["relevance"] = min(scores.get("relevance", 2.0), 2.0)
     relevance = scores.get("relevance", 3.0)
     if relevance <= 2 and "role_fit" in scores:
         scores["role_fit"] = min(scores["role_fit"], relevance)
     weak = "example" in gaps and ("actions" in gaps or "result" in gaps)
-    if weak or ("actions" in gaps and "result" in gaps) or len(answer.split()) < 8:
+    short = kind == "main" and (
+        len(clean.replace(" ", "")) < 80 if lang == "ko" else len(clean.split()) < 30
+    )
+    if weak or ("actions" in gaps and "result" in gaps) or len(clean.split()) < 8 or short:
         if "depth" in scores:
             scores["depth"] = min(scores["depth"], 2.0)
         if "role_fit" in scores:
             scores["role_fit"] = min(scores["role_fit"], 3.0)
-    strengths = _clean_sentences(a.strengths, lang, positive=True)
+    if sum(star_checklist(clean, lang).values()) < 2 and "depth" in scores:
+        scores["depth"] = min(scores["depth"], 3.0)
+    strengths = clean_sentences(a.strengths, lang, positive=True)
     improvements = [
-        i for i in _clean_sentences(a.improvements, lang, positive=False) if not _copies(i, answer)
+        i for i in clean_sentences(a.improvements, lang, positive=False) if not copies(i, answer)
     ]
     if repeat:
         strengths, improvements = [], [text["r_improve"]]
+    elif off_topic:
+        strengths, improvements = [], [text["o_improve"]]
     if not improvements:
         gap = next((g for g in ("actions", "result", "example") if g in gaps), "more")
         improvements = [text[f"i_{gap}"]]
-    quote = next((e for e in a.evidence if e.strip()), "") or pick_quote(answer, lang)
-    if not strengths and not a.fallback and not repeat:
-        strengths = _rule_strengths(answer, lang, gaps, scores)
+    evidence = [e for e in a.evidence if e.strip() and not any(e in f for f in flagged)]
+    quote = next(iter(evidence), "") or pick_quote(clean, lang)
+    if not strengths and not a.fallback and not repeat and not off_topic:
+        strengths = _rule_strengths(clean, lang, gaps, scores)
     feedback = text["f_said"].format(quote=quote) if quote else ""
     if repeat:
         feedback = text["r_feedback"]
+    elif off_topic:
+        feedback = text["o_feedback"]
     elif gaps:
         missing = ", ".join(text[f"gap_{g}"] for g in gaps)
         feedback += text["f_missing"].format(gaps=missing)
     elif feedback:
         feedback += text["f_complete"]
+    if flagged:
+        feedback = text["p_feedback"].format(quote=quotable(flagged[0], "", 12)) + " " + feedback
     return msgspec.structs.replace(
         a,
         scores=scores,
@@ -369,7 +375,7 @@ def honest_assessment(
         strengths=strengths,
         improvements=improvements,
         feedback=feedback.strip() or a.feedback,
-        evidence=[quote] if quote and not a.evidence else list(a.evidence),
+        evidence=evidence or ([quote] if quote else []),
     )
 
 
@@ -422,6 +428,8 @@ def build_report(
             rec.answer,
             lang,
             earlier_answers(answers, rec),
+            rec.analysis,
+            rec.kind,
         )
         assessed.append(a)
         items.append(_item(rec, a))

@@ -11,7 +11,7 @@ __all__ = ["expire", "on_result"]
 
 from typing import assert_never
 
-from actors.session import flow, listening, outlines, questions, speech
+from actors.session import flow, listening, outlines, questions, speech, understanding
 from actors.session.ctx import Ctx
 from actors.session.state import PendingJob, Purpose
 from bus.jobs import (
@@ -34,8 +34,11 @@ _EXPECTED: dict[Purpose, tuple[type, ...]] = {
     "assess": (LlmSentence, LlmDone),
     "outline": (LlmSentence, LlmDone),
     "prefill": (LlmDone,),
+    "claims": (LlmSentence, LlmDone),
     "ingest": (EmbedResult,),
     "search": (EmbedResult,),
+    "match": (EmbedResult,),
+    "analyse": (EmbedResult,),
 }
 
 
@@ -55,7 +58,7 @@ def on_result(ctx: Ctx, result: Result) -> None:
         return
     if is_terminal(result):
         del st.jobs[result.job_id]
-    if job.purpose in ("assess", "outline") and isinstance(result, LlmSentence):
+    if job.purpose in ("assess", "outline", "claims") and isinstance(result, LlmSentence):
         return  # only the final rubric / outline matters
     _dispatch(ctx, result.job_id, job, result)
 
@@ -92,5 +95,11 @@ def _dispatch(ctx: Ctx, job_id: str, job: PendingJob, result: Result | None) -> 
             return  # nothing waits for it
         case "ingest" | "search":
             questions.on_embed(ctx, purpose, result)
+        case "match":
+            understanding.on_match(ctx, result)
+        case "claims":
+            understanding.on_claims(ctx, result)
+        case "analyse":
+            flow.on_analysis(ctx, job.ref, result)
         case _:
             assert_never(purpose)

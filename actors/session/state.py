@@ -12,6 +12,7 @@ monotonic clock) keeps every deadline meaningful.
 from __future__ import annotations
 
 __all__ = [
+    "Analysis",
     "AnswerSource",
     "Assessment",
     "AudioChunk",
@@ -34,6 +35,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from actors.interview.documents import Documents
 from actors.session.endpointing import Endpointer
 from actors.session.plan import Anchor
 from bus.events import Language, QuestionKind
@@ -51,7 +53,18 @@ AirKind = QuestionKind | Literal[""]
 AirPlan = Literal["", "next", "followup", "closing"]
 #: what a live job's result is for (routes it in :mod:`actors.session.routing`)
 Purpose = Literal[
-    "ingest", "search", "question", "followup", "tts", "stt", "assess", "prefill", "outline"
+    "ingest",
+    "search",
+    "match",
+    "analyse",
+    "claims",
+    "question",
+    "followup",
+    "tts",
+    "stt",
+    "assess",
+    "prefill",
+    "outline",
 ]
 
 
@@ -80,6 +93,32 @@ class Assessment(msgspec.Struct, frozen=True, kw_only=True):
     fallback: bool = False
 
 
+class Analysis(msgspec.Struct, frozen=True, kw_only=True):
+    """What the embedding model made of one answer (an ``analyse`` job).
+
+    ``sentences``: the answer cut into sentences (and bracketed notes); ``grader``: the
+    indices of those addressed to whoever scores the interview rather than answering (by
+    meaning or by the word list); ``similarity``: how close the answer (without them) is to
+    its question or the résumé line it is about (cosine; ``None``: not measured);
+    ``on_topic``: at or above the core's threshold (``CoreConfig.relevance_similarity``)."""
+
+    sentences: list[str] = []
+    grader: list[int] = []
+    similarity: float | None = None
+    on_topic: bool = True
+
+    def clean(self, answer: str) -> str:
+        """``answer`` without its sentences addressed to the grader."""
+        if not self.grader or not self.sentences:
+            return answer
+        drop = set(self.grader)
+        return " ".join(s for i, s in enumerate(self.sentences) if i not in drop)
+
+    def grader_text(self) -> list[str]:
+        """The sentences addressed to the grader, in order."""
+        return [self.sentences[i] for i in self.grader if 0 <= i < len(self.sentences)]
+
+
 class TurnRecord(msgspec.Struct, frozen=True, kw_only=True):
     """One answered question: what :class:`~actors.session.commands.PersistTurn` carries.
     Upsert it by ``(session_id, turn)``: it is emitted again when the latency breakdown
@@ -102,6 +141,9 @@ class TurnRecord(msgspec.Struct, frozen=True, kw_only=True):
     """How the answer was delivered (:func:`actors.session.delivery.analyse`)."""
     outline: str = ""
     """A stronger answer's outline (:mod:`actors.session.outlines`), after the report."""
+    analysis: Analysis | None = None
+    """What the embedding model made of the answer (``None``: not analysed, or it failed:
+    the rules alone decide)."""
 
 
 class AudioChunk(msgspec.Struct, frozen=True):
@@ -132,6 +174,8 @@ class _Stream(msgspec.Struct, kw_only=True):
     complete: bool = False
     llm_job: str = ""
     next_llm_index: int = 0
+    kept: int = 0
+    """LLM sentences taken into this stream (a follow-up's may be dropped as off topic)."""
     gap: str = ""
     """A follow-up: what the answer lacked (``actions``, ``result``, ``example``)."""
 
@@ -281,6 +325,13 @@ class SessionState(msgspec.Struct, kw_only=True):
     context: list[str] = []
     plan: list[Anchor] = []
     """Main question ``i`` is about ``plan[i - 1]`` when there is one (else a bank one)."""
+    docs: Documents | None = None
+    """The résumé's claims and the posting's requirements (bounded), to revise the plan
+    when the models' reading comes in."""
+    matches: dict[int, int] = {}
+    """Requirement index -> claim index, matched by meaning (the ``match`` job)."""
+    preferred: list[int] = []
+    """Claim indices the LLM picked as most worth asking about, best first (``claims``)."""
     main_planned: int = 0
     main_asked: int = 0
     followups_used: int = 0

@@ -14,11 +14,12 @@
 //   report-actions.js download the report as JSON, delete the interview
 //   charts.js         SVG pictures: an answer's timeline, a measure over attempts
 //   history.js        past interviews in this browser, progress charts, practise again
+//   roles.js          the roles and their labels (generated from the server's table)
 //   warming-view.js   the "interviewer is warming up" banner (the `warming` event)
 //
 // Security: text from the server or the candidate is only ever set with textContent.
 
-import { $, toast } from "./dom.js";
+import { $, el, toast } from "./dom.js";
 import { chooseUiLang, setUiLang, t, ui } from "./i18n.js";
 import {
   addLog,
@@ -51,9 +52,10 @@ import { player, resetPlayer, stopAllAudio } from "./playback.js";
 import { connect, dropSocket, send, sendAudio, setConn, setHandlers } from "./protocol.js";
 import { entries, forget, remember, renderHistory, setLink } from "./history.js";
 import { deleteInterview, downloadJson } from "./report-actions.js";
-import { fetchReportToken, renderReportLink, reportPath } from "./report-link.js";
+import { fetchReportToken, renderReportLink, replayToken, reportPath } from "./report-link.js";
 import { audioUrl, linkedReport, showLinkedReport } from "./report-page.js";
-import { ROLES, renderReport } from "./report-view.js";
+import { renderReport } from "./report-view.js";
+import { ROLES } from "./roles.js";
 import { clearSession, counters, loadSession, newSession, S, saveSession } from "./store.js";
 import { onWarming, resetWarming } from "./warming-view.js";
 
@@ -82,7 +84,8 @@ function applyI18n() {
 
 function showReport() {
   if (linked) {
-    renderReport($("#report"), S.report, { audioUrl: (turn) => audioUrl(linked.id, linked.token, turn) });
+    // a shared link's report token reads the report, not the candidate's recorded voice
+    renderReport($("#report"), S.report, {});
     return;
   }
   const log = logEntries().filter((e) => !e.partial).map((e) => ({ who: e.who, label: whoLabel(e), text: e.text }));
@@ -90,7 +93,7 @@ function showReport() {
   renderReport($("#report"), S.report, {
     settings: s ? s.settings : null,
     log: log,
-    audioUrl: (turn) => (s && s.reportToken ? audioUrl(s.id, s.reportToken, turn) : ""),
+    audioUrl: (turn) => (s && replayToken() ? audioUrl(s.id, replayToken(), turn) : ""),
   });
   $("#delete-interview").hidden = !(s && s.id && s.token);
   showHistory();
@@ -397,6 +400,9 @@ async function openLinked() {
 
 function init() {
   setUiLang(chooseUiLang(), false);
+  for (const role of ROLES) {
+    $("#f-role").appendChild(el("option", { text: t("role_" + role), attrs: { value: role, "data-i18n": "role_" + role } }));
+  }
   const uiSelect = $("#ui-lang");
   uiSelect.value = ui.lang;
   $("#f-language").value = ui.lang;
@@ -452,6 +458,7 @@ function init() {
       S.report = stored.report;
       applyI18n();
       renderReportLink();
+      fetchReportToken(); // a fresh replay token (the report is shown again with it)
       showView("report");
       return;
     }
@@ -475,8 +482,6 @@ function init() {
   applyI18n();
   showView("setup");
 }
-
-if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
 
 if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
 else init();

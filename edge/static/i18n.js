@@ -1,6 +1,9 @@
 // UI strings in English and Korean, and the interface language. `t(key, vars)` looks a
 // key up in the current language, falls back to English, then to the key itself, and
-// fills `{name}` placeholders from `vars`. No DOM access here.
+// fills `{name}` placeholders from `vars`. No DOM access here. The roles' labels are the
+// server's (roles.js, generated from its one table), added as `role_<id>` keys.
+
+import { ROLE_LABELS } from "./roles.js";
 
 const UI_LANG_KEY = "parley.uiLang";
 
@@ -25,11 +28,6 @@ export const I18N = {
     lang_en: "English",
     lang_ko: "Korean",
     f_role: "Role",
-    role_backend: "Backend engineer",
-    role_frontend: "Frontend engineer",
-    role_data: "Data analyst / scientist",
-    role_product: "Product manager",
-    role_general: "General (behavioural)",
     f_difficulty: "Difficulty",
     diff_junior: "Junior",
     diff_mid: "Mid-level",
@@ -199,6 +197,7 @@ export const I18N = {
     err_busy: "Parley is at capacity right now. Trying again…",
     err_full: "Parley is at capacity right now. Trying again in {s} s…",
     err_start_timeout: "The interview was not started in time. Please start a new interview.",
+    err_idle_timeout: "Nothing was said or typed for a long while, so the connection was closed. Reload the page to continue the interview.",
   },
   ko: {
     skip: "본문으로 건너뛰기",
@@ -217,11 +216,6 @@ export const I18N = {
     lang_en: "영어",
     lang_ko: "한국어",
     f_role: "직무",
-    role_backend: "백엔드 개발자",
-    role_frontend: "프론트엔드 개발자",
-    role_data: "데이터 분석가 / 사이언티스트",
-    role_product: "프로덕트 매니저",
-    role_general: "공통 (인성 면접)",
     f_difficulty: "난이도",
     diff_junior: "주니어",
     diff_mid: "미들",
@@ -372,6 +366,7 @@ export const I18N = {
     err_busy: "지금은 접속자가 많아 자리가 없습니다. 다시 시도하는 중입니다…",
     err_full: "지금은 접속자가 많아 자리가 없습니다. {s}초 후 다시 시도합니다…",
     err_start_timeout: "면접이 제때 시작되지 않았습니다. 새 면접을 시작해 주세요.",
+    err_idle_timeout: "오랫동안 말하거나 입력한 내용이 없어 연결이 종료되었습니다. 페이지를 새로 고치면 면접을 이어 갈 수 있습니다.",
     err_generic: "문제가 발생했습니다.",
     err_not_connected: "지금은 연결되어 있지 않아 답변을 보내지 못했습니다. 잠시 후 다시 시도해 주세요.",
     err_mic_denied: "마이크 권한이 차단되었습니다. 답변은 글로 입력하실 수 있습니다.",
@@ -392,6 +387,11 @@ export const I18N = {
     warming_done: "면접관이 준비되었습니다.",
   },
 };
+
+for (const [lang, labels] of Object.entries(ROLE_LABELS)) {
+  if (!I18N[lang]) continue;
+  for (const [role, label] of Object.entries(labels)) I18N[lang]["role_" + role] = label;
+}
 
 /** Translate `key` into the interface language. */
 export function t(key, vars) {

@@ -176,6 +176,10 @@ function onClose(code) {
     h.gone("start_timeout");
     return;
   }
+  if (code === 1008 && S.lastError && S.lastError.code === "idle_timeout") {
+    setConn("closed"); // the session is kept: a reload resumes it
+    return;
+  }
   if (!S.session || S.session.finished) {
     setConn("closed");
     return;
@@ -306,11 +310,12 @@ function onReady(msg) {
     s.lastSeq = 0;
     s.startSent = false;
     s.startConfirmed = false;
+    s.reportToken = "";
+    s.replayToken = "";
   }
   s.id = id;
   if (msg.token && msg.token !== s.token) {
     s.token = String(msg.token);
-    s.reportToken = "";
   }
   saveSession();
   h.ready();

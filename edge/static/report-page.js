@@ -1,7 +1,8 @@
 // The report at its link (GET /sessions/<id>/report?token=…, opened in a browser): the
 // server sends this page, which fetches the report as JSON with the same token and shows
-// it in the report view, in the interview's language, exactly as at the end of the
-// interview (replay, print and JSON download included).
+// it in the report view, in the interview's language, as at the end of the interview
+// (print and JSON download included; the answers' audio is not: the link's report token
+// reads the report and nothing else).
 
 import { el } from "./dom.js";
 import { setUiLang, t } from "./i18n.js";
@@ -17,7 +18,7 @@ export function linkedReport() {
   return { id: m[1], token: token };
 }
 
-/** A replay URL of one answer for the report's token. */
+/** A replay URL of one answer with a replay (or session) token. */
 export function audioUrl(id, token, turn) {
   if (!id || !token || !Number.isInteger(turn)) return "";
   return "/sessions/" + encodeURIComponent(id) + "/answers/" + turn + "?token=" + encodeURIComponent(token);
@@ -46,6 +47,7 @@ export async function showLinkedReport(link, root, onLanguage) {
   }
   setUiLang(report.language, false);
   onLanguage();
-  renderReport(root, report, { audioUrl: (turn) => audioUrl(link.id, link.token, turn) });
+  // the link's report token reads the report, not the candidate's recorded voice
+  renderReport(root, report, {});
   return report;
 }

@@ -5,9 +5,9 @@
 import { answerTimeline, lineChart } from "./charts.js";
 import { el } from "./dom.js";
 import { hasText, t } from "./i18n.js";
+import { ROLES } from "./roles.js";
 
 export const SCORE_KEYS = ["relevance", "depth", "clarity", "role_fit"];
-export const ROLES = ["backend", "frontend", "data", "product", "general"];
 
 export function asObj(v) {
   return v && typeof v === "object" && !Array.isArray(v) ? v : {};

@@ -207,12 +207,17 @@ async def test_a_role_that_dies_at_every_load_is_marked_down(fleet: Fleet) -> No
         assert roles["edge,session"]["state"] == "ready", roles
         await asyncio.sleep(2.0)  # no spinning: no further start within the cooldown
         assert (await _supervised(nc))["llm"]["starts"] == 3
-        # /readyz names the role that is down and since when
+        # /readyz (on the edge's internal port) names the role that is down and since when
+        import re
         import urllib.request
 
+        internal = re.search(r"internal +http://127\.0\.0\.1:(\d+)", up.output())
+        assert internal is not None, up.output()[-2000:]
+
         def readyz() -> tuple[int, dict[str, Any]]:
+            url = f"http://127.0.0.1:{internal[1]}/readyz"
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{up.port}/readyz", timeout=5) as r:
+                with urllib.request.urlopen(url, timeout=5) as r:
                     return r.status, decode(r.read())
             except urllib.error.HTTPError as e:
                 return e.code, decode(e.read())

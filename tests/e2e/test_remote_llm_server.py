@@ -34,7 +34,7 @@ def llm_server() -> Iterator[LlamaServer]:
         yield server
 
 
-def _node(servers: Servers, tmp: Path, core: CoreConfig) -> Node:
+def _node(servers: Servers, tmp: Path, core: CoreConfig, server: LlamaServer) -> Node:
     cfg = Config(
         nats_url=servers.nats.url,
         nats_credentials=servers.nats_credentials,
@@ -44,20 +44,17 @@ def _node(servers: Servers, tmp: Path, core: CoreConfig) -> Node:
         node_id="remote-llm",
         secret="e2e-secret",
         data_dir=tmp,
+        llm_url=server.url,
+        llm_structured="gbnf",  # llama.cpp's grammar field
+        llm_concurrency=2,
     )
     return Node(cfg, core_config=core)
 
 
 def _remote(node: Node) -> RemoteLlmActor:
     actors = [a for a in node.models if isinstance(a, RemoteLlmActor)]
-    assert actors, "PARLEY_LLM_URL set: the node runs the remote LLM actor"
+    assert actors, "llm_url set: the node runs the remote LLM actor"
     return actors[0]
-
-
-def _use_server(monkeypatch: pytest.MonkeyPatch, server: LlamaServer) -> None:
-    monkeypatch.setenv("PARLEY_LLM_URL", server.url)
-    monkeypatch.setenv("PARLEY_LLM_STRUCTURED", "gbnf")  # llama.cpp's grammar field
-    monkeypatch.setenv("PARLEY_LLM_CONCURRENCY", "2")
 
 
 async def _interview(node: Node, questions: int, timeout: float) -> tuple[Client, dict[str, Any]]:
@@ -71,9 +68,8 @@ async def _interview(node: Node, questions: int, timeout: float) -> tuple[Client
 
 
 async def test_typed_interview_through_the_server(
-    llm_server: LlamaServer, servers: Servers, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    llm_server: LlamaServer, servers: Servers, tmp_path: Path
 ) -> None:
-    _use_server(monkeypatch, llm_server)
     # Deadlines stretched for a shared 2-core machine: this test is about the engine, and
     # "nothing estimated" must not depend on how busy the machine is.
     core = CoreConfig(
@@ -84,7 +80,7 @@ async def test_typed_interview_through_the_server(
         deadline_assess_s=600,
         report_wait_s=600,
     )
-    node = _node(servers, tmp_path, core)
+    node = _node(servers, tmp_path, core, llm_server)
     await node.start()
     try:
         actor = _remote(node)
@@ -104,16 +100,13 @@ async def test_typed_interview_through_the_server(
     assert report["overall"] is not None
 
 
-async def test_server_killed_mid_stream_and_back(
-    servers: Servers, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_server_killed_mid_stream_and_back(servers: Servers, tmp_path: Path) -> None:
     server = start_llama_server(n_ctx=2048)
     try:
-        _use_server(monkeypatch, server)
         core = CoreConfig(
             llm_unplanned_questions=True, max_followups=0, deadline_assess_s=600, report_wait_s=600
         )
-        node = _node(servers, tmp_path, core)
+        node = _node(servers, tmp_path, core, server)
         await node.start()
         try:
             actor = _remote(node)

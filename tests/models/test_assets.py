@@ -13,17 +13,7 @@ from actors.models import assets
 @pytest.fixture
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = tmp_path / "cache"
-    monkeypatch.setenv("PARLEY_MODEL_CACHE", str(root))
-    for var in (
-        "PARLEY_WHISPER_DIR",
-        "PARLEY_LLM_GGUF",
-        "PARLEY_PIPER_MODEL",
-        "PARLEY_PIPER_CONFIG",
-        "PARLEY_MINILM_DIR",
-        "PARLEY_SILERO_VAD",
-        "PARLEY_E5_MODEL",
-    ):
-        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(assets, "_files", assets.ModelFiles(cache=root))  # restored after
     return root
 
 
@@ -44,7 +34,7 @@ def fake_gguf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cache: Path) -> b
     return blob
 
 
-def test_cache_dir_is_created_from_env(cache: Path) -> None:
+def test_cache_dir_is_created_where_configured(cache: Path) -> None:
     assert assets.cache_dir() == cache and cache.is_dir()
 
 
@@ -86,22 +76,22 @@ def test_wrong_parts_leave_no_file(fake_gguf: bytes, monkeypatch: pytest.MonkeyP
     assert leftovers == []
 
 
-def test_env_overrides_win(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cache: Path) -> None:
+def test_overrides_win(tmp_path: Path, cache: Path) -> None:
     gguf = tmp_path / "other.gguf"
     gguf.write_bytes(b"x")
-    monkeypatch.setenv("PARLEY_LLM_GGUF", str(gguf))
-    assert assets.qwen_gguf_path() == gguf
     wdir = tmp_path / "whisper"
     wdir.mkdir()
     (wdir / "model.bin").write_bytes(b"x")
-    monkeypatch.setenv("PARLEY_WHISPER_DIR", str(wdir))
-    assert assets.whisper_base_dir() == wdir
     voice = tmp_path / "v.onnx"
     voice.write_bytes(b"x")
     (tmp_path / "v.onnx.json").write_text("{}")
-    monkeypatch.setenv("PARLEY_PIPER_MODEL", str(voice))
+    assets.configure(
+        assets.ModelFiles(cache=cache, llm_gguf=gguf, whisper_dir=wdir, piper_model=voice)
+    )
+    assert assets.qwen_gguf_path() == gguf
+    assert assets.whisper_base_dir() == wdir
     assert assets.piper_voice() == (voice, tmp_path / "v.onnx.json")
-    monkeypatch.setenv("PARLEY_LLM_GGUF", str(tmp_path / "missing.gguf"))
+    assets.configure(assets.ModelFiles(cache=cache, llm_gguf=tmp_path / "missing.gguf"))
     with pytest.raises(assets.AssetError):
         assets.qwen_gguf_path()
 

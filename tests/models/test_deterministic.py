@@ -25,9 +25,11 @@ from actors.models.engines.deterministic import (
     DeterministicTts,
     DeterministicVoiceDetector,
 )
-from actors.models.registry import EngineOptions, SlowLlm, build_engines
+from actors.models.registry import EngineOptions, SlowLlm, build_end_of_turn, build_engines
 from actors.models.rubric import validate_assessment
 from bus.jobs import Exchange, LlmJob
+from parley.config import Config
+from parley.node import engine_options
 
 from .conftest import noise_pcm, rms
 
@@ -151,17 +153,20 @@ def test_registry_builds_the_deterministic_backend() -> None:
     assert engines.tts.engine_for("ko").sample_rate == 16000
 
 
-def test_registry_options_from_env() -> None:
-    opts = EngineOptions.from_env(
+def test_registry_options_from_the_settings() -> None:
+    cfg = Config.from_env(
         {
-            "PARLEY_MODEL_THREADS": "1",
+            "PARLEY_STT_THREADS": "1",
             "PARLEY_EMBEDDER": "minilm",
             "PARLEY_TTS_VOICES": "en=espeak:en-us, ko = espeak:ko",
+            "PARLEY_END_OF_TURN": "off",
         }
     )
-    assert opts.threads == 1 and opts.embedder == "minilm"
+    opts = engine_options(cfg)
+    assert opts.threads == 1 and opts.embedder == "minilm" and not opts.end_of_turn
     assert dict(opts.tts_voices) == {"en": "espeak:en-us", "ko": "espeak:ko"}
+    assert build_end_of_turn("deterministic", opts) is None
     with pytest.raises(ValueError):
-        EngineOptions.from_env({"PARLEY_EMBEDDER": "bert"})
+        Config.from_env({"PARLEY_EMBEDDER": "bert"})
     with pytest.raises(ValueError):
-        EngineOptions.from_env({"PARLEY_TTS_VOICES": "piper"})
+        engine_options(Config.from_env({"PARLEY_TTS_VOICES": "piper"}))

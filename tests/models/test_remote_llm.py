@@ -17,11 +17,13 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from actors.models.engines import EngineCancelled
+from actors.models.engines import EngineCancelled, EngineError
 from actors.models.remote.config import RemoteConfig
 from actors.models.remote.http import RemoteError
 from actors.models.remote.llm_openai import OpenAiLlm
 from bus.jobs import LlmJob
+from parley.config import Config
+from parley.node import remote_engine
 
 Writer = asyncio.StreamWriter
 Reader = asyncio.StreamReader
@@ -254,33 +256,22 @@ async def test_deadline_closes_the_stream(fake: FakeServer) -> None:
         await e.close()
 
 
-async def test_complete_answer_needs_no_request(fake: FakeServer) -> None:
+async def test_followup_phrases_the_quoted_gap(fake: FakeServer) -> None:
+    fake.replies = [stream("How much faster ", "did it get?")]
     e = await engine(fake)
     try:
-        job = question_job(
+        quoted = question_job(
             task="followup",
             question="Tell me about a project.",
-            answer=(
-                "Last year I led the migration of our billing service to Postgres. I wrote "
-                "the plan, moved 40 tables and cut the monthly cost by 30 percent."
-            ),
+            answer="I made the site faster.",
+            anchor="I made the site faster",
+            term="result",
         )
-        assert await sentences(e, job) == []
-        assert fake.requests == []
-    finally:
-        await e.close()
-
-
-async def test_followup_reads_the_decision_and_the_question(fake: FakeServer) -> None:
-    fake.replies = [stream("ASK: What ", "did you measure?"), stream("NONE")]
-    e = await engine(fake, structured="none")
-    try:
-        vague = question_job(
-            task="followup", question="Tell me about a project.", answer="I made the site faster."
-        )
-        assert await sentences(e, vague) == ["What did you measure?"]
-        assert "Missing:" in fake.requests[0]["messages"][-1]["content"]
-        assert await sentences(e, vague) == []
+        assert await sentences(e, quoted) == ["How much faster did it get?"]
+        assert "<said>I made the site faster</said>" in fake.requests[0]["messages"][-1]["content"]
+        with pytest.raises(EngineError, match="anchor"):
+            await sentences(e, question_job(task="followup", answer="I made the site faster."))
+        assert len(fake.requests) == 1
     finally:
         await e.close()
 
@@ -358,18 +349,21 @@ async def test_assessment_at_its_deadline_is_cancelled(fake: FakeServer) -> None
         await e.close()
 
 
-def test_config_from_env(tmp_path: Path) -> None:
-    assert RemoteConfig.llm_from_env({}) is None
+def test_config_from_the_settings(tmp_path: Path) -> None:
+    assert remote_engine(Config.from_env({}), "llm") is None
     key = tmp_path / "key"
     key.write_text("s3cret\n")
-    cfg = RemoteConfig.llm_from_env(
-        {
-            "PARLEY_LLM_URL": "http://gpu1:8000/",
-            "PARLEY_LLM_MODEL": "qwen",
-            "PARLEY_LLM_API_KEY_FILE": str(key),
-            "PARLEY_LLM_CONCURRENCY": "16",
-            "PARLEY_LLM_STRUCTURED": "json_schema",
-        }
+    cfg = remote_engine(
+        Config.from_env(
+            {
+                "PARLEY_LLM_URL": "http://gpu1:8000/",
+                "PARLEY_LLM_MODEL": "qwen",
+                "PARLEY_LLM_API_KEY_FILE": str(key),
+                "PARLEY_LLM_CONCURRENCY": "16",
+                "PARLEY_LLM_STRUCTURED": "json_schema",
+            }
+        ),
+        "llm",
     )
     assert cfg is not None
     assert (cfg.url, cfg.model, cfg.concurrency, cfg.structured) == (
@@ -387,7 +381,7 @@ def test_config_from_env(tmp_path: Path) -> None:
         {"PARLEY_LLM_URL": "http://x", "PARLEY_LLM_API_KEY_FILE": str(tmp_path / "no")},
     ):
         with pytest.raises(ValueError):
-            RemoteConfig.llm_from_env(bad)
+            remote_engine(Config.from_env(bad), "llm")
 
 
 async def test_outline_is_cleaned_bullet_lines(fake: FakeServer) -> None:

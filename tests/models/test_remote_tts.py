@@ -36,16 +36,14 @@ SENTENCES = (
 )
 
 
-def _cfg(url: str, **env: str) -> SpeechConfig:
-    cfg = SpeechConfig.from_env(
-        {"PARLEY_TTS_URL": url, "PARLEY_TTS_VOICE_EN": "joe", "PARLEY_TTS_VOICE_KO": "ko", **env}
-    )
+def _cfg(url: str, **kw: Any) -> SpeechConfig:
+    cfg = SpeechConfig.create(url, voices={"en": "joe", "ko": "ko"}, **kw)
     assert cfg is not None
     return cfg
 
 
-def _engine(url: str, voice: str = "joe", **env: str) -> OpenAiTts:
-    engine = OpenAiTts(_cfg(url, **env), voice)
+def _engine(url: str, voice: str = "joe", **kw: Any) -> OpenAiTts:
+    engine = OpenAiTts(_cfg(url, **kw), voice)
     engine.load()
     return engine
 
@@ -58,7 +56,7 @@ def server() -> Iterator[TtsServer]:
 
 @pytest.mark.parametrize("fmt", ["wav", "pcm"])
 def test_streams_the_servers_voice_as_it_comes(server: TtsServer, fmt: str) -> None:
-    engine = _engine(server.url, PARLEY_TTS_FORMAT=fmt)
+    engine = _engine(server.url, response_format=fmt)
     try:
         started = time.monotonic()
         got: list[tuple[int, bytes, float]] = []
@@ -73,7 +71,7 @@ def test_streams_the_servers_voice_as_it_comes(server: TtsServer, fmt: str) -> N
         assert got[0][2] < got[-1][2]
         assert engine.requests >= 2 and engine.failures == 0  # load's word, then this
         # Korean through the same server (espeak-ng behind it)
-        ko = _engine(server.url, "ko", PARLEY_TTS_FORMAT=fmt)
+        ko = _engine(server.url, "ko", response_format=fmt)
         try:
             assert rms(b"".join(ko.synthesize("안녕하세요. 자기소개를 부탁드립니다."))) > 0.02
         finally:
@@ -183,7 +181,7 @@ async def test_the_actor_speaks_with_the_backup_while_the_server_is_away(
     port = free_port()
     url = f"http://127.0.0.1:{port}/v1"
     # pcm: the server's voice at 24 kHz, the backup (espeak-ng) at 22.05 kHz
-    remote = OpenAiTts(_cfg(url, PARLEY_TTS_FORMAT="pcm", PARLEY_TTS_FIRST_AUDIO_S="1.5"), "joe")
+    remote = OpenAiTts(_cfg(url, response_format="pcm", first_audio_s=1.5), "joe")
     backup = EspeakTts("en-us")
     actor = TtsActor(nc, TtsRouter({"en": remote}, backups={"en": backup}), layout.audio)
     await actor.start()  # the server is down: the actor is ready all the same

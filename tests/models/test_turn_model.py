@@ -21,9 +21,7 @@ from bench.speech import have_speech_tools, speak_pcm16
 @pytest.fixture
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = tmp_path / "cache"
-    monkeypatch.setenv("PARLEY_MODEL_CACHE", str(root))
-    monkeypatch.delenv("PARLEY_SMART_TURN", raising=False)
-    monkeypatch.delenv("PARLEY_WHEEL_CACHE", raising=False)
+    monkeypatch.setattr(assets, "_files", assets.ModelFiles(cache=root))  # restored after
     return root
 
 
@@ -73,9 +71,9 @@ def test_missing_model_without_fetch_is_a_clear_error(cache: Path) -> None:
 def test_override_is_used_as_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     f = tmp_path / "m.onnx"
     f.write_bytes(b"x")
-    monkeypatch.setenv("PARLEY_SMART_TURN", str(f))
+    monkeypatch.setattr(assets, "_files", assets.ModelFiles(smart_turn=f))
     assert assets.smart_turn_path() == f
-    monkeypatch.setenv("PARLEY_SMART_TURN", str(tmp_path / "nope.onnx"))
+    assets.configure(assets.ModelFiles(smart_turn=tmp_path / "nope.onnx"))
     with pytest.raises(assets.AssetError):
         assets.smart_turn_path()
 

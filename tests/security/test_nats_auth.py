@@ -201,8 +201,17 @@ def test_credentials_file_is_private_and_never_printed(up: Up) -> None:
     for name in ("nats-credentials.json", "nats-server.conf"):
         assert (up.data / name).stat().st_mode & 0o777 == 0o600, name
     out = up.output()
-    for user in ("admin", "edge", "front", "session", "llm", "supervisor"):
+    for user in ("admin", "edge", "session", "llm", "supervisor"):
         assert up.creds.password(user) not in out, user
+    # the server's config holds hashes: no password in it, and no plaintext warning
+    config = (up.data / "nats-server.conf").read_text()
+    for user in ("admin", "edge", "session", "llm", "supervisor", "operator"):
+        assert up.creds.password(user) not in config, user
+    assert "Plaintext passwords" not in up.nats_log()
+    # each child got a file with its own users only (never admin)
+    front = Credentials.load(up.data / "run" / "nats-edge-session.json")
+    assert {u for u in ("edge", "session", "admin", "llm") if front.has(u)} == {"edge", "session"}
+    assert front.path.stat().st_mode & 0o777 == 0o600
 
 
 def _get_json(url: str) -> Any:
@@ -236,7 +245,9 @@ async def test_each_process_runs_as_its_role_and_an_interview_needs_nothing_more
     conns = connz["connections"]
     users = {c["name"]: c.get("authorized_user") for c in conns if c.get("name")}
     expected = {
-        "parley-sec-edge-session": "front",
+        # one process, two connections: the edge's rights and the session's, never both
+        "parley-sec-edge-session-edge": "edge",
+        "parley-sec-edge-session-session": "session",
         "parley-sec-stt": "stt",
         "parley-sec-llm": "llm",
         "parley-sec-tts": "tts",
@@ -278,6 +289,53 @@ async def test_edge_cannot_forge_results_write_leases_or_drop_streams(
     kv = await admin.jetstream().key_value(subjects.KV_OWNERS)
     with pytest.raises(nats.js.errors.KeyNotFoundError):
         await kv.get(SID)
+
+
+async def test_edge_cannot_forge_or_wipe_answer_audio_or_keep_consumers(
+    up: Up, admin: Nats, probes: list[Probe]
+) -> None:
+    """Issue 23, point 2: the edge reads replay audio; it may not write it (a forged
+    answer), purge it (everyone's), act as the session role, or leave a consumer behind."""
+    edge = await probe(probes, up, "edge")
+    assert edge.nc is not None
+    store = f"OBJ_{subjects.OBJ_REPLAY}"
+    await edge.nc.publish(f"$O.{subjects.OBJ_REPLAY}.C.forged", b"forged audio")
+    await edge.refused(f"$o.{subjects.OBJ_REPLAY}.c.forged")
+    for api in (f"STREAM.PURGE.{store}", f"CONSUMER.DELETE.{store}.x", "STREAM.PURGE.OUT"):
+        await edge.nc.publish(f"$JS.API.{api}", b"{}")
+        await edge.refused(api)
+    # the session role's subjects: a forged question to a victim, a résumé off .in
+    await edge.nc.publish(subjects.session_out(SID), b'{"type":"question","seq":1000000000}')
+    await edge.refused(f'publish to "{subjects.session_out(SID)}"')
+    await edge.nc.subscribe(subjects.session_in(SID))
+    await edge.refused(f'subscription to "{subjects.session_in(SID)}"')
+    # a durable consumer on OUT: refused by the permissions (named subjects) ...
+    for api in ("CONSUMER.DURABLE.CREATE.OUT.keep", "CONSUMER.CREATE.OUT.keep"):
+        await edge.nc.publish(f"$JS.API.{api}", b"{}")
+        await edge.refused(api)
+    # ... and by the server on the one create subject the edge has
+    inbox = f"{inbox_prefix('edge')}.deliver"
+    for config, why in (
+        ({"durable_name": "keep", "deliver_subject": inbox}, "durable"),
+        ({"deliver_subject": inbox, "inactive_threshold": 10**18}, "inactive threshold"),
+    ):
+        reply = await edge.nc.request(
+            f"$JS.API.CONSUMER.CREATE.{subjects.STREAM_OUT}",
+            json.dumps({"stream_name": subjects.STREAM_OUT, "config": config}).encode(),
+            timeout=5,
+        )
+        assert "error" in json.loads(reply.data), (why, reply.data)
+    names = [c.name for c in await admin.jetstream().consumers_info(subjects.STREAM_OUT)]
+    assert "keep" not in names
+
+
+def test_monitoring_is_off_unless_asked_for(tmp_path: Path) -> None:
+    srv = EmbeddedNats(tmp_path / "nats" / "js", config=REPO / "nats.conf")
+    assert srv.monitor_url is None
+    assert "http" not in " ".join(srv.command())
+    config = srv.write_config()
+    assert config is not None and "\nhttp" not in config.read_text()
+    assert "\nhttp" not in (REPO / "nats.conf").read_text()
 
 
 async def test_edge_may_do_its_own_job(up: Up, probes: list[Probe]) -> None:
@@ -411,9 +469,7 @@ def certificate(tmp_path: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-async def test_tls_when_configured(
-    tmp_path: Path, certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_tls_when_configured(tmp_path: Path, certificate: tuple[Path, Path]) -> None:
     """With a certificate the server speaks TLS only: a client that trusts the CA gets in
     (with its credentials), a plain-text client does not."""
     cert, key = certificate
@@ -423,15 +479,13 @@ async def test_tls_when_configured(
     srv.start()
     try:
         assert srv.url.startswith("tls://")
-        monkeypatch.setenv("PARLEY_NATS_CA", str(cert))
-        nc = await connect(srv.url_for("operator"), "tls-operator")
+        nc = await connect(srv.url_for("operator"), "tls-operator", tls_ca=cert)
         try:
             assert nc.is_connected
             await nc.jetstream().account_info()
         finally:
             await nc.close()
         plain = srv.url_for("operator").replace("tls://", "nats://")
-        monkeypatch.delenv("PARLEY_NATS_CA")
         with pytest.raises(Exception):  # noqa: B017 - refused, whichever way nats-py says it
             await asyncio.wait_for(
                 nats.connect(plain, allow_reconnect=False, connect_timeout=2), 10

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import bcrypt
 import pytest
 
 from bus.auth import (
@@ -14,6 +15,8 @@ from bus.auth import (
     ROLE_USERS,
     USERS,
     Credentials,
+    authorization_block,
+    connection_groups,
     mask_url,
     permissions,
     url_user,
@@ -22,17 +25,29 @@ from bus.auth import (
 )
 
 
-def test_each_process_gets_the_smallest_user_covering_its_roles() -> None:
+def test_each_role_group_connects_as_its_own_user() -> None:
     assert user_for_roles(["edge"]) == "edge"
-    assert user_for_roles(["session", "edge"]) == "front"
     assert user_for_roles(["llm"]) == "llm"
     assert user_for_roles(["stt", "llm"]) == "models"
-    assert user_for_roles(["edge", "session", "stt", "llm", "tts", "embed"]) == "node"
-    assert user_for_roles(["edge", "llm"]) == "node"
+    # the edge and the session role never share a user, not even in one process
+    assert connection_groups(["session", "edge"]) == [
+        (("edge",), "edge"),
+        (("session",), "session"),
+    ]
+    assert connection_groups(["edge", "session", "stt", "llm", "tts", "embed"]) == [
+        (("edge",), "edge"),
+        (("session",), "session"),
+        (("stt", "llm", "tts", "embed"), "models"),
+    ]
+    assert connection_groups(["llm", "edge"]) == [(("edge",), "edge"), (("llm",), "llm")]
+    for mixed in (["edge", "session"], ["edge", "llm"], ["session", "tts"]):
+        with pytest.raises(ValueError):
+            user_for_roles(mixed)
     with pytest.raises(ValueError):
-        user_for_roles(["edge", "root"])
+        connection_groups(["edge", "root"])
     with pytest.raises(ValueError):
-        user_for_roles([])
+        connection_groups([])
+    assert "front" not in USERS and "node" not in USERS
 
 
 def test_no_role_may_administer_or_read_everything() -> None:
@@ -58,12 +73,22 @@ def test_no_role_may_administer_or_read_everything() -> None:
 
 
 def test_group_users_are_the_union_of_their_roles() -> None:
-    front = set(permissions("front")["publish"]["allow"])
-    assert set(permissions("edge")["publish"]["allow"]) <= front
-    assert set(permissions("session")["publish"]["allow"]) <= front
-    assert "interview.session.*.result" not in front
+    models = set(permissions("models")["publish"]["allow"])
+    for role in ("stt", "llm", "tts", "embed"):
+        assert set(permissions(role)["publish"]["allow"]) <= models
     edge_pub = permissions("edge")["publish"]["allow"]
     assert "interview.session.*.in" in edge_pub and "interview.jobs.*" not in edge_pub
+
+
+def test_the_edge_reads_answer_audio_and_creates_no_durable_consumer() -> None:
+    edge_pub = permissions("edge")["publish"]["allow"]
+    assert not [s for s in edge_pub if s.startswith("$O.")], edge_pub  # no object writes
+    assert not [s for s in edge_pub if "PURGE" in s or "DELETE" in s], edge_pub
+    # only the legacy ephemeral create subject, where the server refuses a durable name
+    creates = [s for s in edge_pub if ".CONSUMER." in s and "CREATE" in s]
+    assert creates == ["$JS.API.CONSUMER.CREATE.OUT", "$JS.API.CONSUMER.CREATE.OBJ_answer_audio"]
+    assert "interview.delete" in edge_pub
+    assert "interview.delete" in permissions("session")["subscribe"]["allow"]
 
 
 def test_credentials_file_is_0600_kept_and_rotated(tmp_path: Path) -> None:
@@ -80,6 +105,19 @@ def test_credentials_file_is_0600_kept_and_rotated(tmp_path: Path) -> None:
     path.write_text('{"users": {"edge": 5}}')
     with pytest.raises(ValueError):
         Credentials.load(path)
+
+
+def test_the_server_config_holds_bcrypt_hashes_not_passwords(tmp_path: Path) -> None:
+    creds = Credentials.load_or_create(tmp_path / "nats-credentials.json")
+    block = json.loads(authorization_block(creds).split(" ", 1)[1])
+    for entry in block["users"]:
+        assert entry["password"].startswith("$2b$"), entry["user"]
+        assert bcrypt.checkpw(creds.password(entry["user"]).encode(), entry["password"].encode())
+    for user in USERS:
+        assert creds.password(user) not in authorization_block(creds)
+    part = creds.subset(["edge", "session"], tmp_path / "child.json")
+    assert part.path.stat().st_mode & 0o777 == 0o600
+    assert set(json.loads(part.path.read_text())["users"]) == {"edge", "session"}
 
 
 def test_urls_carry_credentials_and_print_masked() -> None:

@@ -156,7 +156,7 @@ async def test_external_postgres_with_the_documented_setup(
     pg.superuser_sql(db, app_setup_sql(role, db))
     dsn = f"postgresql://{role}:{password}@127.0.0.1:{pg.port}/{db}"
     try:
-        assert await migrate(dsn) == ["0001_init.sql"]
+        assert await migrate(dsn) == ["0001_init.sql", "0002_revoked_sessions.sql"]
         conn = await asyncpg.connect(dsn)
         try:
             assert await conn.fetchval("SELECT current_schema()") == "parley"

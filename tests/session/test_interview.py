@@ -6,7 +6,7 @@ import re
 
 import msgspec
 
-from actors.session import DEFAULT_PHRASES, CoreConfig, EmitAudio
+from actors.session import PHRASES, CoreConfig, EmitAudio
 from bus import events as ev
 from bus import jobs as jb
 from tests.session.world import MS, SID, Candidate, Models, World, purpose_of
@@ -86,9 +86,15 @@ def test_start_with_documents_ingests_and_asks_grounded_questions() -> None:
     w.begin()
     w.run_until(lambda w: bool(w.requested("question")))
     kinds = [purpose_of(r.job) for r in w.requests if r.kind in ("embed", "llm")]
-    assert kinds[:3] == ["ingest", "ingest", "search"]
+    # the posting's must-haves are matched to the résumé's claims by meaning at once
+    assert kinds[:4] == ["relate", "ingest", "ingest", "search"]
     ids = [r.job.job_id for r in w.requests if r.kind == "embed"]
-    assert ids == [f"{SID}:0:embed:resume", f"{SID}:0:embed:posting", f"{SID}:0:embed:search"]
+    assert ids == [
+        f"{SID}:0:embed:match",
+        f"{SID}:0:embed:resume",
+        f"{SID}:0:embed:posting",
+        f"{SID}:0:embed:search",
+    ]
     search = w.requested("search")[0].job
     assert isinstance(search, jb.EmbedJob) and "Kafka" in search.query
     # q1 is the first anchor's template (no model); q2 asks the LLM about the next anchor
@@ -192,7 +198,7 @@ def test_ack_is_spoken_not_shown_and_opens_the_response_turn() -> None:
     w.run_until(lambda w: any(t.final for t in w.of(ev.Transcript)))
     ack = next(r.job for r in w.requested("tts") if r.job.job_id == f"{SID}:3:tts:0")
     assert isinstance(ack, jb.TtsJob)
-    assert ack.text in DEFAULT_PHRASES["en"]["ack"]
+    assert ack.text in PHRASES["en"]["ack"]
     w.run_until(lambda w: w.core.phase == "listening")
     assert w.of(ev.Speaking)[-1].turn == 3
     question = w.of(ev.Question)[-1]

@@ -6,16 +6,17 @@ from __future__ import annotations
 
 import pytest
 
-from actors.session import CoreConfig
-from actors.session.answer_rules import (
+from actors.interview.answers import (
     grader_directed,
-    language_pure,
     near_duplicate,
     pick_quote,
     quote_in,
     repeated_answer,
 )
-from actors.session.plan import extract_items, make_plan, template_question
+from actors.interview.documents import read_documents
+from actors.interview.language import language_pure
+from actors.session import CoreConfig
+from actors.session.plan import make_plan, template_question
 from actors.session.report import honest_assessment
 from actors.session.state import Assessment
 from bus import events as ev
@@ -39,7 +40,7 @@ Nice to have: Terraform
 
 
 def test_plan_anchors_are_distinct_items_of_the_documents() -> None:
-    plan = make_plan(extract_items(RESUME, POSTING), 5)
+    plan = make_plan(read_documents(RESUME, POSTING), 5)
     assert len(plan) == 5
     assert [a.focus for a in plan[:3]] == ["experience", "technical", "behaviour"]
     terms = [a.term.casefold() for a in plan]
@@ -55,7 +56,7 @@ def test_plan_anchors_are_distinct_items_of_the_documents() -> None:
 
 @pytest.mark.parametrize("lang", ["en", "ko"])
 def test_template_questions_name_the_anchor_and_quote_the_source(lang: str) -> None:
-    for a in make_plan(extract_items(RESUME, POSTING), 5):
+    for a in make_plan(read_documents(RESUME, POSTING), 5):
         q = template_question(a, lang)
         assert a.term in q
         assert language_pure(q, lang) or lang == "ko"  # a Korean one may quote English

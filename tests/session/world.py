@@ -91,6 +91,11 @@ class Models:
     tts_chunks: int = 2
     tts_chunk_samples: int = 4000  # 0.25 s at 16 kHz
     assess_data: jb.Rubric | None = None
+    relate: Callable[[jb.EmbedJob], jb.EmbedResult] | None = None
+    claims: Callable[[jb.LlmJob], str] | None = None
+    """The LLM's reply to a ``claims`` job (JSON); None: no picks."""
+    """The embedding model's answer to a ``relate`` job; None: no similarities or grader
+    probabilities (the rules alone decide)."""
     turn: Callable[[World, CheckTurn], float] | None = None
     """The end-of-turn model: the probability it answers a ``CheckTurn`` with, after
     ``latency["turn"]``. ``None``: no model (the shell ignores ``CheckTurn``)."""
@@ -292,6 +297,8 @@ class World:
                 out.append((i * step, jb.TtsChunk(job_id=jid, index=i, sample_rate=16000, pcm=pcm)))
             out.append((m.tts_chunks * step, jb.TtsDone(job_id=jid, chunks=m.tts_chunks)))
             return out
+        if isinstance(job, jb.EmbedJob) and job.op == "relate" and m.relate is not None:
+            return [(0.0, m.relate(job))]
         if isinstance(job, jb.EmbedJob):
             chunks = ["Built payment APIs in Go.", "Owns Postgres tuning."]
             return [
@@ -308,6 +315,9 @@ class World:
         step = m.latency["llm_step"]
         if job.task == "prefill":  # the engine only reads: nothing comes back but "done"
             return [(m.latency["llm_step"], jb.LlmDone(job_id=jid, text=""))]
+        if job.task == "claims":
+            text = m.claims(job) if m.claims is not None else '{"claims": []}'
+            return [(m.latency["assess"], jb.LlmDone(job_id=jid, text=text))]
         if job.task == "assess":
             rubric: jb.Rubric | None = (
                 m.assess_data

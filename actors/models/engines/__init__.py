@@ -136,8 +136,9 @@ class LlmEngine(Protocol):
     def generate(self, job: LlmJob, cancel: threading.Event) -> Generator[str, None, None]:
         """Stream the reply for task ``"question"`` or ``"followup"`` sentence by sentence,
         each sentence as soon as it is complete. The reply is ONE question in
-        ``job.language``. For ``"followup"`` nothing is yielded when the answer needs no
-        follow-up. Setting ``cancel`` stops generation at the next token (the generator then
+        ``job.language``. A ``"followup"`` was decided by the session and quotes the answer
+        (``job.anchor``): the engine phrases its question (nothing yielded: the session asks
+        its own). Setting ``cancel`` stops generation at the next token (the generator then
         ends); ``close()`` on the generator stops it too and frees the engine at once.
         Raises :class:`EngineError` for other tasks."""
         ...
@@ -153,6 +154,12 @@ class LlmEngine(Protocol):
         """A short outline (a few lines) of a stronger answer to ``job.question`` given
         ``job.context`` (the résumé) and ``job.answer``, in ``job.language``; "" when the
         model gave nothing usable. ``cancel`` as for :meth:`assess`."""
+        ...
+
+    def claims(self, job: LlmJob, cancel: threading.Event | None = None) -> str:
+        """The résumé sentences in ``job.context`` most worth asking about, as the JSON of
+        :func:`actors.interview.picks.dump_picks` (checked with ``parse_picks``; ``{"claims":
+        []}`` when the model gave nothing usable). ``cancel`` as for :meth:`assess`."""
         ...
 
 
@@ -190,7 +197,12 @@ class TtsEngine(Protocol):
 class Embedder(Protocol):
     """Sentence embeddings for retrieval. Output is float32, L2-normalised, ``(n, dim)``;
     an empty input list gives shape ``(0, dim)``. Queries and passages may be embedded
-    differently (e5 prefixes), so use the matching method."""
+    differently (e5 prefixes), so use the matching method.
+
+    Optional attributes read by :func:`actors.models.relate.relate`: ``similarity_range``
+    ``(low, high)``, the cosines of unrelated texts and of a question with its answer
+    (default ``(0, 1)``), and ``understands`` (default True; False for an embedder without
+    meaning, whose ``relate`` answers are empty)."""
 
     name: str
     dim: int

@@ -50,6 +50,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from actors.interview.language import lang_of
+from actors.interview.picks import MAX_PICKS, Pick, dump_picks
+from actors.interview.text import split_sentences
 from actors.models.audio import float_to_pcm16, pcm16_to_float, rms_dbfs
 from actors.models.engines import (
     VAD_FRAME_SAMPLES,
@@ -58,7 +61,6 @@ from actors.models.engines import (
     Transcription,
 )
 from actors.models.rubric import SCORE_KEYS, validate_assessment
-from actors.models.text import split_sentences
 from bus.jobs import LlmJob
 
 _WORDS = {
@@ -102,11 +104,6 @@ _ASSESS_TEXT = {
 }
 
 
-def _lang(language: str) -> str:
-    code = language.split("-", 1)[0].lower()
-    return code if code in _WORDS else "en"
-
-
 class DeterministicStt:
     """Test STT backend (see module docstring); thread-safe."""
 
@@ -130,7 +127,7 @@ class DeterministicStt:
         audio_ms = round(len(samples) * 1000 / sample_rate)
         if audio_ms < 200 or rms_dbfs(samples) < self._silence_dbfs:
             return Transcription("", True, audio_ms)
-        words = _WORDS[_lang(language)]
+        words = _WORDS[lang_of(language)]
         n = math.ceil(audio_ms / 400)
         text = " ".join(words[i % len(words)] for i in range(n))
         return Transcription(text, False, audio_ms)
@@ -202,7 +199,7 @@ class DeterministicLlm:
         pass
 
     def generate(self, job: LlmJob, cancel: threading.Event) -> Generator[str, None, None]:
-        lang = _lang(job.language)
+        lang = lang_of(job.language)
         if job.task == "question":
             pool = self._questions or DEFAULT_QUESTIONS[lang]
             if not pool:
@@ -224,12 +221,23 @@ class DeterministicLlm:
     def outline(self, job: LlmJob, cancel: threading.Event | None = None) -> str:
         if cancel is not None and cancel.is_set():
             raise EngineCancelled("outline cancelled")
-        return _OUTLINE[_lang(job.language)]
+        return _OUTLINE[lang_of(job.language)]
+
+    def claims(self, job: LlmJob, cancel: threading.Event | None = None) -> str:
+        """The sentences that state a figure, in order (at most five)."""
+        if cancel is not None and cancel.is_set():
+            raise EngineCancelled("claims cancelled")
+        picks = [
+            Pick(n=i, kind="metric")
+            for i, s in enumerate(job.context)
+            if any(ch.isdigit() for ch in s)
+        ]
+        return dump_picks(picks[:MAX_PICKS])
 
     def assess(self, job: LlmJob, cancel: threading.Event | None = None) -> dict[str, Any]:
         if cancel is not None and cancel.is_set():
             raise EngineCancelled("assessment cancelled")
-        lang = _lang(job.language)
+        lang = lang_of(job.language)
         words = job.answer.split()
         n = len(words)
         has_number = any(ch.isdigit() for ch in job.answer)
@@ -294,6 +302,9 @@ class DeterministicEmbedder:
 
     name = "deterministic-embedder"
     dim = 384
+    #: a hashed bag of words has no meaning to offer: ``relate`` jobs come back empty and
+    #: the session's text rules decide alone
+    understands = False
 
     def load(self) -> None:
         pass

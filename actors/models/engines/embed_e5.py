@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -36,6 +36,14 @@ class E5Embedder:
 
     name = "multilingual-e5-small-q4"
     dim = 384
+    #: e5's cosines are compressed, and higher in Korean: a question (query) and an answer
+    #: (passage) that do not belong together sit near 0.80 (en) / 0.84 (ko), an answer to
+    #: its question near 0.87 / 0.90 (``actors.models.relate`` rescales them to 0..1; the
+    #: midpoints are the thresholds measured on the benchmark's tune half, docs/quality.md)
+    similarity_range: ClassVar[dict[str, tuple[float, float]]] = {
+        "en": (0.765, 0.885),
+        "ko": (0.80, 0.92),
+    }
 
     def __init__(self, model_path: Path | None = None, *, num_threads: int = 2) -> None:
         self._model_path = model_path

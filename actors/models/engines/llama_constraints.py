@@ -1,9 +1,8 @@
 """What llama.cpp may sample: the Han-token ban and the grammars of the structured replies.
 
 The 1.5B model lets Chinese characters leak into Korean, so every vocabulary token that
-contains a UTF-8 lead byte of the Han block gets ``-inf`` while sampling. Grammars force the
-follow-up reply to start with its NONE/ASK decision and the assessment to be the rubric's
-JSON object (language-aware for its texts).
+contains a UTF-8 lead byte of the Han block gets ``-inf`` while sampling. A grammar forces
+the assessment to be the rubric's JSON object (language-aware for its texts).
 
 Careful: llama.cpp aborts the whole process if a grammar is left with no allowed token
 ("empty grammar stack"). Banning Han tokens is safe because no grammar here ever requires a
@@ -12,7 +11,7 @@ Han character.
 
 from __future__ import annotations
 
-__all__ = ["FOLLOWUP_GRAMMAR", "Grammars", "han_ban_processor", "han_tokens"]
+__all__ = ["Grammars", "han_ban_processor", "han_tokens"]
 
 import json
 from dataclasses import dataclass
@@ -22,9 +21,6 @@ import numpy as np
 import numpy.typing as npt
 
 from actors.models.rubric import ASSESSMENT_SCHEMA, assessment_grammar
-
-# The decision comes first so it is known after one or two tokens.
-FOLLOWUP_GRAMMAR = 'root ::= "NONE" | "ASK: " [^\\n]+\n'
 
 
 def han_tokens(llm: Any) -> npt.NDArray[np.intc]:
@@ -55,10 +51,8 @@ def han_ban_processor(ban: npt.NDArray[np.intc]) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class Grammars:
-    """Compiled grammars: the follow-up decision, the assessment (schema-only and per
-    language)."""
+    """Compiled grammars: the assessment (schema-only and per language)."""
 
-    followup: Any
     assess: Any
     assess_by_lang: dict[str, Any]
 
@@ -67,7 +61,6 @@ class Grammars:
         from llama_cpp.llama_grammar import LlamaGrammar
 
         return cls(
-            followup=LlamaGrammar.from_string(FOLLOWUP_GRAMMAR, verbose=False),
             # The same conversion create_chat_completion(response_format={"type":
             # "json_object", "schema": ...}) performs; we build ChatML ourselves, so we call it.
             assess=LlamaGrammar.from_json_schema(json.dumps(ASSESSMENT_SCHEMA), verbose=False),

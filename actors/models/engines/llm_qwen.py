@@ -14,7 +14,7 @@ so this engine:
 * forbids Chinese characters while sampling and constrains structured replies with grammars
   (:mod:`actors.models.engines.llama_constraints`).
 
-What the model is told, how a follow-up is decided and how an assessment is parsed are
+What the model is told and how a reply or an assessment is read are
 engine-independent (:mod:`actors.models.llm`): a remote engine reuses them.
 
 NOT thread-safe: one llama.cpp context; the actor must serialise calls (a second call while
@@ -38,6 +38,8 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from actors.interview.language import lang_of
+from actors.interview.picks import dump_picks, parse_picks
 from actors.models import assets
 from actors.models.engines import EngineCancelled, EngineError
 from actors.models.engines.file_digest import sha256_of
@@ -45,17 +47,16 @@ from actors.models.engines.kv_snapshots import KvSnapshots
 from actors.models.engines.llama_constraints import Grammars, han_ban_processor, han_tokens
 from actors.models.engines.state_store import StateStore
 from actors.models.llm import assess as assessing
-from actors.models.llm.followup import FollowupDecider, plan_followup
+from actors.models.llm.claims import MAX_SENTENCES, claims_grammar, render_claims_prompt
 from actors.models.llm.outline import clean_outline, render_outline_prompt
 from actors.models.llm.prompts import ASSESS_MAX_TOKENS, LANG_NAME, MAX_TOKENS_CAP
 from actors.models.llm.render import (
     assess_prefix,
     dialog_prefix,
-    language_of,
     render_prompt,
     short_prefix,
 )
-from actors.models.llm.sentences import after_decision, question_sentences
+from actors.models.llm.sentences import question_sentences
 from actors.models.rubric import fallback_assessment
 from bus.jobs import LlmJob
 
@@ -85,7 +86,6 @@ class QwenLlm:
         temperature: float = 0.6,
         snapshot_mb: int = 256,
         max_snapshots: int = 16,
-        followup_decider: FollowupDecider = "heuristic",
         warm_languages: tuple[str, ...] = ("en", "ko"),
         n_gpu_layers: int = -1,
         state_dir: Path | None = None,
@@ -105,7 +105,6 @@ class QwenLlm:
         self._n_threads = n_threads
         self._n_batch = n_batch
         self._temperature = temperature
-        self._followup_decider = followup_decider
         self._warm_languages = tuple(lang for lang in warm_languages if lang in LANG_NAME)
         self._llm: Any = None
         self._ban: npt.NDArray[np.intc] = np.zeros(0, dtype=np.intc)
@@ -415,43 +414,27 @@ class QwenLlm:
         sentence by sentence; see :class:`actors.models.engines.LlmEngine`.
 
         ``question`` may yield nothing when the model produced nothing usable (e.g. the
-        wrong language): the caller then uses its question bank. ``followup`` yields nothing
-        when :func:`actors.models.llm.followup.plan_followup` finds nothing missing (then
-        the model is not even called, so the decision costs nothing); otherwise the model
-        phrases a question about the gaps.
+        wrong language): the caller then uses its question bank. A ``followup`` was decided
+        by the session (it quotes ``job.anchor``); the model only phrases its question.
         """
         if job.task not in ("question", "followup"):
             raise EngineError(f"generate() does not do task {job.task!r}")
         with self._exclusive():
-            lang = language_of(job.language)
+            lang = lang_of(job.language)
             max_tokens = max(16, min(job.max_tokens, MAX_TOKENS_CAP))
-            grammar = None
-            gaps: list[str] | None = None
-            if job.task == "followup":
-                plan = plan_followup(job, self._followup_decider)
-                if plan.skip:
-                    return  # complete answer: no follow-up, no model call
-                gaps = plan.gaps
-                if plan.model_decides:
-                    grammar = self._require_grammars().followup
             stream = self._stream(
-                render_prompt(job, gaps=gaps),
+                render_prompt(job),
                 cancel=cancel,
                 snapshot_key=f"{job.session_id}:dialog",
                 max_tokens=max_tokens,
                 temperature=self._temperature if job.task == "question" else 0.3,
                 seed=zlib.crc32(job.job_id.encode()),
-                grammar=grammar,
             )
-            pieces = stream
-            if grammar is not None:
-                pieces = after_decision(stream)
             try:
-                yield from question_sentences(pieces, lang, cancel)
+                yield from question_sentences(stream, lang, cancel)
             finally:
-                # Close both so the stream's bookkeeping (stats, KV snapshot) runs while
-                # this call still holds the engine.
-                pieces.close()
+                # Close it so the stream's bookkeeping (stats, KV snapshot) runs while this
+                # call still holds the engine.
                 stream.close()
 
     # --- outline of a stronger answer (actors.models.llm.outline) ---------------------------
@@ -481,6 +464,40 @@ class QwenLlm:
         if cancel.is_set():
             raise EngineCancelled("outline cancelled")
         return clean_outline(text, job.language)
+
+    # --- the résumé's claims (actors.models.llm.claims) ------------------------------------
+
+    def claims(self, job: LlmJob, cancel: threading.Event | None = None) -> str:
+        """See :meth:`actors.models.engines.LlmEngine.claims`: grammar-constrained picks,
+        checked; no picks when the model failed."""
+        cancel = cancel or threading.Event()
+        if cancel.is_set():
+            raise EngineCancelled("claims cancelled")
+        from llama_cpp.llama_grammar import LlamaGrammar
+
+        sentences = list(job.context[:MAX_SENTENCES])
+        try:
+            grammar = LlamaGrammar.from_string(claims_grammar(len(sentences)), verbose=False)
+            with self._exclusive():
+                text = "".join(
+                    self._stream(
+                        render_claims_prompt(job),
+                        cancel=cancel,
+                        snapshot_key=f"{job.session_id}:claims",
+                        max_tokens=200,
+                        temperature=0.2,
+                        seed=zlib.crc32(job.job_id.encode()),
+                        grammar=grammar,
+                    )
+                )
+        except EngineError as exc:
+            if "busy" in str(exc):
+                raise
+            log.warning("claims failed: %s", exc)
+            return dump_picks([])
+        if cancel.is_set():
+            raise EngineCancelled("claims cancelled")
+        return dump_picks(parse_picks(text, sentences))
 
     # --- assessment -----------------------------------------------------------------------
 
@@ -529,7 +546,7 @@ class QwenLlm:
             cancel = threading.Event()
         if cancel.is_set():
             raise EngineCancelled("assessment cancelled")
-        lang = language_of(job.language)
+        lang = lang_of(job.language)
         ruled = assessing.rule_assessment(job)
         if ruled is not None:
             return ruled

@@ -18,9 +18,9 @@ import shutil
 import subprocess
 from collections.abc import Generator
 
+from actors.interview.text import speakable
 from actors.models.audio import parse_wav_header
 from actors.models.engines import EngineError
-from actors.models.text import speakable
 
 log = logging.getLogger(__name__)
 

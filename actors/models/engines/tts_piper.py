@@ -40,10 +40,10 @@ import weakref
 from collections.abc import Generator, Iterator
 from pathlib import Path
 
+from actors.interview.text import speakable, split_sentences
 from actors.models import assets
 from actors.models.audio import chunk_bytes
 from actors.models.engines import EngineError
-from actors.models.text import speakable, split_sentences
 
 log = logging.getLogger(__name__)
 

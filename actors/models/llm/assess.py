@@ -23,9 +23,10 @@ __all__ = ["ATTEMPTS", "AttemptJudge", "parse_reply", "rule_assessment", "temper
 import json
 from typing import Any
 
-from actors.models.llm.render import language_of
-from actors.models.rubric import fallback_assessment, text_ok, validate_assessment
-from actors.session.answer_rules import grader_directed
+from actors.interview.answers import grader_directed
+from actors.interview.feedback import text_ok
+from actors.interview.language import lang_of
+from actors.models.rubric import fallback_assessment, validate_assessment
 from bus.jobs import LlmJob
 
 #: Model calls per assessment: one retry when the feedback text fails its checks.
@@ -40,7 +41,7 @@ def temperature(attempt: int) -> float:
 def rule_assessment(job: LlmJob) -> dict[str, Any] | None:
     """The assessment of an answer that needs no model (empty, or talking to the grader),
     else None."""
-    lang = language_of(job.language)
+    lang = lang_of(job.language)
     if not job.answer.strip():
         out = fallback_assessment(lang, "empty answer")
         out.update({"relevance": 1, "depth": 1, "clarity": 1, "role_fit": 1})
@@ -70,7 +71,7 @@ class AttemptJudge:
 
     def __init__(self, job: LlmJob) -> None:
         self.answer = job.answer
-        self.lang = language_of(job.language)
+        self.lang = lang_of(job.language)
         self._best: dict[str, Any] | None = None
         #: Attempts that were retried for their text (for metrics).
         self.text_retries = 0

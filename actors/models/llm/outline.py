@@ -12,7 +12,8 @@ __all__ = ["clean_outline", "render_outline_messages", "render_outline_prompt"]
 
 import re
 
-from actors.models.text import has_hangul, neutralize
+from actors.interview.language import has_hangul, lang_of
+from actors.interview.text import neutralize
 from bus.jobs import LlmJob
 
 _SYSTEM = {
@@ -43,13 +44,9 @@ _BULLET = re.compile(r"^\s*(?:(?:[-*•·]|\d+[.)])\s*)+")
 _MARKUP = re.compile(r"\*\*|__|`")
 
 
-def _lang(language: str) -> str:
-    return "ko" if language.split("-", 1)[0].lower() == "ko" else "en"
-
-
 def _outline_turns(job: LlmJob) -> tuple[str, str]:
     """(system, user) of an ``outline`` job."""
-    lang = _lang(job.language)
+    lang = lang_of(job.language)
     resume = "".join(f"<resume>{neutralize(c, 300)}</resume>\n" for c in job.context[:3])
     if job.anchor:
         resume += f"<resume>{neutralize(job.anchor, 300)}</resume>\n"
@@ -91,6 +88,6 @@ def clean_outline(text: str, language: str) -> str:
         if len(lines) >= _MAX_LINES:
             break
     out = "\n".join(lines)
-    if _lang(language) == "ko" and not has_hangul(out):
+    if lang_of(language) == "ko" and not has_hangul(out):
         return ""
     return out

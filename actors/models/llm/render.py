@@ -1,10 +1,8 @@
 """Prompt rendering: an :class:`~bus.jobs.LlmJob` becomes the turns the LLM reads.
 
 Engine-independent and pure. :func:`render_chat` gives the conversation as (role, text)
-turns plus an optional *prefill* (the start of the assistant's reply); :func:`render_prompt`
-renders it as one ChatML string for the embedded llama.cpp engine, :func:`render_messages`
-as OpenAI chat messages for a remote server (which cannot prefill: the prefill is then
-dropped and the reply parser accepts the reply with or without it).
+turns; :func:`render_prompt` renders it as one ChatML string for the embedded llama.cpp
+engine, :func:`render_messages` as OpenAI chat messages for a remote server.
 
 The order of the parts is chosen for KV-cache reuse: static instructions and examples,
 session line, history, context, task. Candidate text (answers, history, retrieved chunks,
@@ -18,7 +16,6 @@ __all__ = [
     "Chat",
     "assess_prefix",
     "dialog_prefix",
-    "language_of",
     "render_chat",
     "render_messages",
     "render_prompt",
@@ -27,6 +24,8 @@ __all__ = [
 
 from dataclasses import dataclass
 
+from actors.interview.language import lang_of
+from actors.interview.text import neutralize
 from actors.models.engines import EngineError
 from actors.models.llm.prompts import (
     ANCHOR_SHOT,
@@ -39,7 +38,6 @@ from actors.models.llm.prompts import (
     FOLLOWUP_TASK,
     GAP_TEXT,
     HISTORY_ANSWER_CHARS,
-    LANG_NAME,
     LEVELS,
     MAX_ASKED,
     MAX_CONTEXT,
@@ -51,7 +49,6 @@ from actors.models.llm.prompts import (
     ROLE_CHARS,
     SHOTS,
 )
-from actors.models.text import neutralize
 from bus.jobs import Exchange, LlmJob
 
 Turn = tuple[str, str]
@@ -60,16 +57,9 @@ Turn = tuple[str, str]
 @dataclass(frozen=True, slots=True)
 class Chat:
     """A rendered conversation: ``turns`` as (role, text) with role ``system``, ``user``
-    or ``assistant``, ending with a user turn; ``prefill`` starts the assistant's reply."""
+    or ``assistant``, ending with a user turn."""
 
     turns: list[Turn]
-    prefill: str = ""
-
-
-def language_of(language: str) -> str:
-    """The prompt language for a job's ``language`` (``"ko-KR"`` -> ``"ko"``; unknown -> en)."""
-    code = language.split("-", 1)[0].lower()
-    return code if code in LANG_NAME else "en"
 
 
 def _level(difficulty: str) -> str:
@@ -142,28 +132,14 @@ def _assess_user(job: LlmJob) -> str:
     )
 
 
-def _followup_user(job: LlmJob, gaps: list[str] | None) -> str:
-    question = job.question or (job.history[-1].question if job.history else "")
-    answer = job.answer or (job.history[-1].answer if job.history else "")
-    missing = [GAP_TEXT[g] for g in gaps or [] if g in GAP_TEXT]
-    return (
-        _session_line(job)
-        + f"<question>{neutralize(question, QUESTION_CHARS)}</question>\n"
-        + f"<answer>{neutralize(answer, ANSWER_CHARS) or '(no answer)'}</answer>\n"
-        + ("Missing: " + "; ".join(missing) + ".\n" if gaps else "")
-        + FOLLOWUP_TASK[language_of(job.language)]
-    )
-
-
-def render_chat(job: LlmJob, *, gaps: list[str] | None = None) -> Chat:
+def render_chat(job: LlmJob) -> Chat:
     """The conversation for ``job`` (task ``question``, ``followup`` or ``assess``).
 
-    For ``followup``, ``gaps`` (see :func:`actors.session.answer_rules.followup_gaps`) means
-    the decision is already made: the prompt names what is missing and pre-fills the reply
-    with ``ASK:``; ``None`` leaves the NONE/ASK decision to the model. Raises
-    :class:`EngineError` for an unknown task.
+    A ``followup`` was decided by the session, which quotes the candidate: it must carry
+    that quote as ``anchor`` (and the missing detail as ``term``). Raises
+    :class:`EngineError` for an unknown task or a follow-up without a quote.
     """
-    lang = language_of(job.language)
+    lang = lang_of(job.language)
     if job.task == "assess":
         return Chat([("system", ASSESS_SYSTEM[lang]), ("user", _assess_user(job))])
     if job.task == "question" and job.anchor:
@@ -192,8 +168,7 @@ def render_chat(job: LlmJob, *, gaps: list[str] | None = None) -> Chat:
         )
         return Chat([*_dialog_turns(lang), ("user", user)])
     if job.task == "followup":
-        user = _followup_user(job, gaps)
-        return Chat([*_dialog_turns(lang), ("user", user)], prefill="ASK:" if gaps else "")
+        raise EngineError("a follow-up job needs the quoted answer (anchor)")
     raise EngineError(f"unknown LLM task {job.task!r}")
 
 
@@ -204,11 +179,10 @@ def _chatml(turns: list[Turn]) -> str:
     return "".join(f"<|im_start|>{role}\n{text}<|im_end|>\n" for role, text in turns)
 
 
-def render_prompt(job: LlmJob, *, gaps: list[str] | None = None) -> str:
+def render_prompt(job: LlmJob) -> str:
     """The ChatML prompt for ``job`` (see :func:`render_chat`), ending inside the open
-    assistant turn (after the prefill, if any)."""
-    chat = render_chat(job, gaps=gaps)
-    return _chatml(chat.turns) + "<|im_start|>assistant\n" + chat.prefill
+    assistant turn."""
+    return _chatml(render_chat(job).turns) + "<|im_start|>assistant\n"
 
 
 def dialog_prefix(lang: str) -> str:
@@ -229,7 +203,6 @@ def assess_prefix(lang: str) -> str:
 # --- OpenAI chat messages (remote servers) ------------------------------------------------
 
 
-def render_messages(job: LlmJob, *, gaps: list[str] | None = None) -> list[dict[str, str]]:
-    """The OpenAI chat-completions ``messages`` for ``job`` (see :func:`render_chat`); the
-    prefill is not sent (chat APIs cannot continue an assistant turn portably)."""
-    return [{"role": role, "content": text} for role, text in render_chat(job, gaps=gaps).turns]
+def render_messages(job: LlmJob) -> list[dict[str, str]]:
+    """The OpenAI chat-completions ``messages`` for ``job`` (see :func:`render_chat`)."""
+    return [{"role": role, "content": text} for role, text in render_chat(job).turns]

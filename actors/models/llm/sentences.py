@@ -9,13 +9,14 @@ soon as the question is complete, so an engine can stop decoding there.
 
 from __future__ import annotations
 
-__all__ = ["Decision", "QuestionStream", "after_decision", "question_sentences"]
+__all__ = ["QuestionStream", "question_sentences"]
 
 import re
 import threading
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
-from actors.models.text import SentenceSplitter, clean_sentence, has_hangul, is_question, speakable
+from actors.interview.language import has_hangul
+from actors.interview.text import SentenceSplitter, clean_sentence, is_question, speakable
 
 PREAMBLE = re.compile(
     r"^(sure|certainly|of course|okay|ok|alright|absolutely|great|here('s| is| are)|"
@@ -26,48 +27,6 @@ PREAMBLE = re.compile(
 # A Korean "question" that starts in the first person is the model answering as the
 # candidate.
 KO_FIRST_PERSON = re.compile(r"^(저는|제가|저의|나는|내가|저희는)")
-
-
-class Decision:
-    """Push-based reader of a follow-up reply's ``NONE`` / ``ASK:`` decision.
-
-    :meth:`feed` returns the text to pass on (the question after ``ASK:``, or the whole
-    reply when it has neither); ``none`` turns true when the reply is ``NONE`` (nothing
-    more should be read). Reads only as much as the decision needs."""
-
-    def __init__(self) -> None:
-        self._head = ""
-        self.decided = False
-        self.none = False
-
-    def feed(self, piece: str) -> str:
-        if self.decided:
-            return "" if self.none else piece
-        self._head += piece
-        stripped = self._head.lstrip()
-        if stripped.startswith("NONE") or "NONE".startswith(stripped):
-            if len(stripped) >= 4:
-                self.decided = self.none = True
-            return ""
-        if len(stripped) < 4:
-            return ""
-        self.decided = True
-        return stripped[4:] if stripped.upper().startswith("ASK:") else stripped
-
-
-def after_decision(pieces: Iterator[str]) -> Generator[str, None, None]:
-    """Consume a follow-up reply's ``NONE`` / ``ASK:`` decision (see :class:`Decision`);
-    yield the question text, or nothing at all for ``NONE``."""
-    decision = Decision()
-    for piece in pieces:
-        text = decision.feed(piece)
-        if decision.none:
-            return
-        if text:
-            yield text
-        if decision.decided:
-            break
-    yield from pieces
 
 
 def _accept(raw: str, lang: str) -> str | None:

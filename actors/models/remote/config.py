@@ -1,4 +1,7 @@
-"""Configuration of the remote (OpenAI-compatible) engines, from the environment.
+"""Configuration of the remote (OpenAI-compatible) engines.
+
+A process builds it once from its settings (:func:`parley.node.engine_options` calls
+:meth:`RemoteConfig.create`); the variables behind them:
 
 ``PARLEY_LLM_URL`` set means the LLM actor uses a server instead of the embedded llama.cpp:
 
@@ -53,9 +56,6 @@ from __future__ import annotations
 
 __all__ = ["STRUCTURED_MODES", "RemoteConfig", "SpeechConfig", "StructuredMode"]
 
-import dataclasses
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -77,13 +77,13 @@ def _base_url(url: str) -> str:
     return url if url.endswith("/v1") else url + "/v1"
 
 
-def _key(env: Mapping[str, str], prefix: str) -> str:
-    if path := env.get(f"{prefix}_API_KEY_FILE"):
+def _key(api_key: str, api_key_file: Path | None, what: str) -> str:
+    if api_key_file is not None:
         try:
-            return Path(path).read_text(encoding="utf-8").strip()
+            return api_key_file.read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise ValueError(f"{prefix}_API_KEY_FILE {path!r}: {exc.strerror}") from None
-    return env.get(f"{prefix}_API_KEY", "").strip()
+            raise ValueError(f"{what}_API_KEY_FILE {str(api_key_file)!r}: {exc.strerror}") from None
+    return api_key.strip()
 
 
 @dataclass(frozen=True)
@@ -103,35 +103,37 @@ class RemoteConfig:
         object.__setattr__(self, "url", _base_url(self.url))
 
     @classmethod
-    def llm_from_env(cls, env: Mapping[str, str] | None = None) -> RemoteConfig | None:
-        """The remote LLM's settings, or None when ``PARLEY_LLM_URL`` is unset. Raises
-        ValueError for a bad value (the process should not start half-configured)."""
-        return cls._from_env(os.environ if env is None else env, "PARLEY_LLM", "")
-
-    @classmethod
-    def stt_from_env(cls, env: Mapping[str, str] | None = None) -> RemoteConfig | None:
-        """The remote STT's settings, or None when ``PARLEY_STT_URL`` is unset."""
-        return cls._from_env(os.environ if env is None else env, "PARLEY_STT", "whisper-1")
-
-    @classmethod
-    def _from_env(cls, env: Mapping[str, str], prefix: str, model: str) -> RemoteConfig | None:
-        url = env.get(f"{prefix}_URL", "").strip()
-        if not url:
+    def create(
+        cls,
+        url: str,
+        *,
+        what: str,
+        model: str = "",
+        api_key: str = "",
+        api_key_file: Path | None = None,
+        concurrency: int = 4,
+        structured: StructuredMode = "auto",
+        connect_timeout_s: float = 5.0,
+        start_timeout_s: float = 60.0,
+    ) -> RemoteConfig | None:
+        """The settings of one remote engine, or None when ``url`` is empty (embedded).
+        ``api_key_file`` wins over ``api_key``. Raises ValueError for a bad value, naming
+        it after ``what`` (``PARLEY_LLM``, ``PARLEY_STT``): the process should not start
+        half-configured."""
+        if not url.strip():
             return None
-        structured = env.get(f"{prefix}_STRUCTURED", "auto").strip() or "auto"
         if structured not in STRUCTURED_MODES:
-            raise ValueError(f"{prefix}_STRUCTURED must be one of {STRUCTURED_MODES}")
-        concurrency = int(env.get(f"{prefix}_CONCURRENCY", "4"))
+            raise ValueError(f"{what}_STRUCTURED must be one of {STRUCTURED_MODES}")
         if not 1 <= concurrency <= 256:
-            raise ValueError(f"{prefix}_CONCURRENCY must be 1..256, not {concurrency}")
+            raise ValueError(f"{what}_CONCURRENCY must be 1..256, not {concurrency}")
         return cls(
             url=url,
-            model=env.get(f"{prefix}_MODEL", model).strip(),
-            api_key=_key(env, prefix),
+            model=model.strip(),
+            api_key=_key(api_key, api_key_file, what),
             concurrency=concurrency,
             structured=structured,
-            connect_timeout_s=float(env.get(f"{prefix}_CONNECT_TIMEOUT_S", "5")),
-            start_timeout_s=float(env.get(f"{prefix}_START_TIMEOUT_S", "60")),
+            connect_timeout_s=connect_timeout_s,
+            start_timeout_s=start_timeout_s,
         )
 
     def headers(self) -> dict[str, str]:
@@ -145,39 +147,53 @@ class SpeechConfig:
 
     remote: RemoteConfig
     voices: dict[str, str]
-    response_format: str = "wav"
+    response_format: Literal["wav", "pcm"] = "wav"
     pcm_rate: int = 24000
     first_audio_s: float = 3.0
     read_timeout_s: float = 3.0
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> SpeechConfig | None:
-        """The settings, or None when ``PARLEY_TTS_URL`` is unset. Raises ValueError for a
-        bad value, or a URL without any ``PARLEY_TTS_VOICE_<LANG>``."""
-        env = os.environ if env is None else env
-        remote = RemoteConfig._from_env(env, "PARLEY_TTS", "tts-1")
+    def create(
+        cls,
+        url: str,
+        *,
+        voices: dict[str, str],
+        model: str = "tts-1",
+        api_key: str = "",
+        api_key_file: Path | None = None,
+        concurrency: int = 4,
+        connect_timeout_s: float = 2.0,
+        response_format: str = "wav",
+        pcm_rate: int = 24000,
+        first_audio_s: float = 3.0,
+        read_timeout_s: float = 3.0,
+    ) -> SpeechConfig | None:
+        """The settings, or None when ``url`` is empty (the embedded voices). Raises
+        ValueError for a bad value, or a URL without a voice for any language."""
+        remote = RemoteConfig.create(
+            url,
+            what="PARLEY_TTS",
+            model=model,
+            api_key=api_key,
+            api_key_file=api_key_file,
+            concurrency=concurrency,
+            connect_timeout_s=connect_timeout_s,
+        )
         if remote is None:
             return None
-        if "PARLEY_TTS_CONNECT_TIMEOUT_S" not in env:
-            remote = dataclasses.replace(remote, connect_timeout_s=2.0)
-        voices = {
-            lang: v.strip()
-            for lang in ("en", "ko")
-            if (v := env.get(f"PARLEY_TTS_VOICE_{lang.upper()}", "")).strip()
-        }
-        if not voices:
+        named = {lang: v.strip() for lang, v in voices.items() if v.strip()}
+        if not named:
             raise ValueError(
                 "PARLEY_TTS_URL is set but no PARLEY_TTS_VOICE_KO / PARLEY_TTS_VOICE_EN "
                 "names the server's voice for a language"
             )
-        fmt = env.get("PARLEY_TTS_FORMAT", "wav").strip().lower() or "wav"
-        if fmt not in ("wav", "pcm"):
-            raise ValueError(f"PARLEY_TTS_FORMAT must be wav or pcm, not {fmt!r}")
+        if response_format not in ("wav", "pcm"):
+            raise ValueError(f"PARLEY_TTS_FORMAT must be wav or pcm, not {response_format!r}")
         return cls(
             remote=remote,
-            voices=voices,
-            response_format=fmt,
-            pcm_rate=int(env.get("PARLEY_TTS_PCM_RATE", "24000")),
-            first_audio_s=float(env.get("PARLEY_TTS_FIRST_AUDIO_S", "3")),
-            read_timeout_s=float(env.get("PARLEY_TTS_READ_TIMEOUT_S", "3")),
+            voices=named,
+            response_format="pcm" if response_format == "pcm" else "wav",
+            pcm_rate=pcm_rate,
+            first_audio_s=first_audio_s,
+            read_timeout_s=read_timeout_s,
         )

@@ -2,9 +2,8 @@
 streamed): vLLM, llama.cpp's ``llama-server``, llama-cpp-python's server, Ollama, TGI.
 
 Same behaviour as the embedded :class:`actors.models.engines.llm_qwen.QwenLlm`: the same
-prompts (as chat messages), the same follow-up rules and NONE/ASK decision within a token
-budget, sentence streaming that stops reading the moment the question is complete, and the
-same assessment validation and retry. What differs:
+prompts (as chat messages), sentence streaming that stops reading the moment the question
+is complete, and the same assessment validation and retry. What differs:
 
 - It is asynchronous and keeps up to ``concurrency`` requests in flight (the server
   batches them); it must be used from one event loop.
@@ -37,13 +36,15 @@ from typing import Any
 import httpx2 as httpx
 import msgspec
 
+from actors.interview.language import lang_of
+from actors.interview.picks import dump_picks, parse_picks
 from actors.models.engines import EngineCancelled, EngineError
 from actors.models.llm import assess as assessing
-from actors.models.llm.followup import FollowupDecider, plan_followup
+from actors.models.llm.claims import render_claims_messages
 from actors.models.llm.outline import clean_outline, render_outline_messages
 from actors.models.llm.prompts import ASSESS_MAX_TOKENS, MAX_TOKENS_CAP
-from actors.models.llm.render import language_of, render_messages
-from actors.models.llm.sentences import Decision, QuestionStream
+from actors.models.llm.render import render_messages
+from actors.models.llm.sentences import QuestionStream
 from actors.models.remote import http
 from actors.models.remote.config import RemoteConfig, StructuredMode
 from actors.models.remote.http import RemoteError, Unsupported
@@ -65,18 +66,11 @@ class OpenAiLlm:
     """See the module docstring. ``load()`` connects (waiting up to ``start_timeout_s``
     for the server) and picks the model; ``close()`` releases the connections."""
 
-    def __init__(
-        self,
-        cfg: RemoteConfig,
-        *,
-        temperature: float = 0.6,
-        followup_decider: FollowupDecider = "heuristic",
-    ) -> None:
+    def __init__(self, cfg: RemoteConfig, *, temperature: float = 0.6) -> None:
         self.cfg = cfg
         self.name = f"openai:{cfg.model or 'default'}"
         self.concurrency = cfg.concurrency
         self._temperature = temperature
-        self._followup_decider = followup_decider
         self._client: httpx.AsyncClient | None = None
         self._model = cfg.model
         self._structured: StructuredMode | None = (
@@ -212,19 +206,9 @@ class OpenAiLlm:
         """
         if job.task not in ("question", "followup"):
             raise EngineError(f"generate() does not do task {job.task!r}")
-        lang = language_of(job.language)
-        gaps: list[str] | None = None
-        decision: Decision | None = None
-        if job.task == "followup":
-            plan = plan_followup(job, self._followup_decider)
-            if plan.skip:
-                return  # complete answer: no follow-up, no request
-            gaps = plan.gaps
-            # The reply may start with the decision (model decides) or with the "ASK:"
-            # the embedded engine pre-fills (chat APIs cannot pre-fill): read either way.
-            decision = Decision() if (plan.model_decides or gaps) else None
+        lang = lang_of(job.language)
         body = self._body(
-            render_messages(job, gaps=gaps),
+            render_messages(job),
             max_tokens=max(16, min(job.max_tokens, MAX_TOKENS_CAP)),
             temperature=self._temperature if job.task == "question" else 0.3,
             top_p=0.9,
@@ -235,12 +219,7 @@ class OpenAiLlm:
         try:
             async with contextlib.aclosing(self._chat(body, deadline)) as pieces:
                 async for piece in pieces:
-                    text = piece
-                    if decision is not None:
-                        text = decision.feed(piece)
-                        if decision.none:
-                            return
-                    for sentence in stream.feed(text):
+                    for sentence in stream.feed(piece):
                         said += 1
                         yield sentence
                     if stream.done:
@@ -270,6 +249,22 @@ class OpenAiLlm:
         async with contextlib.aclosing(self._chat(body, deadline)) as pieces:
             text = "".join([p async for p in pieces])
         return clean_outline(text, job.language)
+
+    # --- the résumé's claims (actors.models.llm.claims) ------------------------------------
+
+    async def claims(self, job: LlmJob, deadline: float) -> str:
+        """See :meth:`actors.models.engines.LlmEngine.claims`: the reply checked against the
+        job's sentences; no picks when it has none usable. :class:`EngineCancelled` at
+        ``deadline``; server trouble raises :class:`RemoteError` (retry the job)."""
+        body = self._body(
+            render_claims_messages(job),
+            max_tokens=200,
+            temperature=0.2,
+            seed=zlib.crc32(job.job_id.encode()),
+        )
+        async with contextlib.aclosing(self._chat(body, deadline)) as pieces:
+            text = "".join([p async for p in pieces])
+        return dump_picks(parse_picks(text, list(job.context)))
 
     # --- assessment -----------------------------------------------------------------------
 
@@ -323,7 +318,7 @@ class OpenAiLlm:
         ruled = assessing.rule_assessment(job)
         if ruled is not None:
             return ruled
-        lang = language_of(job.language)
+        lang = lang_of(job.language)
         messages = render_messages(msgspec.structs.replace(job, task="assess"))
         seed = zlib.crc32(job.job_id.encode())
         judge = assessing.AttemptJudge(job)

@@ -37,11 +37,11 @@ from collections.abc import Generator, Iterator
 
 import httpx2 as httpx
 
+from actors.interview.text import speakable
 from actors.models.audio import parse_wav_header
 from actors.models.engines import EngineError
 from actors.models.remote import http
 from actors.models.remote.config import SpeechConfig
-from actors.models.text import speakable
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,8 @@
 """The embedding actor: ingests résumés and job postings into pgvector and answers top-k
-searches (RAG); seeds the question bank's embeddings once at start (into a fresh
-database; the vectors themselves are kept in the model cache, so only the first start with
-this embedder computes them)."""
+searches (RAG); relates texts by meaning (requirements to claims, an answer to its question,
+which sentences talk to the grader: :mod:`actors.models.relate`); seeds the question bank's
+embeddings once at start (into a fresh database; the vectors themselves are kept in the
+model cache, so only the first start with this embedder computes them)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from actors.models import assets
 from actors.models.chunking import chunk_text
 from actors.models.engines import Embedder
 from actors.models.engines.state_store import StateStore
+from actors.models.relate import GraderClassifier, relate
 from actors.models.service.base import ModelActor
 from bus import jobs
 from bus.worker import BadJob, JobContext, JobWorker
@@ -65,10 +67,12 @@ class EmbedActor(ModelActor):
         self.engine = engine
         self.pool = pool
         self.bank = list(bank or [])  # (language, role, text)
+        self.grader = GraderClassifier(engine)
 
     def _load_sync(self) -> None:
         self.engine.load()
         self.engine.embed_queries(["warm up"])
+        self.grader.fit()
 
     async def load(self) -> None:
         await super().load()
@@ -116,6 +120,9 @@ class EmbedActor(ModelActor):
                 embeddings=vecs,
             )
             yield jobs.EmbedResult(job_id=job.job_id, stored=stored)
+            return
+        if job.op == "relate":
+            yield await self.run_sync(relate, self.engine, self.grader, job)
             return
         if not job.query.strip():
             raise BadJob("empty query")

@@ -25,9 +25,9 @@ log = logging.getLogger(__name__)
 def assessment_result(
     job: jobs.LlmJob, ctx: JobContext, data: dict[str, Any] | str | None, started: float
 ) -> jobs.Result:
-    """The result of an assessment job (its rubric) or of an outline job (its text, a
-    ``str``), or ``JobError(code="deadline")`` for None (stopped at its deadline: never a
-    late rubric)."""
+    """The result of an assessment job (its rubric) or of an outline or claims job (its
+    text, a ``str``), or ``JobError(code="deadline")`` for None (stopped at its deadline:
+    never a late rubric)."""
     if data is None:
         return jobs.JobError(
             job_id=job.job_id,
@@ -116,6 +116,9 @@ class LlmActor(ModelActor):
                 if job.task == "outline":
                     outline: str = await self.run_sync(self.engine.outline, job, cancel)
                     return outline
+                if job.task == "claims":
+                    picks: str = await self.run_sync(self.engine.claims, job, cancel)
+                    return picks
                 return await self.run_sync(self.engine.assess, job, cancel)
             except EngineCancelled:
                 if not self._preempted:
@@ -186,7 +189,7 @@ class LlmActor(ModelActor):
             log.debug("llm: prefill %s read %d tokens", job.job_id, read)
             yield jobs.LlmDone(job_id=job.job_id, text="", latency_ms=elapsed_ms(started))
             return
-        if job.task in ("assess", "outline"):
+        if job.task in ("assess", "outline", "claims"):
             yield assessment_result(job, ctx, await self._assess(job, ctx), started)
             return
         self._preempt()

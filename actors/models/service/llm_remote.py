@@ -79,11 +79,13 @@ class RemoteLlmActor(ModelActor):
             # keeps its own prefix cache, and a request just to fill it would cost a slot.
             yield jobs.LlmDone(job_id=job.job_id, text="", latency_ms=elapsed_ms(started))
             return
-        if job.task in ("assess", "outline"):
+        if job.task in ("assess", "outline", "claims"):
             data: dict[str, Any] | str | None
             try:
                 if job.task == "outline":
                     data = await self.engine.outline(job, ctx.deadline)
+                elif job.task == "claims":
+                    data = await self.engine.claims(job, ctx.deadline)
                 else:
                     data = await self.engine.assess(job, ctx.deadline)
             except EngineCancelled:

@@ -1,5 +1,6 @@
-"""Text helpers shared by the engines: sentence splitting for streaming, cleaning model
-output for speech, and neutralising candidate text before it goes into a prompt.
+"""Text helpers for every layer: sentence splitting (whole texts and streams), cleaning
+model output for speech, cutting text to a length, and neutralising candidate text before it
+goes into a prompt.
 
 Pure functions and one small stateful class; no model, no I/O.
 """
@@ -9,22 +10,17 @@ from __future__ import annotations
 __all__ = [
     "SentenceSplitter",
     "clean_sentence",
-    "has_han",
-    "has_hangul",
     "is_question",
     "neutralize",
     "speakable",
     "split_sentences",
-    "strip_han",
     "truncate",
 ]
 
 import re
 import unicodedata
 
-# Han ideographs (CJK unified + extension A + compatibility). Hangul is not in these ranges.
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
+from actors.interview.language import strip_han
 
 # Full-width punctuation the model sometimes emits in Korean; speech engines and the
 # sentence splitter want the ASCII forms.
@@ -38,21 +34,6 @@ _ABBREVIATIONS = frozenset(
     {"e.g", "i.e", "mr", "mrs", "ms", "dr", "vs", "etc", "st", "jr", "sr", "no", "approx"}
 )
 _CLOSERS = "\"'”’)]»"
-
-
-def has_han(text: str) -> bool:
-    """True if ``text`` contains a Chinese (Han) character."""
-    return _HAN.search(text) is not None
-
-
-def has_hangul(text: str) -> bool:
-    """True if ``text`` contains a Korean (Hangul) character."""
-    return _HANGUL.search(text) is not None
-
-
-def strip_han(text: str) -> str:
-    """Remove Han characters (and the spaces they leave doubled)."""
-    return re.sub(r"[ \t]{2,}", " ", _HAN.sub("", text)).strip()
 
 
 def speakable(text: str) -> bool:
@@ -144,13 +125,16 @@ class SentenceSplitter:
         return rest
 
 
-def split_sentences(text: str, min_chars: int = 6) -> list[str]:
-    """Split a whole text into sentences (same rules as :class:`SentenceSplitter`)."""
+def split_sentences(text: str, min_chars: int = 6, limit: int = 0) -> list[str]:
+    """Split a whole text into sentences (same rules as :class:`SentenceSplitter`); with
+    ``limit`` > 0, at most ``limit`` of them (the rest joins the last one)."""
     splitter = SentenceSplitter(min_chars)
     out = splitter.feed(text + "\n")
     rest = splitter.flush()
     if rest:
         out.append(rest)
+    if limit > 0 and len(out) > limit:
+        out = [*out[: limit - 1], " ".join(out[limit - 1 :])]
     return out
 
 

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from actors.models.text import (
+from actors.interview.language import has_han, strip_han
+from actors.interview.text import (
     SentenceSplitter,
     clean_sentence,
-    has_han,
     is_question,
     neutralize,
     speakable,
     split_sentences,
-    strip_han,
     truncate,
 )
 
