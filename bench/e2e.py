@@ -175,6 +175,14 @@ async def _run(
     )
     if llm != "embedded":
         print(f"LLM: the OpenAI-compatible server at {os.environ['PARLEY_LLM_URL']}")
+    if os.environ.get("PARLEY_TTS_URL"):
+        print(
+            f"interviewer's voice: the speech server at {os.environ['PARLEY_TTS_URL']} "
+            f"(en {os.environ.get('PARLEY_TTS_VOICE_EN', 'embedded')}, "
+            f"ko {os.environ.get('PARLEY_TTS_VOICE_KO', 'embedded')}); embedded as backup"
+        )
+    else:
+        print("interviewer's voice: embedded (piper en, espeak-ng ko)")
     await _run_system(clients, questions, models, show, layout, pcm)
 
 
@@ -196,6 +204,34 @@ async def _run_system(
             print(f"node ready in {time.perf_counter() - t:.1f} s ({layout} layout)")
             url = f"ws://127.0.0.1:{port}/ws"
             await _drive(url, pcm, clients, questions, show, pool)
+            await _print_tts_stats(nats_url, cfg.data_dir / "up.log")
+
+
+async def _print_tts_stats(nats_url: str, log: Path) -> None:
+    """Which voice spoke: the TTS actor's engines, cache hits and fallbacks to the backup
+    (with the reasons the TTS process logged, when it ran under ``parley up``)."""
+    import msgspec
+
+    from bus.connection import connect
+
+    nc = await connect(nats_url, "bench-e2e-stats")
+    try:
+        msg = await nc.request("$SRV.STATS.parley-tts", b"", timeout=2.0)
+        data = msgspec.json.decode(msg.data)["endpoints"][0]["data"]
+        print(
+            f"tts: {data['engine']}; jobs {data['jobs_done']}, cache hits {data['cache_hits']}, "
+            f"fallbacks to the embedded voice {data.get('fallbacks', 0)}"
+        )
+        text = await asyncio.to_thread(
+            lambda: log.read_text(errors="replace") if log.is_file() else ""
+        )
+        for line in text.splitlines():
+            if line.startswith("[tts]") and " failed " in line:
+                print("  " + line)
+    except Exception as exc:  # a report line must not fail the benchmark
+        print(f"tts stats unavailable: {exc}")
+    finally:
+        await nc.drain()
 
 
 @contextlib.asynccontextmanager
@@ -381,6 +417,15 @@ def main(argv: list[str]) -> None:
         help="the candidate's English voice (Korean is always espeak-ng)",
     )
     p.add_argument(
+        "--tts",
+        default="embedded",
+        help="embedded: piper/espeak-ng in the TTS actor (default); server: start the "
+        "small OpenAI-compatible speech server (parley/tts_server.py: the same piper "
+        "and espeak-ng voices behind POST /v1/audio/speech) on loopback and give the "
+        "TTS actor its voices, the embedded ones as backup; or a URL of a running "
+        "server (PARLEY_TTS_VOICE_EN/_KO, _MODEL, _FORMAT apply)",
+    )
+    p.add_argument(
         "--llm",
         default="embedded",
         help="embedded: llama.cpp in the LLM actor (default); server: start "
@@ -399,7 +444,21 @@ def main(argv: list[str]) -> None:
         return
     if a.llm not in ("embedded", "server") and not a.llm.startswith(("http://", "https://")):
         p.error("--llm must be embedded, server or an http(s) URL")
+    if a.tts not in ("embedded", "server") and not a.tts.startswith(("http://", "https://")):
+        p.error("--tts must be embedded, server or an http(s) URL")
     with contextlib.ExitStack() as stack:
+        if a.tts == "server":
+            from parley.tts_server import tts_server
+
+            speech = stack.enter_context(tts_server(voices=["joe=piper", "ko=espeak:ko"]))
+            os.environ.update(
+                PARLEY_TTS_URL=speech.url, PARLEY_TTS_VOICE_EN="joe", PARLEY_TTS_VOICE_KO="ko"
+            )
+            # it renders one utterance per voice at a time, like the embedded voice: more in
+            # flight would only queue there, on the first-audio clock
+            os.environ.setdefault("PARLEY_TTS_CONCURRENCY", "1")
+        elif a.tts != "embedded":
+            os.environ["PARLEY_TTS_URL"] = a.tts
         if a.llm == "server":
             from parley.llm_server import llama_server
 

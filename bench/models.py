@@ -18,6 +18,8 @@ Prints, per engine:
 * fillers — filler recall and speaking-rate error of the transcripts the delivery report
   counts, on espeak-ng answers with inserted fillers, English and Korean, with Whisper's
   filler prompt and without (:mod:`bench.fillers`);
+* startup (only with ``--only startup``) — the LLM's first start, warm start and SIGSEGV
+  -> ready under ``parley up`` (:mod:`bench.startup`);
 * turn — the end-of-turn model (Smart Turn v3.2, one onnxruntime thread): load time,
   inference time per call (features included), and how often it calls a turn finished on
   espeak-ng answers: whole sentences vs. the same sentences stopped mid-way (at the pause
@@ -55,7 +57,7 @@ ANSWER = [
 ]
 PAUSE_S = 0.7  # between sentences: where the session's endpointer cuts a segment
 SECTIONS = ("stt", "fillers", "llm", "tts", "embed", "turn")
-OPTIONAL = ("llm-threads",)  # run only when named in --only
+OPTIONAL = ("llm-threads", "startup")  # run only when named in --only
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -117,6 +119,11 @@ def run(args: argparse.Namespace) -> None:
         _bench_turn(repeat)
     if "llm-threads" in only:
         _bench_llm_threads(max(2, threads), max(1, int(getattr(args, "rounds", 3))))
+    if "startup" in only:
+        _header("LLM start-up: first start, warm start, SIGSEGV -> ready (parley up --role llm)")
+        from bench.startup import bench_startup
+
+        bench_startup()
 
 
 def _header(title: str) -> None:
@@ -238,7 +245,11 @@ def _bench_llm(threads: int) -> None:
     llm = QwenLlm(n_threads=threads)
     started = time.monotonic()
     llm.load()
-    print(f"load {time.monotonic() - started:.1f} s (incl. evaluating the static prompt prefixes)")
+    print(
+        f"load {time.monotonic() - started:.1f} s ({llm.start_kind} start: "
+        f"{llm.load_stats['prefix_tokens_evaluated']:.0f} prompt-prefix tokens evaluated, "
+        f"{llm.load_stats['prefixes_restored']:.0f} prefixes restored from disk)"
+    )
     context = [
         "Resume: 5 years backend at a fintech; built a payments API in Go serving 2k req/s.",
         "Resume: led the MySQL to PostgreSQL migration; on-call lead for 2 years.",

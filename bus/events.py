@@ -32,6 +32,7 @@ __all__ = [
     "State",
     "StopAudio",
     "Transcript",
+    "Warming",
     "decode_client_event",
     "decode_error",
     "decode_server_event",
@@ -171,6 +172,16 @@ class Report(_Base, tag="report", frozen=True):
     seq: int = 0
 
 
+class Warming(_Base, tag="warming", frozen=True):
+    """Sent by the edge (connection-level, ``seq`` 0) when model roles are not ready, and
+    again when that changes: ``roles`` maps each such role (``llm``, ``stt``, ``tts``,
+    ``embed``) to the seconds until it should be ready (None: unknown, e.g. down). An
+    empty ``roles`` says every model role is ready again."""
+
+    roles: dict[str, float | None]
+    seq: int = 0
+
+
 class Ping(_Base, tag="ping", frozen=True):
     id: int
     seq: int = 0
@@ -206,7 +217,9 @@ def decode_error(exc: BadMessage) -> Error:
     return Error(code="bad_json" if exc.code == "bad_json" else "bad_message", message=exc.reason)
 
 
-ServerEvent = Ready | State | Question | Transcript | Speaking | StopAudio | Report | Ping | Error
+ServerEvent = (
+    Ready | State | Question | Transcript | Speaking | StopAudio | Report | Warming | Ping | Error
+)
 
 _client_decoder = msgspec.json.Decoder(ClientEvent)
 _server_decoder = msgspec.json.Decoder(ServerEvent)

@@ -42,6 +42,7 @@ from edge.limits import Limits
 from edge.link import Action, Close, Count, Forward, ForwardAudio, Phase, Reply
 from edge.metrics import Metrics
 from edge.tokens import Tokens
+from edge.warming import WarmingWatch
 from edge.wsconn import EdgeConnection
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,8 @@ class Gateway:
         )
         #: loop time until which the session nodes are known to be full
         self.full_until = 0.0
+        #: which model roles are warming up (the edge sets it; None: never tell)
+        self.warming: WarmingWatch | None = None
 
     # --- bus helpers ---------------------------------------------------------------------
 
@@ -231,6 +234,8 @@ class _Connection:
         await self._put(
             events.encode(events.Ready(session_id=sid, token=token, resumed=resumed)).decode()
         )
+        if self.gw.warming is not None:
+            self.tasks.append(asyncio.create_task(self._tell_warming(self.gw.warming)))
         err = await self.gw.send_in(sid, events.Attach(last_seq=self.link.last_seq))
         self.attached = err is None
         self.link.heard(self.loop.time())
@@ -238,6 +243,16 @@ class _Connection:
         self.tasks.append(asyncio.create_task(self._ticker(), name=f"ws-tick-{sid}"))
         async for frame in self.ws:
             await self.do(self.link.message(frame, self.loop.time()))
+
+    async def _tell_warming(self, watch: WarmingWatch) -> None:
+        """A ``warming`` event now if a model role is not ready, then at each change, and
+        once more (empty) when all are ready again."""
+        seen, told = 0, False
+        while True:
+            seen, roles = await watch.wait(seen)
+            if roles or told:
+                await self._put(events.encode(events.Warming(roles=roles)).decode())
+                told = bool(roles)
 
     async def do(self, actions: list[Action]) -> None:
         """Carry out the Link's actions, in order."""

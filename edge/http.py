@@ -59,6 +59,7 @@ from edge.admission import header_problem
 from edge.errors import RevocationUnavailable, TokenError
 from edge.metrics import Metrics
 from edge.tokens import Tokens
+from edge.warming import warming_roles
 from persistence import reports
 
 log = logging.getLogger(__name__)
@@ -238,13 +239,29 @@ class HttpRoutes:
                 checks["postgres"] = one == 1
             except Exception:
                 checks["postgres"] = False
-        for svc in self.required_services:
+        checks.update(await self.pings(self.required_services))
+        return checks
+
+    async def pings(self, services: tuple[str, ...]) -> dict[str, bool]:
+        """Whether some ``parley-<service>`` answers a ping, for each (concurrently)."""
+
+        async def ping(svc: str) -> bool:
             try:
                 await self.nc.request(f"$SRV.PING.parley-{svc}", b"", timeout=1.0)
-                checks[svc] = True
+                return True
             except Exception:
-                checks[svc] = False
-        return checks
+                return False
+
+        answers = await asyncio.gather(*(ping(s) for s in services))
+        return dict(zip(services, answers, strict=True))
+
+    async def warming(self) -> dict[str, float | None]:
+        """The model roles not ready and when they should be (:mod:`edge.warming`)."""
+        wanted = tuple(s for s in self.required_services if s in MODEL_SERVICES)
+        checks = await self.pings(wanted)
+        if all(checks.values()):
+            return {}
+        return warming_roles(checks, await self.supervised_roles())
 
     async def _readyz(self, _r: Request, _u: Any) -> Response:
         checks = await self.readiness()
@@ -253,6 +270,10 @@ class HttpRoutes:
         roles = await self.supervised_roles()
         if roles:
             body["roles"] = roles
+        warming = warming_roles(checks, roles)
+        if warming:
+            # which model role is warming up and when it should be ready (s; null: unknown)
+            body["warming"] = warming
         return json_response(200 if ok else 503, body)
 
     async def supervised_roles(self) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from edge.http import HttpRoutes, json_response, text_response
 from edge.limits import Limits
 from edge.metrics import Metrics
 from edge.tokens import Tokens
+from edge.warming import WarmingWatch
 from edge.wsconn import connection_class
 
 log = logging.getLogger(__name__)
@@ -48,9 +49,11 @@ class Edge:
         metrics_host: str = "127.0.0.1",
         metrics_port: int | None = None,
         replay: ObjectStore | None = None,
+        warming_poll_s: float = 2.0,
     ) -> None:
         """``metrics_port`` (0 picks one): the internal port, serving ``/readyz`` and
-        ``/metrics`` (never on ``port``); None: no internal port."""
+        ``/metrics`` (never on ``port``); None: no internal port. ``warming_poll_s``: how
+        often the edge looks which model roles are ready (the pages' warming banner)."""
         self.metrics = Metrics()
         self.limits = limits or Limits()
         self.tokens = Tokens(secret, pool, session_ttl_s=self.limits.session_token_s)
@@ -69,6 +72,9 @@ class Edge:
             allowed_hosts=self.limits.allowed_hosts,
             **kwargs,
         )
+        # which model roles are warming up: told to every connected page
+        self.warming = WarmingWatch(self.routes.warming, period_s=max(0.05, warming_poll_s))
+        self.gateway.warming = self.warming
         self.host = host
         self.port = port
         self.metrics_host = metrics_host
@@ -118,6 +124,7 @@ class Edge:
         return {"ws_connections": float(self.gateway.connections)}
 
     async def start(self) -> None:
+        await self.warming.start()
         self.server = await serve(
             self.gateway.handler,
             self.host,
@@ -167,4 +174,5 @@ class Edge:
             if server is not None:
                 server.close()
                 await server.wait_closed()
+        await self.warming.stop()
         await self.gateway.tails.close()

@@ -95,6 +95,8 @@ class Config(msgspec.Struct, kw_only=True):
     allowed_hosts: Annotated[tuple[str, ...], Env("PARLEY_ALLOWED_HOSTS")] = ()
     #: lifetime of a session token in hours (renewed on every resume)
     session_token_hours: Annotated[float, Env("PARLEY_SESSION_TOKEN_HOURS")] = 12.0
+    #: how often the edge looks which model roles are ready (the pages' warming banner)
+    warming_poll_s: Annotated[float, Env("PARLEY_WARMING_POLL_S")] = 2.0
     # --- retention of sessions in Postgres and of answer audio ----------------------------
     retain_finished_days: Annotated[float, Env("PARLEY_RETAIN_FINISHED_DAYS")] = 30.0
     retain_abandoned_days: Annotated[float, Env("PARLEY_RETAIN_ABANDONED_DAYS")] = 7.0
@@ -146,8 +148,26 @@ class Config(msgspec.Struct, kw_only=True):
     stt_concurrency: Annotated[int, Env("PARLEY_STT_CONCURRENCY")] = 4
     stt_connect_timeout_s: Annotated[float, Env("PARLEY_STT_CONNECT_TIMEOUT_S")] = 5.0
     stt_start_timeout_s: Annotated[float, Env("PARLEY_STT_START_TIMEOUT_S")] = 60.0
+    #: the interviewer's voice from a speech server (``POST /v1/audio/speech``) for the
+    #: languages that name a voice there; the embedded voice is the backup
+    tts_url: Annotated[str, Env("PARLEY_TTS_URL")] = ""
+    tts_voice_ko: Annotated[str, Env("PARLEY_TTS_VOICE_KO")] = ""
+    tts_voice_en: Annotated[str, Env("PARLEY_TTS_VOICE_EN")] = ""
+    tts_model: Annotated[str, Env("PARLEY_TTS_MODEL")] = "tts-1"
+    tts_api_key: Annotated[str, Env("PARLEY_TTS_API_KEY", secret=True)] = ""
+    tts_api_key_file: Annotated[Path | None, Env("PARLEY_TTS_API_KEY_FILE")] = None
+    tts_concurrency: Annotated[int, Env("PARLEY_TTS_CONCURRENCY")] = 4
+    tts_format: Annotated[Literal["wav", "pcm"], Env("PARLEY_TTS_FORMAT")] = "wav"
+    tts_pcm_rate: Annotated[int, Env("PARLEY_TTS_PCM_RATE")] = 24000
+    tts_connect_timeout_s: Annotated[float, Env("PARLEY_TTS_CONNECT_TIMEOUT_S")] = 2.0
+    tts_first_audio_s: Annotated[float, Env("PARLEY_TTS_FIRST_AUDIO_S")] = 3.0
+    tts_read_timeout_s: Annotated[float, Env("PARLEY_TTS_READ_TIMEOUT_S")] = 3.0
     # --- model files (actors/models/assets.py; unset: from the packages) -------------------
     model_cache: Annotated[Path, Env("PARLEY_MODEL_CACHE")] = REPO / ".cache" / "models"
+    #: the LLM's evaluated prompt prefixes kept across starts: size bound (0: off, every
+    #: start evaluates them) and directory (unset: ``<model cache>/llm-state``)
+    llm_state_mb: Annotated[int, Env("PARLEY_LLM_STATE_MB")] = 256
+    llm_state_dir: Annotated[Path | None, Env("PARLEY_LLM_STATE_DIR")] = None
     whisper_dir: Annotated[Path | None, Env("PARLEY_WHISPER_DIR")] = None
     llm_gguf: Annotated[Path | None, Env("PARLEY_LLM_GGUF")] = None
     piper_model: Annotated[Path | None, Env("PARLEY_PIPER_MODEL")] = None
@@ -163,7 +183,7 @@ class Config(msgspec.Struct, kw_only=True):
     malloc_trim_s: Annotated[float, Env("PARLEY_MALLOC_TRIM_S")] = 15.0
     #: how much lower the model engines' CPU priority is (``nice`` steps)
     engine_nice: Annotated[int, Env("PARLEY_ENGINE_NICE")] = 5
-    restart_backoff_min_s: Annotated[float, Env("PARLEY_RESTART_BACKOFF_MIN_S")] = 1.0
+    restart_backoff_min_s: Annotated[float, Env("PARLEY_RESTART_BACKOFF_MIN_S")] = 0.5
     restart_backoff_max_s: Annotated[float, Env("PARLEY_RESTART_BACKOFF_MAX_S")] = 30.0
     restart_stable_after_s: Annotated[float, Env("PARLEY_RESTART_STABLE_AFTER_S")] = 60.0
     restart_crash_loop_limit: Annotated[int, Env("PARLEY_RESTART_CRASH_LOOP_LIMIT")] = 5

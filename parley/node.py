@@ -22,7 +22,7 @@ from nats.aio.client import Client
 from actors.bank import load_bank
 from actors.models import assets, registry
 from actors.models.cpuinfo import engine_cpu_line
-from actors.models.remote.config import RemoteConfig
+from actors.models.remote.config import RemoteConfig, SpeechConfig
 from actors.models.service import (
     EmbedActor,
     LlmActor,
@@ -62,7 +62,8 @@ def build_model_actors(cfg: Config, nc: Client, pool: asyncpg.Pool, audio: Any) 
         else:
             actors.append(LlmActor(nc, registry.build_llm(cfg.models, opts)))
     if "tts" in cfg.roles:
-        actors.append(TtsActor(nc, registry.build_tts(cfg.models, opts), audio))
+        tts_opts = replace(opts, tts_remote=remote_voice(cfg) if real else None)
+        actors.append(TtsActor(nc, registry.build_tts(cfg.models, tts_opts), audio))
     if "embed" in cfg.roles:
         bank = [(q.language, q.role, q.text) for q in load_bank()]
         actors.append(EmbedActor(nc, registry.build_embedder(cfg.models, opts), pool, bank=bank))
@@ -84,6 +85,26 @@ def engine_options(cfg: Config) -> registry.EngineOptions:
         deterministic_delay_ms=max(0, cfg.deterministic_delay_ms),
         deterministic_tts_realtime=cfg.deterministic_tts_realtime,
         end_of_turn=cfg.end_of_turn,
+        llm_state_mb=max(0, cfg.llm_state_mb),
+        llm_state_dir=cfg.llm_state_dir,
+    )
+
+
+def remote_voice(cfg: Config) -> SpeechConfig | None:
+    """The speech server of the interviewer's voice (``PARLEY_TTS_*``), or None: the
+    embedded voices only."""
+    return SpeechConfig.create(
+        cfg.tts_url,
+        voices={"ko": cfg.tts_voice_ko, "en": cfg.tts_voice_en},
+        model=cfg.tts_model,
+        api_key=cfg.tts_api_key,
+        api_key_file=cfg.tts_api_key_file,
+        concurrency=cfg.tts_concurrency,
+        connect_timeout_s=cfg.tts_connect_timeout_s,
+        response_format=cfg.tts_format,
+        pcm_rate=cfg.tts_pcm_rate,
+        first_audio_s=cfg.tts_first_audio_s,
+        read_timeout_s=cfg.tts_read_timeout_s,
     )
 
 
@@ -232,6 +253,7 @@ class Node:
                 limits=cfg.edge_limits(),
                 metrics_port=cfg.internal_port(),
                 required_services=tuple(s for s in ("session", *MODEL_ROLES)),
+                warming_poll_s=cfg.warming_poll_s,
             )
             await self.edge.start()
             print(f"parley page  {self.edge.url}/", flush=True)

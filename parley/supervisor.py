@@ -18,7 +18,8 @@ Layout (``ps`` shows each child as ``parley: <roles>``)::
 
 Restart policy (:class:`RestartPolicy`): a child that exits for any reason while the
 supervisor runs is logged with its exit code or signal and started again after a backoff
-that doubles from ``backoff_min_s`` to ``backoff_max_s``. A child that was up for
+that doubles from ``backoff_min_s`` (0.5 s: a warm engine is back in seconds, so the first
+retry should not wait long) to ``backoff_max_s``. A child that was up for
 ``stable_after_s`` starts the count afresh. After ``crash_loop_limit`` failed starts in a
 row the role is marked ``down`` and tried again only every ``crash_loop_cooldown_s``: the
 rest of the node keeps serving, nothing spins. The state of every child is a NATS micro
@@ -56,6 +57,7 @@ from typing import Literal
 
 import msgspec
 
+from actors.models.service.startup import parse_estimate
 from parley.config import MODEL_ROLES, REPO
 from parley.procs import describe_exit, die_with_parent
 
@@ -72,7 +74,7 @@ class RestartPolicy:
     """When a dead child is started again (``PARLEY_RESTART_*``, see
     :meth:`parley.config.Config.restart_policy`)."""
 
-    backoff_min_s: float = 1.0
+    backoff_min_s: float = 0.5
     backoff_max_s: float = 30.0
     stable_after_s: float = 60.0
     crash_loop_limit: int = 5
@@ -132,7 +134,13 @@ def child_specs(roles: Sequence[str], engine_nice: int = ENGINE_NICE) -> list[Ch
 
 
 class ChildState(msgspec.Struct, kw_only=True):
-    """What the supervisor knows of one child; the micro service's stats carry these."""
+    """What the supervisor knows of one child; the micro service's stats carry these.
+
+    ``ready_in_s`` is the estimate of when a child that is not ready will be (seconds from
+    now; None when unknown, e.g. a role marked down): the time left of its backoff plus what
+    its model actor announced it expects to take (:mod:`actors.models.service.startup`), or
+    else what its last start took. ``last_ready_s`` is how long its last start took to be
+    ready (0 until it was ready once)."""
 
     name: str
     state: State = "starting"
@@ -143,6 +151,8 @@ class ChildState(msgspec.Struct, kw_only=True):
     failures_in_row: int = 0
     last_exit: str = ""
     last_exit_at: str = ""
+    ready_in_s: float | None = None
+    last_ready_s: float = 0.0
 
 
 def _utc_now() -> str:
@@ -159,10 +169,29 @@ class _Child:
     started_at: float = 0.0
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
+    #: monotonic time the next start is due (while in backoff or down)
+    next_start_at: float = 0.0
+    #: monotonic time the child's model actors expect to be ready (from their estimates)
+    expect_ready_at: float = 0.0
 
     def set_state(self, state: State) -> None:
         self.status.state = state
         self.status.since = _utc_now()
+
+    def ready_in(self, now: float) -> float | None:
+        """Seconds until this child should be ready (see :class:`ChildState`)."""
+        st = self.status
+        if st.state == "ready":
+            return 0.0
+        if st.state == "starting":
+            if self.expect_ready_at:
+                return max(0.0, self.expect_ready_at - now)
+            if st.last_ready_s:
+                return max(0.0, self.started_at + st.last_ready_s - now)
+            return None
+        if st.state == "backoff" and st.last_ready_s:
+            return max(0.0, self.next_start_at - now) + st.last_ready_s
+        return None
 
 
 class Supervisor:
@@ -170,8 +199,9 @@ class Supervisor:
 
     ``argv_for(spec)`` is the child's command line and ``env`` its environment (the
     URLs of NATS and Postgres among it), or a function giving each child its own (its
-    NATS credentials). ``on_change`` is called after every state change (the micro
-    service reads :meth:`states`)."""
+    NATS credentials). ``on_change`` is called each time a child becomes ready (its
+    ``last_ready_s`` says how long that start took) and each time one exits unexpectedly
+    (state ``backoff`` or ``down``); the micro service reads :meth:`states`."""
 
     def __init__(
         self,
@@ -181,9 +211,11 @@ class Supervisor:
         policy: RestartPolicy | None = None,
         *,
         echo: Callable[[str], None] | None = None,
+        on_change: Callable[[ChildState], None] | None = None,
     ) -> None:
         self.policy = policy or RestartPolicy()
         self._echo = echo or (lambda line: print(line, flush=True))
+        self._on_change = on_change
         env_for = env if callable(env) else (lambda _s: env)
         self._children = [
             _Child(s, argv_for(s), env_for(s), ChildState(name=s.name)) for s in specs
@@ -191,6 +223,11 @@ class Supervisor:
         self._stopping = False
 
     def states(self) -> list[ChildState]:
+        """Every child's state, with ``ready_in_s`` brought up to date."""
+        now = time.monotonic()
+        for c in self._children:
+            eta = c.ready_in(now)
+            c.status.ready_in_s = None if eta is None else round(eta, 1)
         return [c.status for c in self._children]
 
     def child(self, name: str) -> ChildState:
@@ -213,6 +250,13 @@ class Supervisor:
             return True
         except TimeoutError:
             return False
+
+    def _changed(self, child: _Child) -> None:
+        if self._on_change is not None:
+            try:
+                self._on_change(self.states()[self._children.index(child)])
+            except Exception:  # a report must never stop the supervisor
+                log.exception("on_change failed")
 
     async def _run(self, child: _Child) -> None:
         try:
@@ -237,8 +281,10 @@ class Supervisor:
             crash_loop = child.status.failures_in_row >= self.policy.crash_loop_limit
             child.set_state("down" if crash_loop else "backoff")
             log_fn = log.error if crash_loop else log.warning
+            child.next_start_at = time.monotonic() + delay
+            self._changed(child)
             log_fn(
-                "%s (pid %d) %s after %.1f s; %s in %.0f s",
+                "%s (pid %d) %s after %.1f s; %s in %.1f s",
                 child.spec.name,
                 child.status.pid,
                 child.status.last_exit,
@@ -252,6 +298,7 @@ class Supervisor:
     async def _run_once(self, child: _Child) -> int:
         child.set_state("starting")
         child.started_at = time.monotonic()
+        child.expect_ready_at = 0.0
         child.status.starts += 1
         proc = await asyncio.create_subprocess_exec(
             *child.argv,
@@ -277,9 +324,15 @@ class Supervisor:
                     break
                 text = line.decode(errors="replace").rstrip("\n")
                 self._echo(prefix + text)
+                estimate = parse_estimate(text)
+                if estimate is not None:
+                    # a child loads its models one after another: the last estimate counts
+                    child.expect_ready_at = time.monotonic() + estimate[1]
                 if READY_LINE in text and not child.ready.is_set():
+                    child.status.last_ready_s = round(time.monotonic() - child.started_at, 1)
                     child.ready.set()
                     child.set_state("ready")
+                    self._changed(child)
             return await proc.wait()
         except asyncio.CancelledError:
             # stopped while this child was starting: it must not be left behind

@@ -15,7 +15,7 @@ uses ``NATS_URL`` as given and provisions itself, as before.
 
 from __future__ import annotations
 
-__all__ = ["run_up"]
+__all__ = ["readiness_note", "run_up"]
 
 import asyncio
 import contextlib
@@ -34,7 +34,7 @@ from bus.connection import connect
 from bus.embedded import EmbeddedNats
 from bus.provision import provision_as
 from parley.config import REPO, Config
-from parley.supervisor import ChildSpec, Supervisor, child_argv, child_specs
+from parley.supervisor import ChildSpec, ChildState, Supervisor, child_argv, child_specs
 from persistence.embedded import EmbeddedPostgres
 from persistence.migrate import migrate
 
@@ -78,6 +78,56 @@ def child_env(
     return env
 
 
+#: What interviews get from a role while it serves, and what they get instead while not.
+_WITH = {
+    "llm": "model-made questions and scores",
+    "stt": "their spoken answers transcribed",
+    "tts": "the interviewer's voice",
+    "embed": "résumé and posting retrieval",
+}
+_WITHOUT = {
+    "llm": "bank questions and rule-estimated scores",
+    "stt": "typed answers only",
+    "tts": "questions as text, without a voice",
+    "embed": "questions without résumé retrieval",
+}
+
+
+def _eta(state: ChildState) -> str:
+    s = state.ready_in_s
+    if s is None or state.state == "down":
+        return "no estimate yet" if state.state == "starting" else "not known"
+    return f"about {max(1, round(s))} s"
+
+
+def readiness_note(changed: ChildState, states: list[ChildState]) -> str | None:
+    """The line ``parley up`` prints when a child became ready or exited, saying what
+    interviews get now (None: nothing worth a line). The LLM is named at every change:
+    whether questions and scores are the model's is what an operator watches for."""
+    name = changed.name
+    if changed.state == "ready" and name in _WITH:
+        if changed.starts == 1 and name != "llm":
+            return None  # its own "model ... ready" line says it
+        again = "" if changed.starts == 1 else " again"
+        return (
+            f"{name} ready{again} {changed.last_ready_s:.1f} s after its start: "
+            f"interviews get {_WITH[name]}{again}"
+        )
+    if changed.state in ("backoff", "down") and name in _WITHOUT:
+        return (
+            f"{name} is down ({changed.last_exit}): interviews get {_WITHOUT[name]} "
+            f"until it is back (ready in {_eta(changed)})"
+        )
+    if changed.state == "ready" and "edge" in name.split(","):
+        llm = next((s for s in states if s.name == "llm"), None)
+        if llm is not None and llm.state != "ready":
+            return (
+                f"interviews can start now; until the llm is ready ({_eta(llm)}) they get "
+                f"{_WITHOUT['llm']}"
+            )
+    return None
+
+
 def _stats(sup: Supervisor, node_id: str) -> dict[str, Any]:
     states = sup.states()
     data: dict[str, Any] = {
@@ -104,11 +154,18 @@ async def _serve(cfg: Config, nats_url: str, dsn: str, creds: Credentials | None
                 tls_ca=cfg.nats_ca,
             )
         own_url = creds.url(nats_url, SUPERVISOR)
+
+    def note(changed: ChildState) -> None:
+        line = readiness_note(changed, sup.states())
+        if line:
+            print(line, flush=True)
+
     sup = Supervisor(
         specs,
         lambda s: child_argv(s, ["--node-id", f"{cfg.node_id}-{s.name.replace(',', '-')}"]),
         lambda s: child_env(cfg, nats_url, dsn, creds, s),
         cfg.restart_policy(),
+        on_change=note,
     )
     nc = await connect(own_url, f"parley-supervisor-{cfg.node_id}", tls_ca=cfg.nats_ca)
     service = await nats.micro.add_service(

@@ -250,3 +250,63 @@ async def test_engines_run_at_a_lower_priority_than_the_front_process() -> None:
         )
     finally:
         await sup.stop()
+
+
+async def test_a_starting_child_says_when_it_will_be_ready() -> None:
+    """A model child announces its estimate; the supervisor counts it down, remembers how
+    long the start took, and reports every change (what ``parley up`` prints from)."""
+    warming = (
+        "import time; print('model llm    warming up (warm start): ready in about 30 s', "
+        "flush=True); time.sleep(0.5); print('parley is up', flush=True); time.sleep(600)"
+    )
+    changes: list[tuple[str, str]] = []
+    sup = Supervisor(
+        [ChildSpec(("llm",))],
+        lambda s: [sys.executable, "-c", warming],
+        dict(os.environ),
+        FAST,
+        echo=lambda _line: None,
+        on_change=lambda st: changes.append((st.name, st.state)),
+    )
+    assert sup.states()[0].ready_in_s is None  # nothing announced yet
+    await sup.start()
+    try:
+        await _until(lambda: (sup.states()[0].ready_in_s or 0) > 0, 10, "the estimate")
+        eta = sup.states()[0].ready_in_s
+        assert eta is not None and 25 <= eta <= 30, eta
+        assert await sup.wait_ready(10 * TIME)
+        state = sup.states()[0]
+        assert state.ready_in_s == 0.0
+        assert 0.4 <= state.last_ready_s < 10 * TIME, state
+        assert changes == [("llm", "ready")]
+        os.kill(state.pid, signal.SIGSEGV)
+        await _until(lambda: len(changes) >= 3, 10, "the exit and the restart")
+        assert changes[1:3] == [("llm", "backoff"), ("llm", "ready")]
+    finally:
+        await sup.stop()
+
+
+def test_parley_up_says_what_interviews_get_while_a_role_warms() -> None:
+    from parley.supervisor import ChildState
+    from parley.up import readiness_note
+
+    llm = ChildState(name="llm", state="starting", starts=1, ready_in_s=6.4)
+    front = ChildState(name="edge,session", state="ready", starts=1)
+    note = readiness_note(front, [front, llm])
+    assert note is not None and "about 6 s" in note and "bank questions" in note
+    ready = ChildState(name="llm", state="ready", starts=1, last_ready_s=6.8)
+    assert readiness_note(ready, [front, ready]) == (
+        "llm ready 6.8 s after its start: interviews get model-made questions and scores"
+    )
+    crashed = ChildState(
+        name="llm", state="backoff", starts=1, last_exit="killed by SIGSEGV", ready_in_s=7.0
+    )
+    note = readiness_note(crashed, [front, crashed])
+    assert note is not None and note.startswith("llm is down (killed by SIGSEGV)"), note
+    back = ChildState(name="llm", state="ready", starts=2, last_ready_s=4.3)
+    note = readiness_note(back, [front, back])
+    assert note is not None and "ready again 4.3 s" in note
+    # the front process coming up with the llm ready says nothing more
+    assert readiness_note(front, [front, ready]) is None
+    # another role's first start has its own line already
+    assert readiness_note(ChildState(name="stt", state="ready", starts=1), [front]) is None

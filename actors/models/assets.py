@@ -54,6 +54,7 @@ __all__ = [
     "qwen_gguf_path",
     "silero_vad_path",
     "smart_turn_path",
+    "verified_sha256",
     "whisper_base_dir",
 ]
 
@@ -296,6 +297,16 @@ def _write_marker(path: Path, marker: Path, sha: str) -> None:
     tmp = marker.with_name(marker.name + ".tmp")
     tmp.write_text(json.dumps(payload))
     os.replace(tmp, marker)
+
+
+def verified_sha256(path: Path) -> str | None:
+    """The sha256 of ``path`` if it is the assembled GGUF and still the file that was
+    verified (its marker matches): what a cache keyed by the model's hash can use instead
+    of hashing 1.1 GB again. None for any other file."""
+    dest = cache_dir() / GGUF_NAME
+    if path.resolve() != dest.resolve():
+        return None
+    return GGUF_SHA256 if _marker_matches(dest, dest.with_name(dest.name + ".verified")) else None
 
 
 def qwen_gguf_path() -> Path:

@@ -58,7 +58,7 @@ from actors.models.engines.deterministic import (
     DeterministicVoiceDetector,
 )
 from actors.models.engines.tts_router import TtsRouter
-from actors.models.remote.config import RemoteConfig
+from actors.models.remote.config import RemoteConfig, SpeechConfig
 from actors.models.remote.llm_openai import OpenAiLlm
 from bus.jobs import LlmJob
 
@@ -95,6 +95,10 @@ class EngineOptions:
     llm_n_ctx: int = 2048
     llm_gpu_layers: int = -1
     llm_temperature: float = 0.6
+    #: the LLM's evaluated prompt prefixes kept across starts (0 MB: off; None: in the
+    #: model cache): see actors/models/engines/state_store.py
+    llm_state_mb: int = 256
+    llm_state_dir: Path | None = None
     embedder: Literal["e5", "minilm"] = "e5"
     tts_voices: Mapping[str, str] = field(default_factory=_default_voices)
     tts_default: str | None = "espeak:en-us"
@@ -106,6 +110,8 @@ class EngineOptions:
     #: the LLM / STT on an OpenAI-compatible server instead of embedded (None: embedded)
     llm_remote: RemoteConfig | None = None
     stt_remote: RemoteConfig | None = None
+    #: the interviewer's voice from a speech server, per language (None: embedded only)
+    tts_remote: SpeechConfig | None = None
 
 
 def parse_voices(spec: str) -> dict[str, str]:
@@ -245,6 +251,8 @@ def build_llm(backend: Backend = "real", options: EngineOptions | None = None) -
         n_gpu_layers=opts.llm_gpu_layers,
         n_threads=opts.llm_threads,
         temperature=opts.llm_temperature,
+        state_dir=opts.llm_state_dir,
+        state_mb=opts.llm_state_mb,
     )
 
 
@@ -274,6 +282,9 @@ def build_tts_voice(spec: str, options: EngineOptions | None = None) -> TtsEngin
 
 
 def build_tts(backend: Backend = "real", options: EngineOptions | None = None) -> TtsRouter:
+    """The voices per language. With ``options.tts_remote`` (``PARLEY_TTS_URL``) the
+    languages it names speak with the server's voice, and their embedded voice is the
+    backup."""
     opts = options or EngineOptions()
     if backend == "deterministic":
         tone = DeterministicTts(realtime=opts.deterministic_tts_realtime)
@@ -281,10 +292,20 @@ def build_tts(backend: Backend = "real", options: EngineOptions | None = None) -
     built: dict[str, TtsEngine] = {}  # one engine per distinct spec
     for spec in {*opts.tts_voices.values(), *([opts.tts_default] if opts.tts_default else [])}:
         built[spec] = build_tts_voice(spec, opts)
-    return TtsRouter(
-        {lang: built[spec] for lang, spec in opts.tts_voices.items()},
-        default=built[opts.tts_default] if opts.tts_default else None,
-    )
+    voices = {lang: built[spec] for lang, spec in opts.tts_voices.items()}
+    default = built[opts.tts_default] if opts.tts_default else None
+    speech = opts.tts_remote
+    if speech is None:
+        return TtsRouter(voices, default=default)
+    from actors.models.remote.tts_openai import OpenAiTts
+
+    backups: dict[str, TtsEngine] = {}
+    for lang, name in speech.voices.items():
+        embedded = voices.get(lang, default)
+        if embedded is not None:
+            backups[lang] = embedded
+        voices[lang] = OpenAiTts(speech, name)
+    return TtsRouter(voices, default=default, backups=backups)
 
 
 def build_embedder(backend: Backend = "real", options: EngineOptions | None = None) -> Embedder:

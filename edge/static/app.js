@@ -15,6 +15,7 @@
 //   charts.js         SVG pictures: an answer's timeline, a measure over attempts
 //   history.js        past interviews in this browser, progress charts, practise again
 //   roles.js          the roles and their labels (generated from the server's table)
+//   warming-view.js   the "interviewer is warming up" banner (the `warming` event)
 //
 // Security: text from the server or the candidate is only ever set with textContent.
 
@@ -56,6 +57,7 @@ import { audioUrl, linkedReport, showLinkedReport } from "./report-page.js";
 import { renderReport } from "./report-view.js";
 import { ROLES } from "./roles.js";
 import { clearSession, counters, loadSession, newSession, S, saveSession } from "./store.js";
+import { onWarming, resetWarming } from "./warming-view.js";
 
 const MAX_TEXT = 4000;
 const MAX_DOC = 20000;
@@ -254,6 +256,7 @@ function onNewInterview() {
   stopMic();
   stopAllAudio();
   clearSession();
+  resetWarming();
   S.report = null;
   S.question = null;
   S.interviewState = "idle";
@@ -365,6 +368,7 @@ setHandlers({
     else if (msg.type === "question") onQuestion(msg);
     else if (msg.type === "transcript") onTranscript(msg);
     else if (msg.type === "report") onReport(msg.report);
+    else if (msg.type === "warming") onWarming(msg);
   },
   error: showError,
   gone: sessionGone,

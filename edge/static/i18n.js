@@ -184,6 +184,16 @@ export const I18N = {
     err_worklet: "Audio processing could not start. You can still type your answers.",
     err_empty_answer: "Type an answer first.",
     err_session_replaced: "The previous session could not be resumed; a new one was started.",
+    warming_llm: "The interviewer is warming up: about {s} s. Until then, questions come from the question bank and answers get estimated scores.",
+    warming_llm_soon: "The interviewer is almost ready. Until then, questions come from the question bank and answers get estimated scores.",
+    warming_llm_unknown: "The interviewer is warming up. Until then, questions come from the question bank and answers get estimated scores.",
+    warming_stt: "Speech recognition is starting: about {s} s. You can type your answers meanwhile.",
+    warming_stt_soon: "Speech recognition is almost ready. You can type your answers meanwhile.",
+    warming_stt_unknown: "Speech recognition is not available right now. Please type your answers.",
+    warming_tts: "The interviewer's voice is starting: about {s} s. Questions are shown as text meanwhile.",
+    warming_tts_soon: "The interviewer's voice is almost ready. Questions are shown as text meanwhile.",
+    warming_tts_unknown: "The interviewer's voice is not available right now. Questions are shown as text.",
+    warming_done: "The interviewer is ready.",
     err_busy: "Parley is at capacity right now. Trying again…",
     err_full: "Parley is at capacity right now. Trying again in {s} s…",
     err_start_timeout: "The interview was not started in time. Please start a new interview.",
@@ -365,6 +375,16 @@ export const I18N = {
     err_worklet: "오디오 처리를 시작하지 못했습니다. 답변은 글로 입력하실 수 있습니다.",
     err_empty_answer: "먼저 답변을 입력해 주세요.",
     err_session_replaced: "이전 세션을 이어서 진행할 수 없어 새 세션을 시작했습니다.",
+    warming_llm: "면접관이 준비 중입니다: 약 {s}초 남았습니다. 그동안 질문은 질문 은행에서 나오고 답변 점수는 추정치로 매겨집니다.",
+    warming_llm_soon: "면접관이 곧 준비됩니다. 그동안 질문은 질문 은행에서 나오고 답변 점수는 추정치로 매겨집니다.",
+    warming_llm_unknown: "면접관이 준비 중입니다. 그동안 질문은 질문 은행에서 나오고 답변 점수는 추정치로 매겨집니다.",
+    warming_stt: "음성 인식을 준비하고 있습니다: 약 {s}초 남았습니다. 그동안 답변을 글로 입력하실 수 있습니다.",
+    warming_stt_soon: "음성 인식이 곧 준비됩니다. 그동안 답변을 글로 입력하실 수 있습니다.",
+    warming_stt_unknown: "지금은 음성 인식을 사용할 수 없습니다. 답변을 글로 입력해 주세요.",
+    warming_tts: "면접관 음성을 준비하고 있습니다: 약 {s}초 남았습니다. 그동안 질문은 글로 표시됩니다.",
+    warming_tts_soon: "면접관 음성이 곧 준비됩니다. 그동안 질문은 글로 표시됩니다.",
+    warming_tts_unknown: "지금은 면접관 음성을 사용할 수 없습니다. 질문은 글로 표시됩니다.",
+    warming_done: "면접관이 준비되었습니다.",
   },
 };
 
@@ -375,7 +395,12 @@ for (const [lang, labels] of Object.entries(ROLE_LABELS)) {
 
 /** Translate `key` into the interface language. */
 export function t(key, vars) {
-  const table = I18N[ui.lang] || I18N.en;
+  return tIn(ui.lang, key, vars);
+}
+
+/** Translate `key` into `lang` ("en" or "ko"; e.g. the interview's language). */
+export function tIn(lang, key, vars) {
+  const table = I18N[lang] || I18N.en;
   let s = table[key] != null ? table[key] : I18N.en[key] != null ? I18N.en[key] : key;
   if (vars) s = s.replace(/\{(\w+)\}/g, (m, k) => (vars[k] != null ? String(vars[k]) : m));
   return s;

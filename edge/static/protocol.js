@@ -264,6 +264,7 @@ function onText(data) {
       stopTurn(Number(msg.turn) || 0);
       break;
     case "report":
+    case "warming":
       h.event(msg);
       break;
     case "error":

@@ -102,6 +102,7 @@ async def test_engine_crashes_mid_interview_are_survived(fleet: Fleet) -> None:
             **FAST_RESTART,
             "PARLEY_DETERMINISTIC_DELAY_MS": "2500",
             "PARLEY_DETERMINISTIC_TTS_REALTIME": "1",
+            "PARLEY_WARMING_POLL_S": "0.2",  # the edge looks often enough to see each outage
         },
     )
     await up.ready(60)
@@ -143,6 +144,9 @@ async def test_engine_crashes_mid_interview_are_survived(fleet: Fleet) -> None:
         assert len(report["answers"]) >= 2, report
         assert all(a["answer"] for a in report["answers"]), report
         assert not c.rx.of("error"), timeline(c)
+        # the page was told while the LLM was away, with an estimate, and when it was back
+        told = c.rx.of("warming")
+        assert any(isinstance(w["roles"].get("llm"), float) for w in told), told
         assert_clean_seqs(c)
         assert_one_activation_at_a_time(fleet)
 
@@ -164,6 +168,7 @@ async def test_engine_crashes_mid_interview_are_survived(fleet: Fleet) -> None:
             )
 
         await wait_until(engines_back, 30, "llm, stt and tts ready again")
+        await c.wait_for("warming", timeout=10 * TIME, where=lambda e: e["roles"] == {})
         roles = await _supervised(nc)
         assert roles["llm"]["last_exit"] == "killed by SIGSEGV", roles
         assert roles["stt"]["last_exit"] == "killed by SIGSEGV", roles
@@ -222,5 +227,7 @@ async def test_a_role_that_dies_at_every_load_is_marked_down(fleet: Fleet) -> No
         assert body["checks"]["llm"] is False, body
         llm = body["roles"]["up/llm"]
         assert llm["state"] == "down" and llm["since"], body
+        # ... and that it is not warming towards a time anyone can say
+        assert "llm" in body["warming"] and body["warming"]["llm"] is None, body
     finally:
         await nc.drain()

@@ -77,6 +77,31 @@ class KvSnapshots:
             self._pinned.add(key)
         self._evict()
 
+    def data(self, key: str) -> tuple[list[int], bytes]:
+        """The tokens and serialised context of snapshot ``key`` (KeyError if absent)."""
+        snap = self._snapshots[key]
+        return snap.tokens.tolist(), snap.data
+
+    def adopt(self, llm: Any, key: str, tokens: list[int], data: bytes, *, pin: bool) -> bool:
+        """Load ``data`` (a context serialised by :meth:`save`, e.g. kept on disk) into
+        ``llm`` and keep it as snapshot ``key`` of ``tokens``. False, and nothing kept,
+        when llama.cpp does not accept it whole (another model, context size or build)."""
+        from llama_cpp import llama_cpp as lib
+
+        buf = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
+        if int(lib.llama_state_set_data(llm._ctx.ctx, buf, len(data))) != len(data):
+            llm.reset()
+            return False
+        llm.input_ids[: len(tokens)] = tokens
+        llm.n_tokens = len(tokens)
+        llm._requires_eval = True
+        self._snapshots[key] = _Snapshot(tokens=np.array(tokens, dtype=np.intc), data=data)
+        self._snapshots.move_to_end(key)
+        if pin:
+            self._pinned.add(key)
+        self._evict()
+        return True
+
     def _evict(self) -> None:
         def total() -> int:
             return sum(len(s.data) for s in self._snapshots.values())

@@ -42,8 +42,10 @@ from actors.interview.language import lang_of
 from actors.interview.picks import dump_picks, parse_picks
 from actors.models import assets
 from actors.models.engines import EngineCancelled, EngineError
+from actors.models.engines.file_digest import sha256_of
 from actors.models.engines.kv_snapshots import KvSnapshots
 from actors.models.engines.llama_constraints import Grammars, han_ban_processor, han_tokens
+from actors.models.engines.state_store import StateStore
 from actors.models.llm import assess as assessing
 from actors.models.llm.claims import MAX_SENTENCES, claims_grammar, render_claims_prompt
 from actors.models.llm.outline import clean_outline, render_outline_prompt
@@ -66,7 +68,10 @@ class QwenLlm:
 
     ``model_path`` defaults to :func:`actors.models.assets.qwen_gguf_path`. ``n_threads``
     should be the number of physical cores given to this worker. ``snapshot_mb`` bounds
-    the RAM used by KV snapshots (each is ~20 KB per prompt token).
+    the RAM used by KV snapshots (each is ~20 KB per prompt token). ``state_dir``
+    (default ``<model cache>/llm-state``) holds the evaluated static prefixes across
+    starts, at most ``state_mb`` MB of them (0: nothing is saved, every start is cold;
+    see :mod:`actors.models.engines.state_store`).
     """
 
     name = "qwen2.5-coder-1.5b-instruct-q4km"
@@ -83,8 +88,16 @@ class QwenLlm:
         max_snapshots: int = 16,
         warm_languages: tuple[str, ...] = ("en", "ko"),
         n_gpu_layers: int = -1,
+        state_dir: Path | None = None,
+        state_mb: int = 256,
     ) -> None:
         self._model_path = model_path
+        self._state_dir = state_dir
+        self._state_mb = state_mb
+        #: ``warm`` (the static prefixes came from the state store) or ``cold``, after load
+        self.start_kind = ""
+        #: Figures of the last :meth:`load`.
+        self.load_stats: dict[str, float] = {}
         self._n_gpu_layers = n_gpu_layers
         #: ``cpu``, or ``gpu`` when a GPU build of llama.cpp offloads layers (after load).
         self.device = "cpu"
@@ -104,26 +117,84 @@ class QwenLlm:
 
     # --- lifecycle ----------------------------------------------------------------------
 
+    def _static_prefixes(self) -> list[tuple[str, str]]:
+        """(snapshot key, text) of every prompt prefix evaluated at load."""
+        return [
+            (key, text)
+            for lang in self._warm_languages
+            for key, text in (
+                (f"static:{lang}", dialog_prefix(lang)),
+                (f"static:assess:{lang}", assess_prefix(lang)),
+                (f"static:short:{lang}", short_prefix(lang)),
+            )
+        ]
+
+    def _gpu_layers(self) -> int:
+        from llama_cpp import llama_supports_gpu_offload
+
+        # A CPU build (the default, what CI tests) ignores offload; a CUDA build
+        # (``make install LLAMA_GPU=cuda``) puts the layers on the GPU.
+        return self._n_gpu_layers if llama_supports_gpu_offload() else 0
+
+    def _store(self, path: Path) -> StateStore | None:
+        """The on-disk store of evaluated prefixes for this model file, build and context
+        (None when turned off, or when the model file cannot be hashed)."""
+        if self._state_mb <= 0:
+            return None
+        import llama_cpp
+
+        root = self._state_dir or assets.cache_dir() / "llm-state"
+        try:
+            sha = assets.verified_sha256(path) or sha256_of(path, root / "file-hashes.json")
+        except OSError as exc:
+            log.warning("LLM state cache off: cannot hash %s (%s)", path, exc)
+            return None
+        raw = llama_cpp.llama_print_system_info()
+        identity = {
+            "model_sha256": sha,
+            "llama_cpp_python": str(llama_cpp.__version__),
+            "build": raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw),
+            "context": (
+                f"n_ctx={self._n_ctx} n_batch={self._n_batch} gpu_layers={self._gpu_layers()}"
+            ),
+        }
+        return StateStore(root, identity, max_bytes=self._state_mb << 20)
+
+    def expected_start(self) -> str:
+        """``"warm"`` when every static prefix is saved on disk for this model, build and
+        context (the next :meth:`load` restores them: seconds), else ``"cold"`` (they are
+        evaluated: about a minute and a half on one thread). Cheap: a hash lookup and a few
+        ``stat`` calls; says nothing of whether the files will verify."""
+        try:
+            path = self._model_path or assets.qwen_gguf_path()
+            store = self._store(path)
+        except Exception:
+            return "cold"
+        if store is None:
+            return "cold"
+        return "warm" if all(store.has(k, t) for k, t in self._static_prefixes()) else "cold"
+
     def load(self) -> None:
-        """Load the GGUF (assembling it from the packages on first use), build the Han
-        token ban list, compile the grammars and pre-evaluate the static prompt prefix of
-        each language in ``warm_languages``. Takes 10-20 s on two cores; idempotent."""
+        """Load the GGUF (memory-mapped; assembled from the packages on first use), build
+        the Han token ban list, compile the grammars and make the static prompt prefix of
+        each language in ``warm_languages`` ready: restored from the on-disk state store
+        when it holds them for this model file, build and context (a warm start: seconds),
+        else evaluated (a cold start: 80-110 s on one thread here) and saved there for the
+        next start. Idempotent."""
         if self._llm is not None:
             return
         try:
             from llama_cpp import Llama
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise EngineError("llama-cpp-python is not installed") from exc
-        from llama_cpp import llama_supports_gpu_offload
 
         path = self._model_path or assets.qwen_gguf_path()
         started = time.monotonic()
-        # A CPU build (the default, what CI tests) ignores offload; a CUDA build
-        # (``make install LLAMA_GPU=cuda``) puts the layers on the GPU.
-        gpu_layers = self._n_gpu_layers if llama_supports_gpu_offload() else 0
+        gpu_layers = self._gpu_layers()
         self.device = "gpu" if gpu_layers else "cpu"
         self._llm = Llama(
             model_path=str(path),
+            use_mmap=True,  # the weights are mapped from the page cache, not read and copied
             n_gpu_layers=gpu_layers,
             n_ctx=self._n_ctx,
             n_threads=self._n_threads,
@@ -131,26 +202,87 @@ class QwenLlm:
             n_batch=self._n_batch,
             verbose=False,
         )
-        self._ban = han_tokens(self._llm)
+        store = self._store(path)
+        self._ban = self._han_ban(store)
         self._grammars = Grammars.compile(tuple(LANG_NAME))
-        # Evaluating the shared instructions+examples once here (a few seconds per language)
-        # saves that prefill on every session's first turn; it also pages the weights in.
-        for lang in self._warm_languages:
-            for key, text in (
-                (f"static:{lang}", dialog_prefix(lang)),
-                (f"static:assess:{lang}", assess_prefix(lang)),
-                (f"static:short:{lang}", short_prefix(lang)),
-            ):
-                self._llm.reset()
-                self._llm.eval(self._tokenize(text))
-                self._snapshots.save(self._llm, key, pin=True)
+        restored = evaluated = 0
+        for key, text in self._static_prefixes():
+            if self._restore_prefix(store, key, text):
+                restored += 1
+            else:
+                evaluated += self._evaluate_prefix(store, key, text)
+        self.start_kind = "warm" if evaluated == 0 else "cold"
+        self.load_stats = {
+            "load_s": time.monotonic() - started,
+            "prefixes_restored": float(restored),
+            "prefix_tokens_evaluated": float(evaluated),
+        }
         log.info(
-            "LLM %s loaded in %.1f s on %s (%d Han tokens banned)",
+            "LLM %s loaded in %.1f s on %s (%s start: %d prefixes restored, %d tokens "
+            "evaluated; %d Han tokens banned)",
             path.name,
-            time.monotonic() - started,
+            self.load_stats["load_s"],
             self.device,
+            self.start_kind,
+            restored,
+            evaluated,
             len(self._ban),
         )
+
+    def warm_up(self) -> None:
+        """One token through the model on top of the first static prefix: pages the
+        weights in and proves the engine computes (a fraction of a second, where a whole
+        question's prompt would take seconds). Raises :class:`EngineError` when the logits
+        are not finite."""
+        with self._exclusive():
+            llm = self._require()
+            lang = self._warm_languages[0] if self._warm_languages else "en"
+            tokens = self._tokenize(dialog_prefix(lang))
+            start = min(self._snapshots.restore_best(llm, tokens), len(tokens) - 1)
+            llm.n_tokens = start
+            llm.eval(tokens[start:])
+            logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))
+            if not np.isfinite(logits).all():
+                raise EngineError("the model computes no finite logits")
+
+    def _han_ban(self, store: StateStore | None) -> npt.NDArray[np.intc]:
+        """The Han token ban list (half a second over the vocabulary), kept in the store."""
+        name, text = "han-ban", "utf-8 lead bytes E4..E9"
+        data = store.get(name, text, []) if store is not None else None
+        if data is not None:
+            return np.frombuffer(data, dtype="<i4").astype(np.intc)
+        ban = han_tokens(self._require())
+        if store is not None:
+            store.put(name, text, [], ban.astype("<i4").tobytes())
+        return ban
+
+    def _restore_prefix(self, store: StateStore | None, key: str, text: str) -> bool:
+        """Restore one static prefix from the store (checked by the store, then by
+        llama.cpp, which must read it whole); False when it must be evaluated."""
+        if store is None:
+            return False
+        tokens = self._tokenize(text)
+        data = store.get(key, text, tokens)
+        if data is None:
+            return False
+        if self._snapshots.adopt(self._require(), key, tokens, data, pin=True):
+            return True
+        log.warning("llama.cpp refused the saved state of %s: evaluating it", key)
+        return False
+
+    def _evaluate_prefix(self, store: StateStore | None, key: str, text: str) -> int:
+        """Evaluate one static prefix on top of the longest prefix already evaluated (the
+        dialog and short prompts share their first few hundred tokens), pin its snapshot
+        and save it to the store; return the tokens evaluated."""
+        llm = self._require()
+        tokens = self._tokenize(text)
+        start = min(self._snapshots.restore_best(llm, tokens), len(tokens) - 1)
+        llm.n_tokens = start
+        llm.eval(tokens[start:])
+        self._snapshots.save(llm, key, pin=True)
+        if store is not None:
+            store.put(key, text, *self._snapshots.data(key))
+        return len(tokens) - start
 
     def _require(self) -> Any:
         if self._llm is None:

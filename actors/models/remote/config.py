@@ -31,11 +31,30 @@ A process builds it once from its settings (:func:`parley.node.engine_options` c
 ``PARLEY_STT_URL`` (with ``PARLEY_STT_MODEL``, default ``whisper-1``, and
 ``PARLEY_STT_API_KEY`` / ``PARLEY_STT_API_KEY_FILE``, ``PARLEY_STT_CONCURRENCY``) does the
 same for speech to text.
+
+``PARLEY_TTS_URL`` sends the interviewer's voice to a ``/v1/audio/speech`` server
+(:class:`SpeechConfig`), for the languages that name a voice there:
+
+==============================  ==========================================================
+``PARLEY_TTS_VOICE_KO``         the server's voice for Korean interviews (e.g. a neural
+                                Korean voice); unset: Korean keeps the embedded voice
+``PARLEY_TTS_VOICE_EN``         the same for English
+``PARLEY_TTS_MODEL``            the model name the server expects (default ``tts-1``)
+``PARLEY_TTS_API_KEY``          bearer token, or ``PARLEY_TTS_API_KEY_FILE``
+``PARLEY_TTS_FORMAT``           ``wav`` (default: the header gives the sample rate) or
+                                ``pcm`` (raw PCM16 at ``PARLEY_TTS_PCM_RATE``, 24000 as
+                                OpenAI sends it)
+``PARLEY_TTS_CONCURRENCY``      utterances one TTS actor keeps in flight (default 4)
+``PARLEY_TTS_CONNECT_TIMEOUT_S``  connect timeout per request (default 2)
+``PARLEY_TTS_FIRST_AUDIO_S``    the first audio must arrive within this (default 3,
+                                retries included), else the embedded voice speaks
+``PARLEY_TTS_READ_TIMEOUT_S``   longest silence inside a stream (default 3)
+==============================  ==========================================================
 """
 
 from __future__ import annotations
 
-__all__ = ["STRUCTURED_MODES", "RemoteConfig", "StructuredMode"]
+__all__ = ["STRUCTURED_MODES", "RemoteConfig", "SpeechConfig", "StructuredMode"]
 
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,3 +138,62 @@ class RemoteConfig:
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+
+
+@dataclass(frozen=True)
+class SpeechConfig:
+    """The remote voice's settings (see the module docstring). ``voices`` maps the
+    languages that use the server (``en``, ``ko``) to the server's voice names."""
+
+    remote: RemoteConfig
+    voices: dict[str, str]
+    response_format: Literal["wav", "pcm"] = "wav"
+    pcm_rate: int = 24000
+    first_audio_s: float = 3.0
+    read_timeout_s: float = 3.0
+
+    @classmethod
+    def create(
+        cls,
+        url: str,
+        *,
+        voices: dict[str, str],
+        model: str = "tts-1",
+        api_key: str = "",
+        api_key_file: Path | None = None,
+        concurrency: int = 4,
+        connect_timeout_s: float = 2.0,
+        response_format: str = "wav",
+        pcm_rate: int = 24000,
+        first_audio_s: float = 3.0,
+        read_timeout_s: float = 3.0,
+    ) -> SpeechConfig | None:
+        """The settings, or None when ``url`` is empty (the embedded voices). Raises
+        ValueError for a bad value, or a URL without a voice for any language."""
+        remote = RemoteConfig.create(
+            url,
+            what="PARLEY_TTS",
+            model=model,
+            api_key=api_key,
+            api_key_file=api_key_file,
+            concurrency=concurrency,
+            connect_timeout_s=connect_timeout_s,
+        )
+        if remote is None:
+            return None
+        named = {lang: v.strip() for lang, v in voices.items() if v.strip()}
+        if not named:
+            raise ValueError(
+                "PARLEY_TTS_URL is set but no PARLEY_TTS_VOICE_KO / PARLEY_TTS_VOICE_EN "
+                "names the server's voice for a language"
+            )
+        if response_format not in ("wav", "pcm"):
+            raise ValueError(f"PARLEY_TTS_FORMAT must be wav or pcm, not {response_format!r}")
+        return cls(
+            remote=remote,
+            voices=named,
+            response_format="pcm" if response_format == "pcm" else "wav",
+            pcm_rate=pcm_rate,
+            first_audio_s=first_audio_s,
+            read_timeout_s=read_timeout_s,
+        )

@@ -35,6 +35,8 @@ from typing import Any, TypeVar
 import nats.micro
 from nats.aio.client import Client
 
+from actors.models import assets
+from actors.models.service.startup import LoadHistory, estimate_line
 from bus.worker import JobWorker
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,8 @@ class ModelActor:
         self.service: Any = None
         self.ready = False
         self.load_s = 0.0
+        #: ``warm``/``cold``/``start``: what kind of start the last load was
+        self.started_as = ""
 
     async def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
@@ -108,12 +112,31 @@ class ModelActor:
                 await asyncio.sleep(0.01)
 
     async def load(self) -> None:
-        """Load and warm the engine. Subclasses implement :meth:`_load_sync`."""
+        """Load and warm the engine. Subclasses implement :meth:`_load_sync`.
+
+        Before loading, prints how long it expects to take (:mod:`.startup`: what the
+        same kind of start took last time); afterwards remembers what it took."""
         started = time.perf_counter()
+        history = LoadHistory(assets.cache_dir() / "load-times.json")
+        variant = await self.run_sync(self.start_variant)
+        print(estimate_line(self.kind, variant, history.expect(self.kind, variant)), flush=True)
         log.info("%s: loading %s ...", self.kind, self.engine_name)
         await self.run_sync(self._load_sync)
         self.load_s = time.perf_counter() - started
-        log.info("%s: %s ready in %.1fs", self.kind, self.engine_name, self.load_s)
+        self.started_as = self.loaded_variant() or variant
+        history.record(self.kind, self.started_as, self.load_s)
+        how = "" if self.started_as == "start" else f" ({self.started_as} start)"
+        log.info("%s: %s ready in %.1fs%s", self.kind, self.engine_name, self.load_s, how)
+
+    def start_variant(self) -> str:
+        """What kind of start the next load will be (``warm``/``cold`` for an engine that
+        keeps state across starts, else ``start``); runs on the engine thread."""
+        expected = getattr(getattr(self, "engine", None), "expected_start", None)
+        return str(expected()) if callable(expected) else "start"
+
+    def loaded_variant(self) -> str:
+        """What kind of start the load was, as the engine reports it ("" if it does not)."""
+        return str(getattr(getattr(self, "engine", None), "start_kind", "") or "")
 
     def _load_sync(self) -> None:
         raise NotImplementedError
@@ -163,6 +186,7 @@ class ModelActor:
             "busy": sum(w.busy for w in self.workers),
             "latency_ms_p50": lat[len(lat) // 2] if lat else 0,
             "load_s": round(self.load_s, 2),
+            "started_as": self.started_as,
         }
 
     def stop_grace(self, worker: JobWorker) -> float:

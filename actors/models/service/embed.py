@@ -1,21 +1,27 @@
 """The embedding actor: ingests résumés and job postings into pgvector and answers top-k
 searches (RAG); relates texts by meaning (requirements to claims, an answer to its question,
 which sentences talk to the grader: :mod:`actors.models.relate`); seeds the question bank's
-embeddings once at start."""
+embeddings once at start (into a fresh database; the vectors themselves are kept in the
+model cache, so only the first start with this embedder computes them)."""
 
 from __future__ import annotations
 
-__all__ = ["EmbedActor"]
+__all__ = ["EmbedActor", "bank_vectors"]
 
 import logging
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import asyncpg
+import numpy as np
+import numpy.typing as npt
 from nats.aio.client import Client
 
+from actors.models import assets
 from actors.models.chunking import chunk_text
 from actors.models.engines import Embedder
+from actors.models.engines.state_store import StateStore
 from actors.models.relate import GraderClassifier, relate
 from actors.models.service.base import ModelActor
 from bus import jobs
@@ -23,6 +29,24 @@ from bus.worker import BadJob, JobContext, JobWorker
 from persistence import chunks
 
 log = logging.getLogger(__name__)
+
+
+def bank_vectors(
+    engine: Embedder, lang: str, texts: list[str], root: Path
+) -> npt.NDArray[np.float32]:
+    """The bank's passages of ``lang`` embedded by ``engine``: from the on-disk store under
+    ``root`` when this embedder did it before (a fresh database then costs a file read,
+    not tens of seconds of embedding on two cores), else computed and saved there."""
+    store = StateStore(root, {"embedder": engine.name, "dim": str(engine.dim)}, max_bytes=64 << 20)
+    text = "\n".join(texts)
+    data = store.get(f"bank-{lang}", text, [])
+    if data is not None:
+        vecs = np.frombuffer(data, dtype="<f4").reshape(-1, engine.dim)
+        if len(vecs) == len(texts):
+            return vecs.astype(np.float32)
+    vecs = np.asarray(engine.embed_passages(texts), dtype=np.float32)
+    store.put(f"bank-{lang}", text, [], vecs.astype("<f4").tobytes())
+    return vecs
 
 
 class EmbedActor(ModelActor):
@@ -60,7 +84,9 @@ class EmbedActor(ModelActor):
             return
         for lang in sorted({b[0] for b in self.bank}):
             texts = [t for (lg, _r, t) in self.bank if lg == lang]
-            vecs = await self.run_sync(self.engine.embed_passages, texts)
+            vecs = await self.run_sync(
+                bank_vectors, self.engine, lang, texts, assets.cache_dir() / "embed-state"
+            )
             await chunks.add_chunks(
                 self.pool,
                 session_id=None,

@@ -150,6 +150,10 @@ class LlmActor(ModelActor):
 
     def _load_sync(self) -> None:
         self.engine.load()
+        warm_up = getattr(self.engine, "warm_up", None)
+        if callable(warm_up):
+            warm_up()  # one token through the model: enough to prove it and page it in
+            return
         warm = jobs.LlmJob(
             job_id="warmup",
             session_id="warmup00",
