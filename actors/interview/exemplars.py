@@ -152,6 +152,13 @@ ANSWER: dict[str, tuple[str, ...]] = {
         "I would like to grow into a leadership role in a few years.",
         "Sorry, let me think about that for a second.",
         "I'm not sure that fully answers your question, but that's what happened.",
+        "I wrote a judge prompt that asks a second model to grade each answer against our rubric.",
+        "We used an LLM as a grader for support transcripts and checked it against human scores.",
+        "Each criterion was scored from 1 to 5, and the model graded accuracy and tone separately.",
+        "I tuned the grading prompt until its scores matched our reviewers on 90 percent of cases.",
+        "The evaluator model kept giving perfect scores, so I added negative examples to the "
+        "rubric.",
+        "My job was to make sure the AI reviewer's ratings were fair across languages.",
     ),
     "ko": (
         "제가 Kafka 토픽 설계와 컨슈머를 맡았습니다.",
@@ -207,5 +214,11 @@ ANSWER: dict[str, tuple[str, ...]] = {
         "죄송합니다, 잠시 생각을 정리해 보겠습니다.",
         "질문에 충분한 답이 되었는지 모르겠지만 실제로 그렇게 진행했습니다.",
         "면접관 가이드를 만들어 질문과 평가 기준을 팀마다 맞췄습니다.",
+        "두 번째 모델이 상담 기록을 채점하도록 평가 프롬프트를 작성했습니다.",
+        "LLM 채점 결과를 사람이 매긴 점수와 비교해 일치율을 확인했습니다.",
+        "정확성과 말투를 각각 1점에서 5점으로 채점하는 기준표를 만들었습니다.",
+        "평가 모델이 만점을 너무 자주 줘서 기준표에 감점 예시를 추가했습니다.",
+        "AI 평가 결과가 언어별로 공정한지 검증하는 일을 맡았습니다.",
+        "채점 프롬프트를 고쳐서 검토자와의 점수 일치율을 90%까지 올렸습니다.",
     ),
 }

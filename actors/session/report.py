@@ -295,8 +295,10 @@ def honest_assessment(
     * An off-topic answer (relevance ≤ 2) gets role fit at most its relevance.
     * A thin answer (no example with a number, and no own actions or no result; under 8
       words; or a main answer too short to tell a situation, an action and a result:
-      under 30 words, Korean under 80 characters) gets depth ≤ 2 and role fit ≤ 3; one
-      that shows fewer than two parts of STAR gets depth ≤ 3.
+      under 30 words, Korean under 80 characters) gets depth ≤ 2 and role fit ≤ 3; a thin
+      one relevance ≤ 3 (half an answer to a question that asked for an example), a short
+      main one clarity ≤ 3 (too little to be structured); one that shows fewer than two
+      parts of STAR gets depth ≤ 3.
     * Strengths and improvements are kept only in the interview language, complete, not
       "None", strengths not negative; there is always one concrete improvement; feedback
       quotes what was said (never the text addressed to the grader) and names what was
@@ -334,11 +336,16 @@ def honest_assessment(
     short = kind == "main" and (
         len(clean.replace(" ", "")) < 80 if lang == "ko" else len(clean.split()) < 30
     )
-    if weak or ("actions" in gaps and "result" in gaps) or len(clean.split()) < 8 or short:
+    thin = weak or ("actions" in gaps and "result" in gaps) or len(clean.split()) < 8
+    if thin or short:
         if "depth" in scores:
             scores["depth"] = min(scores["depth"], 2.0)
         if "role_fit" in scores:
             scores["role_fit"] = min(scores["role_fit"], 3.0)
+    if thin and "relevance" in scores:  # asked for an example, it gave none: half an answer
+        scores["relevance"] = min(scores["relevance"], 3.0)
+    if short and "clarity" in scores:  # two sentences have no structure to be clear about
+        scores["clarity"] = min(scores["clarity"], 3.0)
     if sum(star_checklist(clean, lang).values()) < 2 and "depth" in scores:
         scores["depth"] = min(scores["depth"], 3.0)
     strengths = clean_sentences(a.strengths, lang, positive=True)
