@@ -228,7 +228,11 @@ def _heading_employer(line: str) -> str:
     if not YEARS.search(line) and (len(words) > 10 or not re.search(r"\s[—–|·-]\s", line)):
         return ""  # no dates: only "Company — Role (current)" shapes are headings
     # "(주)코어소프트 | 개발팀 사원~대리 | 2010.07 ~ 2012.12": a heading though 개발 acts
-    table = bool(YEAR_RANGE.search(line)) and "|" in line and not SENTENCE_END.search(line)
+    table = (
+        bool(YEAR_RANGE.search(line))
+        and bool(re.search(r"\||\s[—–-]\s", line))
+        and not SENTENCE_END.search(line)
+    )  # also "Oak Vale Academy — Maths Teacher / KS4 Data Lead, 2016 – present"
     if len(words) > 14 or (
         not table and acts(line) and (len(words) > 6 or SENTENCE_END.search(line))
     ):

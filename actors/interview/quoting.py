@@ -142,7 +142,7 @@ _KEY_STOP = frozenset(
 )
 _PREP = frozenset(
     "for to in on at with by from of as into via across using through and that which so "
-    "while per over under".split()
+    "while per over under between among within around after before during".split()
 )
 _KO_ACTION_NOUN = re.compile(
     r"(?:구축|도입|개발|설계|이전|개선|전환|자동화|최적화|운영|기획|출시|런칭|구현|리팩터링|"

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 __all__ = ["Anchor", "Focus", "make_plan", "template_question"]
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Literal
 
 import msgspec
@@ -35,8 +35,10 @@ from actors.session.question_templates import TEMPLATES
 
 Focus = Literal["experience", "technical", "behaviour"]
 
-#: How much the LLM's choice of a claim counts against the rules' score (first pick).
-_PREFERRED_BONUS = 3.0
+#: How much the LLM's choice of a claim counts against the rules' score (first pick). The
+#: 1.5B model's picks are plausible but noisy (a job heading picked as "leadership", kinds
+#: often wrong; docs/quality.md), so they break ties rather than overrule the rules.
+_PREFERRED_BONUS = 1.0
 _QUOTE_WORDS = 16
 _QUOTE_WORDS_KO = 20  # 어절 are longer units; a Korean sentence has fewer of them
 
@@ -80,24 +82,19 @@ def _name_matches(docs: Documents) -> dict[int, int]:
     return out
 
 
-def _term(claim: Claim, prefer: Sequence[str] = ()) -> str:
+def _term(claim: Claim, prefer: Sequence[str] = (), avoid: Collection[str] = ()) -> str:
     """What a question about ``claim`` names: a technology the posting asks for, else the
     topic the model copied from it, else a technology, the object of its action, a number,
-    its employer."""
+    its employer; never one of ``avoid`` (casefolded terms other questions name). "" when
+    nothing is left."""
     wanted = {p.casefold() for p in prefer}
-    for t in claim.techs:
-        if t.casefold() in wanted:
-            return t
+    options = [t for t in claim.techs if t.casefold() in wanted]
     if claim.topic and claim.topic.casefold() in claim.text.casefold():
-        return claim.topic  # what the model said the claim is about
-    if claim.techs and not claim.listing:
-        return claim.techs[0]
-    phrase = key_phrase(claim.text)
-    if phrase:
-        return phrase
-    if claim.numbers:
-        return claim.numbers[0]
-    return claim.techs[0] if claim.techs else claim.employer
+        options.append(claim.topic)  # what the model said the claim is about
+    if not claim.listing:
+        options += claim.techs
+    options += [key_phrase(claim.text), *claim.numbers, *claim.techs, claim.employer]
+    return next((o for o in options if o and o.casefold() not in avoid), "")
 
 
 def make_plan(
@@ -145,7 +142,7 @@ def make_plan(
             for i in range(len(claims))
             if free(i) and ok(claims[i]) and not (exclude_need and i in claim_need)
         ]
-        pool = [i for i in pool if _term(claims[i], must_techs).casefold() not in used_terms]
+        pool = [i for i in pool if _term(claims[i], must_techs, used_terms)]
         return max(pool, key=lambda i: (rank(i), -i)) if pool else None
 
     def on_claim(c_i: int, focus: Focus, need: str = "") -> Anchor:
@@ -154,7 +151,7 @@ def make_plan(
         return Anchor(
             index=0,
             focus=focus,
-            term=_term(c, prefer),
+            term=_term(c, prefer, used_terms),
             line=c.text,
             source="resume",
             employer=c.employer,
@@ -182,7 +179,7 @@ def make_plan(
 
     def technical() -> Anchor | None:
         shown = [c for c in claim_need if free(c) and claim_need[c] not in used_reqs]
-        shown = [c for c in shown if _term(claims[c], must_techs).casefold() not in used_terms]
+        shown = [c for c in shown if _term(claims[c], must_techs, used_terms)]
         if shown:
             c_i = max(shown, key=lambda i: (rank(i), -i))
             return on_claim(c_i, "technical", reqs[claim_need[c_i]].need)

@@ -151,7 +151,8 @@ def on_claims(ctx: Ctx, result: Result | None) -> None:
     claims = list(st.docs.claims)
     for p in picks:
         c = claims[shown[p.n]]
-        people = c.people or p.kind == "leadership"
+        # the model's "leadership" counts only for a claim that says what was done
+        people = c.people or (p.kind == "leadership" and c.action)
         claims[shown[p.n]] = msgspec.structs.replace(c, people=people, topic=p.topic or c.topic)
     st.docs = msgspec.structs.replace(st.docs, claims=claims)
     st.preferred = [shown[p.n] for p in picks]
